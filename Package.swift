@@ -1,0 +1,120 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "airlock",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "airlock", targets: ["airlock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        /// Domain types, canonical JSON, envelope encryption, clocks. No I/O.
+        .target(
+            name: "AirlockCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        /// PostgreSQL persistence: migrations, the audit log and its chainer, wrapped data keys.
+        .target(
+            name: "AirlockStore",
+            dependencies: [
+                "AirlockCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// Audit queries and chain verification.
+        .target(
+            name: "AirlockAudit",
+            dependencies: [
+                "AirlockCore",
+                "AirlockStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        /// A throwaway local PostgreSQL cluster, for `airlock dev` and the tests.
+        .target(name: "AirlockLocalCluster"),
+        /// The HTTP API: Hummingbird routes, configuration, health, metrics.
+        .target(
+            name: "AirlockServer",
+            dependencies: [
+                "AirlockCore",
+                "AirlockStore",
+                "AirlockAudit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "airlock",
+            dependencies: [
+                "AirlockCore",
+                "AirlockStore",
+                "AirlockAudit",
+                "AirlockServer",
+                "AirlockLocalCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "AirlockTestSupport",
+            dependencies: [
+                "AirlockCore",
+                "AirlockStore",
+                "AirlockLocalCluster",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/AirlockTestSupport"
+        ),
+        .testTarget(
+            name: "AirlockLocalClusterTests",
+            dependencies: ["AirlockLocalCluster"]
+        ),
+        .testTarget(
+            name: "AirlockCoreTests",
+            dependencies: ["AirlockCore"]
+        ),
+        .testTarget(
+            name: "AirlockStoreTests",
+            dependencies: [
+                "AirlockCore", "AirlockStore", "AirlockAudit", "AirlockTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AirlockServerTests",
+            dependencies: [
+                "AirlockServer", "AirlockStore", "AirlockTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

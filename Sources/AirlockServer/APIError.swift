@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// An error the API returns: an HTTP status and a stable snake_case code, rendered as
+/// `{"error": {"code": ..., "message": ..., "request_id": ...}}`. The one place errors become HTTP.
+public struct APIError: Error, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+
+    /// Creates an error for the client; `message` must hold no secret.
+    public init(_ status: HTTPResponse.Status, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// The response for any error: ``APIError`` as itself, Hummingbird's HTTP errors by status, anything else a
+    /// generic 500 whose detail goes only to the log.
+    static func response(for error: any Error, requestID: String, logger: Logger) -> Response {
+        let apiError: APIError
+        switch error {
+        case let error as APIError:
+            apiError = error
+        case let error as HTTPError:
+            apiError = APIError(error.status, code: Self.code(for: error.status), message: Self.message(for: error))
+        default:
+            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            apiError = APIError(.internalServerError, code: "internal_error", message: "internal error; see the broker log")
+        }
+        let body: [String: [String: String]] = [
+            "error": ["code": apiError.code, "message": apiError.message, "request_id": requestID],
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        return Response(
+            status: apiError.status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "malformed_json"
+        case 401: "missing_token"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 413: "payload_too_large"
+        case 429: "rate_limited"
+        case 503: "not_ready"
+        default: "http_\(status.code)"
+        }
+    }
+
+    private static func message(for error: HTTPError) -> String {
+        if let body = error.body, !body.isEmpty { return body.lowercased() }
+        return error.status.reasonPhrase.lowercased()
+    }
+}

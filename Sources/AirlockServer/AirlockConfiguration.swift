@@ -1,0 +1,158 @@
+import AirlockCore
+import AirlockStore
+import Foundation
+import Logging
+
+/// Airlock's validated configuration: defaults, then the config file, then `AIRLOCK_*` environment variables,
+/// then command-line flags. A bad value stops start-up with a ``ConfigurationError`` naming the setting.
+public struct AirlockConfiguration: Sendable {
+    /// The format of log lines.
+    public enum LogFormat: String, Sendable { case text, json }
+
+    /// Where the HTTP server listens.
+    public var listenHost: String = "127.0.0.1"
+    public var listenPort: Int = 8420
+    /// The broker's own database (nil if not configured: only commands that need it complain).
+    public var databaseURL: DatabaseURL?
+    public var databaseMaxConnections: Int = 20
+    /// The migrations directory; `nil` finds `Migrations/` as ``Migration/locateDirectory(explicit:)`` says.
+    public var migrationsDirectory: String?
+    /// The key-encryption keys (nil if no master key is configured).
+    public var keyRing: KeyRing?
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .text
+    /// The CloudEvents `source` of audit events.
+    public var auditSource: String = "urn:airlock"
+    /// How often the audit chainer looks for new events.
+    public var auditChainInterval: Duration = .milliseconds(100)
+
+    /// Configuration with every default and no database.
+    public init() {}
+
+    /// Loads the configuration. `overrides` are command-line flags by setting key (they win over everything).
+    public static func load(
+        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        overrides: [String: String] = [:]
+    ) throws(ConfigurationError) -> AirlockConfiguration {
+        let source = try ConfigurationSource(file: file, environment: environment, settings: Setting.all)
+        var reader = ConfigurationReader(source: source, overrides: overrides)
+        var configuration = AirlockConfiguration()
+
+        if let listen = try reader.string("listen") {
+            (configuration.listenHost, configuration.listenPort) = try Self.parseListen(listen)
+        }
+        if let url = try reader.string("database.url") {
+            do {
+                configuration.databaseURL = try DatabaseURL(url)
+            } catch {
+                throw ConfigurationError(key: "database.url", message: "\(error.message) (\(reader.origin("database.url")))")
+            }
+        }
+        if let passwordFile = try reader.string("database.password_file") {
+            configuration.databaseURL?.password = try Self.readSecretFile(passwordFile, key: "database.password_file")
+        }
+        if let max = try reader.int("database.max_connections", in: 1...1000) {
+            configuration.databaseMaxConnections = max
+        }
+        configuration.migrationsDirectory = try reader.string("database.migrations_dir")
+        configuration.keyRing = try Self.loadKeyRing(reader: &reader, environment: environment)
+        if let level = try reader.string("log.level") {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw reader.invalid("log.level")
+            }
+            configuration.logLevel = parsed
+        }
+        if let format = try reader.string("log.format") {
+            guard let parsed = LogFormat(rawValue: format) else { throw reader.invalid("log.format") }
+            configuration.logFormat = parsed
+        }
+        if let auditSource = try reader.string("audit.source") {
+            guard !auditSource.isEmpty, !auditSource.contains(where: \.isWhitespace) else {
+                throw reader.invalid("audit.source")
+            }
+            configuration.auditSource = auditSource
+        }
+        if let interval = try reader.int("audit.chain_interval_ms", in: 10...10_000) {
+            configuration.auditChainInterval = .milliseconds(interval)
+        }
+        return configuration
+    }
+
+    /// The database URL, or an error saying how to set it.
+    public func requireDatabaseURL() throws(ConfigurationError) -> DatabaseURL {
+        guard let databaseURL else {
+            throw ConfigurationError(
+                key: "database.url",
+                message: "no database configured: set AIRLOCK_DATABASE_URL, pass --database-url, or set database.url in the config file")
+        }
+        return databaseURL
+    }
+
+    /// The key ring, or an error saying how to provide a master key.
+    public func requireKeyRing() throws(ConfigurationError) -> KeyRing {
+        guard let keyRing else {
+            throw ConfigurationError(
+                key: "keys.master_key_file",
+                message: "no master key: set AIRLOCK_MASTER_KEY or keys.master_key_file (create one with `airlock keys generate`)")
+        }
+        return keyRing
+    }
+
+    static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"),
+              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigurationError(key: "listen", message: "expected HOST:PORT with a port from 0 to 65535, got `\(text)`")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else {
+            throw ConfigurationError(key: "listen", message: "expected HOST:PORT, got `\(text)`")
+        }
+        return (host, port)
+    }
+
+    static func readSecretFile(_ path: String, key: String) throws(ConfigurationError) -> String {
+        guard let data = FileManager.default.contents(atPath: path),
+              let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(key: key, message: "cannot read the file `\(path)`")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func loadKeyRing(
+        reader: inout ConfigurationReader, environment: [String: String]
+    ) throws(ConfigurationError) -> KeyRing? {
+        let current: KeyEncryptionKey?
+        if let text = environment["AIRLOCK_MASTER_KEY"] {
+            do { current = try KeyEncryptionKey(text: text.trimmingCharacters(in: .whitespacesAndNewlines)) } catch {
+                throw ConfigurationError(key: "AIRLOCK_MASTER_KEY", message: "\(error.message) (create one with `airlock keys generate`)")
+            }
+        } else if let path = try reader.string("keys.master_key_file") {
+            do { current = try KeyEncryptionKey.load(fromFile: path) } catch {
+                throw ConfigurationError(key: "keys.master_key_file", message: error.message)
+            }
+        } else {
+            current = nil
+        }
+        var previous: [KeyEncryptionKey] = []
+        if let texts = environment["AIRLOCK_PREVIOUS_MASTER_KEYS"] {
+            for text in texts.split(separator: ",") {
+                do { previous.append(try KeyEncryptionKey(text: text.trimmingCharacters(in: .whitespaces))) } catch {
+                    throw ConfigurationError(key: "AIRLOCK_PREVIOUS_MASTER_KEYS", message: error.message)
+                }
+            }
+        }
+        for path in try reader.list("keys.previous_key_files") ?? [] {
+            do { previous.append(try KeyEncryptionKey.load(fromFile: path)) } catch {
+                throw ConfigurationError(key: "keys.previous_key_files", message: error.message)
+            }
+        }
+        guard let current else {
+            if !previous.isEmpty {
+                throw ConfigurationError(key: "keys.master_key_file", message: "previous master keys are set but no current one")
+            }
+            return nil
+        }
+        return KeyRing(current: current, previous: previous)
+    }
+}

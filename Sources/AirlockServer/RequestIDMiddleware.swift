@@ -1,0 +1,33 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Gives every request an id: the caller's `X-Request-Id` if it is short and plain, else a new one. The id is in
+/// every log line of the request (`request_id`), in the `X-Request-Id` response header, and in error bodies.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var headerName: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = Self.acceptable(request.headers[Self.headerName]) ?? UUID().uuidString.lowercased()
+        var context = context
+        context.logger[metadataKey: "request_id"] = .string(id)
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.headerName] = id
+            return response
+        } catch {
+            var response = APIError.response(for: error, requestID: id, logger: context.logger)
+            response.headers[Self.headerName] = id
+            return response
+        }
+    }
+
+    static func acceptable(_ value: String?) -> String? {
+        guard let value, (1...128).contains(value.utf8.count),
+              value.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x2E || $0 == 0x5F || (0x30...0x39).contains($0)
+                  || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+        else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,27 @@
+import AirlockCore
+import AirlockStore
+import Logging
+import Prometheus
+
+/// Everything `buildApplication(config:)` needs: the validated settings plus the pieces a test may replace.
+public struct ServerConfiguration: Sendable {
+    /// The validated settings (listen address, database, keys, logging, audit).
+    public var settings: AirlockConfiguration
+    /// The migrations this build applies and checks.
+    public var migrations: [Migration]
+    /// Apply pending migrations at start-up instead of refusing to start (`airlock serve --migrate`).
+    public var migrateOnStart: Bool = false
+    /// Where `/metrics` reads from. The executable also makes it the swift-metrics backend.
+    public var metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    /// The clock of audit timestamps and, later, expiry.
+    public var clock: any WallClock = SystemWallClock()
+    /// The application logger; request loggers derive from it.
+    public var logger: Logger
+
+    /// Creates a server configuration.
+    public init(settings: AirlockConfiguration, migrations: [Migration], logger: Logger) {
+        self.settings = settings
+        self.migrations = migrations
+        self.logger = logger
+    }
+}

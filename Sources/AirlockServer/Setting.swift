@@ -1,0 +1,31 @@
+/// One documented configuration setting: its key in the config file and its environment variable.
+public struct Setting: Sendable {
+    /// The dotted key in the config file, e.g. `database.url`.
+    public let key: String
+    /// The environment variable that overrides it, e.g. `AIRLOCK_DATABASE_URL`.
+    public let environmentName: String
+    /// What a valid value looks like, for error messages and `Docs/configuration.md`.
+    public let expected: String
+
+    init(_ key: String, expected: String) {
+        self.key = key
+        self.environmentName = "AIRLOCK_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+        self.expected = expected
+    }
+
+    /// Every setting Airlock reads. Secrets are not settings: they come from the environment
+    /// (`AIRLOCK_MASTER_KEY`, `AIRLOCK_PREVIOUS_MASTER_KEYS`) or from files named here.
+    public static let all: [Setting] = [
+        Setting("listen", expected: "HOST:PORT, e.g. 127.0.0.1:8420"),
+        Setting("database.url", expected: "postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?sslmode=disable|prefer|require]"),
+        Setting("database.password_file", expected: "a path to a file holding the database password"),
+        Setting("database.max_connections", expected: "an integer from 1 to 1000"),
+        Setting("database.migrations_dir", expected: "a path to the Migrations directory"),
+        Setting("keys.master_key_file", expected: "a path to a file holding a key from `airlock keys generate`"),
+        Setting("keys.previous_key_files", expected: "a list of paths to files holding earlier master keys"),
+        Setting("log.level", expected: "one of trace, debug, info, notice, warning, error, critical"),
+        Setting("log.format", expected: "`text` or `json`"),
+        Setting("audit.source", expected: "a CloudEvents source URI-reference, e.g. urn:airlock:prod"),
+        Setting("audit.chain_interval_ms", expected: "an integer from 10 to 10000"),
+    ]
+}

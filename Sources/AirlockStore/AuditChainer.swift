@@ -1,0 +1,101 @@
+import AirlockCore
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Links committed audit events into the gap-free hash chain.
+///
+/// Every replica runs one; a transaction-scoped advisory lock lets only one of them chain at a time, and the
+/// lock is never held by writers, so appending never waits on the chain. Each pass takes the events that have
+/// committed since the last pass, in the order they were inserted, and gives them the next sequence numbers,
+/// so events are chained in commit order at the granularity of a pass (a fraction of a second).
+public struct AuditChainer: Service {
+    /// The advisory lock key that elects the single chainer of a pass (`AIRLOCK` + 2).
+    public static let advisoryLockKey: Int64 = 0x4149_524C_4F43_4B02
+
+    let database: Database
+    let interval: Duration
+    let batchSize: Int
+    let logger: Logger
+
+    /// Creates a chainer that looks for new events every `interval`.
+    public init(database: Database, interval: Duration = .milliseconds(100), batchSize: Int = 1000, logger: Logger) {
+        self.database = database
+        self.interval = interval
+        self.batchSize = batchSize
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var failures = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let chained = try await chainPending()
+                if failures > 0 {
+                    logger.info("audit chainer recovered")
+                    failures = 0
+                }
+                if chained == batchSize { continue }
+            } catch {
+                failures += 1
+                if failures == 1 || failures.isMultiple(of: 50) {
+                    logger.warning("audit chainer cannot reach the database; retrying",
+                                   metadata: ["error": "\(describeDatabaseError(error))"])
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Chains the committed, unchained events (at most one batch) and returns how many it chained:
+    /// zero if there were none or another replica holds the chain this moment.
+    @discardableResult
+    public func chainPending() async throws -> Int {
+        try await database.client.withTransaction(logger: logger) { connection in
+            let locked = try await connection.query(
+                "SELECT pg_try_advisory_xact_lock(\(Self.advisoryLockKey))", logger: logger)
+            var haveLock = false
+            for try await value in locked.decode(Bool.self) { haveLock = value }
+            guard haveLock else { return 0 }
+
+            var lastSequence: Int64 = 0
+            var lastHash = AuditChain.genesisHash
+            let tail = try await connection.query(
+                "SELECT sequence, hash FROM audit_events WHERE sequence IS NOT NULL ORDER BY sequence DESC LIMIT 1",
+                logger: logger)
+            for try await (sequence, hash) in tail.decode((Int64, String).self) {
+                lastSequence = sequence
+                lastHash = hash
+            }
+
+            let pending = try await connection.query(
+                """
+                SELECT id, event FROM audit_events WHERE sequence IS NULL ORDER BY ingest_id LIMIT \(batchSize)
+                """, logger: logger)
+            var ids: [UUID] = []
+            var sequences: [Int64] = []
+            var prevhashes: [String] = []
+            var hashes: [String] = []
+            for try await (id, event) in pending.decode((UUID, String).self) {
+                let hash = AuditChain.hash(prevhash: lastHash, event: event)
+                lastSequence += 1
+                ids.append(id)
+                sequences.append(lastSequence)
+                prevhashes.append(lastHash)
+                hashes.append(hash)
+                lastHash = hash
+            }
+            guard !ids.isEmpty else { return 0 }
+            try await connection.query(
+                """
+                UPDATE audit_events AS a
+                SET sequence = u.sequence, prevhash = u.prevhash, hash = u.hash, chained_at = now()
+                FROM unnest(\(ids)::uuid[], \(sequences)::bigint[], \(prevhashes)::text[], \(hashes)::text[])
+                    AS u(id, sequence, prevhash, hash)
+                WHERE a.id = u.id AND a.sequence IS NULL
+                """, logger: logger)
+            return ids.count
+        }
+    }
+}

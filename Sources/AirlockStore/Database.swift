@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// Airlock's handle on its PostgreSQL database: a connection pool plus the URL it came from.
+///
+/// The pool is a `Service`; run it in the application's `ServiceGroup`, or use ``withDatabase(_:logger:_:)``
+/// in a command-line tool.
+public struct Database: Sendable {
+    /// The connection pool.
+    public let client: PostgresClient
+    /// Where it connects (safe to log: the password is hidden).
+    public let url: DatabaseURL
+
+    /// Creates a pool for `url`. Nothing connects until the pool runs.
+    public init(url: DatabaseURL, maximumConnections: Int = 20, logger: Logger) {
+        var configuration = url.clientConfiguration()
+        configuration.options.maximumConnections = maximumConnections
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.url = url
+    }
+
+    /// Opens one connection to check that the server answers, and reports why not in one line.
+    ///
+    /// A pool retries forever against a server that is gone; this gives a command-line tool a clear,
+    /// bounded failure instead.
+    public static func probe(_ url: DatabaseURL, logger: Logger) async throws(StoreError) {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: url.connectionConfiguration(), id: 0, logger: logger)
+        } catch {
+            throw unreachable(url, error)
+        }
+        do {
+            try await connection.query("SELECT 1", logger: logger)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw unreachable(url, error)
+        }
+    }
+
+    private static func unreachable(_ url: DatabaseURL, _ error: any Error) -> StoreError {
+        StoreError(
+            code: "database_unreachable",
+            message: "cannot reach the database at \(url.host):\(url.port)/\(url.database): \(describeDatabaseError(error))")
+    }
+
+    /// Runs `body` with a live pool for `url`, after checking the server answers; the pool stops afterwards.
+    ///
+    /// For command-line tools (`airlock migrate`, `airlock audit verify`); the server runs its pool in its
+    /// `ServiceGroup` instead.
+    public static func withDatabase<Result: Sendable>(
+        _ url: DatabaseURL, logger: Logger,
+        _ body: @Sendable (Database) async throws -> Result
+    ) async throws -> Result {
+        try await probe(url, logger: logger)
+        let database = Database(url: url, maximumConnections: 4, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.client.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+}

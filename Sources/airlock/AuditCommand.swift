@@ -1,0 +1,52 @@
+import AirlockAudit
+import AirlockStore
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `airlock audit ...`.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Inspect the audit log.",
+        subcommands: [Verify.self])
+
+    /// `airlock audit verify`: walks the chain and reports the first bad sequence.
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the audit hash chain end to end; exit 1 at the first bad sequence.")
+
+        @OptionGroup var options: ServerOptions
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func run() async throws {
+            let settings = try options.load()
+            let logger = LogSetup.bootstrap(settings, level: .warning)
+            let url = try settings.requireDatabaseURL()
+            let result = try await Database.withDatabase(url, logger: logger) { database in
+                try await ChainVerifier(database: database).verify(logger: logger)
+            }
+            if json {
+                var object: [String: Any] = [
+                    "intact": result.isIntact, "checked": result.checked, "last_sequence": result.lastSequence,
+                    "last_hash": result.lastHash, "unchained": result.unchained,
+                ]
+                if let problem = result.problem {
+                    object["first_bad_sequence"] = problem.sequence
+                    object["reason"] = problem.reason
+                }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else if let problem = result.problem {
+                print("audit chain BROKEN at sequence \(problem.sequence): \(problem.reason)")
+                print("\(result.checked) events verified before it")
+            } else {
+                print("audit chain intact: \(result.checked) events, head \(result.lastSequence) \(result.lastHash)")
+                if result.unchained > 0 { print("\(result.unchained) committed events not yet chained") }
+            }
+            if !result.isIntact { throw ExitCode(1) }
+        }
+    }
+}

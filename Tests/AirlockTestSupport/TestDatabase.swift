@@ -1,0 +1,121 @@
+import AirlockLocalCluster
+import AirlockStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Real PostgreSQL for tests: one throwaway cluster per test process (or the server named by
+/// `AIRLOCK_TEST_DATABASE_URL`), and for each test its own fresh database cloned from a migrated template.
+public enum TestDatabase {
+    /// The repository's `Migrations/` directory.
+    public static let migrationsDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Migrations")
+
+    /// A quiet logger for tests (warnings and worse).
+    public static var logger: Logger {
+        var logger = Logger(label: "airlock.test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Runs `body` with a pool on a new database holding the migrated schema.
+    public static func withDatabase<T: Sendable>(
+        migrated: Bool = true, _ body: @Sendable (Database) async throws -> T
+    ) async throws -> T {
+        let url = try await fresh(migrated: migrated)
+        let database = Database(url: url, maximumConnections: 20, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.client.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+
+    /// The URL of a new database (migrated, or empty when `migrated` is false).
+    public static func fresh(migrated: Bool = true) async throws -> DatabaseURL {
+        try await Server.shared.createDatabase(migrated: migrated)
+    }
+
+    /// The superuser URL of the test server's `postgres` database.
+    public static func serverURL() async throws -> DatabaseURL {
+        try await Server.shared.adminURL()
+    }
+
+    /// Runs one SQL statement as superuser on the database `url` names.
+    public static func execute(_ sql: String, on url: DatabaseURL) async throws {
+        let admin = try await Server.shared.adminURL().with(database: url.database)
+        let connection = try await PostgresConnection.connect(
+            configuration: admin.connectionConfiguration(), id: 1, logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}
+
+/// The one test server of this process.
+actor Server {
+    static let shared = Server()
+
+    private var admin: DatabaseURL?
+    private var templateReady = false
+    private var counter = 0
+    private let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+
+    func adminURL() throws -> DatabaseURL {
+        if let admin { return admin }
+        let url: DatabaseURL
+        if let given = ProcessInfo.processInfo.environment["AIRLOCK_TEST_DATABASE_URL"], !given.isEmpty {
+            url = try DatabaseURL(given)
+        } else {
+            let cluster = try LocalPostgresCluster.start()
+            LocalPostgresCluster.stopAtExit(cluster)
+            url = try DatabaseURL(cluster.url(database: "postgres") )
+        }
+        admin = url
+        return url
+    }
+
+    func createDatabase(migrated: Bool) async throws -> DatabaseURL {
+        let admin = try adminURL()
+        let template = "airlock_tpl_\(runID)"
+        if migrated && !templateReady {
+            try await run("CREATE DATABASE \(template)", on: admin)
+            let migrations = try Migration.load(from: TestDatabase.migrationsDirectory)
+            try await Database.withDatabase(admin.with(database: template), logger: TestDatabase.logger) { database in
+                try await MigrationRunner(migrations: migrations).migrate(database, logger: TestDatabase.logger)
+            }
+            templateReady = true
+        }
+        counter += 1
+        let name = "airlock_t_\(runID)_\(counter)"
+        let source = migrated ? " TEMPLATE \(template) STRATEGY FILE_COPY" : ""
+        // A connection of the pool that migrated the template may still be closing; PostgreSQL then refuses
+        // to copy it (55006) for a moment.
+        for attempt in 1...50 {
+            do {
+                try await run("CREATE DATABASE \(name)\(source)", on: admin)
+                break
+            } catch where databaseErrorState(error) == "55006" && attempt < 50 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return admin.with(database: name)
+    }
+
+    private func run(_ sql: String, on url: DatabaseURL) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: url.connectionConfiguration(), id: 2, logger: TestDatabase.logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}
