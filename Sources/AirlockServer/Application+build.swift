@@ -34,5 +34,8 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
         router: router,
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
         services: [database.client, monitor, chainer],
+        onServerRunning: { channel in
+            await config.onServerRunning(channel.localAddress?.port ?? settings.listenPort)
+        },
         logger: logger)
 }

@@ -42,7 +42,7 @@ struct DatabaseMonitor: Service {
                                "retry_in": "\(wait)"])
                 attempt += 1
             }
-            try? await Task.sleep(for: wait)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
     }
 

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var clock: any WallClock = SystemWallClock()
     /// The application logger; request loggers derive from it.
     public var logger: Logger
+    /// Called once the server listens, with the port it bound (useful with port 0).
+    public var onServerRunning: @Sendable (_ port: Int) async -> Void = { _ in }
 
     /// Creates a server configuration.
     public init(settings: AirlockConfiguration, migrations: [Migration], logger: Logger) {

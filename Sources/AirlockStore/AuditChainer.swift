@@ -44,7 +44,11 @@ public struct AuditChainer: Service {
                                    metadata: ["error": "\(describeDatabaseError(error))"])
                 }
             }
-            try? await Task.sleep(for: interval)
+            // Graceful shutdown ends the wait at once; the pass below then chains what is left.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+        if !Task.isCancelled {
+            _ = try? await chainPending()
         }
     }
 

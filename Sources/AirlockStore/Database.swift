@@ -17,7 +17,11 @@ public struct Database: Sendable {
     public init(url: DatabaseURL, maximumConnections: Int = 20, logger: Logger) {
         var configuration = url.clientConfiguration()
         configuration.options.maximumConnections = maximumConnections
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool's background messages are connection chatter (and a spurious warning when a query races the
+        // pool's start); errors still come through, and every query failure reaches its caller.
+        var backgroundLogger = logger
+        backgroundLogger.logLevel = max(logger.logLevel, .error)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
         self.url = url
     }
 

@@ -1,0 +1,50 @@
+import Foundation
+
+/// What `airlock dev` prints once the broker listens: where everything is, and what to try next.
+struct DevBanner: Sendable {
+    let brokerURL: String
+    let databaseURL: String
+    let targetDatabaseURL: String
+    let stateDirectory: String
+    let keep: Bool
+
+    func print(json: Bool) {
+        if json {
+            let object: [String: Any] = [
+                "broker_url": brokerURL,
+                "admin_token": NSNull(),
+                "database_url": databaseURL,
+                "target_database_url": targetDatabaseURL,
+                "state_dir": stateDirectory,
+            ]
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            }
+        } else {
+            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        }
+    }
+
+    var text: String {
+        """
+
+        Airlock is running in dev mode.
+
+          broker           \(brokerURL)
+          broker database  \(databaseURL)
+          demo target      \(targetDatabaseURL)
+                           (superuser, for inspection; also orders_staging)
+          state            \(stateDirectory)\(keep ? " (kept on exit)" : " (removed on exit)")
+
+        Try next:
+          curl -s \(brokerURL)/readyz
+          curl -s \(brokerURL)/metrics | head
+          psql '\(targetDatabaseURL)' -c 'SELECT * FROM customers'
+          AIRLOCK_DATABASE_URL='\(databaseURL)' swift run airlock migrate --status
+          AIRLOCK_DATABASE_URL='\(databaseURL)' swift run airlock audit verify
+
+        Press Ctrl-C to stop: the broker, then PostgreSQL, and every file of this run is removed\(keep ? " (except with --keep)" : "").
+
+        """
+    }
+}

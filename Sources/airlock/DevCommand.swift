@@ -1,0 +1,111 @@
+import AirlockCore
+import AirlockLocalCluster
+import AirlockServer
+import AirlockStore
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+
+/// `airlock dev`: a complete local broker on a throwaway PostgreSQL cluster, for a newcomer's first minutes and
+/// for end-to-end tests. Ctrl-C stops the broker, then the cluster, and removes every file it made.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run a local broker with a throwaway PostgreSQL cluster and demo databases.")
+
+    @Option(help: "The broker's port on 127.0.0.1.")
+    var port: Int = 8420
+
+    @Option(help: ArgumentHelp("Policy directory (DIR/*.airlock; resources in DIR/resources.*).", valueName: "dir"))
+    var policies: String = "Policies"
+
+    @Flag(help: "Keep the cluster's files after exit.")
+    var keep = false
+
+    @Option(help: ArgumentHelp("Where the cluster and the dev master key live (default: a new temporary directory).", valueName: "dir"))
+    var stateDir: String?
+
+    @Flag(help: "Print the connection details as one JSON object on the first line of stdout.")
+    var json = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+    }
+
+    func run() async throws {
+        let lock = try DevLock.acquire(port: port)
+        defer { lock.release() }
+        if DevLock.portInUse(port) {
+            throw DevError("port \(port) on 127.0.0.1 is already in use by another program: pass --port")
+        }
+        var settings = AirlockConfiguration()
+        settings.logLevel = .info
+        let logger = LogSetup.bootstrap(settings)
+        let state = try DevState.make(stateDir)
+        note("starting PostgreSQL in \(state.directory.path) ...")
+        let cluster: LocalPostgresCluster
+        do {
+            cluster = try LocalPostgresCluster.start(directory: state.directory.appendingPathComponent("postgres"))
+        } catch {
+            state.remove(keep: keep)
+            throw DevError("cannot start PostgreSQL: \(error.message)")
+        }
+        do {
+            try await serve(cluster: cluster, state: state, settings: settings, logger: logger)
+        } catch {
+            shutDown(cluster, state)
+            throw error
+        }
+        shutDown(cluster, state)
+    }
+
+    private func serve(
+        cluster: LocalPostgresCluster, state: DevState, settings: AirlockConfiguration, logger: Logger
+    ) async throws {
+        var settings = settings
+        let admin = try DatabaseURL(cluster.url(database: "postgres"))
+        try await DemoData.create(admin: admin, logger: logger)
+        let brokerURL = admin.with(database: DemoData.brokerDatabase)
+        let masterKey = KeyEncryptionKey.generate()
+        try state.writeMasterKey(masterKey)
+        settings.databaseURL = brokerURL
+        settings.keyRing = KeyRing(current: masterKey)
+        settings.listenPort = port
+        let migrations = try loadMigrations(settings)
+        _ = try await Database.withDatabase(brokerURL, logger: logger) { database in
+            try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var config = ServerConfiguration(settings: settings, migrations: migrations, logger: logger)
+        config.metrics = registry
+        let banner = DevBanner(
+            brokerURL: "http://127.0.0.1:\(port)",
+            databaseURL: cluster.url(database: DemoData.brokerDatabase),
+            targetDatabaseURL: cluster.url(database: "orders"),
+            stateDirectory: state.directory.path, keep: keep)
+        let json = self.json
+        config.onServerRunning = { _ in banner.print(json: json) }
+        let app = try buildApplication(config: config)
+        try await app.runService()
+        note("stopping ...")
+    }
+
+    private func shutDown(_ cluster: LocalPostgresCluster, _ state: DevState) {
+        do {
+            try cluster.stop(keepFiles: keep)
+        } catch {
+            note("could not stop PostgreSQL cleanly: \(error.message)")
+        }
+        state.remove(keep: keep)
+        note(keep ? "stopped; files kept in \(state.directory.path)" : "stopped; cluster and files removed")
+    }
+}
+
+/// A status line on standard error (stdout carries the banner, or the JSON line with --json).
+func note(_ text: String) {
+    FileHandle.standardError.write(Data("airlock dev: \(text)\n".utf8))
+}

@@ -1,0 +1,59 @@
+import AirlockCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state directory of one `airlock dev` run: the cluster and the dev master key.
+struct DevState {
+    let directory: URL
+    /// Whether this run created the directory (and so may remove it).
+    let created: Bool
+
+    static func make(_ path: String?) throws -> DevState {
+        let fm = FileManager.default
+        if let path {
+            let url = URL(fileURLWithPath: path)
+            if fm.fileExists(atPath: url.appendingPathComponent("postgres").path) {
+                throw DevError("\(path) already holds a cluster from an earlier run: remove it or choose another --state-dir")
+            }
+            let existed = fm.fileExists(atPath: url.path)
+            do {
+                try fm.createDirectory(at: url, withIntermediateDirectories: true)
+            } catch {
+                throw DevError("cannot create the state directory \(path)")
+            }
+            // The postgres user must be able to reach the cluster directory inside.
+            chmod(url.path, 0o711)
+            return DevState(directory: url, created: !existed)
+        }
+        var template = Array("/tmp/airlock-dev-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw DevError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
+        }
+        let url = URL(fileURLWithPath: String(cString: made))
+        chmod(url.path, 0o711)
+        return DevState(directory: url, created: true)
+    }
+
+    /// Writes the dev master key (readable by this user only), so a kept cluster's secrets stay readable.
+    func writeMasterKey(_ key: KeyEncryptionKey) throws {
+        let path = directory.appendingPathComponent("master.key").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DevError("cannot write \(path)") }
+        defer { close(fd) }
+        let text = key.text + "\n"
+        let written = text.withCString { write(fd, $0, strlen($0)) }
+        guard written == text.utf8.count else { throw DevError("cannot write \(path)") }
+    }
+
+    /// Removes what this run made, unless `keep`.
+    func remove(keep: Bool) {
+        guard !keep else { return }
+        let fm = FileManager.default
+        try? fm.removeItem(at: directory.appendingPathComponent("master.key"))
+        if created {
+            try? fm.removeItem(at: directory)
+        }
+    }
+}
