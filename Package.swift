@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [
-                "AirlockServer", "AirlockStore", "AirlockTestSupport",
+                "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

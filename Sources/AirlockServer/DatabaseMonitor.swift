@@ -48,7 +48,7 @@ struct DatabaseMonitor: Service {
 
     private func check(firstContact: Bool) async throws {
         let database = self.database, runner = self.runner, logger = self.logger
-        try await withTimeout(.seconds(5)) {
+        _ = try await withTimeout(.seconds(5)) {
             try await database.client.query("SELECT 1", logger: logger)
         }
         var pending = try await withTimeout(.seconds(10)) { try await runner.pending(in: database, logger: logger) }
