@@ -39,7 +39,11 @@ public struct AirlockConfiguration: Sendable {
         var configuration = AirlockConfiguration()
 
         if let listen = try reader.string("listen") {
-            (configuration.listenHost, configuration.listenPort) = try Self.parseListen(listen)
+            do {
+                (configuration.listenHost, configuration.listenPort) = try Self.parseListen(listen)
+            } catch {
+                throw ConfigurationError(key: "listen", message: "\(error.message) (\(reader.origin("listen")))")
+            }
         }
         if let url = try reader.string("database.url") {
             do {

@@ -23,7 +23,9 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
     let monitor = DatabaseMonitor(
         database: database, runner: MigrationRunner(migrations: config.migrations),
         migrateOnStart: config.migrateOnStart, readiness: readiness, logger: logger)
-    let chainer = AuditChainer(database: database, interval: settings.auditChainInterval, logger: logger)
+    let chainer = AuditChainer(
+        database: database, interval: settings.auditChainInterval, logger: logger,
+        isDatabaseReady: { readiness.isMet("database") })
 
     let router = Router(context: AirlockRequestContext.self)
     router.add(middleware: RequestIDMiddleware())

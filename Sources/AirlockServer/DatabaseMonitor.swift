@@ -33,13 +33,12 @@ struct DatabaseMonitor: Service {
                 readiness.block("database", reason: error.message)
                 throw error
             } catch {
-                let reason = "database unreachable: \(describeDatabaseError(error))"
+                let reason = (error as? StoreError)?.message ?? "database unreachable: \(describeDatabaseError(error))"
                 readiness.block("database", reason: reason)
                 wait = backoff.delay(attempt: attempt, using: &generator)
                 logger.warning(
                     "database unreachable; retrying",
-                    metadata: ["database": "\(database.url)", "error": "\(describeDatabaseError(error))",
-                               "retry_in": "\(wait)"])
+                    metadata: ["error": "\(reason)", "retry_in": "\(wait)"])
                 attempt += 1
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
@@ -48,6 +47,9 @@ struct DatabaseMonitor: Service {
 
     private func check(firstContact: Bool) async throws {
         let database = self.database, runner = self.runner, logger = self.logger
+        // One direct connection first: it fails fast and says why (refused, bad password, no such database),
+        // where the pool would retry silently until the timeout below.
+        try await Database.probe(database.url, logger: logger)
         _ = try await withTimeout(.seconds(5)) {
             try await database.client.query("SELECT 1", logger: logger)
         }

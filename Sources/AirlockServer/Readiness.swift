@@ -24,6 +24,11 @@ public final class Readiness: Sendable {
         reasons.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     }
 
+    /// Whether `condition` is met.
+    public func isMet(_ condition: String) -> Bool {
+        reasons.withLock { $0[condition] == nil }
+    }
+
     /// Whether every condition is met.
     public var isReady: Bool { reasons.withLock { $0.isEmpty } }
 }

@@ -18,18 +18,28 @@ public struct AuditChainer: Service {
     let interval: Duration
     let batchSize: Int
     let logger: Logger
+    let isDatabaseReady: @Sendable () -> Bool
 
-    /// Creates a chainer that looks for new events every `interval`.
-    public init(database: Database, interval: Duration = .milliseconds(100), batchSize: Int = 1000, logger: Logger) {
+    /// Creates a chainer that looks for new events every `interval`, once `isDatabaseReady` says the database
+    /// answers and its schema is current.
+    public init(
+        database: Database, interval: Duration = .milliseconds(100), batchSize: Int = 1000, logger: Logger,
+        isDatabaseReady: @escaping @Sendable () -> Bool = { true }
+    ) {
         self.database = database
         self.interval = interval
         self.batchSize = batchSize
         self.logger = logger
+        self.isDatabaseReady = isDatabaseReady
     }
 
     public func run() async throws {
         var failures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            guard isDatabaseReady() else {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                continue
+            }
             do {
                 let chained = try await chainPending()
                 if failures > 0 {
@@ -47,7 +57,7 @@ public struct AuditChainer: Service {
             // Graceful shutdown ends the wait at once; the pass below then chains what is left.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
-        if !Task.isCancelled {
+        if !Task.isCancelled && isDatabaseReady() {
             _ = try? await chainPending()
         }
     }

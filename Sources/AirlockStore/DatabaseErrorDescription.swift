@@ -12,6 +12,9 @@ public func describeDatabaseError(_ error: any Error) -> String {
     }
     guard let error = error as? PSQLError else {
         if let store = error as? StoreError { return store.message }
+        if let channel = error as? any CustomStringConvertible, String(describing: type(of: error)).contains("IOError") {
+            return channel.description
+        }
         return String(describing: error)
     }
     if let message = error.serverInfo?[.message] {

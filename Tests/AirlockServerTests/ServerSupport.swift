@@ -1,0 +1,90 @@
+import AirlockCore
+import AirlockLocalCluster
+import AirlockServer
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Fresh test databases, safe to ask for concurrently.
+///
+/// `TestDatabase.fresh()` is not: its `Server` actor checks `templateReady`, then awaits while creating the template,
+/// so concurrent first callers (actor reentrancy) all run `CREATE DATABASE airlock_tpl_…` and all but one fail
+/// with a PSQLError (duplicate database). Until that is fixed, the template is made once here, with retries in case
+/// another suite of the same process races this one.
+enum Databases {
+    private static let template = Task<Void, any Error> {
+        for attempt in 1... {
+            do {
+                _ = try await TestDatabase.fresh()
+                return
+            } catch where attempt < 5 {
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    static func fresh(migrated: Bool = true) async throws -> DatabaseURL {
+        try await template.value
+        return try await TestDatabase.fresh(migrated: migrated)
+    }
+}
+
+/// Builders and readers shared by the server tests.
+enum ServerSupport {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+
+    /// A server configuration on `url`, with a fresh key ring, listening on an ephemeral port of 127.0.0.1.
+    static func configuration(url: DatabaseURL?, migrateOnStart: Bool = false) throws -> ServerConfiguration {
+        var settings = AirlockConfiguration()
+        settings.databaseURL = url
+        settings.keyRing = KeyRing(current: .generate())
+        settings.listenHost = "127.0.0.1"
+        settings.listenPort = 0
+        var config = ServerConfiguration(
+            settings: settings, migrations: try Migration.load(from: TestDatabase.migrationsDirectory),
+            logger: TestDatabase.logger)
+        config.migrateOnStart = migrateOnStart
+        return config
+    }
+
+    /// A URL on 127.0.0.1 at a port where nothing listens.
+    static func unreachableURL() throws -> DatabaseURL {
+        let port = try FreePort.find()
+        return try DatabaseURL("postgres://airlock@127.0.0.1:\(port)/airlock?sslmode=disable")
+    }
+
+    /// The error object of an API error body.
+    struct ErrorBody: Decodable {
+        struct Detail: Decodable {
+            let code: String
+            let message: String
+            let request_id: String
+        }
+        let error: Detail
+    }
+
+    static func errorBody(_ response: TestResponse) throws -> ErrorBody.Detail {
+        try JSONDecoder().decode(ErrorBody.self, from: Data(String(buffer: response.body).utf8)).error
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: String] {
+        try JSONDecoder().decode([String: String].self, from: Data(String(buffer: response.body).utf8))
+    }
+
+    /// Polls `/readyz` until `done` holds for its response or `limit` passes; returns the last response.
+    static func pollReadyz(
+        _ client: some TestClientProtocol, limit: Duration = .seconds(20),
+        until done: (TestResponse) throws -> Bool
+    ) async throws -> TestResponse {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let response = try await client.execute(uri: "/readyz", method: .get)
+            if try done(response) || ContinuousClock.now >= deadline { return response }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
