@@ -97,6 +97,13 @@ let package = Package(
             dependencies: ["AirlockLocalCluster"]
         ),
         .testTarget(
+            name: "AirlockCLITests",
+            dependencies: [
+                "AirlockLocalCluster", "AirlockStore", "AirlockTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
             name: "AirlockCoreTests",
             dependencies: ["AirlockCore"]
         ),

@@ -29,6 +29,7 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
 
     let router = Router(context: AirlockRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.info))
     router.add(middleware: MetricsMiddleware())
     HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
 

@@ -53,7 +53,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible, Equatable {
         self.host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         self.port = components.port ?? 5432
         self.username = components.user?.removingPercentEncoding ?? user
-        self.password = components.password?.removingPercentEncoding
+        self.password = components.percentEncodedPassword?.removingPercentEncoding
         self.database = database.removingPercentEncoding ?? database
         self.tlsMode = tlsMode
     }

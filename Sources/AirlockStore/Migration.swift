@@ -35,7 +35,7 @@ public struct Migration: Sendable, Equatable {
         guard fileName.hasSuffix(".sql") else { return nil }
         let stem = fileName.dropLast(4)
         let parts = stem.split(separator: "_", maxSplits: 1)
-        guard parts.count == 2, parts[0].count == 4, parts[0].allSatisfy(\.isASCII), let version = Int(parts[0]),
+        guard parts.count == 2, parts[0].count == 4, parts[0].allSatisfy(\.isWholeNumber), let version = Int(parts[0]),
               version > 0,
               !parts[1].isEmpty,
               parts[1].allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
