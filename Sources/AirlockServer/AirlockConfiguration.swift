@@ -53,6 +53,11 @@ public struct AirlockConfiguration: Sendable {
             }
         }
         if let passwordFile = try reader.string("database.password_file") {
+            guard configuration.databaseURL != nil else {
+                throw ConfigurationError(
+                    key: "database.password_file",
+                    message: "is set (\(reader.origin("database.password_file"))) but `database.url` is not")
+            }
             configuration.databaseURL?.password = try Self.readSecretFile(passwordFile, key: "database.password_file")
         }
         if let max = try reader.int("database.max_connections", in: 1...1000) {
@@ -127,7 +132,11 @@ public struct AirlockConfiguration: Sendable {
         reader: inout ConfigurationReader, environment: [String: String]
     ) throws(ConfigurationError) -> KeyRing? {
         let current: KeyEncryptionKey?
-        if let text = environment["AIRLOCK_MASTER_KEY"] {
+        if let path = reader.overrides["keys.master_key_file"] {
+            do { current = try KeyEncryptionKey.load(fromFile: path) } catch {
+                throw ConfigurationError(key: "keys.master_key_file", message: "\(error.message) (from the command line)")
+            }
+        } else if let text = environment["AIRLOCK_MASTER_KEY"] {
             do { current = try KeyEncryptionKey(text: text.trimmingCharacters(in: .whitespacesAndNewlines)) } catch {
                 throw ConfigurationError(key: "AIRLOCK_MASTER_KEY", message: "\(error.message) (create one with `airlock keys generate`)")
             }

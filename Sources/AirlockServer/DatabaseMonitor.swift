@@ -1,5 +1,6 @@
 import AirlockStore
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Watches the broker database: retries with backoff until it answers, checks migrations, and keeps
@@ -16,6 +17,7 @@ struct DatabaseMonitor: Service {
     let logger: Logger
     var backoff = Backoff()
     var recheckInterval: Duration = .seconds(5)
+    let databaseUp = Gauge(label: "airlock_database_up")
 
     func run() async throws {
         var attempt = 0
@@ -29,12 +31,14 @@ struct DatabaseMonitor: Service {
                 if attempt > 0 { logger.info("database reachable again", metadata: ["database": "\(database.url)"]) }
                 attempt = 0
                 wait = recheckInterval
+                databaseUp.record(1)
             } catch let error as StoreError where error.code.hasPrefix("migration") || error.code == "pending_migrations" {
                 readiness.block("database", reason: error.message)
                 throw error
             } catch {
                 let reason = (error as? StoreError)?.message ?? "database unreachable: \(describeDatabaseError(error))"
                 readiness.block("database", reason: reason)
+                databaseUp.record(0)
                 wait = backoff.delay(attempt: attempt, using: &generator)
                 logger.warning(
                     "database unreachable; retrying",

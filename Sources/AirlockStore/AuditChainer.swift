@@ -1,6 +1,7 @@
 import AirlockCore
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import ServiceLifecycle
 
@@ -19,6 +20,8 @@ public struct AuditChainer: Service {
     let batchSize: Int
     let logger: Logger
     let isDatabaseReady: @Sendable () -> Bool
+    private let chained = Counter(label: "airlock_audit_events_chained_total")
+    private let failures = Counter(label: "airlock_audit_chain_failures_total")
 
     /// Creates a chainer that looks for new events every `interval`, once `isDatabaseReady` says the database
     /// answers and its schema is current.
@@ -34,22 +37,23 @@ public struct AuditChainer: Service {
     }
 
     public func run() async throws {
-        var failures = 0
+        var consecutiveFailures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             guard isDatabaseReady() else {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 continue
             }
             do {
-                let chained = try await chainPending()
-                if failures > 0 {
+                let count = try await chainPending()
+                if consecutiveFailures > 0 {
                     logger.info("audit chainer recovered")
-                    failures = 0
+                    consecutiveFailures = 0
                 }
-                if chained == batchSize { continue }
+                if count == batchSize { continue }
             } catch {
-                failures += 1
-                if failures == 1 || failures.isMultiple(of: 50) {
+                consecutiveFailures += 1
+                failures.increment()
+                if consecutiveFailures == 1 || consecutiveFailures.isMultiple(of: 50) {
                     logger.warning("audit chainer cannot reach the database; retrying",
                                    metadata: ["error": "\(describeDatabaseError(error))"])
                 }
@@ -101,6 +105,7 @@ public struct AuditChainer: Service {
                 lastHash = hash
             }
             guard !ids.isEmpty else { return 0 }
+            self.chained.increment(by: ids.count)
             try await connection.query(
                 """
                 UPDATE audit_events AS a

@@ -51,10 +51,13 @@ enum ServerSupport {
         return config
     }
 
+    /// The password of ``unreachableURL()``, which no message may show.
+    static let unreachablePassword = "pw-Secret-8c1f"
+
     /// A URL on 127.0.0.1 at a port where nothing listens.
     static func unreachableURL() throws -> DatabaseURL {
         let port = try FreePort.find()
-        return try DatabaseURL("postgres://airlock@127.0.0.1:\(port)/airlock?sslmode=disable")
+        return try DatabaseURL("postgres://airlock:\(unreachablePassword)@127.0.0.1:\(port)/airlock?sslmode=disable")
     }
 
     /// The error object of an API error body.

@@ -43,9 +43,12 @@ struct ServerTests {
     @Test("/metrics serves the registry as Prometheus text")
     func metrics() async throws {
         let config = try S.configuration(url: try await Databases.fresh())
-        let gauge = config.metrics.makeGauge(name: "airlock_test_leases_active")
+        let gauge = config.metrics.makeGauge(
+            descriptor: .init(metricName: "airlock_test_leases", unitName: "active", helpText: "Leases now active."))
         gauge.set(7.0)
-        let counter = config.metrics.makeCounter(name: "airlock_test_revocations_total", labels: [("outcome", "ok")])
+        let counter = config.metrics.makeCounter(
+            descriptor: .init(metricName: "airlock_test_revocations", unitName: "total", helpText: "Revocations by outcome."),
+            labels: [("outcome", "ok")])
         counter.increment(by: Int64(3))
         let app = try buildApplication(config: config)
         try await app.test(.live) { client in
@@ -54,6 +57,7 @@ struct ServerTests {
             #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
             let text = String(buffer: response.body)
             #expect(text.contains("# TYPE airlock_test_leases_active gauge"), "\(text)")
+            #expect(text.contains("# HELP airlock_test_leases_active Leases now active."))
             #expect(text.split(separator: "\n").contains { $0.hasPrefix("airlock_test_leases_active 7") }, "\(text)")
             #expect(text.contains("# TYPE airlock_test_revocations_total counter"))
             #expect(text.contains(#"airlock_test_revocations_total{outcome="ok"} 3"#), "\(text)")

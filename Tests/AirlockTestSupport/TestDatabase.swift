@@ -62,7 +62,7 @@ actor Server {
     static let shared = Server()
 
     private var admin: DatabaseURL?
-    private var templateReady = false
+    private var template: Task<String, any Error>?
     private var counter = 0
     private let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 
@@ -82,15 +82,7 @@ actor Server {
 
     func createDatabase(migrated: Bool) async throws -> DatabaseURL {
         let admin = try adminURL()
-        let template = "airlock_tpl_\(runID)"
-        if migrated && !templateReady {
-            try await run("CREATE DATABASE \(template)", on: admin)
-            let migrations = try Migration.load(from: TestDatabase.migrationsDirectory)
-            try await Database.withDatabase(admin.with(database: template), logger: TestDatabase.logger) { database in
-                try await MigrationRunner(migrations: migrations).migrate(database, logger: TestDatabase.logger)
-            }
-            templateReady = true
-        }
+        let template = migrated ? try await migratedTemplate(admin: admin) : ""
         counter += 1
         let name = "airlock_t_\(runID)_\(counter)"
         let source = migrated ? " TEMPLATE \(template) STRATEGY FILE_COPY" : ""
@@ -107,7 +99,27 @@ actor Server {
         return admin.with(database: name)
     }
 
+    /// The migrated template, created once: concurrent first callers all wait on the same task.
+    private func migratedTemplate(admin: DatabaseURL) async throws -> String {
+        if let template { return try await template.value }
+        let name = "airlock_tpl_\(runID)"
+        let task = Task {
+            try await Self.run("CREATE DATABASE \(name)", on: admin)
+            let migrations = try Migration.load(from: TestDatabase.migrationsDirectory)
+            _ = try await Database.withDatabase(admin.with(database: name), logger: TestDatabase.logger) { database in
+                try await MigrationRunner(migrations: migrations).migrate(database, logger: TestDatabase.logger)
+            }
+            return name
+        }
+        template = task
+        return try await task.value
+    }
+
     private func run(_ sql: String, on url: DatabaseURL) async throws {
+        try await Self.run(sql, on: url)
+    }
+
+    private static func run(_ sql: String, on url: DatabaseURL) async throws {
         let connection = try await PostgresConnection.connect(
             configuration: url.connectionConfiguration(), id: 2, logger: TestDatabase.logger)
         do {
