@@ -69,3 +69,21 @@ public struct Database: Sendable {
         }
     }
 }
+
+extension Database {
+    /// Runs trusted SQL statements, in order, on one short-lived connection to `url` (administration tasks such
+    /// as `CREATE DATABASE` that cannot run in a pool's transaction). Never pass text built from user input.
+    public static func execute(unsafeSQL statements: [String], on url: DatabaseURL, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: url.connectionConfiguration(), id: 1, logger: logger)
+        do {
+            for statement in statements {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}

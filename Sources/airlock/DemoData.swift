@@ -1,7 +1,6 @@
 import AirlockStore
 import Foundation
 import Logging
-import PostgresNIO
 
 /// The databases `airlock dev` creates: the broker's own (`airlock`) and the demo targets `orders` and
 /// `orders_staging`, each with `customers`, `orders` and `order_items` and a few rows. Target databases grant
@@ -75,16 +74,10 @@ enum DemoData {
     }
 
     private static func run(_ statements: [String], on url: DatabaseURL, logger: Logger) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: url.connectionConfiguration(), id: 1, logger: logger)
         do {
-            for statement in statements {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
+            try await Database.execute(unsafeSQL: statements, on: url, logger: logger)
         } catch {
-            try? await connection.close()
             throw DevError("setting up the demo database `\(url.database)` failed: \(describeDatabaseError(error))")
         }
-        try await connection.close()
     }
 }

@@ -45,15 +45,7 @@ public enum TestDatabase {
     /// Runs one SQL statement as superuser on the database `url` names.
     public static func execute(_ sql: String, on url: DatabaseURL) async throws {
         let admin = try await Server.shared.adminURL().with(database: url.database)
-        let connection = try await PostgresConnection.connect(
-            configuration: admin.connectionConfiguration(), id: 1, logger: logger)
-        do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        try await connection.close()
+        try await Database.execute(unsafeSQL: [sql], on: admin, logger: logger)
     }
 }
 
@@ -90,7 +82,7 @@ actor Server {
         // to copy it (55006) for a moment.
         for attempt in 1...50 {
             do {
-                try await run("CREATE DATABASE \(name)\(source)", on: admin)
+                try await Self.run("CREATE DATABASE \(name)\(source)", on: admin)
                 break
             } catch where databaseErrorState(error) == "55006" && attempt < 50 {
                 try await Task.sleep(for: .milliseconds(100))
@@ -115,19 +107,7 @@ actor Server {
         return try await task.value
     }
 
-    private func run(_ sql: String, on url: DatabaseURL) async throws {
-        try await Self.run(sql, on: url)
-    }
-
     private static func run(_ sql: String, on url: DatabaseURL) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: url.connectionConfiguration(), id: 2, logger: TestDatabase.logger)
-        do {
-            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        try await connection.close()
+        try await Database.execute(unsafeSQL: [sql], on: url, logger: TestDatabase.logger)
     }
 }
