@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
+        /// The policy language: lexer, parser, validator, evaluator. Standard library and Foundation only.
+        .target(name: "AirlockPolicy"),
         /// Domain types, canonical JSON, envelope encryption, clocks. No I/O.
         .target(
             name: "AirlockCore",
@@ -55,6 +57,7 @@ let package = Package(
         .target(
             name: "AirlockServer",
             dependencies: [
+                "AirlockPolicy",
                 "AirlockCore",
                 "AirlockStore",
                 "AirlockAudit",
@@ -104,6 +107,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "AirlockPolicyTests",
+            dependencies: ["AirlockPolicy"]
+        ),
+        .testTarget(
             name: "AirlockCoreTests",
             dependencies: ["AirlockCore"]
         ),
@@ -117,9 +124,11 @@ let package = Package(
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [
+                "AirlockPolicy", "AirlockAudit",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ],

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// An audit event as a caller records it, before it has an id, a time or a place in the chain.
@@ -63,12 +62,6 @@ public enum AuditChain {
 
     /// The hash of an event whose canonical bytes are `event`, following `prevhash`.
     public static func hash(prevhash: String, event: String) -> String {
-        var hasher = SHA256()
-        hasher.update(data: Array(prevhash.utf8))
-        hasher.update(data: Array(event.utf8))
-        return hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Digest.sha256Hex(Array(prevhash.utf8), Array(event.utf8))
     }
 }

@@ -17,6 +17,8 @@ public struct AirlockConfiguration: Sendable {
     public var databaseMaxConnections: Int = 20
     /// The migrations directory; `nil` finds `Migrations/` as ``Migration/locateDirectory(explicit:)`` says.
     public var migrationsDirectory: String?
+    /// The policy directory (`DIR/*.airlock`).
+    public var policiesDirectory: String = "Policies"
     /// The key-encryption keys (nil if no master key is configured).
     public var keyRing: KeyRing?
     public var logLevel: Logger.Level = .info
@@ -64,6 +66,10 @@ public struct AirlockConfiguration: Sendable {
             configuration.databaseMaxConnections = max
         }
         configuration.migrationsDirectory = try reader.string("database.migrations_dir")
+        if let directory = try reader.string("policies.dir") {
+            guard !directory.isEmpty else { throw reader.invalid("policies.dir") }
+            configuration.policiesDirectory = directory
+        }
         configuration.keyRing = try Self.loadKeyRing(reader: &reader, environment: environment)
         if let level = try reader.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {

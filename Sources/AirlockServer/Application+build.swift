@@ -18,8 +18,13 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
     let logger = config.logger
     let databaseURL = try settings.requireDatabaseURL()
     _ = try settings.requireKeyRing()
+    let policies = LoadedPolicies(try ActivePolicySet.load(directory: settings.policiesDirectory))
     let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
     let readiness = Readiness()
+    readiness.block("policies", reason: "the loaded policy set is not yet recorded")
+    let auditLog = AuditLog(source: settings.auditSource, clock: config.clock)
+    let recorder = PolicyRecorder(
+        database: database, policies: policies, auditLog: auditLog, readiness: readiness, logger: logger)
     let monitor = DatabaseMonitor(
         database: database, runner: MigrationRunner(migrations: config.migrations),
         migrateOnStart: config.migrateOnStart, readiness: readiness, logger: logger)
@@ -36,7 +41,7 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
-        services: [database.client, monitor, chainer],
+        services: [database.client, monitor, recorder, chainer],
         onServerRunning: { channel in
             await config.onServerRunning(channel.localAddress?.port ?? settings.listenPort)
         },

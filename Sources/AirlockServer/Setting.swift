@@ -21,6 +21,7 @@ public struct Setting: Sendable {
         Setting("database.password_file", expected: "a path to a file holding the database password"),
         Setting("database.max_connections", expected: "an integer from 1 to 1000"),
         Setting("database.migrations_dir", expected: "a path to the Migrations directory"),
+        Setting("policies.dir", expected: "a directory of *.airlock policy files"),
         Setting("keys.master_key_file", expected: "a path to a file holding a key from `airlock keys generate`"),
         Setting("keys.previous_key_files", expected: "a list of paths to files holding earlier master keys"),
         Setting("log.level", expected: "one of trace, debug, info, notice, warning, error, critical"),

@@ -37,14 +37,14 @@ public final class DataKeyStore: Sendable {
     func activeDataKey(logger: Logger) async throws -> DataKey {
         let rows = try await database.client.query(
             "SELECT id, kek_id, wrapped FROM data_keys WHERE active", logger: logger)
-        for try await (id, kekID, wrapped) in rows.decode((UUID, String, [UInt8]).self) {
-            return try unwrapCached(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: wrapped))
+        for try await (id, kekID, wrapped) in rows.decode((UUID, String, Data).self) {
+            return try unwrapCached(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: Array(wrapped)))
         }
         let key = DataKey.generate()
         let wrapped = try key.wrap(with: keyRing.current)
         let inserted = try await database.client.query(
             """
-            INSERT INTO data_keys (id, kek_id, wrapped, active) VALUES (\(key.id), \(wrapped.kekID), \(wrapped.wrapped), true)
+            INSERT INTO data_keys (id, kek_id, wrapped, active) VALUES (\(key.id), \(wrapped.kekID), \(Data(wrapped.wrapped)), true)
             ON CONFLICT DO NOTHING RETURNING id
             """, logger: logger)
         var won = false
@@ -62,8 +62,8 @@ public final class DataKeyStore: Sendable {
         if let key = cache.withLock({ $0[id] }) { return key }
         let rows = try await database.client.query(
             "SELECT kek_id, wrapped FROM data_keys WHERE id = \(id)", logger: logger)
-        for try await (kekID, wrapped) in rows.decode((String, [UInt8]).self) {
-            return try unwrapCached(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: wrapped))
+        for try await (kekID, wrapped) in rows.decode((String, Data).self) {
+            return try unwrapCached(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: Array(wrapped)))
         }
         throw CryptoError(code: "unknown_data_key", message: "the data key of this ciphertext does not exist")
     }
@@ -96,14 +96,14 @@ public final class DataKeyStore: Sendable {
                     ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
                     """, logger: logger)
                 var batch: [WrappedDataKey] = []
-                for try await (id, kekID, wrapped) in rows.decode((UUID, String, [UInt8]).self) {
-                    batch.append(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: wrapped))
+                for try await (id, kekID, wrapped) in rows.decode((UUID, String, Data).self) {
+                    batch.append(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: Array(wrapped)))
                 }
                 for old in batch {
                     let new = try old.rewrap(using: self.keyRing)
                     try await connection.query(
                         """
-                        UPDATE data_keys SET kek_id = \(new.kekID), wrapped = \(new.wrapped), rewrapped_at = now()
+                        UPDATE data_keys SET kek_id = \(new.kekID), wrapped = \(Data(new.wrapped)), rewrapped_at = now()
                         WHERE id = \(old.dataKeyID)
                         """, logger: logger)
                 }

@@ -33,7 +33,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible, Equatable {
         guard let user = components.user, !user.isEmpty else {
             throw .invalidDatabaseURL("a user name is required (postgres://USER@host/database)")
         }
-        let database = String(components.path.drop(while: { $0 == "/" }))
+        let database = String(components.path.drop(while: { $0 == "/" }))  // `path` is already decoded
         guard !database.isEmpty, !database.contains("/") else {
             throw .invalidDatabaseURL("a database name is required (postgres://user@host/DATABASE)")
         }
@@ -52,9 +52,9 @@ public struct DatabaseURL: Sendable, CustomStringConvertible, Equatable {
         }
         self.host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         self.port = components.port ?? 5432
-        self.username = components.user?.removingPercentEncoding ?? user
+        self.username = components.percentEncodedUser?.removingPercentEncoding ?? user
         self.password = components.percentEncodedPassword?.removingPercentEncoding
-        self.database = database.removingPercentEncoding ?? database
+        self.database = database
         self.tlsMode = tlsMode
     }
 

@@ -1,4 +1,4 @@
-import Crypto
+import AirlockCore
 import Foundation
 
 /// One numbered SQL file of `Migrations/`, e.g. `0001_initial_schema.sql`.
@@ -28,7 +28,7 @@ public struct Migration: Sendable, Equatable {
         self.name = name
         self.fileName = fileName
         self.sql = sql
-        self.checksum = SHA256.hash(data: contents).map { String(format: "%02x", $0) }.joined()
+        self.checksum = Digest.sha256Hex(Array(contents))
     }
 
     private static func parse(fileName: String) -> (Int, String)? {

@@ -44,11 +44,30 @@ enum ServerSupport {
         settings.keyRing = KeyRing(current: .generate())
         settings.listenHost = "127.0.0.1"
         settings.listenPort = 0
+        settings.policiesDirectory = policiesDirectory
         var config = ServerConfiguration(
             settings: settings, migrations: try Migration.load(from: TestDatabase.migrationsDirectory),
             logger: TestDatabase.logger)
         config.migrateOnStart = migrateOnStart
         return config
+    }
+
+    /// A policy directory with one small valid rule, written once per test process.
+    static let policiesDirectory: String = writePolicies(
+        """
+        # SREs may read, briefly.
+        permit "sre-readonly"
+          when "sre" in principal.groups and request.role == "readonly"
+          ttl <= 30m;
+        """)
+
+    /// Writes `text` as `main.airlock` in a new temporary directory and returns the directory.
+    static func writePolicies(_ text: String) -> String {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("airlock-server-policies-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? Data(text.utf8).write(to: directory.appendingPathComponent("main.airlock"))
+        return directory.path
     }
 
     /// The password of ``unreachableURL()``, which no message may show.

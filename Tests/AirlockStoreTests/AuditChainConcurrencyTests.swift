@@ -69,7 +69,7 @@ struct AuditChainConcurrencyTests {
 
     @Test("eight writers and a running chainer service: every event chained once, gap-free")
     func writersWithChainerService() async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let chainer = AuditChainer(database: database, interval: .milliseconds(20), logger: logger)
             let (writerIDs, chainedWhileWriting) = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await chainer.run() }
@@ -89,7 +89,7 @@ struct AuditChainConcurrencyTests {
 
     @Test("two chainers racing never fork the chain")
     func twoChainers() async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let chainers = (0..<2).map { _ in AuditChainer(database: database, batchSize: 7, logger: logger) }
             let writersDone = Flag()
             let (writerIDs, chainedCounts) = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -12,7 +12,7 @@ struct AuditChainTests {
 
     @Test("committed events are chained 1…N in insertion order and verify intact")
     func chainsAndVerifies() async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             for index in 1...5 { try await Support.appendCommitted("e\(index)", in: database) }
             // Two events of one transaction.
             try await database.client.withTransaction(logger: logger) { connection in
@@ -41,7 +41,7 @@ struct AuditChainTests {
 
     @Test("an event in a rolled-back transaction never appears and leaves no gap")
     func rolledBack() async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             try await Support.appendCommitted("kept-1", in: database)
             let rolledBack = try await #require(throws: PostgresTransactionError.self) {
                 try await database.client.withTransaction(logger: logger) { connection in
@@ -66,7 +66,7 @@ struct AuditChainTests {
     func canonicalEvent() async throws {
         let time = Date(timeIntervalSince1970: 1_795_000_000.125)
         let log = AuditLog(source: "/airlock/replica-1", clock: FixedClock(date: time))
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let event = NewAuditEvent(
                 type: "airlock.access.requested", subject: "req-42", severity: .high, channels: ["pager", "chat"],
                 data: ["zeta": .int(1), "alpha": .string("naïve ✓ \"quoted\""), "nested": ["b": .bool(true), "a": .null]])
@@ -153,7 +153,7 @@ struct AuditChainTests {
 
     @Test("tampering is found at the right sequence", arguments: Tamper.allCases)
     func tampering(_ tamper: Tamper) async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             try await Support.chain(of: 10, in: database)
             let before = try await ChainVerifier(database: database).verify(logger: logger)
             #expect(before.isIntact && before.checked == 10)
@@ -174,7 +174,7 @@ struct AuditChainTests {
 
     @Test("an uncommitted event does not hold back events committed after it")
     func uncommittedDoesNotBlock() async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let chainer = AuditChainer(database: database, logger: logger)
             let slowID = try await database.client.withTransaction(logger: logger) { connection in
                 let id = try await Support.auditLog.append(
@@ -199,7 +199,7 @@ struct AuditChainTests {
 
     @Test("the verifier counts events committed but not yet chained")
     func unchainedCount() async throws {
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             try await Support.chain(of: 3, in: database)
             try await Support.appendCommitted("later-1", in: database)
             try await Support.appendCommitted("later-2", in: database)

@@ -15,7 +15,7 @@ struct DataKeyStoreTests {
     /// Inserts resource `id` holding `ciphertext` in `admin_secret`.
     static func insertResource(_ id: String, ciphertext: [UInt8], in database: Database) async throws {
         try await database.client.query(
-            "INSERT INTO resources (id, kind, env, admin_secret) VALUES (\(id), 'postgres', 'prod', \(ciphertext))",
+            "INSERT INTO resources (id, kind, env, admin_secret) VALUES (\(id), 'postgres', 'prod', \(Data(ciphertext)))",
             logger: Support.logger)
     }
 
@@ -23,7 +23,7 @@ struct DataKeyStoreTests {
     static func storedSecret(_ id: String, in database: Database) async throws -> SealedSecret {
         let rows = try await database.client.query(
             "SELECT admin_secret FROM resources WHERE id = \(id)", logger: Support.logger)
-        for try await bytes in rows.decode([UInt8].self) { return try SealedSecret(bytes: bytes) }
+        for try await bytes in rows.decode(Data.self) { return try SealedSecret(data: bytes) }
         throw TestFailure("no resource \(id)")
     }
 
@@ -31,8 +31,8 @@ struct DataKeyStoreTests {
     static func dataKeys(in database: Database) async throws -> [WrappedDataKey] {
         let rows = try await database.client.query("SELECT id, kek_id, wrapped FROM data_keys ORDER BY id", logger: Support.logger)
         var keys: [WrappedDataKey] = []
-        for try await (id, kekID, wrapped) in rows.decode((UUID, String, [UInt8]).self) {
-            keys.append(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: wrapped))
+        for try await (id, kekID, wrapped) in rows.decode((UUID, String, Data).self) {
+            keys.append(WrappedDataKey(dataKeyID: id, kekID: kekID, wrapped: Array(wrapped)))
         }
         return keys
     }
@@ -47,7 +47,7 @@ struct DataKeyStoreTests {
     @Test("a secret sealed for a resources row round-trips through the row")
     func roundTrip() async throws {
         let ring = KeyRing(current: .generate())
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(ring, in: database)
             let stored = try await Self.storedSecret("orders-db", in: database)
             #expect(stored == sealed)
@@ -68,7 +68,7 @@ struct DataKeyStoreTests {
     ])
     func wrongContext(_ other: EncryptionContext) async throws {
         let ring = KeyRing(current: .generate())
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(ring, in: database)
             try await Self.insertResource("billing-db", ciphertext: sealed.bytes, in: database)
             let copied = try await Self.storedSecret("billing-db", in: database)
@@ -84,9 +84,9 @@ struct DataKeyStoreTests {
     ])
     func flippedByte(_ offset: Int, _ code: String) async throws {
         let ring = KeyRing(current: .generate())
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(ring, in: database)
-            let index = offset >= 0 ? offset : sealed.bytes.count - 1
+            let index = Int32(offset >= 0 ? offset : sealed.bytes.count - 1)
             try await database.client.query(
                 """
                 UPDATE resources SET admin_secret = set_byte(admin_secret, \(index), get_byte(admin_secret, \(index)) # 1)
@@ -104,7 +104,7 @@ struct DataKeyStoreTests {
     @Test("a store whose key ring lacks the wrapping KEK fails with unknown_key_encryption_key")
     func unknownKEK() async throws {
         let a = KeyEncryptionKey.generate()
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(KeyRing(current: a), in: database)
             let other = DataKeyStore(database: database, keyRing: KeyRing(current: .generate()))
             let error = await #expect(throws: CryptoError.self) { try await other.open(sealed, context: context, logger: logger) }
@@ -119,7 +119,7 @@ struct DataKeyStoreTests {
     @Test("rotation rewraps under the new KEK; the old KEK is then no longer needed, nor enough")
     func rotation() async throws {
         let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(KeyRing(current: a), in: database)
             let before = try await Self.dataKeys(in: database)
 
@@ -145,7 +145,7 @@ struct DataKeyStoreTests {
     @Test("rotation without the old KEK in the ring fails and changes nothing")
     func rotationMissingOldKEK() async throws {
         let a = KeyEncryptionKey.generate()
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             _ = try await sealIntoOrders(KeyRing(current: a), in: database)
             let before = try await Self.dataKeys(in: database)
             let rotator = DataKeyStore(database: database, keyRing: KeyRing(current: .generate()))
@@ -157,14 +157,14 @@ struct DataKeyStoreTests {
     @Test("rotation works through many data keys in batches")
     func rotationInBatches() async throws {
         let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             _ = try await sealIntoOrders(KeyRing(current: a), in: database)
             for _ in 0..<4 {
                 let wrapped = try DataKey.generate().wrap(with: a)
                 try await database.client.query(
                     """
                     INSERT INTO data_keys (id, kek_id, wrapped, active)
-                    VALUES (\(wrapped.dataKeyID), \(wrapped.kekID), \(wrapped.wrapped), false)
+                    VALUES (\(wrapped.dataKeyID), \(wrapped.kekID), \(Data(wrapped.wrapped)), false)
                     """, logger: logger)
             }
             let rotator = DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a]))
@@ -179,7 +179,7 @@ struct DataKeyStoreTests {
     @Test("stores that are serving keep opening secrets while rotation runs")
     func servingDuringRotation() async throws {
         let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(KeyRing(current: a), in: database)
             let cachedA = DataKeyStore(database: database, keyRing: KeyRing(current: a))
             #expect(try await cachedA.open(sealed, context: context, logger: logger) == secret)
@@ -211,7 +211,7 @@ struct DataKeyStoreTests {
     @Test("stores racing to create the first data key end with exactly one")
     func firstKeyRace() async throws {
         let ring = KeyRing(current: .generate())
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await withThrowingTaskGroup(of: SealedSecret.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
@@ -233,7 +233,7 @@ struct DataKeyStoreTests {
     @Test("no key material is stored in plain form")
     func noPlainKeyMaterial() async throws {
         let a = KeyEncryptionKey.generate()
-        try await Support.withDatabase { database in
+        try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(KeyRing(current: a), in: database)
             let wrapped = try #require(try await Self.dataKeys(in: database).first)
             let dataKey = try wrapped.unwrap(using: KeyRing(current: a))

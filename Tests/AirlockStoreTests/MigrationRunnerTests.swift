@@ -21,7 +21,7 @@ struct MigrationRunnerTests {
     func appliesAll() async throws {
         let migrations = try Migration.load(from: TestDatabase.migrationsDirectory)
         let runner = MigrationRunner(migrations: migrations)
-        try await Support.withDatabase(migrated: false) { database in
+        try await TestDatabase.withDatabase(migrated: false) { database in
             let before = try await runner.status(of: database, logger: logger)
             #expect(before.map(\.version) == migrations.map(\.version))
             #expect(before.allSatisfy { $0.state == .pending })
@@ -49,7 +49,7 @@ struct MigrationRunnerTests {
             "0001_a.sql": "CREATE TABLE a (x int);", "0002_b.sql": "CREATE TABLE b (x int);",
         ])
         let all = try Migration.load(from: directory)
-        try await Support.withDatabase(migrated: false) { database in
+        try await TestDatabase.withDatabase(migrated: false) { database in
             try await MigrationRunner(migrations: all).migrate(database, logger: logger)
             let older = MigrationRunner(migrations: [all[0]])
             let statuses = try await older.status(of: database, logger: logger)
@@ -95,7 +95,7 @@ struct MigrationRunnerTests {
     @Test("an applied file that changed stops the run, naming the file, before anything else is applied")
     func checksumMismatch() async throws {
         let directory = try Support.directory(["0001_first.sql": "CREATE TABLE first (x int);"])
-        try await Support.withDatabase(migrated: false) { database in
+        try await TestDatabase.withDatabase(migrated: false) { database in
             let original = try Migration.load(from: directory)
             try await MigrationRunner(migrations: original).migrate(database, logger: logger)
 
@@ -134,7 +134,7 @@ struct MigrationRunnerTests {
             "0002_bad.sql": "CREATE TABLE made_by_bad (x int);\nSELECT * FROM no_such_table;",
             "0003_after.sql": "CREATE TABLE after_bad (x int);",
         ])
-        try await Support.withDatabase(migrated: false) { database in
+        try await TestDatabase.withDatabase(migrated: false) { database in
             let runner = MigrationRunner(migrations: try Migration.load(from: directory))
             let error = await #expect(throws: StoreError.self) { try await runner.migrate(database, logger: logger) }
             #expect(error?.code == "migration_failed")
@@ -160,7 +160,7 @@ struct MigrationRunnerTests {
     @Test("a migration with a syntax error in its text fails before touching the database")
     func unsplittable() async throws {
         let directory = try Support.directory(["0001_broken.sql": "CREATE TABLE broken (x text DEFAULT 'open);"])
-        try await Support.withDatabase(migrated: false) { database in
+        try await TestDatabase.withDatabase(migrated: false) { database in
             let runner = MigrationRunner(migrations: try Migration.load(from: directory))
             let error = await #expect(throws: StoreError.self) { try await runner.migrate(database, logger: logger) }
             #expect(error?.code == "sql_syntax")

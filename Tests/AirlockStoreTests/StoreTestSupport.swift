@@ -10,21 +10,6 @@ import Synchronization
 enum Support {
     static var logger: Logger { TestDatabase.logger }
 
-    /// Creates the migrated template once, before any test asks for a migrated database.
-    ///
-    /// `TestDatabase` checks and sets its "template ready" flag on either side of an `await` inside its actor,
-    /// so tests that start together each try to create the template and all but one fail (42P04). Awaiting
-    /// one shared warm-up first avoids that race until the helper itself is fixed.
-    private static let template = Task { _ = try await TestDatabase.fresh(migrated: true) }
-
-    /// `TestDatabase.withDatabase`, after the shared template exists.
-    static func withDatabase<T: Sendable>(
-        migrated: Bool = true, _ body: @Sendable (Database) async throws -> T
-    ) async throws -> T {
-        if migrated { try await template.value }
-        return try await TestDatabase.withDatabase(migrated: migrated, body)
-    }
-
     /// A new temporary directory holding `files` (name → contents).
     static func directory(_ files: [String: String]) throws -> URL {
         let directory = FileManager.default.temporaryDirectory

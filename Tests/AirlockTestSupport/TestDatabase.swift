@@ -23,8 +23,14 @@ public enum TestDatabase {
     public static func withDatabase<T: Sendable>(
         migrated: Bool = true, _ body: @Sendable (Database) async throws -> T
     ) async throws -> T {
-        let url = try await fresh(migrated: migrated)
-        let database = Database(url: url, maximumConnections: 20, logger: logger)
+        try await withExisting(try await fresh(migrated: migrated), body)
+    }
+
+    /// Runs `body` with a pool on the existing database `url`.
+    public static func withExisting<T: Sendable>(
+        _ url: DatabaseURL, _ body: @Sendable (Database) async throws -> T
+    ) async throws -> T {
+        let database = Database(url: url, maximumConnections: 10, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.client.run() }
             defer { group.cancelAll() }

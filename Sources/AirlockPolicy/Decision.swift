@@ -1,0 +1,84 @@
+/// The answer to one access request under a policy set.
+public struct Decision: Sendable, Hashable {
+    /// What was decided.
+    public enum Outcome: String, Sendable, Hashable, CaseIterable {
+        /// Access is granted now.
+        case permit
+        /// Access is granted once the approvals of one applying `require_approval` rule are in.
+        case pendingApproval = "pending_approval"
+        /// Access is refused, by a `forbid` or by default.
+        case deny
+    }
+
+    /// One group requirement of an approval alternative: `count` distinct members of `group`.
+    public struct GroupRequirement: Sendable, Hashable {
+        /// The approving group.
+        public var group: String
+        /// How many distinct members must approve.
+        public var count: Int
+
+        /// Creates a requirement.
+        public init(group: String, count: Int) {
+            self.group = group
+            self.count = count
+        }
+    }
+
+    /// The requirements of one applying `require_approval` rule; meeting all of them approves the request.
+    public struct Approval: Sendable, Hashable {
+        /// The rule id.
+        public var rule: String
+        /// Its requirements, in the order written.
+        public var requires: [GroupRequirement]
+
+        /// Creates an approval alternative.
+        public init(rule: String, requires: [GroupRequirement]) {
+            self.rule = rule
+            self.requires = requires
+        }
+    }
+
+    /// A rule whose evaluation failed, with the reason.
+    public struct RuleError: Sendable, Hashable {
+        /// The rule id.
+        public var rule: String
+        /// What went wrong, e.g. "attribute `principal.department` is absent".
+        public var message: String
+
+        /// Creates a rule error.
+        public init(rule: String, message: String) {
+            self.rule = rule
+            self.message = message
+        }
+    }
+
+    /// The outcome.
+    public var outcome: Outcome
+    /// The seconds granted (or, when pending, granted on approval); nil on deny.
+    public var ttlSeconds: Int64?
+    /// The ids of the applying rules of the deciding kind, sorted; empty on a default deny.
+    public var rules: [String]
+    /// The approval alternatives, sorted by rule id; empty unless pending.
+    public var approvals: [Approval]
+    /// The alert channels, sorted and without duplicates.
+    public var notify: [String]
+    /// The rules whose evaluation failed, sorted by rule id: every failing `forbid`, and every failing
+    /// `permit`/`require_approval` unless the outcome is permit.
+    public var errors: [RuleError]
+
+    /// Creates a decision.
+    public init(
+        outcome: Outcome, ttlSeconds: Int64?, rules: [String], approvals: [Approval] = [],
+        notify: [String] = [], errors: [RuleError] = []
+    ) {
+        self.outcome = outcome
+        self.ttlSeconds = ttlSeconds
+        self.rules = rules
+        self.approvals = approvals
+        self.notify = notify
+        self.errors = errors
+    }
+
+    /// The default deny of a request that no rule covers.
+    public static let defaultDeny = Decision(outcome: .deny, ttlSeconds: nil, rules: [])
+}

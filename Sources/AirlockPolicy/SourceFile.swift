@@ -1,0 +1,24 @@
+/// A policy source file: the name shown in diagnostics and the full text.
+public struct SourceFile: Sendable, Hashable {
+    /// The name used in diagnostics, usually the file name (`prod.airlock`).
+    public let name: String
+    /// The complete text of the file.
+    public let text: String
+    /// The lines of `text`, without their terminators (`\n` or `\r\n`).
+    public let lines: [String]
+
+    /// Creates a source file from its name and text.
+    public init(name: String, text: String) {
+        self.name = name
+        self.text = text
+        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        }
+    }
+
+    /// The text of the 1-based line `number`, or an empty string when there is no such line.
+    public func line(_ number: Int) -> String {
+        guard number >= 1, number <= lines.count else { return "" }
+        return lines[number - 1]
+    }
+}

@@ -1,0 +1,66 @@
+import AirlockCore
+import AirlockStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Records the policy set loaded at start-up once the database is ready: a `policy_sets` row and an
+/// `airlock.policy.loaded` audit event, in one transaction. Until then `/readyz` reports the policies as
+/// not yet recorded, so no decision is ever made under a set the audit log does not know.
+struct PolicyRecorder: Service {
+    let database: Database
+    let policies: LoadedPolicies
+    let auditLog: AuditLog
+    let readiness: Readiness
+    let logger: Logger
+
+    func run() async throws {
+        var attempt = 0
+        var generator = SystemRandomNumberGenerator()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if readiness.isMet("database") {
+                do {
+                    try await record(policies.active)
+                    readiness.clear("policies")
+                    // A service that returns ends the whole group: stay until shutdown.
+                    try? await gracefulShutdown()
+                    return
+                } catch {
+                    logger.warning("cannot record the policy set yet; retrying",
+                                   metadata: ["error": "\(describeDatabaseError(error))"])
+                    attempt += 1
+                }
+            }
+            let wait = attempt == 0 ? Duration.milliseconds(50) : Backoff().delay(attempt: attempt, using: &generator)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+        }
+    }
+
+    private func record(_ set: ActivePolicySet) async throws {
+        let files = JSONValue.object(Dictionary(uniqueKeysWithValues: set.policies.sources.map {
+            ($0.name, JSONValue.string($0.text))
+        }))
+        let ruleCount = set.policies.rules.count
+        try await database.client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO policy_sets (id, digest, files, status)
+                VALUES (\(set.id), \(set.digest), \(files.canonicalString())::jsonb, 'loaded')
+                """, logger: logger)
+            try await auditLog.append(
+                NewAuditEvent(
+                    type: "airlock.policy.loaded", subject: set.id.uuidString.lowercased(),
+                    data: [
+                        "policy_set_id": .string(set.id.uuidString.lowercased()),
+                        "digest": .string(set.digest),
+                        "directory": .string(set.directory),
+                        "files": .array(set.policies.sources.map { .string($0.name) }),
+                        "rules": .int(Int64(ruleCount)),
+                    ]),
+                on: connection, logger: logger)
+        }
+        logger.info("policy set loaded", metadata: [
+            "policy_set_id": "\(set.id)", "rules": "\(ruleCount)", "digest": "\(set.digest)",
+        ])
+    }
+}
