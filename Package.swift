@@ -74,6 +74,7 @@ let package = Package(
             name: "airlock",
             dependencies: [
                 "AirlockCore",
+                "AirlockPolicy",
                 "AirlockStore",
                 "AirlockAudit",
                 "AirlockServer",

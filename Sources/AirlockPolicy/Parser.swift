@@ -5,7 +5,7 @@
 /// error of a file. Nesting (parentheses, `not`, lists) deeper than ``maximumNestingDepth`` is an error.
 public struct Parser {
     /// The deepest nesting of parentheses, `not` and lists accepted in one expression.
-    public static let maximumNestingDepth = 100
+    public static let maximumNestingDepth = 128
 
     /// The AST and the lexical and syntax diagnostics of one file.
     public struct Output: Sendable {

@@ -7,6 +7,7 @@ struct Airlock: AsyncParsableCommand {
         commandName: "airlock",
         abstract: "Zero-trust just-in-time access broker.",
         discussion: "Start here: `airlock dev` runs a complete local broker with a demo database.",
-        subcommands: [ServeCommand.self, DevCommand.self, MigrateCommand.self, KeysCommand.self, AuditCommand.self]
+        subcommands: [ServeCommand.self, DevCommand.self, MigrateCommand.self, KeysCommand.self, AuditCommand.self,
+            PolicyCommand.self]
     )
 }

@@ -7,6 +7,7 @@ struct DevBanner: Sendable {
     let targetDatabaseURL: String
     let stateDirectory: String
     let keep: Bool
+    let policies: String
 
     func print(json: Bool) {
         if json {
@@ -34,11 +35,13 @@ struct DevBanner: Sendable {
           broker database  \(databaseURL)
           demo target      \(targetDatabaseURL)
                            (superuser, for inspection; also orders_staging)
+          policies         \(policies)
           state            \(stateDirectory)\(keep ? " (kept on exit)" : " (removed on exit)")
 
         Try next:
           curl -s \(brokerURL)/readyz
           curl -s \(brokerURL)/metrics | head
+          swift run airlock policy check && swift run airlock policy test
           psql '\(targetDatabaseURL)' -c 'SELECT * FROM customers'
           AIRLOCK_DATABASE_URL='\(databaseURL)' swift run airlock migrate --status
           AIRLOCK_DATABASE_URL='\(databaseURL)' swift run airlock audit verify

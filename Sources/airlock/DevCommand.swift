@@ -42,6 +42,9 @@ struct DevCommand: AsyncParsableCommand {
         }
         var settings = AirlockConfiguration()
         settings.logLevel = .info
+        settings.policiesDirectory = policies
+        // Check the policies before spending time on a cluster: a broken set is reported at once.
+        let policySet = try ActivePolicySet.load(directory: policies)
         let logger = LogSetup.bootstrap(settings)
         let state = try DevState.make(stateDir)
         note("starting PostgreSQL in \(state.directory.path) ...")
@@ -53,7 +56,8 @@ struct DevCommand: AsyncParsableCommand {
             throw DevError("cannot start PostgreSQL: \(error.message)")
         }
         do {
-            try await serve(cluster: cluster, state: state, settings: settings, logger: logger)
+            try await serve(
+                cluster: cluster, state: state, settings: settings, policies: policySet, logger: logger)
         } catch {
             shutDown(cluster, state)
             throw error
@@ -62,7 +66,8 @@ struct DevCommand: AsyncParsableCommand {
     }
 
     private func serve(
-        cluster: LocalPostgresCluster, state: DevState, settings: AirlockConfiguration, logger: Logger
+        cluster: LocalPostgresCluster, state: DevState, settings: AirlockConfiguration, policies: ActivePolicySet,
+        logger: Logger
     ) async throws {
         var settings = settings
         let admin = try DatabaseURL(cluster.url(database: "postgres"))
@@ -86,7 +91,8 @@ struct DevCommand: AsyncParsableCommand {
             brokerURL: "http://127.0.0.1:\(port)",
             databaseURL: cluster.url(database: DemoData.brokerDatabase),
             targetDatabaseURL: cluster.url(database: "orders"),
-            stateDirectory: state.directory.path, keep: keep)
+            stateDirectory: state.directory.path, keep: keep,
+            policies: "\(policies.policies.rules.count) rules from \(policies.directory)")
         let json = self.json
         config.onServerRunning = { _ in banner.print(json: json) }
         let app = try buildApplication(config: config)

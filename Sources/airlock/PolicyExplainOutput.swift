@@ -1,0 +1,114 @@
+import AirlockPolicy
+
+/// The text and JSON renderings of an ``Explanation`` for `airlock policy explain`.
+enum PolicyExplainOutput {
+    /// The decision, then one paragraph per rule:
+    ///
+    /// ```
+    /// permit "sre-prod-readonly" (Policies/main.airlock:2): not applied
+    ///   needs `principal.mfa_age <= 15m`; yours is 2h
+    ///   Policies/main.airlock:7:34
+    ///        and principal has mfa_age and principal.mfa_age <= 15m
+    ///                                      ^
+    /// ```
+    static func text(_ explanation: Explanation) -> String {
+        var lines = ["decision: \(explanation.decision.json)"]
+        for rule in explanation.rules {
+            lines.append("")
+            lines.append("\(rule.effect.rawValue) \"\(rule.rule)\" (\(rule.location.file):\(rule.location.line)): \(status(rule))")
+            guard let failure = rule.failure else { continue }
+            lines.append("  " + reason(failure) + observed(failure.observed))
+            lines.append("  \(failure.location)")
+            let diagnostic = Diagnostic(location: failure.location, message: "", sourceLine: failure.sourceLine)
+            lines.append("    " + failure.sourceLine)
+            lines.append("    " + diagnostic.caretLine)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func status(_ rule: RuleExplanation) -> String {
+        switch rule.status {
+        case .applied: "applied"
+        case .notApplied: "not applied"
+        case .failed where rule.effect == .forbid: "applied (its evaluation failed, and a forbid fails closed)"
+        case .failed: "not applied (its evaluation failed)"
+        }
+    }
+
+    private static func reason(_ failure: FailedCondition) -> String {
+        if let error = failure.error { return "error: \(error), in `\(failure.expression)`" }
+        switch failure.polarity {
+        case .when: return "needs `\(failure.expression)`"
+        case .unless: return "excluded by `unless \(failure.expression)`"
+        }
+    }
+
+    /// `; yours is 2h`, `; yours is absent`, or `; yours: a = 1, b is absent` for several attributes.
+    private static func observed(_ attributes: [ObservedAttribute]) -> String {
+        guard let first = attributes.first else { return "" }
+        if attributes.count == 1 { return "; yours is " + (first.value.map(\.description) ?? "absent") }
+        return "; yours: " + attributes.map(\.description).joined(separator: ", ")
+    }
+
+    /// One JSON object: `{"decision": {...}, "rules": [{"rule", "effect", "location", "status", "applied", "failure"}]}`;
+    /// `failure` (null when the rule applied) has `clause`, `expression`, `value`, `error`, `location`,
+    /// `source_line` and `observed` (`[{"attribute": "principal.mfa_age", "value": 7200}]`, null when absent,
+    /// values in the `eval` input format).
+    static func json(_ explanation: Explanation) -> String {
+        let rules = explanation.rules.map { rule in
+            object([
+                ("rule", string(rule.rule)), ("effect", string(rule.effect.rawValue)),
+                ("location", string(rule.location.description)), ("status", string(rule.status.rawValue)),
+                ("applied", String(rule.applied)), ("failure", rule.failure.map(json) ?? "null"),
+            ])
+        }
+        return object([("decision", explanation.decision.json), ("rules", "[" + rules.joined(separator: ", ") + "]")])
+    }
+
+    private static func json(_ failure: FailedCondition) -> String {
+        let observed = failure.observed.map { attribute in
+            object([("attribute", string(attribute.path.description)), ("value", attribute.value.map(json) ?? "null")])
+        }
+        return object([
+            ("clause", string(failure.polarity.rawValue)), ("expression", string(failure.expression.description)),
+            ("value", failure.value.map { String($0) } ?? "null"), ("error", failure.error.map(string) ?? "null"),
+            ("location", string(failure.location.description)), ("source_line", string(failure.sourceLine)),
+            ("observed", "[" + observed.joined(separator: ", ") + "]"),
+        ])
+    }
+
+    private static func json(_ value: Value) -> String {
+        switch value {
+        case .string(let text): string(text)
+        case .int(let number), .duration(let number): String(number)
+        case .bool(let flag): String(flag)
+        case .ip(let address): string(address.description)
+        case .cidr(let network): string(network.description)
+        case .set(let elements): "[" + elements.sorted().map(string).joined(separator: ", ") + "]"
+        case .list(let elements): "[" + elements.map(json).joined(separator: ", ") + "]"
+        }
+    }
+
+    private static func object(_ members: [(String, String)]) -> String {
+        "{" + members.map { string($0.0) + ": " + $0.1 }.joined(separator: ", ") + "}"
+    }
+
+    /// A JSON string literal.
+    private static func string(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}
