@@ -1,0 +1,120 @@
+/// Something access can be requested to: a PostgreSQL database or a token audience.
+/// Declared as code in `Policies/resources.json` and validated at load, like policies.
+public struct Resource: Sendable, Hashable {
+    /// What kind of credential the resource issues.
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case postgres, token
+    }
+
+    /// `resource.id`: lowercase letters, digits and `-`, starting with a letter, at most 63 characters.
+    public var id: String
+    public var kind: Kind
+    /// `resource.env`, e.g. `prod`, `staging`.
+    public var env: String
+    /// `resource.owner`: the owning team.
+    public var owner: String
+    /// `resource.sensitivity`: 0 to 10.
+    public var sensitivity: Int
+    /// `resource.tags`.
+    public var tags: [String]
+    /// Declared extra attributes (matching `Policies/schema.airlock` declarations such as `resource.pci`).
+    public var attributes: [String: JSONValue]
+    /// For `postgres` resources: where and how to reach the target.
+    public var postgres: PostgresTarget?
+    /// For `token` resources: the audience minted tokens carry.
+    public var audience: String?
+    /// The role templates (`request.role`), by name.
+    public var roles: [String: RoleTemplate]
+
+    /// Creates a resource.
+    public init(
+        id: String, kind: Kind, env: String, owner: String = "", sensitivity: Int = 0, tags: [String] = [],
+        attributes: [String: JSONValue] = [:], postgres: PostgresTarget? = nil, audience: String? = nil,
+        roles: [String: RoleTemplate]
+    ) {
+        self.id = id
+        self.kind = kind
+        self.env = env
+        self.owner = owner
+        self.sensitivity = sensitivity
+        self.tags = tags
+        self.attributes = attributes
+        self.postgres = postgres
+        self.audience = audience
+        self.roles = roles
+    }
+}
+
+/// The target database of a `postgres` resource and the administrator Airlock uses there.
+public struct PostgresTarget: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    /// The database issued logins may connect to (and only that one).
+    public var database: String
+    /// The administrator role Airlock connects as (needs CREATEROLE; never handed out).
+    public var adminUser: String
+    /// The administrator's password: read from the environment or a file at load, never from git.
+    /// Envelope-encrypted whenever it is stored. Never log it.
+    public var adminPassword: String
+    /// `sslmode` for Airlock's admin connection: `disable`, `prefer` or `require`.
+    public var sslMode: String
+    /// The `CONNECTION LIMIT` of every issued login.
+    public var connectionLimit: Int
+
+    /// Creates a target.
+    public init(
+        host: String, port: Int, database: String, adminUser: String, adminPassword: String,
+        sslMode: String = "prefer", connectionLimit: Int = 5
+    ) {
+        self.host = host
+        self.port = port
+        self.database = database
+        self.adminUser = adminUser
+        self.adminPassword = adminPassword
+        self.sslMode = sslMode
+        self.connectionLimit = connectionLimit
+    }
+}
+
+/// A role template: structured privileges that Airlock turns into GRANT statements itself (never free SQL).
+public struct RoleTemplate: Sendable, Hashable {
+    /// One grant: privileges on objects of a kind in a schema, optionally only tables matching a pattern.
+    public struct Grant: Sendable, Hashable {
+        /// What the privileges apply to.
+        public enum ObjectKind: String, Sendable, Hashable, Codable {
+            case table, sequence, schema
+        }
+
+        /// Privileges, upper case: for tables SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER;
+        /// for sequences USAGE, SELECT, UPDATE; for schemas USAGE.
+        public var privileges: [String]
+        public var objectKind: ObjectKind
+        /// The schema name (a validated identifier).
+        public var schema: String
+        /// `*` for every object of the kind in the schema, or a table name pattern with `*` wildcards
+        /// (matched by Airlock against the catalog, each match quoted).
+        public var pattern: String
+
+        /// Creates a grant.
+        public init(privileges: [String], objectKind: ObjectKind, schema: String, pattern: String = "*") {
+            self.privileges = privileges
+            self.objectKind = objectKind
+            self.schema = schema
+            self.pattern = pattern
+        }
+    }
+
+    /// The template's name, e.g. `readonly` (lowercase letters, digits, `_`; at most 20 characters, since it
+    /// becomes part of role names).
+    public var name: String
+    public var grants: [Grant]
+    /// For `token` resources: the scopes a minted token carries.
+    public var scopes: [String]
+
+    /// Creates a template.
+    public init(name: String, grants: [Grant] = [], scopes: [String] = []) {
+        self.name = name
+        self.grants = grants
+        self.scopes = scopes
+    }
+}
