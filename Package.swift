@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         /// The policy language: lexer, parser, validator, evaluator. Standard library and Foundation only.
@@ -51,6 +52,18 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        /// Credential providers: dynamic PostgreSQL login roles (SCRAM verifiers, group roles, revocation).
+        .target(
+            name: "AirlockProviders",
+            dependencies: [
+                "AirlockCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         /// A throwaway local PostgreSQL cluster, for `airlock dev` and the tests.
         .target(name: "AirlockLocalCluster"),
         /// The HTTP API: Hummingbird routes, configuration, health, metrics.
@@ -58,6 +71,7 @@ let package = Package(
             name: "AirlockServer",
             dependencies: [
                 "AirlockPolicy",
+                "AirlockProviders",
                 "AirlockCore",
                 "AirlockStore",
                 "AirlockAudit",
@@ -68,6 +82,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .executableTarget(
@@ -116,6 +131,13 @@ let package = Package(
             dependencies: ["AirlockCore"]
         ),
         .testTarget(
+            name: "AirlockProvidersTests",
+            dependencies: [
+                "AirlockProviders", "AirlockCore", "AirlockStore", "AirlockTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
             name: "AirlockStoreTests",
             dependencies: [
                 "AirlockCore", "AirlockStore", "AirlockAudit", "AirlockTestSupport",
@@ -127,6 +149,16 @@ let package = Package(
             dependencies: [
                 "AirlockPolicy", "AirlockAudit",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AirlockAuthTests",
+            dependencies: [
+                "AirlockServer", "AirlockCore", "AirlockStore", "AirlockTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

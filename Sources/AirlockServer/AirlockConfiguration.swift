@@ -19,6 +19,12 @@ public struct AirlockConfiguration: Sendable {
     public var migrationsDirectory: String?
     /// The policy directory (`DIR/*.airlock`).
     public var policiesDirectory: String = "Policies"
+    /// The trusted token issuers and proxies (`auth.config_file`); empty: only `alk_` tokens authenticate.
+    public var auth: AuthConfiguration = AuthConfiguration()
+    /// The longest TTL anyone may ask for (`requests.max_ttl_seconds`, default 24 h).
+    public var maximumTTLSeconds: Int64 = 86_400
+    /// The time zone of `request.hour` and `request.weekday`.
+    public var timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current
     /// The key-encryption keys (nil if no master key is configured).
     public var keyRing: KeyRing?
     public var logLevel: Logger.Level = .info
@@ -69,6 +75,18 @@ public struct AirlockConfiguration: Sendable {
         if let directory = try reader.string("policies.dir") {
             guard !directory.isEmpty else { throw reader.invalid("policies.dir") }
             configuration.policiesDirectory = directory
+        }
+        if let path = try reader.string("auth.config_file") {
+            do { configuration.auth = try AuthConfiguration.load(fromFile: path) } catch {
+                throw ConfigurationError(key: "auth.config_file", message: "\(error)")
+            }
+        }
+        if let ttl = try reader.int("requests.max_ttl_seconds", in: 60...2_592_000) {
+            configuration.maximumTTLSeconds = Int64(ttl)
+        }
+        if let zone = try reader.string("requests.time_zone") {
+            guard let timeZone = TimeZone(identifier: zone) else { throw reader.invalid("requests.time_zone") }
+            configuration.timeZone = timeZone
         }
         configuration.keyRing = try Self.loadKeyRing(reader: &reader, environment: environment)
         if let level = try reader.string("log.level") {

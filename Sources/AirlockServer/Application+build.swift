@@ -1,14 +1,12 @@
 import AirlockAudit
 import AirlockCore
+import AirlockProviders
 import AirlockStore
 import Foundation
 import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
-
-/// The request context of every Airlock route.
-public typealias AirlockRequestContext = BasicRequestContext
 
 /// Builds the broker: the HTTP routes and, in one `ServiceGroup` with the server, the database pool, the
 /// database monitor (readiness and migrations) and the audit chainer. SIGTERM/SIGINT stop accepting
@@ -19,6 +17,7 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
     let databaseURL = try settings.requireDatabaseURL()
     _ = try settings.requireKeyRing()
     let policies = LoadedPolicies(try ActivePolicySet.load(directory: settings.policiesDirectory))
+    let catalog = try loadResources(directory: settings.policiesDirectory, environment: config.environment)
     let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
     let readiness = Readiness()
     readiness.block("policies", reason: "the loaded policy set is not yet recorded")
@@ -32,18 +31,42 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
         database: database, interval: settings.auditChainInterval, logger: logger,
         isDatabaseReady: { readiness.isMet("database") })
 
+    var auth = settings.auth
+    if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
+    let authenticator = try Authenticator(
+        configuration: auth, tokens: ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock),
+        clock: config.clock, logger: logger)
+    let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
+    let postgres = PostgresRoleProvider(logger: logger)
+    let broker = AccessBroker(
+        requests: requests, leases: LeaseStore(requests: requests), catalog: catalog, policies: policies,
+        postgres: postgres, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
+        timeZone: settings.timeZone, logger: logger)
+
     let router = Router(context: AirlockRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: LogRequestsMiddleware(.info))
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
     HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
+    AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
+    LeaseRoutes(leases: broker.leases).register(on: router)
+    if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
-        services: [database.client, monitor, recorder, chainer],
+        services: [database.client, postgres, monitor, recorder, chainer],
         onServerRunning: { channel in
             await config.onServerRunning(channel.localAddress?.port ?? settings.listenPort)
         },
         logger: logger)
+}
+
+/// `DIR/resources.json`, validated like policies; no file means no resources (every request is
+/// `unknown_resource`).
+func loadResources(directory: String, environment: [String: String]) throws -> ResourceCatalog {
+    let url = URL(fileURLWithPath: directory).appendingPathComponent("resources.json")
+    guard FileManager.default.fileExists(atPath: url.path) else { return ResourceCatalog(resources: []) }
+    return try ResourceCatalog.load(contentsOf: url, environment: environment)
 }

@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockStore
+import Foundation
 import Logging
 import Prometheus
 
@@ -17,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var clock: any WallClock = SystemWallClock()
     /// The application logger; request loggers derive from it.
     public var logger: Logger
+    /// The environment that resource files may refer to (admin passwords, dev cluster address).
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// `airlock dev`'s local token issuer: its issuers are trusted and its JWKS served. Never set by `serve`.
+    public var devIssuer: DevIssuer?
     /// Called once the server listens, with the port it bound (useful with port 0).
     public var onServerRunning: @Sendable (_ port: Int) async -> Void = { _ in }
 

@@ -8,6 +8,8 @@ struct Airlock: AsyncParsableCommand {
         abstract: "Zero-trust just-in-time access broker.",
         discussion: "Start here: `airlock dev` runs a complete local broker with a demo database.",
         subcommands: [ServeCommand.self, DevCommand.self, MigrateCommand.self, KeysCommand.self, AuditCommand.self,
-            PolicyCommand.self]
+            PolicyCommand.self, TokenCommand.self,
+            LoginCommand.self, RequestCommand.self, PendingCommand.self, ApproveCommand.self, DenyCommand.self,
+            CredsCommand.self, ExecCommand.self, LeasesCommand.self]
     )
 }

@@ -5,6 +5,8 @@ struct DevBanner: Sendable {
     let brokerURL: String
     let databaseURL: String
     let targetDatabaseURL: String
+    /// The dev admin token (`alk_...`, scopes admin and auditor): printed once, for this throwaway broker.
+    let adminToken: String
     let stateDirectory: String
     let keep: Bool
     let policies: String
@@ -13,7 +15,7 @@ struct DevBanner: Sendable {
         if json {
             let object: [String: Any] = [
                 "broker_url": brokerURL,
-                "admin_token": NSNull(),
+                "admin_token": adminToken,
                 "database_url": databaseURL,
                 "target_database_url": targetDatabaseURL,
                 "state_dir": stateDirectory,
@@ -35,10 +37,16 @@ struct DevBanner: Sendable {
           broker database  \(databaseURL)
           demo target      \(targetDatabaseURL)
                            (superuser, for inspection; also orders_staging)
+          admin token      \(adminToken)
           policies         \(policies)
           state            \(stateDirectory)\(keep ? " (kept on exit)" : " (removed on exit)")
 
         Try next:
+          swift run airlock login --dev alice --groups sre --mfa
+          swift run airlock request orders-db --role readonly --ttl 30m --reason "INC-4411 orders stuck" --wait
+          swift run airlock login --dev bob --groups backend
+          swift run airlock request orders-db --role readwrite --ttl 30m --reason "fix order 42"
+          swift run airlock login --dev carol --groups db-owners && swift run airlock pending
           curl -s \(brokerURL)/readyz
           curl -s \(brokerURL)/metrics | head
           swift run airlock policy check && swift run airlock policy test

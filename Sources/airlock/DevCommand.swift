@@ -79,19 +79,33 @@ struct DevCommand: AsyncParsableCommand {
         settings.keyRing = KeyRing(current: masterKey)
         settings.listenPort = port
         let migrations = try loadMigrations(settings)
-        _ = try await Database.withDatabase(brokerURL, logger: logger) { database in
+        let auditSource = settings.auditSource
+        let adminToken = try await Database.withDatabase(brokerURL, logger: logger) { database in
             try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
+            let tokens = ApiTokenStore(database: database, auditLog: AuditLog(source: auditSource))
+            return try await tokens.create(
+                name: "dev-admin", scopes: ["admin", "auditor"], actor: "airlock dev", logger: logger).token
         }
+        let issuer = try DevIssuer()
+        let issuerFile = DevState.issuerFile(port: port)
+        try issuer.save(to: issuerFile)
+        defer { try? FileManager.default.removeItem(atPath: issuerFile) }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var config = ServerConfiguration(settings: settings, migrations: migrations, logger: logger)
         config.metrics = registry
+        config.devIssuer = issuer
+        // The demo resources of Policies/resources.json point at this cluster through these variables.
+        config.environment.merge([
+            "AIRLOCK_DEV_PG_HOST": cluster.host, "AIRLOCK_DEV_PG_PORT": "\(cluster.port)",
+            "AIRLOCK_DEV_PG_ADMIN_USER": cluster.superuser, "AIRLOCK_DEV_PG_ADMIN_PASSWORD": cluster.superuserPassword,
+        ]) { $1 }
         let banner = DevBanner(
             brokerURL: "http://127.0.0.1:\(port)",
             databaseURL: cluster.url(database: DemoData.brokerDatabase),
             targetDatabaseURL: cluster.url(database: "orders"),
-            stateDirectory: state.directory.path, keep: keep,
+            adminToken: adminToken, stateDirectory: state.directory.path, keep: keep,
             policies: "\(policies.policies.rules.count) rules from \(policies.directory)")
         let json = self.json
         config.onServerRunning = { _ in banner.print(json: json) }

@@ -47,6 +47,10 @@ struct DevState {
         guard written == text.utf8.count else { throw DevError("cannot write \(path)") }
     }
 
+    /// Where `airlock dev` on `port` keeps its dev issuer's signing key while it runs (mode 0600), for
+    /// `airlock login --dev`. Removed on exit.
+    static func issuerFile(port: Int) -> String { "/tmp/airlock-dev-\(port)-issuer.json" }
+
     /// Removes what this run made, unless `keep`.
     func remove(keep: Bool) {
         guard !keep else { return }

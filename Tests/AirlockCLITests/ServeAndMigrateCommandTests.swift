@@ -7,7 +7,18 @@ import Testing
 /// The operator's commands as processes: concurrent migrations, refusing pending migrations, bad configuration,
 /// and key generation that never leaks the key where it should not be.
 struct ServeAndMigrateCommandTests {
-    static let masterKeyEnvironment = ["AIRLOCK_MASTER_KEY": "akek1_" + String(repeating: "A", count: 43)]
+    static let masterKeyEnvironment = [
+        "AIRLOCK_MASTER_KEY": "akek1_" + String(repeating: "A", count: 43),
+        "AIRLOCK_POLICIES_DIR": policiesDirectory,
+    ]
+
+    /// A policy directory with one rule and no resources file.
+    static let policiesDirectory: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-cli-policies-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? Data(#"permit "sre" when "sre" in principal.groups;"#.utf8).write(to: directory.appendingPathComponent("main.airlock"))
+        return directory.path
+    }()
 
     @Test(.timeLimit(.minutes(2)))
     func twoMigratesStartedTogetherBothSucceedAndApplyEachMigrationOnce() async throws {

@@ -108,7 +108,7 @@ struct ServerTests {
     }
 
     @Test("an unknown route is 404 with the JSON error body carrying the request id", arguments: [
-        ("/nope", HTTPRequest.Method.get), ("/v1/access-requests/123", .get), ("/healthz/extra", .get),
+        ("/nope", HTTPRequest.Method.get), ("/v2/access-requests/123", .get), ("/healthz/extra", .get),
     ])
     func notFound(uri: String, method: HTTPRequest.Method) async throws {
         let app = try buildApplication(config: S.configuration(url: try await Databases.fresh()))

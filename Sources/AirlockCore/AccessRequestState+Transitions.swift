@@ -1,0 +1,156 @@
+import Foundation
+
+extension AccessRequestState {
+    /// What happens to a request. Times travel with the events: the machine reads no clock.
+    public enum Event: Sendable, Hashable {
+        /// The policy decided (the first event of every request).
+        case decided(AccessDecision, at: Date)
+        /// A reviewer approves, holding `groups`.
+        case approve(by: String, groups: Set<String>, at: Date)
+        /// A reviewer denies, holding `groups`.
+        case deny(by: String, groups: Set<String>, at: Date)
+        /// The requester picks the credential up (it is minted now).
+        case pickUp(at: Date)
+        /// The expiry sweep looks at the request at `now`.
+        case expire(now: Date)
+    }
+
+    /// What the I/O layer must do after an event (each with the audit event named).
+    public enum Action: Sendable, Hashable {
+        /// Store the request as pending until `deadline` (`airlock.access.requested`).
+        case awaitApproval(deadline: Date)
+        /// Store the approval and the request as approved: the credential is granted for `ttlSeconds` and may be
+        /// picked up until `pickupDeadline`. `rule` names the approval rule that was met (nil when the policy
+        /// permitted outright) and `assignment` which approver counted toward which group
+        /// (`airlock.access.approved`).
+        case approve(ttlSeconds: Int64, pickupDeadline: Date, rule: String?, assignment: [String: String])
+        /// Store the review; the request stays pending (`airlock.access.reviewed`).
+        case recordReview
+        /// Close the request as denied; `reviewer` is nil for a policy denial (`airlock.access.denied`).
+        case deny(reviewer: String?)
+        /// Mint the credential for `ttlSeconds`, write the lease, mark the request issued.
+        case issue(ttlSeconds: Int64)
+        /// Close the request as expired (`airlock.access.expired`).
+        case expire(ExpiryReason)
+        /// Nothing is due.
+        case none
+    }
+
+    /// Applies `event`, returning what to do. On error the state is unchanged.
+    @discardableResult
+    public mutating func apply(_ event: Event) throws(AccessRequestError) -> Action {
+        switch event {
+        case .decided(let decision, let at): return try decide(decision, at: at)
+        case .approve(let reviewer, let groups, let at): return try review(reviewer, groups, .approve, at: at)
+        case .deny(let reviewer, let groups, let at): return try review(reviewer, groups, .deny, at: at)
+        case .pickUp(let at): return try pickUp(at: at)
+        case .expire(let now): return expire(now: now)
+        }
+    }
+
+    private mutating func decide(_ decision: AccessDecision, at: Date) throws(AccessRequestError) -> Action {
+        guard status == .requested else {
+            throw AccessRequestError(.invalidTransition, "the request is already decided")
+        }
+        self.decision = decision
+        switch decision.outcome {
+        case .deny:
+            return close(as: .denied, at: at, action: .deny(reviewer: nil))
+        case .permit:
+            // Fail closed: a permit without a positive TTL grants nothing.
+            guard let ttl = decision.ttlSeconds, ttl > 0 else {
+                return close(as: .denied, at: at, action: .deny(reviewer: nil))
+            }
+            return markApproved(ttl: ttl, at: at, rule: nil, assignment: [:])
+        case .pendingApproval:
+            guard let ttl = decision.ttlSeconds, ttl > 0, !decision.approvals.isEmpty else {
+                return close(as: .denied, at: at, action: .deny(reviewer: nil))
+            }
+            grantedTTLSeconds = ttl
+            status = .pendingApproval
+            let deadline = at.addingTimeInterval(windows.decision)
+            decisionDeadline = deadline
+            return .awaitApproval(deadline: deadline)
+        }
+    }
+
+    private mutating func review(
+        _ reviewer: String, _ groups: Set<String>, _ verdict: Verdict, at: Date
+    ) throws(AccessRequestError) -> Action {
+        guard status == .pendingApproval else {
+            throw AccessRequestError(.requestClosed, "the request is \(status.rawValue), not pending approval")
+        }
+        if let deadline = decisionDeadline, at >= deadline {
+            throw AccessRequestError(.requestClosed, "the request expired before it was decided")
+        }
+        guard reviewer != requester else {
+            throw AccessRequestError(.selfApproval, "a requester cannot review their own request")
+        }
+        guard !reviews.contains(where: { $0.reviewer == reviewer }) else {
+            throw AccessRequestError(.alreadyReviewed, "`\(reviewer)` has already reviewed this request")
+        }
+        guard ApprovalMatcher.isEligible(groups: groups, for: approvalRules) else {
+            throw AccessRequestError(.notAnApprover, "`\(reviewer)` is in none of the groups that approve this request")
+        }
+        reviews.append(Review(reviewer: reviewer, groups: groups, verdict: verdict, at: at))
+        if verdict == .deny {
+            return close(as: .denied, at: at, action: .deny(reviewer: reviewer))
+        }
+        guard let met = ApprovalMatcher.satisfiedRule(approvalRules, approvers: approvers, requester: requester),
+              let ttl = grantedTTLSeconds
+        else { return .recordReview }
+        return markApproved(ttl: ttl, at: at, rule: met.rule.rule, assignment: met.assignment)
+    }
+
+    private mutating func pickUp(at: Date) throws(AccessRequestError) -> Action {
+        switch status {
+        case .approved:
+            if let deadline = pickupDeadline, at >= deadline {
+                throw AccessRequestError(.requestClosed, "the credential was not picked up in time")
+            }
+            guard let ttl = grantedTTLSeconds else {
+                throw AccessRequestError(.invalidTransition, "an approved request has no granted ttl")
+            }
+            status = .issued
+            closedAt = at
+            return .issue(ttlSeconds: ttl)
+        case .requested, .pendingApproval:
+            throw AccessRequestError(.notApproved, "the request is not approved yet")
+        case .issued:
+            throw AccessRequestError(.alreadyRetrieved, "the credential was already retrieved")
+        case .denied, .expired:
+            throw AccessRequestError(.requestClosed, "the request is \(status.rawValue)")
+        }
+    }
+
+    private mutating func expire(now: Date) -> Action {
+        switch status {
+        case .pendingApproval:
+            guard let deadline = decisionDeadline, now >= deadline else { return .none }
+            return close(as: .expired, at: now, action: .expire(.decisionWindow))
+        case .approved:
+            guard let deadline = pickupDeadline, now >= deadline else { return .none }
+            return close(as: .expired, at: now, action: .expire(.pickupWindow))
+        case .requested, .issued, .denied, .expired:
+            return .none
+        }
+    }
+
+    private mutating func markApproved(
+        ttl: Int64, at: Date, rule: String?, assignment: [String: String]
+    ) -> Action {
+        status = .approved
+        grantedTTLSeconds = ttl
+        decidedAt = at
+        let deadline = at.addingTimeInterval(windows.pickup)
+        pickupDeadline = deadline
+        return .approve(ttlSeconds: ttl, pickupDeadline: deadline, rule: rule, assignment: assignment)
+    }
+
+    private mutating func close(as closed: Status, at: Date, action: Action) -> Action {
+        status = closed
+        if decidedAt == nil { decidedAt = at }
+        closedAt = at
+        return action
+    }
+}

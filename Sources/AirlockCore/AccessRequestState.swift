@@ -1,0 +1,292 @@
+import Foundation
+
+/// The lifecycle of one access request as a value-type state machine.
+///
+/// ```
+/// requested ──decided──▶ denied (terminal)
+///     │                   ▲
+///     ├──────────▶ pending_approval ──approve (rule met)──▶ approved ──pickUp──▶ issued
+///     │               │   └──expire (decision window)──▶ expired        │
+///     └─permit──▶ approved ─────────expire (pickup window)──────────────┘──▶ expired
+/// ```
+///
+/// Every event returns the ``Action`` the I/O layer must perform (write the row, the approval, the audit event,
+/// mint the credential); the machine itself does no I/O and reads no clock: times arrive with the events.
+/// Invalid events throw an ``AccessRequestError`` whose ``AccessRequestError/Code`` maps to the API's error
+/// codes, and leave the state unchanged.
+public struct AccessRequestState: Sendable, Hashable {
+    /// The request's status. All but ``requested`` are stored (`access_requests.status`).
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        /// Created, not yet decided. Never stored: the decision arrives in the same transaction.
+        case requested
+        /// Waiting for the approvals of one applying approval rule.
+        case pendingApproval = "pending_approval"
+        /// Approved (by policy or by approvers); the credential waits to be picked up.
+        case approved
+        /// The credential was minted (picked up); its lease takes over.
+        case issued
+        /// Denied by policy or by an approver. Terminal.
+        case denied
+        /// Nobody decided within the decision window, or nobody picked up within the pickup window. Terminal.
+        case expired
+
+        /// Whether nothing more can happen to the request.
+        public var isClosed: Bool { self == .issued || self == .denied || self == .expired }
+    }
+
+    /// How long a request may wait for each step.
+    public struct Windows: Sendable, Hashable {
+        /// How long approvers have to decide a pending request (default 1 h).
+        public var decision: TimeInterval
+        /// How long the requester has to pick up an approved credential (default 15 min).
+        public var pickup: TimeInterval
+
+        /// Creates windows; the defaults are those of the API contract.
+        public init(decision: TimeInterval = 3600, pickup: TimeInterval = 900) {
+            self.decision = decision
+            self.pickup = pickup
+        }
+    }
+
+    /// A verdict by a reviewer.
+    public enum Verdict: String, Sendable, Hashable, Codable {
+        case approve, deny
+    }
+
+    /// One review of the request.
+    public struct Review: Sendable, Hashable {
+        /// The reviewer's principal id.
+        public var reviewer: String
+        /// The reviewer's groups at the time of the review.
+        public var groups: Set<String>
+        /// Approve or deny.
+        public var verdict: Verdict
+        /// When.
+        public var at: Date
+
+        /// Creates a review.
+        public init(reviewer: String, groups: Set<String>, verdict: Verdict, at: Date) {
+            self.reviewer = reviewer
+            self.groups = groups
+            self.verdict = verdict
+            self.at = at
+        }
+    }
+
+    /// Why a request expired.
+    public enum ExpiryReason: String, Sendable, Hashable {
+        /// Nobody decided within the decision window.
+        case decisionWindow = "decision_window"
+        /// Nobody picked the credential up within the pickup window.
+        case pickupWindow = "pickup_window"
+    }
+
+    /// The principal id of the requester (who never counts as an approver).
+    public let requester: String
+    /// The current status.
+    public internal(set) var status: Status
+    /// The policy decision, once made.
+    public internal(set) var decision: AccessDecision?
+    /// Reviews so far, in order.
+    public internal(set) var reviews: [Review]
+    /// The seconds the credential will be (or was) granted for: the decision's TTL.
+    public internal(set) var grantedTTLSeconds: Int64?
+    /// When the request became approved, denied or expired.
+    public internal(set) var decidedAt: Date?
+    /// Until when approvers may decide (pending only).
+    public internal(set) var decisionDeadline: Date?
+    /// Until when the credential may be picked up (approved only).
+    public internal(set) var pickupDeadline: Date?
+    /// When the request reached a terminal status.
+    public internal(set) var closedAt: Date?
+    /// The windows in force.
+    public let windows: Windows
+
+    /// A new, undecided request by `requester`.
+    public init(requester: String, windows: Windows = Windows()) {
+        self.requester = requester
+        self.status = .requested
+        self.decision = nil
+        self.reviews = []
+        self.windows = windows
+    }
+
+    /// A request restored from storage.
+    public init(
+        requester: String, status: Status, decision: AccessDecision?, reviews: [Review], grantedTTLSeconds: Int64?,
+        decidedAt: Date?, decisionDeadline: Date?, pickupDeadline: Date?, closedAt: Date?,
+        windows: Windows = Windows()
+    ) {
+        self.requester = requester
+        self.status = status
+        self.decision = decision
+        self.reviews = reviews
+        self.grantedTTLSeconds = grantedTTLSeconds
+        self.decidedAt = decidedAt
+        self.decisionDeadline = decisionDeadline
+        self.pickupDeadline = pickupDeadline
+        self.closedAt = closedAt
+        self.windows = windows
+    }
+
+    /// The approvers whose approvals count so far (the requester excluded).
+    public var approvers: [Approver] {
+        reviews.filter { $0.verdict == .approve && $0.reviewer != requester }
+            .map { Approver(id: $0.reviewer, groups: $0.groups) }
+    }
+
+    /// The applying approval rules (empty unless the policy asked for approval).
+    public var approvalRules: [ApprovalRule] { decision?.approvals ?? [] }
+}
+
+/// An invalid event for a request's current state, with a stable code.
+///
+/// Codes map one to one to the API's error codes (`self_approval` and `not_an_approver` are 403,
+/// `already_reviewed`, `request_closed` and `not_approved` 409, `already_retrieved` 410);
+/// `invalid_transition` is a programming error of the caller (500).
+public struct AccessRequestError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The stable codes.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        case selfApproval = "self_approval"
+        case alreadyReviewed = "already_reviewed"
+        case notAnApprover = "not_an_approver"
+        case requestClosed = "request_closed"
+        case notApproved = "not_approved"
+        case alreadyRetrieved = "already_retrieved"
+        case invalidTransition = "invalid_transition"
+    }
+
+    /// What went wrong, for callers to branch on.
+    public let code: Code
+    /// One lowercase line for the client.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// The policy decision as the request lifecycle sees it: the decision object of POLICY-LANGUAGE.md.
+///
+/// `AirlockCore` does not depend on `AirlockPolicy`; the server bridges with
+/// `try AccessDecision(json: JSONValue.parse(decision.json))`, which also is how a stored decision is read back.
+public struct AccessDecision: Sendable, Hashable {
+    /// What was decided.
+    public enum Outcome: String, Sendable, Hashable, CaseIterable {
+        case permit
+        case pendingApproval = "pending_approval"
+        case deny
+    }
+
+    /// A rule whose evaluation failed.
+    public struct RuleError: Sendable, Hashable {
+        /// The rule id.
+        public var rule: String
+        /// What went wrong.
+        public var message: String
+
+        /// Creates a rule error.
+        public init(rule: String, message: String) {
+            self.rule = rule
+            self.message = message
+        }
+    }
+
+    /// The outcome.
+    public var outcome: Outcome
+    /// The seconds granted (or, when pending, granted on approval); nil on deny.
+    public var ttlSeconds: Int64?
+    /// The ids of the applying rules of the deciding kind.
+    public var rules: [String]
+    /// The applying approval rules (pending only): alternatives.
+    public var approvals: [ApprovalRule]
+    /// The alert channels.
+    public var notify: [String]
+    /// The rules whose evaluation failed.
+    public var errors: [RuleError]
+
+    /// Creates a decision.
+    public init(
+        outcome: Outcome, ttlSeconds: Int64?, rules: [String], approvals: [ApprovalRule] = [],
+        notify: [String] = [], errors: [RuleError] = []
+    ) {
+        self.outcome = outcome
+        self.ttlSeconds = ttlSeconds
+        self.rules = rules
+        self.approvals = approvals
+        self.notify = notify
+        self.errors = errors
+    }
+
+    /// The decision object: `{"decision", "ttl_seconds" (not on deny), "rules", "approvals", "notify", "errors"}`.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "decision": .string(outcome.rawValue),
+            "rules": .array(rules.map { .string($0) }),
+            "approvals": .array(approvals.map { approval in
+                .object([
+                    "rule": .string(approval.rule),
+                    "requires": .array(approval.requires.map {
+                        .object(["group": .string($0.group), "count": .int(Int64($0.count))])
+                    }),
+                ])
+            }),
+            "notify": .array(notify.map { .string($0) }),
+            "errors": .array(errors.map { .object(["rule": .string($0.rule), "message": .string($0.message)]) }),
+        ]
+        if outcome != .deny, let ttlSeconds { object["ttl_seconds"] = .int(ttlSeconds) }
+        return .object(object)
+    }
+
+    /// Reads a decision object (as `Decision.json` writes it and `access_requests.decision` stores it).
+    public init(json: JSONValue) throws(AccessRequestError) {
+        func fail(_ what: String) -> AccessRequestError {
+            AccessRequestError(.invalidTransition, "malformed decision: \(what)")
+        }
+        guard case .object(let object) = json,
+              case .string(let outcomeText) = object["decision"], let outcome = Outcome(rawValue: outcomeText)
+        else { throw fail("`decision`") }
+        func strings(_ key: String) throws(AccessRequestError) -> [String] {
+            guard let value = object[key] else { return [] }
+            guard case .array(let items) = value else { throw fail("`\(key)`") }
+            var result: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { throw fail("`\(key)`") }
+                result.append(text)
+            }
+            return result
+        }
+        var ttl: Int64?
+        if case .int(let seconds) = object["ttl_seconds"] { ttl = seconds }
+        var approvals: [ApprovalRule] = []
+        if case .array(let items) = object["approvals"] {
+            for item in items {
+                guard case .object(let rule) = item, case .string(let id) = rule["rule"],
+                      case .array(let requires) = rule["requires"] else { throw fail("`approvals`") }
+                var requirements: [ApprovalRequirement] = []
+                for requirement in requires {
+                    guard case .object(let fields) = requirement, case .string(let group) = fields["group"],
+                          case .int(let count) = fields["count"] else { throw fail("`approvals`") }
+                    requirements.append(ApprovalRequirement(group: group, count: Int(count)))
+                }
+                approvals.append(ApprovalRule(rule: id, requires: requirements))
+            }
+        }
+        var errors: [RuleError] = []
+        if case .array(let items) = object["errors"] {
+            for item in items {
+                guard case .object(let fields) = item, case .string(let rule) = fields["rule"],
+                      case .string(let message) = fields["message"] else { throw fail("`errors`") }
+                errors.append(RuleError(rule: rule, message: message))
+            }
+        }
+        self.init(
+            outcome: outcome, ttlSeconds: ttl, rules: try strings("rules"), approvals: approvals,
+            notify: try strings("notify"), errors: errors)
+    }
+}

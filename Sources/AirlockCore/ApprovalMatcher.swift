@@ -1,0 +1,167 @@
+/// One group requirement of an approval rule: `count` distinct members of `group` must approve.
+public struct ApprovalRequirement: Sendable, Hashable, Codable {
+    /// The approving group.
+    public var group: String
+    /// How many distinct members of the group must approve.
+    public var count: Int
+
+    /// Creates a requirement.
+    public init(group: String, count: Int) {
+        self.group = group
+        self.count = count
+    }
+}
+
+/// The requirements of one applying `require_approval` rule. Rules are alternatives: meeting every
+/// requirement of any one of them approves the request.
+public struct ApprovalRule: Sendable, Hashable, Codable {
+    /// The rule id.
+    public var rule: String
+    /// Its requirements, in the order written.
+    public var requires: [ApprovalRequirement]
+
+    /// Creates an approval rule.
+    public init(rule: String, requires: [ApprovalRequirement]) {
+        self.rule = rule
+        self.requires = requires
+    }
+}
+
+/// A person who approved, with the groups they held when they approved.
+public struct Approver: Sendable, Hashable {
+    /// The approver's principal id.
+    public var id: String
+    /// The approver's groups at the time of the approval.
+    public var groups: Set<String>
+
+    /// Creates an approver.
+    public init(id: String, groups: Set<String>) {
+        self.id = id
+        self.groups = groups
+    }
+}
+
+/// How far one approval rule has got: for each requirement, how many approvers a maximum matching assigns to it.
+public struct ApprovalProgress: Sendable, Hashable {
+    /// One requirement and its state.
+    public struct Requirement: Sendable, Hashable {
+        /// The group and the count it needs.
+        public var requirement: ApprovalRequirement
+        /// The approvers a maximum matching assigns to this requirement (sorted).
+        public var assigned: [String]
+        /// Whether one more approval by a member of this group (and no other required group) would bring the
+        /// rule closer to approval. A requirement can be short while this is false only when no member can help.
+        public var needsMore: Bool
+    }
+
+    /// The rule id.
+    public var rule: String
+    /// Every requirement, in the order written.
+    public var requirements: [Requirement]
+    /// Whether every requirement is met.
+    public var isSatisfied: Bool
+}
+
+/// Decides whether the approvals so far satisfy an approval rule, by bipartite matching.
+///
+/// Within a rule every requirement `group G count N` needs N distinct approvers who are members of G; one
+/// person counts once, toward at most one requirement; the requester never counts. Whether such an
+/// assignment exists is a maximum-flow question (approvers → requirement slots), answered here with augmenting
+/// paths (Kuhn's algorithm with capacities), never greedily: an approver in two required groups is assigned to
+/// whichever requirement lets the request be approved.
+public enum ApprovalMatcher {
+    /// The first rule (in the order given) whose requirements are all met, with the assignment that meets them
+    /// (approver id → group); nil when none is.
+    public static func satisfiedRule(
+        _ rules: [ApprovalRule], approvers: [Approver], requester: String
+    ) -> (rule: ApprovalRule, assignment: [String: String])? {
+        for rule in rules {
+            let matching = maximumMatching(rule, approvers: approvers, requester: requester)
+            if zip(rule.requires, matching).allSatisfy({ $0.count <= $1.count }) {
+                var assignment: [String: String] = [:]
+                for (requirement, assigned) in zip(rule.requires, matching) {
+                    for approver in assigned { assignment[approver] = requirement.group }
+                }
+                return (rule, assignment)
+            }
+        }
+        return nil
+    }
+
+    /// Whether `approvers` satisfy any one of `rules`.
+    public static func isSatisfied(_ rules: [ApprovalRule], approvers: [Approver], requester: String) -> Bool {
+        satisfiedRule(rules, approvers: approvers, requester: requester) != nil
+    }
+
+    /// The progress of each rule: what a maximum matching assigns and which groups are still needed.
+    public static func progress(_ rules: [ApprovalRule], approvers: [Approver], requester: String) -> [ApprovalProgress] {
+        rules.map { rule in
+            let matching = maximumMatching(rule, approvers: approvers, requester: requester)
+            let size = matching.reduce(0) { $0 + $1.count }
+            let requirements = zip(rule.requires, matching).map { requirement, assigned in
+                let hypothetical = Approver(id: "\u{0}hypothetical", groups: [requirement.group])
+                let grown = maximumMatching(rule, approvers: approvers + [hypothetical], requester: requester)
+                return ApprovalProgress.Requirement(
+                    requirement: requirement, assigned: assigned.sorted(),
+                    needsMore: grown.reduce(0) { $0 + $1.count } > size)
+            }
+            let satisfied = zip(rule.requires, matching).allSatisfy { $0.count <= $1.count }
+            return ApprovalProgress(rule: rule.rule, requirements: requirements, isSatisfied: satisfied)
+        }
+    }
+
+    /// Whether an approval by `candidate` would bring any rule closer to approval: they are not the requester,
+    /// have not approved yet, and adding them grows a maximum matching. This is the "may this person still
+    /// usefully approve" test for listing pending requests.
+    public static func wouldAdvance(
+        _ candidate: Approver, rules: [ApprovalRule], approvers: [Approver], requester: String
+    ) -> Bool {
+        guard candidate.id != requester, !approvers.contains(where: { $0.id == candidate.id }) else { return false }
+        return rules.contains { rule in
+            let before = maximumMatching(rule, approvers: approvers, requester: requester).reduce(0) { $0 + $1.count }
+            let after = maximumMatching(rule, approvers: approvers + [candidate], requester: requester)
+                .reduce(0) { $0 + $1.count }
+            return after > before
+        }
+    }
+
+    /// Whether `groups` include a group required by any of `rules` (the right to review at all).
+    public static func isEligible(groups: Set<String>, for rules: [ApprovalRule]) -> Bool {
+        rules.contains { rule in rule.requires.contains { groups.contains($0.group) } }
+    }
+
+    /// A maximum matching of approvers to the requirement slots of `rule`: for each requirement (in order) the
+    /// ids assigned to it. The requester and repeated ids are ignored; requirements with a non-positive count
+    /// need nobody.
+    static func maximumMatching(_ rule: ApprovalRule, approvers: [Approver], requester: String) -> [[String]] {
+        var seen: Set<String> = []
+        let people = approvers.filter { $0.id != requester && seen.insert($0.id).inserted }
+        let capacities = rule.requires.map { max(0, $0.count) }
+        // Requirement indices each person may fill.
+        let edges = people.map { person in
+            rule.requires.indices.filter { person.groups.contains(rule.requires[$0].group) && capacities[$0] > 0 }
+        }
+        var assigned = Array(repeating: [Int](), count: rule.requires.count)
+
+        func augment(_ person: Int, visited: inout [Bool]) -> Bool {
+            for requirement in edges[person] where !visited[requirement] {
+                visited[requirement] = true
+                if assigned[requirement].count < capacities[requirement] {
+                    assigned[requirement].append(person)
+                    return true
+                }
+                for (slot, holder) in assigned[requirement].enumerated() where augment(holder, visited: &visited) {
+                    assigned[requirement][slot] = person
+                    return true
+                }
+            }
+            return false
+        }
+
+        for person in people.indices {
+            var visited = Array(repeating: false, count: rule.requires.count)
+            _ = augment(person, visited: &visited)
+        }
+        return assigned.map { $0.map { people[$0].id } }
+    }
+}

@@ -1,0 +1,195 @@
+import AirlockPolicy
+import Foundation
+
+/// How the broker authenticates callers: the JWT issuers it trusts, the clock skew it tolerates and the proxies
+/// whose `X-Forwarded-For` it believes. Built by the caller, or read by ``load(fromFile:)``.
+public struct AuthConfiguration: Sendable {
+    /// The trusted JWT issuers; a token from any other issuer is `unknown_issuer`.
+    public var issuers: [IssuerConfiguration]
+    /// How far `exp`, `nbf` and `iat` may be off, in seconds (default 60).
+    public var clockSkewSeconds: Int
+    /// Networks of trusted reverse proxies (for `source_ip`).
+    public var trustedProxies: [CIDR]
+
+    /// Creates a configuration.
+    public init(issuers: [IssuerConfiguration] = [], clockSkewSeconds: Int = 60, trustedProxies: [CIDR] = []) {
+        self.issuers = issuers
+        self.clockSkewSeconds = clockSkewSeconds
+        self.trustedProxies = trustedProxies
+    }
+
+    /// Checks what the type system cannot: distinct issuers with audiences, https key URLs, a sane skew.
+    public func validate() throws(AuthConfigurationError) {
+        guard (0...600).contains(clockSkewSeconds) else {
+            throw AuthConfigurationError("`clock_skew_seconds` must be between 0 and 600")
+        }
+        var seen = Set<String>()
+        for issuer in issuers {
+            guard !issuer.issuer.isEmpty else { throw AuthConfigurationError("an issuer has an empty `issuer`") }
+            guard seen.insert(issuer.issuer).inserted else {
+                throw AuthConfigurationError("issuer `\(issuer.issuer)` is configured twice")
+            }
+            guard !issuer.audiences.isEmpty, !issuer.audiences.contains("") else {
+                throw AuthConfigurationError("issuer `\(issuer.issuer)` needs at least one non-empty audience")
+            }
+            if case .url(let url) = issuer.jwks {
+                guard url.scheme?.lowercased() == "https", url.host?.isEmpty == false else {
+                    throw AuthConfigurationError(
+                        "issuer `\(issuer.issuer)`: the jwks url `\(url.absoluteString)` must be an https url")
+                }
+            }
+        }
+    }
+
+    /// Reads `{"issuers": [{"issuer", "audiences", "jwks_file" | "jwks_url", "workload"}],
+    /// "clock_skew_seconds", "trusted_proxies"}` from `path`, rejecting unknown fields, then validates it.
+    /// A relative `jwks_file` is resolved against the file's directory.
+    public static func load(fromFile path: String) throws(AuthConfigurationError) -> AuthConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw AuthConfigurationError("cannot read the auth config file `\(path)`")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let file: FileFormat
+        do {
+            file = try JSONDecoder().decode(FileFormat.self, from: data)
+        } catch let error as AuthConfigurationError {
+            throw error
+        } catch {
+            throw AuthConfigurationError("the auth config file `\(path)` is not valid: \(Self.describe(error))")
+        }
+        var configuration = AuthConfiguration(clockSkewSeconds: file.clockSkewSeconds ?? 60)
+        for proxy in file.trustedProxies ?? [] {
+            guard let cidr = CIDR(proxy) else {
+                throw AuthConfigurationError("`trusted_proxies`: `\(proxy)` is not a network (e.g. 10.0.0.0/8)")
+            }
+            configuration.trustedProxies.append(cidr)
+        }
+        for issuer in file.issuers ?? [] {
+            let source: IssuerConfiguration.KeySource
+            switch (issuer.jwksFile, issuer.jwksURL) {
+            case (let file?, nil):
+                source = .file(file.hasPrefix("/") ? file : base.appendingPathComponent(file).path)
+            case (nil, let text?):
+                guard let url = URL(string: text) else {
+                    throw AuthConfigurationError("issuer `\(issuer.issuer)`: `\(text)` is not a url")
+                }
+                source = .url(url)
+            default:
+                throw AuthConfigurationError(
+                    "issuer `\(issuer.issuer)` needs exactly one of `jwks_file` and `jwks_url`")
+            }
+            configuration.issuers.append(IssuerConfiguration(
+                issuer: issuer.issuer, audiences: issuer.audiences, jwks: source, workload: issuer.workload ?? false))
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing field `\(key.stringValue)`"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "wrong type at `\(context.codingPath.map(\.stringValue).joined(separator: "."))`"
+        case DecodingError.dataCorrupted: "malformed json"
+        default: "malformed json"
+        }
+    }
+
+    private struct FileFormat: Decodable {
+        var issuers: [IssuerEntry]?
+        var clockSkewSeconds: Int?
+        var trustedProxies: [String]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case issuers, clockSkewSeconds = "clock_skew_seconds", trustedProxies = "trusted_proxies"
+        }
+
+        init(from decoder: any Decoder) throws {
+            try rejectUnknownFields(decoder, CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            issuers = try container.decodeIfPresent([IssuerEntry].self, forKey: .issuers)
+            clockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .clockSkewSeconds)
+            trustedProxies = try container.decodeIfPresent([String].self, forKey: .trustedProxies)
+        }
+    }
+
+    private struct IssuerEntry: Decodable {
+        var issuer: String
+        var audiences: [String]
+        var jwksFile: String?
+        var jwksURL: String?
+        var workload: Bool?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case issuer, audiences, jwksFile = "jwks_file", jwksURL = "jwks_url", workload
+        }
+
+        init(from decoder: any Decoder) throws {
+            try rejectUnknownFields(decoder, CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            issuer = try container.decode(String.self, forKey: .issuer)
+            audiences = try container.decode([String].self, forKey: .audiences)
+            jwksFile = try container.decodeIfPresent(String.self, forKey: .jwksFile)
+            jwksURL = try container.decodeIfPresent(String.self, forKey: .jwksURL)
+            workload = try container.decodeIfPresent(Bool.self, forKey: .workload)
+        }
+    }
+}
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+private func rejectUnknownFields<Keys: CodingKey & CaseIterable>(_ decoder: any Decoder, _: Keys.Type) throws {
+    let known = Set(Keys.allCases.map(\.stringValue))
+    for key in try decoder.container(keyedBy: AnyKey.self).allKeys where !known.contains(key.stringValue) {
+        throw AuthConfigurationError("unknown field `\(key.stringValue)` in the auth config")
+    }
+}
+
+/// One trusted JWT issuer and where its signing keys come from.
+public struct IssuerConfiguration: Sendable, Hashable {
+    /// Where an issuer's JSON Web Key Set is read from.
+    public enum KeySource: Sendable, Hashable {
+        /// A JWKS file, re-read at most every 5 minutes (sooner for an unknown `kid`, at most every 30 s).
+        case file(String)
+        /// An https URL, fetched and cached on the same schedule; any other scheme is refused.
+        case url(URL)
+        /// A JWKS document held in memory (the dev issuer's).
+        case document(String)
+    }
+
+    /// The `iss` claim this issuer's tokens carry.
+    public var issuer: String
+    /// Accepted `aud` values: a token must name at least one.
+    public var audiences: [String]
+    /// The issuer's keys; a `kid` missing from this set is rejected, never looked up elsewhere.
+    public var jwks: KeySource
+    /// Whether this issuer signs workload tokens (principal kind `service`) rather than people's ID tokens.
+    public var workload: Bool
+
+    /// Creates an issuer configuration.
+    public init(issuer: String, audiences: [String], jwks: KeySource, workload: Bool = false) {
+        self.issuer = issuer
+        self.audiences = audiences
+        self.jwks = jwks
+        self.workload = workload
+    }
+}
+
+/// A configuration problem in ``AuthConfiguration``: one line, no secret.
+public struct AuthConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What is wrong.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}

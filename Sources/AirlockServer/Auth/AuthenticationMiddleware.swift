@@ -1,0 +1,52 @@
+import AirlockCore
+import Hummingbird
+
+/// A request context that carries the authenticated ``Principal``.
+public protocol AuthenticatedRequestContext: RequestContext {
+    /// The caller, once ``AuthenticationMiddleware`` has authenticated the request.
+    var principal: Principal? { get set }
+}
+
+extension AuthenticatedRequestContext {
+    /// The authenticated caller; `missing_token` when the route was not behind ``AuthenticationMiddleware``.
+    public func requirePrincipal() throws(APIError) -> Principal {
+        guard let principal else { throw AuthFailure.missingToken.apiError }
+        return principal
+    }
+}
+
+/// Authenticates every request under `/v1` except the exempt paths (`/v1/dev/jwks.json`), storing the
+/// principal in the context; other paths (`/healthz`, `/readyz`, `/metrics`) pass untouched.
+/// Refusals are thrown as 401 ``APIError``s, rendered by the error middleware.
+public struct AuthenticationMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
+    /// Paths under `/v1` that need no token.
+    public static var defaultExemptPaths: Set<String> { ["/v1/dev/jwks.json"] }
+
+    private let authenticator: Authenticator
+    private let exemptPaths: Set<String>
+
+    /// Creates the middleware.
+    public init(authenticator: Authenticator, exemptPaths: Set<String> = Self.defaultExemptPaths) {
+        self.authenticator = authenticator
+        self.exemptPaths = exemptPaths
+    }
+
+    /// Authenticates `request` when its path needs it, then calls `next`.
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let path = request.uri.path
+        guard Self.needsAuthentication(path: path, exempt: exemptPaths) else { return try await next(request, context) }
+        let values = request.headers[values: .authorization]
+        guard values.count <= 1 else { throw AuthFailure.malformedToken.apiError }
+        var context = context
+        context.principal = try await authenticator.authenticate(authorizationHeader: values.first)
+        return try await next(request, context)
+    }
+
+    /// Whether `path` is an API path (`/v1` or below) that is not exempt.
+    static func needsAuthentication(path: String, exempt: Set<String>) -> Bool {
+        guard path == "/v1" || path.hasPrefix("/v1/") else { return false }
+        return !exempt.contains(path)
+    }
+}

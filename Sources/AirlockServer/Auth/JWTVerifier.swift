@@ -1,0 +1,85 @@
+import AirlockCore
+import Foundation
+import JWTKit
+import Logging
+
+/// Verifies JWTs from the configured issuers and maps their claims to a ``Principal``.
+///
+/// The token is routed by its (unverified) `iss` to that issuer's own key set and by its `kid` to one key of
+/// that set; the header's `alg` must be the key's algorithm. Only then is the signature checked, and only a
+/// verified token's `aud`, `exp`, `nbf` and `iat` are checked, against the injected clock with the skew.
+public struct JWTVerifier: Sendable {
+    /// Authentication methods (`amr`) that count as multi-factor.
+    public static let multiFactorMethods: Set<String> = ["mfa", "otp", "hwk"]
+
+    private struct Issuer: Sendable {
+        let configuration: IssuerConfiguration
+        let keys: IssuerKeySet
+    }
+
+    private let issuers: [String: Issuer]
+    private let clockSkew: TimeInterval
+    private let clock: any WallClock
+
+    /// Creates a verifier for `configuration`'s issuers, each with its own key set.
+    public init(
+        configuration: AuthConfiguration, clock: any WallClock = SystemWallClock(),
+        fetcher: any JWKSFetcher = URLSessionJWKSFetcher(), logger: Logger
+    ) throws(AuthConfigurationError) {
+        try configuration.validate()
+        var issuers: [String: Issuer] = [:]
+        for issuer in configuration.issuers {
+            let keys = IssuerKeySet(
+                issuer: issuer.issuer, source: issuer.jwks, fetcher: fetcher, clock: clock, logger: logger)
+            issuers[issuer.issuer] = Issuer(configuration: issuer, keys: keys)
+        }
+        self.issuers = issuers
+        self.clockSkew = TimeInterval(configuration.clockSkewSeconds)
+        self.clock = clock
+    }
+
+    /// The principal `token` authenticates, or why it does not.
+    public func verify(_ token: String) async throws(AuthFailure) -> Principal {
+        guard let unverified = UnverifiedJWT(token) else { throw .malformedToken }
+        if unverified.algorithm.lowercased() == "none" || unverified.algorithm.hasPrefix("HS") {
+            throw .unsupportedAlgorithm
+        }
+        guard let issuerName = unverified.claims.issuer, let issuer = issuers[issuerName] else {
+            throw .unknownIssuer
+        }
+        guard let kid = unverified.keyID, let key = await issuer.keys.key(for: kid) else { throw .unknownKey }
+        guard unverified.algorithm == key.algorithm else { throw .unsupportedAlgorithm }
+        let claims: TokenClaims
+        do {
+            claims = try await key.collection.verify(token, as: TokenClaims.self)
+        } catch let error as JWTError where error.errorType == .malformedToken {
+            throw .malformedToken
+        } catch {
+            throw .invalidSignature
+        }
+        guard claims.issuer == issuerName else { throw .invalidSignature }
+        return try principal(from: claims, issuer: issuer.configuration)
+    }
+
+    /// Checks a verified token's time and audience claims and maps it to a principal.
+    private func principal(from claims: TokenClaims, issuer: IssuerConfiguration) throws(AuthFailure) -> Principal {
+        let now = clock.now().timeIntervalSince1970
+        guard let subject = claims.subject, !subject.isEmpty, let expiresAt = claims.expiresAt else {
+            throw .malformedToken
+        }
+        guard now < expiresAt + clockSkew else { throw .tokenExpired }
+        if let notBefore = claims.notBefore, now + clockSkew < notBefore { throw .tokenNotYetValid }
+        if let issuedAt = claims.issuedAt, now + clockSkew < issuedAt { throw .tokenNotYetValid }
+        guard claims.audiences.contains(where: issuer.audiences.contains) else { throw .invalidAudience }
+
+        var mfaAge: Int64?
+        if let authTime = claims.authTime,
+           !Self.multiFactorMethods.isDisjoint(with: claims.authenticationMethods) {
+            let age = (now - authTime).rounded(.down)
+            mfaAge = age.isFinite && age < 1e15 ? max(0, Int64(age)) : nil
+        }
+        return Principal(
+            id: subject, kind: issuer.workload ? .service : .user, groups: claims.groups, email: claims.email,
+            mfaAgeSeconds: mfaAge, onCall: claims.onCall ?? false)
+    }
+}

@@ -1,0 +1,189 @@
+import AirlockCore
+import AirlockPolicy
+import AirlockStore
+import Foundation
+import Hummingbird
+
+/// `/v1/access-requests`: ask, read, list what one may approve, approve or deny, pick up the credential.
+struct AccessRequestRoutes {
+    let broker: AccessBroker
+    let trustedProxies: [CIDR]
+
+    func register(on router: Router<AirlockRequestContext>) {
+        let group = router.group("v1/access-requests")
+        group.post { request, context in try await create(request, context) }
+        group.get { request, context in try await list(request, context) }
+        group.get(":id") { _, context in try await show(context) }
+        group.post(":id/approve") { request, context in try await review(request, context, verdict: .approve) }
+        group.post(":id/deny") { request, context in try await review(request, context, verdict: .deny) }
+        group.get(":id/credentials") { _, context in try await pickUp(context) }
+    }
+
+    func create(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let body = try await RequestBody.read(
+            request, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket", "break_glass"])
+        let ask = AccessBroker.Ask(
+            resource: try body.string("resource", required: true, maxLength: 128) ?? "",
+            role: try body.string("role", required: true, maxLength: 64) ?? "",
+            ttlSeconds: try body.int("ttl_seconds", required: true) ?? 0,
+            reason: try body.string("reason", required: true, maxLength: 1024) ?? "",
+            ticket: try body.string("ticket", maxLength: 128),
+            breakGlass: try body.bool("break_glass") ?? false,
+            sourceIP: SourceAddress.resolve(
+                peer: context.peerAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!],
+                trustedProxies: trustedProxies))
+        let resource = try broker.validate(ask)
+        let input = broker.evaluationInput(principal: principal, resource: resource, ask: ask)
+        let (_, decisionJSON, explanation, policySetID) = try broker.decide(input)
+        let decision = try AccessDecision(json: decisionJSON)
+        let record = try await broker.requests.create(
+            NewAccessRequest(principal: principal, resourceID: resource.id, role: ask.role,
+                             ttlSeconds: Int(ask.ttlSeconds), reason: ask.reason, ticket: ask.ticket,
+                             breakGlass: ask.breakGlass, sourceIP: ask.sourceIP),
+            resource: resource, decision: decision, evaluationInput: input, policySetID: policySetID)
+        var answer: [String: JSONValue] = [
+            "id": JSONResponse.id(record.id), "status": .string(record.status.rawValue), "decision": decisionJSON,
+        ]
+        if record.status == .pendingApproval {
+            answer["approvers"] = try await approvers(record)
+        }
+        if let explanation { answer["explanation"] = ExplanationJSON.make(explanation) }
+        return JSONResponse.make(.object(answer), status: .created)
+    }
+
+    func list(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let statusText = request.uri.queryParameters.get("status") ?? "pending_approval"
+        guard let status = AccessRequestState.Status(rawValue: statusText) else {
+            throw RequestBody.invalid("unknown status `\(AccessBroker.shown(statusText))`")
+        }
+        let mine = request.uri.queryParameters.get("mine") == "true"
+        let after = request.uri.queryParameters.get("cursor").flatMap { UUID(uuidString: String($0)) }
+        let page = try await broker.requests.list(
+            principal: mine ? principal.id : nil, status: status, reviewableBy: mine ? nil : principal, after: after)
+        return JSONResponse.make(.object([
+            "items": .array(try await page.items.asyncMap { try await view($0) }),
+            "next_cursor": JSONResponse.id(page.nextCursor),
+        ]))
+    }
+
+    func show(_ context: AirlockRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let record = try await load(context)
+        let mayApprove = record.approvalProgress.contains { progress in
+            progress.requirements.contains { principal.groups.contains($0.requirement.group) }
+        }
+        guard record.principalID == principal.id || mayApprove || principal.has(scope: "auditor")
+            || principal.has(scope: "admin") else {
+            throw APIError(.notFound, code: "not_found", message: "no such access request")
+        }
+        return JSONResponse.make(try await view(record))
+    }
+
+    func review(_ request: Request, _ context: AirlockRequestContext, verdict: AccessRequestState.Verdict) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let body = try await RequestBody.read(request, allowed: ["comment"])
+        let comment = try body.string("comment", maxLength: 1024) ?? ""
+        let id = try requestID(context)
+        do {
+            let record = try await broker.requests.review(id, by: principal, verdict: verdict, comment: comment)
+            return JSONResponse.make(try await view(record))
+        } catch let error as AccessRequestError {
+            throw Self.apiError(error)
+        } catch let error as StoreError where error.code == "not_found" {
+            throw APIError(.notFound, code: "not_found", message: "no such access request")
+        }
+    }
+
+    func pickUp(_ context: AirlockRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let record = try await load(context)
+        guard record.principalID == principal.id else {
+            throw APIError(.forbidden, code: "forbidden", message: "only the requester may pick up the credential")
+        }
+        guard let resource = broker.catalog[record.resourceID] else {
+            throw APIError(.unprocessableContent, code: "unknown_resource", message: "the resource is no longer configured")
+        }
+        return JSONResponse.make(try await CredentialIssuer(broker: broker).issue(record: record, resource: resource, for: principal))
+    }
+
+    // MARK: - Helpers
+
+    func requestID(_ context: AirlockRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw APIError(.notFound, code: "not_found", message: "no such access request")
+        }
+        return id
+    }
+
+    func load(_ context: AirlockRequestContext) async throws -> AccessRequestRecord {
+        guard let record = try await broker.requests.get(try requestID(context)) else {
+            throw APIError(.notFound, code: "not_found", message: "no such access request")
+        }
+        return record
+    }
+
+    func view(_ record: AccessRequestRecord) async throws -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": JSONResponse.id(record.id), "status": .string(record.status.rawValue),
+            "principal": .string(record.principalID), "resource": .string(record.resourceID),
+            "role": .string(record.role), "ttl_seconds": .int(Int64(record.grantedTTLSeconds ?? record.ttlSeconds)),
+            "requested_ttl_seconds": .int(Int64(record.ttlSeconds)),
+            "reason": .string(record.reason), "ticket": record.ticket.map { .string($0) } ?? .null,
+            "decision": record.decision.json,
+            "approvals": .array(record.reviews.map { review in
+                .object([
+                    "approver": .string(review.reviewer), "verdict": .string(review.verdict.rawValue),
+                    "groups": .array(review.groups.map { .string($0) }), "comment": .string(review.comment),
+                    "at": JSONResponse.time(review.at),
+                ])
+            }),
+            "created_at": JSONResponse.time(record.createdAt), "decided_at": JSONResponse.time(record.decidedAt),
+        ]
+        if let lease = record.leaseID { object["lease"] = JSONResponse.id(lease) }
+        if record.status == .pendingApproval { object["approvers"] = try await approvers(record) }
+        return .object(object)
+    }
+
+    /// Per applying approval rule: each required group, its count, how many have approved, and the members
+    /// Airlock knows of (people who reviewed before as members of that group).
+    func approvers(_ record: AccessRequestRecord) async throws -> JSONValue {
+        let progress = record.approvalProgress
+        let groups = Array(Set(progress.flatMap { $0.requirements.map(\.requirement.group) })).sorted()
+        let members = try await broker.requests.knownMembers(of: groups)
+        return .array(progress.map { rule in
+            .object([
+                "rule": .string(rule.rule),
+                "requires": .array(rule.requirements.map { requirement in
+                    .object([
+                        "group": .string(requirement.requirement.group),
+                        "count": .int(Int64(requirement.requirement.count)),
+                        "approved_by": .array(requirement.assigned.map { .string($0) }),
+                        "members": .array((members[requirement.requirement.group] ?? []).map { .string($0) }),
+                    ])
+                }),
+            ])
+        })
+    }
+
+    static func apiError(_ error: AccessRequestError) -> APIError {
+        switch error.code {
+        case .selfApproval: APIError(.forbidden, code: "self_approval", message: error.message)
+        case .notAnApprover: APIError(.forbidden, code: "not_an_approver", message: error.message)
+        case .alreadyReviewed: APIError(.conflict, code: "already_reviewed", message: error.message)
+        case .requestClosed, .invalidTransition: APIError(.conflict, code: "request_closed", message: error.message)
+        case .notApproved: APIError(.conflict, code: "not_approved", message: error.message)
+        case .alreadyRetrieved: APIError(.gone, code: "already_retrieved", message: error.message)
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        result.reserveCapacity(count)
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}

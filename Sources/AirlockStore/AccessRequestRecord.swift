@@ -1,0 +1,240 @@
+import AirlockCore
+import Foundation
+import PostgresNIO
+
+/// What a principal asks for, before the decision (the body of `POST /v1/access-requests`, plus who and from where).
+public struct NewAccessRequest: Sendable, Hashable {
+    /// Who asks.
+    public var principal: Principal
+    /// The resource id (it must be in the catalog).
+    public var resourceID: String
+    /// The role template asked for.
+    public var role: String
+    /// The TTL asked for, in seconds (positive).
+    public var ttlSeconds: Int
+    /// `request.reason`.
+    public var reason: String
+    /// `request.ticket`.
+    public var ticket: String?
+    /// `request.break_glass`.
+    public var breakGlass: Bool
+    /// `request.source_ip`, as text.
+    public var sourceIP: String?
+
+    /// Creates a request.
+    public init(
+        principal: Principal, resourceID: String, role: String, ttlSeconds: Int, reason: String,
+        ticket: String? = nil, breakGlass: Bool = false, sourceIP: String? = nil
+    ) {
+        self.principal = principal
+        self.resourceID = resourceID
+        self.role = role
+        self.ttlSeconds = ttlSeconds
+        self.reason = reason
+        self.ticket = ticket
+        self.breakGlass = breakGlass
+        self.sourceIP = sourceIP
+    }
+}
+
+/// One review (a row of `approvals`).
+public struct AccessReview: Sendable, Hashable {
+    /// The reviewer's principal id.
+    public var reviewer: String
+    /// The reviewer's groups when reviewing.
+    public var groups: [String]
+    /// Approve or deny.
+    public var verdict: AccessRequestState.Verdict
+    /// The reviewer's comment.
+    public var comment: String
+    /// When.
+    public var at: Date
+}
+
+/// A stored access request with its reviews (`GET /v1/access-requests/{id}`).
+public struct AccessRequestRecord: Sendable, Hashable {
+    /// The request id.
+    public var id: UUID
+    /// The requester's principal id.
+    public var principalID: String
+    /// The requester's kind.
+    public var principalKind: Principal.Kind
+    /// The resource id.
+    public var resourceID: String
+    /// The role template.
+    public var role: String
+    /// The TTL asked for.
+    public var ttlSeconds: Int
+    /// The TTL granted (or granted on approval); nil on deny.
+    public var grantedTTLSeconds: Int?
+    /// The reason given.
+    public var reason: String
+    /// The ticket, if any.
+    public var ticket: String?
+    /// Whether break-glass was asked for.
+    public var breakGlass: Bool
+    /// The source address, if known.
+    public var sourceIP: String?
+    /// The status.
+    public var status: AccessRequestState.Status
+    /// The policy decision.
+    public var decision: AccessDecision
+    /// The policy set the decision was made under.
+    public var policySetID: UUID?
+    /// When the request was made.
+    public var createdAt: Date
+    /// When it was approved, denied or expired.
+    public var decidedAt: Date?
+    /// Until when approvers may decide (pending).
+    public var decisionDeadline: Date?
+    /// Until when the credential may be picked up (approved).
+    public var pickupDeadline: Date?
+    /// When it reached a terminal status.
+    public var closedAt: Date?
+    /// The reviews, oldest first.
+    public var reviews: [AccessReview]
+    /// The lease of the issued credential, if any.
+    public var leaseID: UUID?
+
+    /// The state machine positioned at this record.
+    public func state(windows: AccessRequestState.Windows = .init()) -> AccessRequestState {
+        AccessRequestState(
+            requester: principalID, status: status, decision: decision,
+            reviews: reviews.map { .init(reviewer: $0.reviewer, groups: Set($0.groups), verdict: $0.verdict, at: $0.at) },
+            grantedTTLSeconds: grantedTTLSeconds.map(Int64.init), decidedAt: decidedAt,
+            decisionDeadline: decisionDeadline, pickupDeadline: pickupDeadline, closedAt: closedAt, windows: windows)
+    }
+
+    /// Per applying approval rule, what a maximum matching has assigned and what is still needed.
+    public var approvalProgress: [ApprovalProgress] {
+        let state = state()
+        return ApprovalMatcher.progress(state.approvalRules, approvers: state.approvers, requester: principalID)
+    }
+}
+
+extension AccessRequestRecord {
+    /// The columns ``init(row:reviews:)`` reads, in a `SELECT` list over `access_requests r`.
+    static let columns = """
+        r.id, r.principal_id, r.principal_kind, r.resource_id, r.role, r.ttl_seconds, r.granted_ttl_seconds, \
+        r.reason, r.ticket, r.break_glass, host(r.source_ip) AS source_ip, r.status, r.decision::text AS decision, \
+        r.policy_set_id, r.created_at, r.decided_at, r.decision_deadline, r.pickup_deadline, r.closed_at, \
+        (SELECT l.id FROM leases l WHERE l.request_id = r.id) AS lease_id
+        """
+
+    /// Decodes a row selected with ``columns``.
+    init(row: PostgresRow, reviews: [AccessReview]) throws {
+        let cells = row.makeRandomAccess()
+        let statusText = try cells["status"].decode(String.self)
+        let kindText = try cells["principal_kind"].decode(String.self)
+        guard let status = AccessRequestState.Status(rawValue: statusText), let kind = Principal.Kind(rawValue: kindText)
+        else { throw StoreError(code: "corrupt_row", message: "access request row has an unknown status or kind") }
+        self.id = try cells["id"].decode(UUID.self)
+        self.principalID = try cells["principal_id"].decode(String.self)
+        self.principalKind = kind
+        self.resourceID = try cells["resource_id"].decode(String.self)
+        self.role = try cells["role"].decode(String.self)
+        self.ttlSeconds = try cells["ttl_seconds"].decode(Int.self)
+        self.grantedTTLSeconds = try cells["granted_ttl_seconds"].decode(Int?.self)
+        self.reason = try cells["reason"].decode(String.self)
+        self.ticket = try cells["ticket"].decode(String?.self)
+        self.breakGlass = try cells["break_glass"].decode(Bool.self)
+        self.sourceIP = try cells["source_ip"].decode(String?.self)
+        self.status = status
+        self.decision = try AccessDecision(json: JSONValue.parse(try cells["decision"].decode(String.self)))
+        self.policySetID = try cells["policy_set_id"].decode(UUID?.self)
+        self.createdAt = try cells["created_at"].decode(Date.self)
+        self.decidedAt = try cells["decided_at"].decode(Date?.self)
+        self.decisionDeadline = try cells["decision_deadline"].decode(Date?.self)
+        self.pickupDeadline = try cells["pickup_deadline"].decode(Date?.self)
+        self.closedAt = try cells["closed_at"].decode(Date?.self)
+        self.leaseID = try cells["lease_id"].decode(UUID?.self)
+        self.reviews = reviews
+    }
+}
+
+extension AccessReview {
+    /// Decodes `(approver_id, groups, verdict, comment, created_at)`.
+    init(_ row: (String, [String], String, String, Date)) {
+        self.reviewer = row.0
+        self.groups = row.1
+        self.verdict = AccessRequestState.Verdict(rawValue: row.2) ?? .deny
+        self.comment = row.3
+        self.at = row.4
+    }
+}
+
+/// The non-secret columns of a `resources` row, as JSON text for `::jsonb` binds.
+struct ResourceRow {
+    let attributes: String
+    let connection: String
+    let roles: String
+
+    init(_ resource: Resource) {
+        attributes = JSONValue.object(resource.attributes).canonicalString()
+        var connection: [String: JSONValue] = [:]
+        if let target = resource.postgres {
+            // Never the admin password: it is sealed with envelope encryption into `admin_secret` elsewhere.
+            connection = [
+                "host": .string(target.host), "port": .int(Int64(target.port)), "database": .string(target.database),
+                "admin_user": .string(target.adminUser), "sslmode": .string(target.sslMode),
+                "connection_limit": .int(Int64(target.connectionLimit)),
+            ]
+        }
+        if let audience = resource.audience { connection["audience"] = .string(audience) }
+        self.connection = JSONValue.object(connection).canonicalString()
+        roles = JSONValue.object(resource.roles.mapValues { template in
+            var fields: [String: JSONValue] = [:]
+            if !template.grants.isEmpty {
+                fields["grants"] = .array(template.grants.map { grant in
+                    .object([
+                        "privileges": .array(grant.privileges.map { .string($0) }),
+                        "object": .string(grant.objectKind.rawValue), "schema": .string(grant.schema),
+                        "pattern": .string(grant.pattern),
+                    ])
+                })
+            }
+            if !template.scopes.isEmpty { fields["scopes"] = .array(template.scopes.map { .string($0) }) }
+            return .object(fields)
+        }).canonicalString()
+    }
+}
+
+/// The facts every access-request audit event carries. Never a secret: ids, names, the decision's rules.
+struct AuditFacts {
+    let id: UUID
+    let principal: String
+    let resource: String
+    let role: String
+    let decision: AccessDecision
+
+    func event(_ type: String, ttl: Int?, extra: [String: JSONValue] = [:]) -> NewAuditEvent {
+        var data: [String: JSONValue] = [
+            "request_id": .string(id.uuidString.lowercased()), "principal": .string(principal),
+            "resource": .string(resource), "role": .string(role), "decision": .string(decision.outcome.rawValue),
+            "rules": .array(decision.rules.map { .string($0) }),
+        ]
+        if let ttl { data["ttl_seconds"] = .int(Int64(ttl)) }
+        data.merge(extra) { _, new in new }
+        return NewAuditEvent(
+            type: type, subject: id.uuidString.lowercased(), severity: .info, channels: decision.notify, data: data)
+    }
+
+    /// The event that follows a transition's action, if any.
+    func event(for action: AccessRequestState.Action, ttl: Int?) -> NewAuditEvent? {
+        switch action {
+        case .approve(_, let pickupDeadline, let rule, let assignment):
+            var extra: [String: JSONValue] = ["pickup_deadline": .string(AuditTime.format(pickupDeadline))]
+            if let rule { extra["approval_rule"] = .string(rule) }
+            if !assignment.isEmpty { extra["approvers"] = .object(assignment.mapValues { .string($0) }) }
+            return event("airlock.access.approved", ttl: ttl, extra: extra)
+        case .deny(let reviewer):
+            return event("airlock.access.denied", ttl: nil, extra: reviewer.map { ["reviewer": .string($0)] } ?? [:])
+        case .expire(let reason):
+            return event("airlock.access.expired", ttl: ttl, extra: ["reason": .string(reason.rawValue)])
+        case .recordReview:
+            return event("airlock.access.reviewed", ttl: ttl)
+        case .awaitApproval, .issue, .none:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import AirlockCore
+import Foundation
+import Logging
+import PostgresNIO
+
+extension AccessRequestStore {
+    /// Records `reviewer`'s verdict on request `id`: locks the row, applies the state machine and the approval
+    /// matcher, inserts the review, updates the status and appends the audit event, in one transaction.
+    ///
+    /// Throws ``AccessRequestError`` (`self_approval`, `already_reviewed`, `not_an_approver`, `request_closed`)
+    /// with nothing written, or ``StoreError`` `not_found`.
+    public func review(
+        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String = ""
+    ) async throws -> AccessRequestRecord {
+        try await transaction { connection in
+            try await review(id, by: reviewer, verdict: verdict, comment: comment, on: connection)
+        }
+        return try await require(id)
+    }
+
+    /// ``review(_:by:verdict:comment:)`` inside the caller's transaction.
+    public func review(
+        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String,
+        on connection: PostgresConnection
+    ) async throws {
+        guard let record = try await load(id, on: connection, lock: true) else {
+            throw StoreError(code: "not_found", message: "no access request `\(id)`")
+        }
+        let now = clock.now()
+        var state = record.state(windows: windows)
+        let groups = Set(reviewer.groups)
+        let action = verdict == .approve
+            ? try state.apply(.approve(by: reviewer.id, groups: groups, at: now))
+            : try state.apply(.deny(by: reviewer.id, groups: groups, at: now))
+        try await connection.query("""
+            INSERT INTO approvals (id, request_id, approver_id, verdict, groups, comment, created_at)
+            VALUES (\(UUID()), \(id), \(reviewer.id), \(verdict.rawValue), \(groups.sorted()), \(comment), \(now))
+            """, logger: logger)
+        try await update(record, to: state, on: connection)
+        let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID, role: record.role,
+                               decision: record.decision)
+        if var event = facts.event(for: action, ttl: state.grantedTTLSeconds.map(Int.init)) {
+            event.data["reviewer"] = .string(reviewer.id)
+            event.data["verdict"] = .string(verdict.rawValue)
+            try await auditLog.append(event, on: connection, logger: logger)
+        }
+    }
+
+    /// Expires up to `limit` requests that are due at the clock's now: pending past their decision deadline, or
+    /// approved past their pickup deadline with no lease begun. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so
+    /// concurrent sweepers (other replicas) take disjoint rows. Returns the expired ids.
+    @discardableResult
+    public func expireDue(limit: Int = 100) async throws -> [UUID] {
+        try await transaction { connection in
+            let now = clock.now()
+            let due = try await connection.query("""
+                SELECT r.id FROM access_requests r
+                WHERE (r.status = 'pending_approval' AND r.decision_deadline <= \(now))
+                   OR (r.status = 'approved' AND r.pickup_deadline <= \(now)
+                       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.request_id = r.id))
+                ORDER BY r.created_at LIMIT \(max(1, limit))
+                FOR UPDATE OF r SKIP LOCKED
+                """, logger: logger)
+            var ids: [UUID] = []
+            for try await id in due.decode(UUID.self) { ids.append(id) }
+            var expired: [UUID] = []
+            for id in ids {
+                guard let record = try await load(id, on: connection, lock: true) else { continue }
+                var state = record.state(windows: windows)
+                let action = try state.apply(.expire(now: now))
+                guard case .expire = action else { continue }
+                try await update(record, to: state, on: connection)
+                let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID,
+                                       role: record.role, decision: record.decision)
+                if let event = facts.event(for: action, ttl: state.grantedTTLSeconds.map(Int.init)) {
+                    try await auditLog.append(event, on: connection, logger: logger)
+                }
+                expired.append(id)
+            }
+            return expired
+        }
+    }
+
+    /// Marks request `id` issued once its lease `leaseID` exists, inside the caller's transaction (the one that
+    /// activates the lease and appends `airlock.credential.issued`). The pickup counts from the lease's creation,
+    /// so a slow mint that began in time still completes.
+    ///
+    /// Throws ``AccessRequestError`` `not_approved`, `already_retrieved` or `request_closed`.
+    public func markIssued(_ id: UUID, leaseID: UUID, on connection: PostgresConnection) async throws {
+        guard let record = try await load(id, on: connection, lock: true) else {
+            throw StoreError(code: "not_found", message: "no access request `\(id)`")
+        }
+        let rows = try await connection.query(
+            "SELECT created_at FROM leases WHERE id = \(leaseID) AND request_id = \(id)", logger: logger)
+        var leaseCreated: Date?
+        for try await created in rows.decode(Date.self) { leaseCreated = created }
+        guard let leaseCreated else {
+            throw StoreError(code: "lease_not_found", message: "no lease `\(leaseID)` for access request `\(id)`")
+        }
+        var state = record.state(windows: windows)
+        try state.apply(.pickUp(at: leaseCreated))
+        try await update(record, to: state, on: connection)
+    }
+
+    /// ``markIssued(_:leaseID:on:)`` in its own transaction.
+    public func markIssued(_ id: UUID, leaseID: UUID) async throws {
+        try await transaction { connection in try await markIssued(id, leaseID: leaseID, on: connection) }
+    }
+
+    /// Writes the state's status and times to the request row.
+    private func update(
+        _ record: AccessRequestRecord, to state: AccessRequestState, on connection: PostgresConnection
+    ) async throws {
+        let granted = state.status == .denied ? record.grantedTTLSeconds : state.grantedTTLSeconds.map(Int.init)
+        try await connection.query("""
+            UPDATE access_requests SET status = \(state.status.rawValue), granted_ttl_seconds = \(granted),
+                decided_at = \(state.decidedAt), decision_deadline = \(state.decisionDeadline),
+                pickup_deadline = \(state.pickupDeadline), closed_at = \(state.closedAt)
+            WHERE id = \(record.id)
+            """, logger: logger)
+    }
+}

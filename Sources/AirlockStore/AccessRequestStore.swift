@@ -1,0 +1,204 @@
+import AirlockCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Access requests in PostgreSQL: each state change goes through ``AccessRequestState`` and commits with its
+/// audit event in one transaction.
+///
+/// Reviews lock the request row (`FOR UPDATE`), so concurrent reviews of one request are serialised and each
+/// sees the others; the expiry sweep claims due rows with `FOR UPDATE SKIP LOCKED`, so replicas never expire a
+/// request twice. Times come from the injected clock.
+public struct AccessRequestStore: Sendable {
+    /// The database.
+    public let database: Database
+    /// Where audit events are appended.
+    public let auditLog: AuditLog
+    /// The clock every transition is stamped with.
+    public let clock: any WallClock
+    /// The decision and pickup windows.
+    public let windows: AccessRequestState.Windows
+    /// The logger.
+    public let logger: Logger
+
+    /// Creates a store.
+    public init(
+        database: Database, auditLog: AuditLog, clock: any WallClock = SystemWallClock(),
+        windows: AccessRequestState.Windows = .init(), logger: Logger
+    ) {
+        self.database = database
+        self.auditLog = auditLog
+        self.clock = clock
+        self.windows = windows
+        self.logger = logger
+    }
+
+    // MARK: - Resources
+
+    /// Writes the catalog's non-secret fields of `resource` into `resources` (insert or update). The admin
+    /// password is never written here.
+    public func upsert(resource: Resource) async throws {
+        try await database.client.withConnection { connection in
+            try await upsert(resource: resource, onlyIfMissing: false, on: connection)
+        }
+    }
+
+    func upsert(resource: Resource, onlyIfMissing: Bool, on connection: PostgresConnection) async throws {
+        let row = ResourceRow(resource)
+        let insert: PostgresQuery = """
+            INSERT INTO resources (id, kind, env, owner, sensitivity, tags, attributes, connection, roles)
+            VALUES (\(resource.id), \(resource.kind.rawValue), \(resource.env), \(resource.owner),
+                    \(resource.sensitivity), \(resource.tags), \(row.attributes)::jsonb, \(row.connection)::jsonb,
+                    \(row.roles)::jsonb)
+            """
+        var query = insert
+        // DO NOTHING takes no row lock, so creating requests never serialises on the resource row.
+        query.sql += onlyIfMissing ? " ON CONFLICT (id) DO NOTHING" : """
+             ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, env = EXCLUDED.env, owner = EXCLUDED.owner,
+              sensitivity = EXCLUDED.sensitivity, tags = EXCLUDED.tags, attributes = EXCLUDED.attributes,
+              connection = EXCLUDED.connection, roles = EXCLUDED.roles, updated_at = now()
+            """
+        try await connection.query(query, logger: logger)
+    }
+
+    // MARK: - Create
+
+    /// Records a decided request (pending, approved or denied by policy) and its audit events in one transaction,
+    /// inserting the resource row first if it is missing.
+    public func create(
+        _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
+        policySetID: UUID?
+    ) async throws -> AccessRequestRecord {
+        let id = try await transaction { connection in
+            try await create(request, resource: resource, decision: decision, evaluationInput: evaluationInput,
+                             policySetID: policySetID, on: connection)
+        }
+        return try await require(id)
+    }
+
+    /// ``create(_:resource:decision:evaluationInput:policySetID:)`` inside the caller's transaction. Returns the id.
+    public func create(
+        _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
+        policySetID: UUID?, on connection: PostgresConnection
+    ) async throws -> UUID {
+        guard resource.id == request.resourceID else {
+            throw StoreError(code: "unknown_resource", message: "the resource does not match the request")
+        }
+        let now = clock.now()
+        var state = AccessRequestState(requester: request.principal.id, windows: windows)
+        let action = try state.apply(.decided(decision, at: now))
+        try await upsert(resource: resource, onlyIfMissing: true, on: connection)
+        let id = UUID()
+        let granted = state.status == .denied ? nil : state.grantedTTLSeconds.map(Int.init)
+        try await connection.query("""
+            INSERT INTO access_requests (id, principal_id, principal_kind, resource_id, role, ttl_seconds, reason,
+                ticket, break_glass, source_ip, status, decision, evaluation_input, policy_set_id, granted_ttl_seconds,
+                created_at, decided_at, decision_deadline, pickup_deadline, closed_at)
+            VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.resourceID),
+                \(request.role), \(request.ttlSeconds), \(request.reason), \(request.ticket), \(request.breakGlass),
+                \(request.sourceIP)::inet, \(state.status.rawValue), \(decision.json.canonicalString())::jsonb,
+                \(evaluationInput.canonicalString())::jsonb, \(policySetID), \(granted), \(now), \(state.decidedAt),
+                \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt))
+            """, logger: logger)
+        let facts = AuditFacts(id: id, principal: request.principal.id, resource: request.resourceID,
+                               role: request.role, decision: decision)
+        try await auditLog.append(facts.event("airlock.access.requested", ttl: granted, extra: [
+            "requested_ttl_seconds": .int(Int64(request.ttlSeconds)), "break_glass": .bool(request.breakGlass),
+        ]), on: connection, logger: logger)
+        if let event = facts.event(for: action, ttl: granted) {
+            try await auditLog.append(event, on: connection, logger: logger)
+        }
+        return id
+    }
+
+    // MARK: - Read
+
+    /// The request `id` with its reviews, or nil.
+    public func get(_ id: UUID) async throws -> AccessRequestRecord? {
+        try await database.client.withConnection { connection in try await load(id, on: connection, lock: false) }
+    }
+
+    /// Requests oldest first, filtered by requester, status and (for approvers) reviewability: with
+    /// `reviewableBy`, only requests by someone else that need one of the reviewer's groups and that the
+    /// reviewer has not reviewed yet. `after` is the last id of the previous page.
+    public func list(
+        principal: String? = nil, status: AccessRequestState.Status? = nil, reviewableBy reviewer: Principal? = nil,
+        limit: Int = 50, after: UUID? = nil
+    ) async throws -> (items: [AccessRequestRecord], nextCursor: UUID?) {
+        let limit = max(1, min(limit, 500))
+        var query: PostgresQuery = """
+            SELECT \(unescaped: AccessRequestRecord.columns) FROM access_requests r
+            WHERE (\(principal)::text IS NULL OR r.principal_id = \(principal))
+              AND (\(status?.rawValue)::text IS NULL OR r.status = \(status?.rawValue))
+              AND (\(after)::uuid IS NULL OR (r.created_at, r.id) > (SELECT a.created_at, a.id FROM access_requests a WHERE a.id = \(after)))
+            """
+        if let reviewer {
+            query.sql += " AND r.principal_id <> $\(query.binds.count + 1)"
+            query.binds.append(reviewer.id)
+            query.sql += " AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver_id = $\(query.binds.count))"
+            query.sql += """
+                 AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.decision->'approvals') a,
+                  jsonb_array_elements(a->'requires') q WHERE q->>'group' = ANY($\(query.binds.count + 1)))
+                """
+            query.binds.append(reviewer.groups)
+        }
+        query.sql += " ORDER BY r.created_at, r.id LIMIT \(limit + 1)"
+        return try await database.client.withConnection { connection in
+            var items: [AccessRequestRecord] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                items.append(try AccessRequestRecord(row: row, reviews: []))
+            }
+            let more = items.count > limit
+            items = Array(items.prefix(limit))
+            for index in items.indices { items[index].reviews = try await reviews(of: items[index].id, on: connection) }
+            return (items, more ? items.last?.id : nil)
+        }
+    }
+
+    /// Distinct reviewers Airlock has seen in each of `groups` (from past approvals): the "members known to
+    /// Airlock" of the API's `approvers` field.
+    public func knownMembers(of groups: [String]) async throws -> [String: [String]] {
+        let rows = try await database.client.query("""
+            SELECT DISTINCT g, approver_id FROM approvals, unnest(groups) AS g WHERE g = ANY(\(groups)) ORDER BY 1, 2
+            """, logger: logger)
+        var members: [String: [String]] = [:]
+        for try await (group, approver) in rows.decode((String, String).self) { members[group, default: []].append(approver) }
+        return members
+    }
+
+    func load(_ id: UUID, on connection: PostgresConnection, lock: Bool) async throws -> AccessRequestRecord? {
+        var query: PostgresQuery = "SELECT \(unescaped: AccessRequestRecord.columns) FROM access_requests r WHERE r.id = \(id)"
+        if lock { query.sql += " FOR UPDATE OF r" }
+        var record: AccessRequestRecord?
+        for try await row in try await connection.query(query, logger: logger) {
+            record = try AccessRequestRecord(row: row, reviews: [])
+        }
+        record?.reviews = try await reviews(of: id, on: connection)
+        return record
+    }
+
+    private func reviews(of id: UUID, on connection: PostgresConnection) async throws -> [AccessReview] {
+        let rows = try await connection.query("""
+            SELECT approver_id, groups, verdict, comment, created_at FROM approvals
+            WHERE request_id = \(id) ORDER BY created_at, id
+            """, logger: logger)
+        var result: [AccessReview] = []
+        for try await row in rows.decode((String, [String], String, String, Date).self) { result.append(AccessReview(row)) }
+        return result
+    }
+
+    func require(_ id: UUID) async throws -> AccessRequestRecord {
+        guard let record = try await get(id) else { throw StoreError(code: "not_found", message: "no access request `\(id)`") }
+        return record
+    }
+
+    /// Runs `body` in a transaction, rethrowing the body's own error unwrapped when the rollback succeeded.
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await database.client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+            throw error
+        }
+    }
+}

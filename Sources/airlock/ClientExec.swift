@@ -1,0 +1,91 @@
+import AirlockCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Picking up a credential and running a command with it: the secret goes into the child's environment
+/// only, never into the parent's output or environment.
+enum ClientExec {
+    /// `GET /v1/access-requests/{id}/credentials`: mints the credential (once).
+    static func pickUp(_ client: ClientHTTP, id: String) async throws -> ClientHTTP.Reply {
+        try await client.get("/v1/access-requests/\(pathSegment(id))/credentials")
+    }
+
+    /// Prints a picked-up credential the way `creds` does.
+    static func show(_ reply: ClientHTTP.Reply, format: CredentialFormat, json: Bool) throws {
+        if json {
+            print(reply.text)
+            return
+        }
+        let credential = try reply.json()
+        print(ClientOutput.credential(credential, format: format))
+        if format != .json { ClientOutput.note(ClientOutput.credentialNote(credential)) }
+    }
+
+    /// Runs `command` with the credential's variables, without `AIRLOCK_TOKEN`, and returns its exit status
+    /// (128 + signal when a signal ended it).
+    static func run(_ command: [String], credential: JSONValue) throws -> Int32 {
+        guard let program = command.first else { throw ClientError("no command given after `--`") }
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "AIRLOCK_TOKEN")
+        for (key, value) in ClientOutput.environment(credential) { environment[key] = value }
+        let arguments = command.map { strdup($0) }
+        let variables = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer {
+            arguments.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGQUIT)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        // Like system(3): while the child runs, Ctrl-C is the child's to handle; the parent waits for it.
+        let previousInterrupt = signal(SIGINT, SIG_IGN)
+        let previousQuit = signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, previousInterrupt)
+            signal(SIGQUIT, previousQuit)
+        }
+        fflush(nil)
+        var pid = pid_t()
+        let argv = arguments + [nil]
+        let envp = variables + [nil]
+        let spawned = posix_spawnp(&pid, program, nil, &attributes, argv, envp)
+        guard spawned == 0 else {
+            throw ClientError("cannot run `\(program)`: \(String(cString: strerror(spawned)))", exitCode: 127)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw ClientError("lost track of `\(program)`: \(String(cString: strerror(errno)))") }
+        }
+        let signalNumber = status & 0x7f
+        return signalNumber == 0 ? (status >> 8) & 0xff : 128 + signalNumber
+    }
+
+    /// Picks up and runs: the shared end of `exec` and `request --wait -- COMMAND`.
+    static func pickUpAndRun(_ client: ClientHTTP, id: String, command: [String]) async throws {
+        let reply = try await pickUp(client, id: id)
+        let credential = try reply.json()
+        ClientOutput.note(ClientOutput.credentialNote(credential))
+        let status = try run(command, credential: credential)
+        if status != 0 { throw ClientError.silent(status) }
+    }
+}
+
+extension ClientError {
+    /// An exit status with nothing to print (the child already spoke).
+    static func silent(_ status: Int32) -> ClientError { ClientError("", exitCode: status) }
+}

@@ -1,0 +1,126 @@
+import AirlockCore
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A small JSON-over-HTTP client for the broker's `/v1` API. Turns the broker's
+/// `{"error": {"code", "message", "request_id"}}` answers and transport failures into one-line ``ClientError``s.
+/// The token goes only into the `Authorization` header, never into an error or a log line.
+struct ClientHTTP: Sendable {
+    /// A successful answer: its status and body.
+    struct Reply: Sendable {
+        let status: Int
+        let body: Data
+
+        /// The body parsed as JSON.
+        func json() throws -> JSONValue {
+            do {
+                return try JSONValue.parse(body)
+            } catch {
+                throw ClientError("the broker answered with something that is not JSON")
+            }
+        }
+
+        /// The body as text, for `--json`.
+        var text: String {
+            let text = String(decoding: body, as: UTF8.self)
+            return text.hasSuffix("\n") ? String(text.dropLast()) : text
+        }
+    }
+
+    let address: String
+    private let base: URL
+    private let token: String
+
+    init(address: String, token: String) throws {
+        guard let base = URL(string: address), let scheme = base.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", base.host != nil else {
+            throw ClientError("--addr `\(address)` is not an http(s) URL such as \(ClientOptions.defaultAddress)")
+        }
+        self.address = address
+        self.base = base
+        self.token = token
+    }
+
+    func get(_ path: String) async throws -> Reply {
+        try await send("GET", path, body: nil)
+    }
+
+    func post(_ path: String, _ body: JSONValue) async throws -> Reply {
+        try await send("POST", path, body: body)
+    }
+
+    /// Sends one request; a non-2xx answer becomes a ``ClientError``.
+    func send(_ method: String, _ path: String, body: JSONValue?) async throws -> Reply {
+        guard let url = URL(string: address + path) else { throw ClientError("cannot build a URL for `\(path)`") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.timeoutInterval = 30
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = body.canonicalData()
+        }
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.connectionProxyDictionary = [:]
+        let session = URLSession(configuration: configuration)
+        defer { session.finishTasksAndInvalidate() }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch let error as URLError {
+            throw transportError(error)
+        } catch {
+            throw ClientError("cannot reach the broker at \(address): the request failed")
+        }
+        guard let http = response as? HTTPURLResponse else {
+            throw ClientError("the broker at \(address) did not answer over HTTP")
+        }
+        guard (200..<300).contains(http.statusCode) else {
+            throw Self.apiError(status: http.statusCode, body: data)
+        }
+        return Reply(status: http.statusCode, body: data)
+    }
+
+    private func transportError(_ error: URLError) -> ClientError {
+        switch error.code {
+        case .cannotConnectToHost, .cannotFindHost, .networkConnectionLost, .notConnectedToInternet,
+             .dnsLookupFailed:
+            ClientError("cannot reach the broker at \(address): is `airlock dev` running? (or pass --addr)")
+        case .timedOut:
+            ClientError("the broker at \(address) did not answer in time")
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
+             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+            ClientError("cannot reach the broker at \(address): the TLS connection failed")
+        default:
+            ClientError("cannot reach the broker at \(address): \(error.localizedDescription)")
+        }
+    }
+
+    /// `error: MESSAGE (code)`, with a hint for 401s and the request id for 5xx.
+    static func apiError(status: Int, body: Data) -> ClientError {
+        let error = (try? JSONValue.parse(body))?["error"]
+        let code = error?["code"]?.stringValue
+        let message = error?["message"]?.stringValue ?? "the broker answered HTTP \(status)"
+        var line = message
+        if let code { line += " (\(code))" }
+        if status == 401 {
+            line += "\nhint: log in again with `airlock login --dev USER` (against `airlock dev`) "
+                + "or `airlock login --token TOKEN`"
+        }
+        if status >= 500, let requestID = error?["request_id"]?.stringValue {
+            line += " [request \(requestID)]"
+        }
+        return ClientError(line)
+    }
+}
+
+/// Percent-encodes one path segment (an id the user typed).
+func pathSegment(_ text: String) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-_.~")
+    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The options every client command shares: where the broker is, who we are, and how to print.
+struct ClientOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The broker's URL (env AIRLOCK_ADDR; default \(ClientOptions.defaultAddress)).", valueName: "url"))
+    var addr: String?
+
+    @Option(help: ArgumentHelp(
+        "A bearer token (env AIRLOCK_TOKEN; default: the token `airlock login` stored).", valueName: "token"))
+    var token: String?
+
+    @Flag(help: "Print the broker's JSON answer instead of a human summary.")
+    var json = false
+
+    static let defaultAddress = "http://127.0.0.1:8420"
+
+    /// The broker URL from `--addr`, `AIRLOCK_ADDR`, or the default.
+    var brokerAddress: String { Self.resolveAddress(addr) }
+
+    static func resolveAddress(_ flag: String?) -> String {
+        let environment = ProcessInfo.processInfo.environment["AIRLOCK_ADDR"]
+        let chosen = flag ?? environment.flatMap { $0.isEmpty ? nil : $0 } ?? defaultAddress
+        return chosen.hasSuffix("/") ? String(chosen.dropLast()) : chosen
+    }
+
+    /// The token from `--token`, `AIRLOCK_TOKEN`, or the token file; a missing token is a helpful error.
+    func resolveToken() throws -> String {
+        if let token, !token.isEmpty { return token }
+        if let token = ProcessInfo.processInfo.environment["AIRLOCK_TOKEN"], !token.isEmpty { return token }
+        if let token = try TokenFile.read() { return token }
+        throw ClientError(
+            "not logged in: run `airlock login --dev USER` (against `airlock dev`) or `airlock login --token TOKEN`, "
+                + "or set AIRLOCK_TOKEN")
+    }
+
+    /// An HTTP client for the broker, with the caller's token.
+    func client() throws -> ClientHTTP {
+        let address = brokerAddress
+        let token = try resolveToken()
+        return try ClientHTTP(address: address, token: token)
+    }
+}
+
+/// The token `airlock login` stores: `$AIRLOCK_HOME/token`, else `~/.airlock/token`; the file is mode 0600 in a
+/// directory of mode 0700.
+enum TokenFile {
+    static var directory: String {
+        if let home = ProcessInfo.processInfo.environment["AIRLOCK_HOME"], !home.isEmpty { return home }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".airlock").path
+    }
+
+    static var path: String { directory + "/token" }
+
+    /// The stored token, or nil when there is none.
+    static func read() throws -> String? {
+        let path = self.path
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ClientError("cannot read the token file `\(path)`")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+
+    /// Stores `token`, replacing any previous one atomically; returns the file's path.
+    @discardableResult
+    static func store(_ token: String) throws -> String {
+        let directory = self.directory
+        if !FileManager.default.fileExists(atPath: directory) {
+            guard mkdir(directory, 0o700) == 0 else {
+                throw ClientError("cannot create `\(directory)`: \(String(cString: strerror(errno)))")
+            }
+        }
+        _ = chmod(directory, 0o700)
+        let path = self.path
+        let temporary = "\(path).tmp-\(getpid())"
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ClientError("cannot write `\(temporary)`: \(String(cString: strerror(errno)))")
+        }
+        let data = Data((token + "\n").utf8)
+        let written = data.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress, buffer.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == data.count, synced, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ClientError("cannot write the token file `\(path)`")
+        }
+        return path
+    }
+}
+
+/// A client-side failure, printed as one line: `error: ...`.
+struct ClientError: Error, CustomStringConvertible {
+    let description: String
+    /// The process exit status.
+    let exitCode: Int32
+
+    init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}
+
+/// Runs a client command body, printing a ``ClientError`` as `error: ...` on stderr and exiting with its status.
+func runClient(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ClientError {
+        if !error.description.isEmpty {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        }
+        throw ExitCode(error.exitCode)
+    }
+}

@@ -1,0 +1,144 @@
+import AirlockCore
+import AirlockPolicy
+import ArgumentParser
+import Foundation
+
+/// Human output for the client commands: decisions, what a pending request still needs, credentials.
+enum ClientOutput {
+    /// `30s`, `15m`, `1h`, `2d` and combinations such as `1h30m`, as a positive number of seconds.
+    static func parseDuration(_ text: String, option: String = "--ttl") throws -> Int64 {
+        guard case .success(let seconds) = DurationText.parse(text), seconds > 0 else {
+            throw ClientError("\(option) `\(text)` is not a duration such as 30s, 15m, 1h, 2d or 1h30m")
+        }
+        return seconds
+    }
+
+    static func duration(_ seconds: Int64?) -> String {
+        seconds.map { DurationText.format($0) } ?? "-"
+    }
+
+    /// The lines describing an answer to `POST /v1/access-requests`: the decision, then rules, approvals still
+    /// needed, or on deny the explanation (one line each).
+    static func decisionLines(_ answer: JSONValue) -> [String] {
+        let decision = answer["decision"]
+        var lines: [String] = []
+        let rules = strings(decision?["rules"])
+        if !rules.isEmpty { lines.append("  rules: \(rules.joined(separator: ", "))") }
+        if let ttl = decision?["ttl_seconds"]?.intValue { lines.append("  ttl: \(duration(ttl))") }
+        let needed = stillNeeded(answer)
+        if !needed.isEmpty { lines.append("  needs: \(needed)") }
+        for rule in answer["approvers"]?.arrayValue ?? [] {
+            for requirement in rule["requires"]?.arrayValue ?? [] {
+                let members = strings(requirement["members"])
+                if !members.isEmpty, let group = requirement["group"]?.stringValue {
+                    lines.append("  known members of \(group): \(members.joined(separator: ", "))")
+                }
+            }
+        }
+        // On deny: every forbid that applied, then what each permit or approval rule still needs.
+        let explanation = answer["explanation"]?.arrayValue ?? []
+        for item in explanation where item["effect"]?.stringValue == "forbid" && item["applied"]?.boolValue == true {
+            lines.append("  forbidden by \(item["rule"]?.stringValue ?? "?")")
+        }
+        for item in explanation where item["effect"]?.stringValue != "forbid" {
+            guard let message = item["message"]?.stringValue else { continue }
+            let rule = item["rule"]?.stringValue ?? "?"
+            let line = item["line"]?.intValue.map { " (line \($0))" } ?? ""
+            lines.append("  \(rule)\(line): \(message)")
+        }
+        for error in decision?["errors"]?.arrayValue ?? [] {
+            let rule = error["rule"]?.stringValue ?? "?"
+            lines.append("  error in \(rule): \(error["message"]?.stringValue ?? "evaluation failed")")
+        }
+        return lines
+    }
+
+    /// What a pending request still needs, from its `approvers` (rules are alternatives, joined by "or"):
+    /// `1 more from db-owners and 1 more from security`.
+    static func stillNeeded(_ request: JSONValue) -> String {
+        let alternatives = (request["approvers"]?.arrayValue ?? []).compactMap { rule -> String? in
+            let parts = (rule["requires"]?.arrayValue ?? []).compactMap { requirement -> String? in
+                let count = requirement["count"]?.intValue ?? 0
+                let done = Int64(requirement["approved_by"]?.arrayValue?.count ?? 0)
+                guard count > done, let group = requirement["group"]?.stringValue else { return nil }
+                return "\(count - done) more from \(group)"
+            }
+            return parts.isEmpty ? nil : parts.joined(separator: " and ")
+        }
+        if alternatives.isEmpty, request["approvers"] == nil,
+           let approvals = request["decision"]?["approvals"]?.arrayValue, !approvals.isEmpty {
+            return approvals.map { rule in
+                (rule["requires"]?.arrayValue ?? []).map { requirement in
+                    "\(requirement["count"]?.intValue ?? 1) from \(requirement["group"]?.stringValue ?? "?")"
+                }.joined(separator: " and ")
+            }.joined(separator: " or ")
+        }
+        return alternatives.joined(separator: " or ")
+    }
+
+    static func strings(_ value: JSONValue?) -> [String] {
+        (value?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    /// A credential in the chosen format; the password appears only here, on stdout.
+    static func credential(_ credential: JSONValue, format: CredentialFormat) -> String {
+        switch format {
+        case .json:
+            return credential.description
+        case .dsn:
+            if let dsn = credential["dsn"]?.stringValue { return dsn }
+            return credential["token"]?.stringValue ?? ""
+        case .env:
+            return environment(credential).map { "export \($0.key)=\(shellQuote($0.value))" }
+                .joined(separator: "\n")
+        }
+    }
+
+    /// The environment a credential gives a command, in a stable order.
+    static func environment(_ credential: JSONValue) -> [(key: String, value: String)] {
+        if credential["kind"]?.stringValue == "token" {
+            return [("AIRLOCK_CREDENTIAL_TOKEN", credential["token"]?.stringValue ?? "")]
+        }
+        var port = credential["port"]?.stringValue ?? ""
+        if let number = credential["port"]?.intValue { port = String(number) }
+        var variables: [(key: String, value: String)] = [
+            ("PGHOST", credential["host"]?.stringValue ?? ""), ("PGPORT", port),
+            ("PGDATABASE", credential["database"]?.stringValue ?? ""),
+            ("PGUSER", credential["username"]?.stringValue ?? ""),
+            ("PGPASSWORD", credential["password"]?.stringValue ?? ""),
+        ]
+        if let dsn = credential["dsn"]?.stringValue, sslMode(dsn) == "disable" {
+            variables.append(("PGSSLMODE", "disable"))
+        }
+        return variables
+    }
+
+    static func sslMode(_ dsn: String) -> String? {
+        URLComponents(string: dsn)?.queryItems?.first { $0.name == "sslmode" }?.value
+    }
+
+    /// POSIX shell single quoting: `it's` → `'it'\''s'`.
+    static func shellQuote(_ text: String) -> String {
+        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,")
+        if !text.isEmpty, text.unicodeScalars.allSatisfy({ safe.contains($0) }) { return text }
+        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// A one-line summary of a credential without its secret, for stderr.
+    static func credentialNote(_ credential: JSONValue) -> String {
+        let who = credential["username"]?.stringValue.map { "user \($0), " } ?? ""
+        let expires = credential["expires_at"]?.stringValue ?? "?"
+        let lease = credential["lease_id"]?.stringValue ?? "?"
+        return "credential issued: \(who)lease \(lease), expires \(expires)"
+    }
+
+    /// Writes a line to stderr.
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// `creds --format`.
+enum CredentialFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case dsn, env, json
+}

@@ -1,0 +1,136 @@
+import AirlockCore
+import AirlockPolicy
+import AirlockStore
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `airlock token create | list | revoke`: Airlock's own `alk_` API tokens, straight against the database.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Manage Airlock API tokens (alk_...) directly in the database.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    /// Creates a token and prints it once.
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API token; the token is printed once on stdout, its id on stderr.",
+            discussion: "Scopes: admin, auditor, service, introspect. Airlock keeps only a hash of the token.")
+
+        @OptionGroup var options: ServerOptions
+
+        @Option(name: .customLong("scope"), help: "A scope (repeatable): admin, auditor, service, introspect.")
+        var scopes: [String] = []
+
+        @Option(name: .customLong("group"), help: "A group of the token's service principal (repeatable).")
+        var groups: [String] = []
+
+        @Option(help: "A name for people; the principal is token:<name>.")
+        var name: String = ""
+
+        @Option(help: ArgumentHelp("Lifetime such as 30d or 12h; none by default.", valueName: "duration"))
+        var ttl: String?
+
+        func validate() throws {
+            do {
+                _ = try ApiTokenStore.validate(scopes: scopes)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            _ = try parsedTTL()
+        }
+
+        func parsedTTL() throws -> TimeInterval? {
+            guard let ttl else { return nil }
+            guard case .success(let seconds) = DurationText.parse(ttl), seconds > 0 else {
+                throw ValidationError("--ttl `\(ttl)` is not a positive duration such as 30m, 12h or 30d")
+            }
+            return TimeInterval(seconds)
+        }
+
+        func run() async throws {
+            let settings = try options.load()
+            let logger = LogSetup.bootstrap(settings, level: .warning)
+            let url = try settings.requireDatabaseURL()
+            let (name, scopes, groups, ttl) = (self.name, self.scopes, self.groups, try parsedTTL())
+            let source = settings.auditSource
+            let created = try await Database.withDatabase(url, logger: logger) { database in
+                try await ApiTokenStore(database: database, auditLog: AuditLog(source: source))
+                    .create(name: name, scopes: scopes, groups: groups, ttl: ttl, actor: "cli", logger: logger)
+            }
+            print(created.token)
+            FileHandle.standardError.write(Data("token id \(created.id.uuidString.lowercased())\n".utf8))
+        }
+    }
+
+    /// Lists tokens, never a secret.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List API tokens (never their secrets).")
+
+        @OptionGroup var options: ServerOptions
+
+        @Flag(help: "One JSON object per line.")
+        var json = false
+
+        func run() async throws {
+            let settings = try options.load()
+            let logger = LogSetup.bootstrap(settings, level: .warning)
+            let url = try settings.requireDatabaseURL()
+            let source = settings.auditSource
+            let records = try await Database.withDatabase(url, logger: logger) { database in
+                try await ApiTokenStore(database: database, auditLog: AuditLog(source: source))
+                    .list(logger: logger)
+            }
+            for record in records { print(json ? Self.jsonLine(record) : Self.line(record)) }
+        }
+
+        static func line(_ record: ApiTokenRecord) -> String {
+            let state = record.revokedAt != nil ? "revoked" : "active"
+            let expires = record.expiresAt.map { AuditTime.format($0) } ?? "never"
+            let scopes = record.scopes.map(\.rawValue).joined(separator: ",")
+            let name = record.name.isEmpty ? "-" : record.name
+            return "\(record.id.uuidString.lowercased())  \(state)  \(name)  scopes=\(scopes)  expires=\(expires)"
+        }
+
+        static func jsonLine(_ record: ApiTokenRecord) -> String {
+            var object: [String: JSONValue] = [
+                "id": .string(record.id.uuidString.lowercased()), "name": .string(record.name),
+                "scopes": .array(record.scopes.map { .string($0.rawValue) }),
+                "groups": .array(record.groups.map { .string($0) }),
+                "created_at": .string(AuditTime.format(record.createdAt)),
+            ]
+            object["expires_at"] = record.expiresAt.map { .string(AuditTime.format($0)) } ?? .null
+            object["last_used_at"] = record.lastUsedAt.map { .string(AuditTime.format($0)) } ?? .null
+            object["revoked_at"] = record.revokedAt.map { .string(AuditTime.format($0)) } ?? .null
+            return JSONValue.object(object).canonicalString()
+        }
+    }
+
+    /// Revokes a token at once.
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an API token now.")
+
+        @OptionGroup var options: ServerOptions
+
+        @Argument(help: "The token id (from `airlock token list`).")
+        var id: String
+
+        func run() async throws {
+            guard let tokenID = UUID(uuidString: id) else { throw ValidationError("`\(id)` is not a token id") }
+            let settings = try options.load()
+            let logger = LogSetup.bootstrap(settings, level: .warning)
+            let url = try settings.requireDatabaseURL()
+            let source = settings.auditSource
+            let outcome = try await Database.withDatabase(url, logger: logger) { database in
+                try await ApiTokenStore(database: database, auditLog: AuditLog(source: source))
+                    .revoke(id: tokenID, actor: "cli", logger: logger)
+            }
+            switch outcome {
+            case .revoked: print("revoked \(tokenID.uuidString.lowercased())")
+            case .alreadyRevoked: print("\(tokenID.uuidString.lowercased()) was already revoked")
+            case .notFound: throw ValidationError("no api token has id `\(id)`")
+            }
+        }
+    }
+}

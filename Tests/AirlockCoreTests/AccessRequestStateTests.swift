@@ -1,0 +1,120 @@
+import AirlockCore
+import Foundation
+import Testing
+
+@Suite("Access request state machine")
+struct AccessRequestStateTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    static let prodWrite = ApprovalRule(rule: "prod-write", requires: [
+        ApprovalRequirement(group: "db-owners", count: 2), ApprovalRequirement(group: "security", count: 1),
+    ])
+    static let pending = AccessDecision(
+        outcome: .pendingApproval, ttlSeconds: 1800, rules: ["prod-write"], approvals: [prodWrite], notify: ["security"])
+
+    func pendingState(windows: AccessRequestState.Windows = .init()) throws -> AccessRequestState {
+        var state = AccessRequestState(requester: "bob", windows: windows)
+        let action = try state.apply(.decided(Self.pending, at: t0))
+        #expect(action == .awaitApproval(deadline: t0.addingTimeInterval(windows.decision)))
+        return state
+    }
+
+    @Test("permit approves at once with the decision's ttl and a pickup deadline")
+    func permit() throws {
+        var state = AccessRequestState(requester: "svc", windows: .init(decision: 60, pickup: 30))
+        let action = try state.apply(.decided(AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"]), at: t0))
+        #expect(action == .approve(ttlSeconds: 600, pickupDeadline: t0.addingTimeInterval(30), rule: nil, assignment: [:]))
+        #expect(state.status == .approved && state.grantedTTLSeconds == 600)
+        #expect(try state.apply(.pickUp(at: t0.addingTimeInterval(10))) == .issue(ttlSeconds: 600))
+        #expect(state.status == .issued)
+        #expect(throws: AccessRequestError(.alreadyRetrieved, "the credential was already retrieved")) {
+            try state.apply(.pickUp(at: t0.addingTimeInterval(11)))
+        }
+    }
+
+    @Test("deny is terminal; a permit without ttl fails closed")
+    func deny() throws {
+        var state = AccessRequestState(requester: "bob")
+        #expect(try state.apply(.decided(AccessDecision(outcome: .deny, ttlSeconds: nil, rules: []), at: t0)) == .deny(reviewer: nil))
+        #expect(state.status == .denied && state.closedAt == t0)
+        #expect(Self.code { try state.apply(.pickUp(at: t0)) } == .requestClosed)
+        #expect(Self.code { try state.apply(.approve(by: "a", groups: ["db-owners"], at: t0)) } == .requestClosed)
+        var broken = AccessRequestState(requester: "bob")
+        #expect(try broken.apply(.decided(AccessDecision(outcome: .permit, ttlSeconds: nil, rules: ["p"]), at: t0)) == .deny(reviewer: nil))
+        #expect(Self.code { try broken.apply(.decided(Self.pending, at: t0)) } == .invalidTransition)
+    }
+
+    @Test("bob's request: two db-owners and one security approve → approved, ttl from the decision")
+    func approvalFlow() throws {
+        var state = try pendingState()
+        #expect(Self.code { try state.apply(.pickUp(at: t0)) } == .notApproved)
+        #expect(try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0)) == .recordReview)
+        #expect(try state.apply(.approve(by: "dave", groups: ["db-owners"], at: t0)) == .recordReview)
+        let at = t0.addingTimeInterval(100)
+        let action = try state.apply(.approve(by: "sam", groups: ["security"], at: at))
+        #expect(action == .approve(
+            ttlSeconds: 1800, pickupDeadline: at.addingTimeInterval(900), rule: "prod-write",
+            assignment: ["alice": "db-owners", "dave": "db-owners", "sam": "security"]))
+        #expect(state.status == .approved && state.decidedAt == at)
+        #expect(Self.code { try state.apply(.approve(by: "zed", groups: ["security"], at: at)) } == .requestClosed)
+    }
+
+    @Test("invalid reviews: self approval, the same person twice, a non-member")
+    func invalidReviews() throws {
+        var state = try pendingState()
+        #expect(Self.code { try state.apply(.approve(by: "bob", groups: ["db-owners", "security"], at: t0)) } == .selfApproval)
+        #expect(Self.code { try state.apply(.deny(by: "bob", groups: ["security"], at: t0)) } == .selfApproval)
+        try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0))
+        #expect(Self.code { try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0)) } == .alreadyReviewed)
+        #expect(Self.code { try state.apply(.deny(by: "alice", groups: ["db-owners"], at: t0)) } == .alreadyReviewed)
+        #expect(Self.code { try state.apply(.approve(by: "mallory", groups: ["dev"], at: t0)) } == .notAnApprover)
+        #expect(Self.code { try state.apply(.deny(by: "mallory", groups: ["dev"], at: t0)) } == .notAnApprover)
+        #expect(state.status == .pendingApproval && state.reviews.count == 1)
+    }
+
+    @Test("a denial by an eligible approver ends the request")
+    func denial() throws {
+        var state = try pendingState()
+        try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0))
+        #expect(try state.apply(.deny(by: "sam", groups: ["security"], at: t0)) == .deny(reviewer: "sam"))
+        #expect(state.status == .denied)
+        #expect(Self.code { try state.apply(.approve(by: "dave", groups: ["db-owners"], at: t0)) } == .requestClosed)
+    }
+
+    @Test("the decision window and the pickup window expire the request")
+    func expiry() throws {
+        let windows = AccessRequestState.Windows(decision: 3600, pickup: 900)
+        var state = try pendingState(windows: windows)
+        #expect(try state.apply(.expire(now: t0.addingTimeInterval(3599))) == .none)
+        #expect(Self.code { try state.apply(.approve(by: "a", groups: ["db-owners"], at: t0.addingTimeInterval(3600))) } == .requestClosed)
+        #expect(try state.apply(.expire(now: t0.addingTimeInterval(3600))) == .expire(.decisionWindow))
+        #expect(state.status == .expired)
+
+        var approved = AccessRequestState(requester: "svc", windows: windows)
+        try approved.apply(.decided(AccessDecision(outcome: .permit, ttlSeconds: 60, rules: ["p"]), at: t0))
+        #expect(try approved.apply(.expire(now: t0.addingTimeInterval(899))) == .none)
+        #expect(Self.code { try approved.apply(.pickUp(at: t0.addingTimeInterval(900))) } == .requestClosed)
+        #expect(try approved.apply(.expire(now: t0.addingTimeInterval(900))) == .expire(.pickupWindow))
+        #expect(try approved.apply(.expire(now: t0.addingTimeInterval(9000))) == .none)
+    }
+
+    @Test("the decision object round-trips through its JSON")
+    func decisionJSON() throws {
+        let decision = AccessDecision(
+            outcome: .pendingApproval, ttlSeconds: 1800, rules: ["prod-write"], approvals: [Self.prodWrite],
+            notify: ["security"], errors: [.init(rule: "x", message: "boom")])
+        #expect(try AccessDecision(json: decision.json) == decision)
+        let deny = AccessDecision(outcome: .deny, ttlSeconds: 5, rules: [])
+        guard case .object(let object) = deny.json else { throw AccessRequestError(.invalidTransition, "not an object") }
+        #expect(object["ttl_seconds"] == nil)
+        #expect(AccessRequestError.Code.allCases.map(\.rawValue).contains("already_retrieved"))
+    }
+
+    static func code(_ body: () throws -> AccessRequestState.Action) -> AccessRequestError.Code? {
+        do {
+            _ = try body()
+            return nil
+        } catch {
+            return (error as? AccessRequestError)?.code
+        }
+    }
+}

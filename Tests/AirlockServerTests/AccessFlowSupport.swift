@@ -1,0 +1,105 @@
+import AirlockCore
+import AirlockServer
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+
+/// A broker wired to a real target database on the test cluster, with the dev issuer for tokens.
+struct AccessFlowFixture {
+    let config: ServerConfiguration
+    let issuer: DevIssuer
+    let target: DatabaseURL
+    let otherDatabase: DatabaseURL
+
+    static let policies = """
+        permit "sre-readonly"
+          when "sre" in principal.groups and resource.env == "prod" and request.role == "readonly"
+           and principal has mfa_age and principal.mfa_age <= 15m
+          ttl <= 1h;
+
+        require_approval "prod-write"
+          when principal.groups contains_any ["backend", "dba"] and request.role == "readwrite"
+          approvers group("db-owners") count 2, group("security") count 1
+          ttl <= 30m
+          notify "security";
+        """
+
+    static func make() async throws -> AccessFlowFixture {
+        let admin = try await TestDatabase.serverURL()
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let target = admin.with(database: "orders_\(suffix)")
+        let other = admin.with(database: "other_\(suffix)")
+        try await Database.execute(unsafeSQL: [
+            "CREATE DATABASE \(target.database)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(target.database) FROM PUBLIC",
+            "CREATE DATABASE \(other.database)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(other.database) FROM PUBLIC",
+        ], on: admin.with(database: "postgres"), logger: TestDatabase.logger)
+        try await Database.execute(unsafeSQL: [
+            "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+            "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)",
+            "INSERT INTO customers (name) VALUES ('Ada'), ('Grace')",
+        ], on: target, logger: TestDatabase.logger)
+
+        let directory = ServerSupport.writePolicies(policies)
+        let resources = """
+            {"resources": [{"id": "orders-db", "kind": "postgres", "env": "prod", "owner": "payments", "sensitivity": 7,
+              "postgres": {"host": "${T_HOST}", "port": "${T_PORT}", "database": "\(target.database)",
+                           "admin_user": "${T_USER}", "admin_password_env": "T_PASSWORD", "sslmode": "disable",
+                           "connection_limit": 5},
+              "roles": {
+                "readonly": {"grants": [{"privileges": ["USAGE"], "object": "schema", "schema": "public"},
+                                        {"privileges": ["SELECT"], "object": "table", "schema": "public", "tables": "*"}]},
+                "readwrite": {"grants": [{"privileges": ["USAGE"], "object": "schema", "schema": "public"},
+                                         {"privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "object": "table",
+                                          "schema": "public", "tables": "*"},
+                                         {"privileges": ["USAGE", "SELECT"], "object": "sequence", "schema": "public",
+                                          "sequences": "*"}]}}}]}
+            """
+        try Data(resources.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
+
+        var config = try ServerSupport.configuration(url: try await Databases.fresh())
+        config.settings.policiesDirectory = directory
+        config.environment = [
+            "T_HOST": target.host, "T_PORT": "\(target.port)", "T_USER": target.username,
+            "T_PASSWORD": target.password ?? "",
+        ]
+        let issuer = try DevIssuer()
+        config.devIssuer = issuer
+        return AccessFlowFixture(config: config, issuer: issuer, target: target, otherDatabase: other)
+    }
+
+    func token(_ user: String, groups: [String], mfa: Bool = false) async throws -> String {
+        try await issuer.issueToken(user: user, groups: groups, mfa: mfa)
+    }
+}
+
+extension TestClientProtocol {
+    /// Sends `body` as JSON with `token` as bearer.
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, token: String?, body: String? = nil
+    ) async throws -> (status: HTTPResponse.Status, json: JSONValue) {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let response = try await execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let text = String(buffer: response.body)
+        return (response.status, (try? JSONValue.parse(Data(text.utf8))) ?? .string(text))
+    }
+}
+
+/// Connects to `url` as `user`/`password` and runs `sql`; returns the error text, or nil on success.
+func runAs(user: String, password: String, on url: DatabaseURL, _ sql: String) async -> String? {
+    var login = url
+    login.username = user
+    login.password = password
+    do {
+        try await Database.execute(unsafeSQL: [sql], on: login, logger: TestDatabase.logger)
+        return nil
+    } catch {
+        return describeDatabaseError(error)
+    }
+}
