@@ -114,9 +114,7 @@ struct ClientCommandTests {
         #expect(again.status == 1)
         #expect(again.errors.hasPrefix("error: "), "\(again.errors)")
         #expect(!again.output.contains(password))
-        withKnownIssue("the broker answers a second pickup with 500 until LeaseStore errors are unwrapped", isIntermittent: true) {
-            #expect(again.errors.contains("(already_retrieved)"), "\(again.errors)")
-        }
+        #expect(again.errors.contains("(already_retrieved)"), "\(again.errors)")
 
         let denied = try await AirlockBinary.run(
             ["request", "orders-staging", "--role", "nope", "--ttl", "1h", "--reason", "x"], environment: env)
