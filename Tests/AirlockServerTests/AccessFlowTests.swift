@@ -12,7 +12,12 @@ struct AccessFlowTests {
     @Test(.timeLimit(.minutes(3)))
     func aliceGetsReadOnlyAtOnceAndBobsWriteNeedsThreeApprovals() async throws {
         let fixture = try await AccessFlowFixture.make()
-        let app = try buildApplication(config: fixture.config)
+        let logs = CapturedLogs()
+        var config = fixture.config
+        config.logger = logs.logger()
+        let app = try buildApplication(config: config)
+        let secrets = CapturedLogs()   // used as a thread-safe list of strings
+        let bodies = CapturedLogs()
         let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
         let bob = try await fixture.token("bob", groups: ["backend"])
         let carol = try await fixture.token("carol", groups: ["db-owners"])
@@ -34,6 +39,7 @@ struct AccessFlowTests {
             #expect(creds.status == .ok, "\(creds.json)")
             let user = try #require(creds.json["username"]?.stringValue)
             let password = try #require(creds.json["password"]?.stringValue)
+            secrets.append(password)
             #expect(user.hasPrefix("airlock_readonly_"))
             #expect(password.count >= 32)
             #expect(await runAs(user: user, password: password, on: fixture.target, "SELECT count(*) FROM customers") == nil)
@@ -43,6 +49,7 @@ struct AccessFlowTests {
             let elsewhere = await runAs(user: user, password: password, on: fixture.otherDatabase, "SELECT 1")
             #expect(elsewhere != nil, "the login reached another database")
             let again = try await client.call(.get, "/v1/access-requests/\(id)/credentials", token: alice)
+            bodies.append("\(again.json)")
             #expect(again.status == .gone)
             #expect(again.json["error"]?["code"]?.stringValue == "already_retrieved")
 
@@ -76,8 +83,50 @@ struct AccessFlowTests {
             #expect(writeCreds.status == .ok, "\(writeCreds.json)")
             let writer = try #require(writeCreds.json["username"]?.stringValue)
             let writerPassword = try #require(writeCreds.json["password"]?.stringValue)
+            secrets.append(writerPassword)
+            for body in [own.json, twice.json, early.json, pending.json, third.json] { bodies.append("\(body)") }
             #expect(await runAs(user: writer, password: writerPassword, on: fixture.target,
                                 "INSERT INTO customers (name) VALUES ('Katherine')") == nil)
+        }
+
+        // No password or token in any log line, audit event or error body.
+        for token in [alice, bob, carol, dave, erin, fixture.target.password ?? "no admin password"] { secrets.append(token) }
+        let events = try await TestDatabase.withExisting(try #require(config.settings.databaseURL)) { database in
+            let rows = try await database.client.query("SELECT event FROM audit_events", logger: TestDatabase.logger)
+            var events: [String] = []
+            for try await event in rows.decode(String.self) { events.append(event) }
+            return events
+        }
+        #expect(events.count >= 8, "expected the flow's audit events")
+        #expect(events.contains { $0.contains("airlock.credential.issued") })
+        let haystacks = logs.all + events + bodies.all
+        #expect(logs.all.count > 10, "expected request logs")
+        #expect(secrets.all.count == 8)
+        for secret in secrets.all {
+            for text in haystacks where text.contains(secret) {
+                Issue.record("a secret leaked into: \(text.prefix(200))")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aLoginStopsWorkingAfterItsTTL() async throws {
+        let fixture = try await AccessFlowFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
+        try await app.test(.live) { client in
+            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            let asked = try await client.call(.post, "/v1/access-requests", token: alice, body: """
+                {"resource": "orders-db", "role": "readonly", "ttl_seconds": 2, "reason": "quick look"}
+                """)
+            let id = try #require(asked.json["id"]?.stringValue)
+            let creds = try await client.call(.get, "/v1/access-requests/\(id)/credentials", token: alice)
+            let user = try #require(creds.json["username"]?.stringValue)
+            let password = try #require(creds.json["password"]?.stringValue)
+            #expect(await runAs(user: user, password: password, on: fixture.target, "SELECT 1") == nil)
+            try await Task.sleep(for: .seconds(3))
+            let late = await runAs(user: user, password: password, on: fixture.target, "SELECT 1")
+            #expect(late != nil, "a login past its VALID UNTIL still worked")
         }
     }
 }
