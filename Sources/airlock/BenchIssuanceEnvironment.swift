@@ -1,0 +1,132 @@
+import AirlockCore
+import AirlockLocalCluster
+import AirlockServer
+import AirlockStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// What `airlock bench issuance` runs against: the same pieces as `airlock dev` (a throwaway cluster, the demo
+/// databases, migrations, a dev issuer and the broker), with the broker on a free loopback port.
+struct BenchIssuanceEnvironment: Sendable {
+    let cluster: LocalPostgresCluster
+    /// The broker's port on 127.0.0.1.
+    let port: Int
+    let issuer: DevIssuer
+    let logger: Logger
+
+    /// The superuser URL of `database` on the cluster (never printed: it holds the password).
+    func adminURL(_ database: String) throws -> DatabaseURL {
+        try DatabaseURL(cluster.url(database: database))
+    }
+
+    /// Starts everything, runs `body`, then stops the broker and the cluster and removes its files, also when
+    /// something fails on the way.
+    static func with<Result: Sendable>(
+        policies: String, logger: Logger, _ body: @Sendable (BenchIssuanceEnvironment) async throws -> Result
+    ) async throws -> Result {
+        let state = try DevState.make(nil)
+        benchNote("starting PostgreSQL in \(state.directory.path) ...")
+        let cluster: LocalPostgresCluster
+        do {
+            cluster = try LocalPostgresCluster.start(directory: state.directory.appendingPathComponent("postgres"))
+        } catch {
+            state.remove(keep: false)
+            throw BenchIssuanceError("cannot start PostgreSQL: \(error.message)")
+        }
+        let result: Result
+        do {
+            result = try await serve(cluster: cluster, state: state, policies: policies, logger: logger, body)
+        } catch {
+            shutDown(cluster, state)
+            throw error
+        }
+        shutDown(cluster, state)
+        return result
+    }
+
+    private static func serve<Result: Sendable>(
+        cluster: LocalPostgresCluster, state: DevState, policies: String, logger: Logger,
+        _ body: @Sendable (BenchIssuanceEnvironment) async throws -> Result
+    ) async throws -> Result {
+        var settings = AirlockConfiguration()
+        settings.logLevel = .warning
+        settings.policiesDirectory = policies
+        let admin = try DatabaseURL(cluster.url(database: "postgres"))
+        try await DemoData.create(admin: admin, logger: logger)
+        let brokerURL = admin.with(database: DemoData.brokerDatabase)
+        let masterKey = KeyEncryptionKey.generate()
+        try state.writeMasterKey(masterKey)
+        settings.databaseURL = brokerURL
+        settings.keyRing = KeyRing(current: masterKey)
+        settings.listenPort = try FreePort.find()
+        let migrations = try loadMigrations(settings)
+        try await Database.withDatabase(brokerURL, logger: logger) { database in
+            _ = try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
+        }
+        let issuer = try DevIssuer()
+        var config = ServerConfiguration(settings: settings, migrations: migrations, logger: logger)
+        config.devIssuer = issuer
+        // Policies/resources.json points its demo resources at this cluster through these variables.
+        config.environment.merge([
+            "AIRLOCK_DEV_PG_HOST": cluster.host, "AIRLOCK_DEV_PG_PORT": "\(cluster.port)",
+            "AIRLOCK_DEV_PG_ADMIN_USER": cluster.superuser, "AIRLOCK_DEV_PG_ADMIN_PASSWORD": cluster.superuserPassword,
+        ]) { $1 }
+        let app = try buildApplication(config: config)
+        // No signal handling: the benchmark ends the broker itself, then stops the cluster.
+        let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let environment = BenchIssuanceEnvironment(
+            cluster: cluster, port: settings.listenPort, issuer: issuer, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                try await environment.waitUntilReady()
+                outcome = .success(try await body(environment))
+            } catch {
+                outcome = .failure(error)
+            }
+            await services.triggerGracefulShutdown()
+            do {
+                try await group.waitForAll()
+            } catch {
+                benchNote("the broker stopped with an error: \(error)")
+            }
+            return try outcome.get()
+        }
+    }
+
+    /// Polls `/readyz` until it answers 200 (migrations checked, policies recorded), for at most 30 seconds.
+    private func waitUntilReady() async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var last = "no answer"
+        while ContinuousClock.now < deadline {
+            do {
+                let reply = try await BenchIssuanceHTTP.withConnection(port: port) { connection in
+                    try await connection.send(.GET, "/readyz", token: nil)
+                }
+                if reply.status == 200 { return }
+                last = reply.json["error"]?["message"]?.stringValue ?? "HTTP \(reply.status)"
+            } catch {
+                last = "cannot connect yet"
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchIssuanceError("the broker did not become ready within 30 s: \(last)")
+    }
+
+    private static func shutDown(_ cluster: LocalPostgresCluster, _ state: DevState) {
+        do {
+            try cluster.stop(keepFiles: false)
+        } catch {
+            benchNote("could not stop PostgreSQL cleanly: \(error.message)")
+        }
+        state.remove(keep: false)
+        benchNote("cluster stopped and its files removed")
+    }
+}
+
+/// A status line on standard error (stdout carries the table, or the JSON object with --json).
+func benchNote(_ text: String) {
+    FileHandle.standardError.write(Data("airlock bench: \(text)\n".utf8))
+}
