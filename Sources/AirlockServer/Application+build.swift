@@ -56,7 +56,10 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
-        services: [database.client, postgres, monitor, recorder, chainer],
+        services: [
+            database.client, postgres, monitor, recorder, chainer,
+            RequestExpiry(requests: requests, readiness: readiness, interval: .seconds(5), logger: logger),
+        ],
         onServerRunning: { channel in
             await config.onServerRunning(channel.localAddress?.port ?? settings.listenPort)
         },
