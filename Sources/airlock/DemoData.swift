@@ -11,7 +11,9 @@ enum DemoData {
 
     static func create(admin: DatabaseURL, logger: Logger) async throws {
         try await run(
-            ["CREATE DATABASE \(brokerDatabase)"] + targetDatabases.flatMap {
+            // Issued logins live in the same cluster: the broker's own database must not accept them either.
+            ["CREATE DATABASE \(brokerDatabase)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(brokerDatabase) FROM PUBLIC"]
+                + targetDatabases.flatMap {
                 ["CREATE DATABASE \($0)", "REVOKE CONNECT, TEMPORARY ON DATABASE \($0) FROM PUBLIC"]
             },
             on: admin.with(database: "postgres"), logger: logger)

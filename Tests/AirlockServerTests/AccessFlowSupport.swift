@@ -61,7 +61,12 @@ struct AccessFlowFixture {
             """
         try Data(resources.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
 
-        var config = try ServerSupport.configuration(url: try await Databases.fresh())
+        let broker = try await Databases.fresh()
+        // As in production and `airlock dev`: the broker's database accepts no logins it did not grant.
+        try await Database.execute(
+            unsafeSQL: ["REVOKE CONNECT, TEMPORARY ON DATABASE \(broker.database) FROM PUBLIC"],
+            on: admin.with(database: "postgres"), logger: TestDatabase.logger)
+        var config = try ServerSupport.configuration(url: broker)
         config.settings.policiesDirectory = directory
         config.environment = [
             "T_HOST": target.host, "T_PORT": "\(target.port)", "T_USER": target.username,

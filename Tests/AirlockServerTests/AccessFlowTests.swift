@@ -16,6 +16,7 @@ struct AccessFlowTests {
         var config = fixture.config
         config.logger = logs.logger()
         let app = try buildApplication(config: config)
+        let brokerURL = try #require(config.settings.databaseURL)
         let secrets = CapturedLogs()   // used as a thread-safe list of strings
         let bodies = CapturedLogs()
         let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
@@ -48,6 +49,8 @@ struct AccessFlowTests {
             #expect(insert?.contains("permission denied") == true, "\(insert ?? "insert succeeded")")
             let elsewhere = await runAs(user: user, password: password, on: fixture.otherDatabase, "SELECT 1")
             #expect(elsewhere != nil, "the login reached another database")
+            let broker = await runAs(user: user, password: password, on: brokerURL, "SELECT 1")
+            #expect(broker != nil, "the login reached the broker's own database")
             let again = try await client.call(.get, "/v1/access-requests/\(id)/credentials", token: alice)
             bodies.append("\(again.json)")
             #expect(again.status == .gone)
