@@ -6,7 +6,7 @@ import Logging
 /// Gives every request an id: the caller's `X-Request-Id` if it is short and plain, else a new one. The id is in
 /// every log line of the request (`request_id`), in the `X-Request-Id` response header, and in error bodies.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var headerName: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    static var headerName: HTTPField.Name { .requestID }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id = Self.acceptable(request.headers[Self.headerName]) ?? UUID().uuidString.lowercased()
@@ -30,4 +30,12 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
         else { return nil }
         return value
     }
+}
+
+extension HTTPField.Name {
+    /// `X-Request-Id`. `HTTPField.Name(_:)` fails only for names that are not HTTP tokens; these literals are
+    /// tokens, so the fallback is never taken (it avoids a force-unwrap).
+    static let requestID = HTTPField.Name("X-Request-Id") ?? .via
+    /// `X-Forwarded-For`.
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For") ?? .via
 }

@@ -31,7 +31,7 @@ struct AccessRequestRoutes {
             ticket: try body.string("ticket", maxLength: 128),
             breakGlass: try body.bool("break_glass") ?? false,
             sourceIP: SourceAddress.resolve(
-                peer: context.peerAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!],
+                peer: context.peerAddress, forwardedFor: request.headers[values: .forwardedFor],
                 trustedProxies: trustedProxies))
         let resource = try broker.validate(ask)
         let input = broker.evaluationInput(principal: principal, resource: resource, ask: ask)
