@@ -86,12 +86,19 @@ struct BenchIssuanceEnvironment: Sendable {
             } catch {
                 outcome = .failure(error)
             }
+            // A graceful stop, bounded: after 10 s the broker is cancelled (the cluster goes away next anyway).
             await services.triggerGracefulShutdown()
-            do {
-                try await group.waitForAll()
-            } catch {
-                benchNote("the broker stopped with an error: \(error)")
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                throw BenchIssuanceError("the broker did not stop within 10 s: cancelling it")
             }
+            do {
+                _ = try await group.next()
+            } catch {
+                benchNote("\(error)")
+            }
+            group.cancelAll()
+            try? await group.waitForAll()
             return try outcome.get()
         }
     }

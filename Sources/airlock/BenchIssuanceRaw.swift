@@ -16,7 +16,7 @@ enum BenchIssuanceRaw {
     }
 
     /// The statements a server may fail on under concurrency (`tuple concurrently updated`, serialization,
-    /// deadlock) are retried, and counted; anything else fails the run.
+    /// deadlock) are retried after a short random pause, and counted; anything else fails the run.
     static let retriedStates: Set<String> = ["XX000", "40001", "40P01"]
 
     static func run(
@@ -106,12 +106,13 @@ enum BenchIssuanceRaw {
                         break
                     } catch let error as PSQLError {
                         let state = error.serverInfo?[.sqlState] ?? ""
-                        guard retriedStates.contains(state), attempt < 50 else {
+                        guard retriedStates.contains(state), attempt < 500 else {
                             let message = error.serverInfo?[.message] ?? "connection error"
                             throw BenchIssuanceError("raw \(variant.rawValue) failed: \(message) (\(state))")
                         }
                         attempt += 1
                         retries += 1
+                        try await Task.sleep(for: .microseconds(Int.random(in: 0...(1_000 * min(attempt, 10)))))
                     }
                 }
             }
