@@ -1,3 +1,4 @@
+import AirlockStore
 import Foundation
 import Hummingbird
 import Logging
@@ -26,7 +27,9 @@ public struct APIError: Error, Sendable {
         case let error as HTTPError:
             apiError = APIError(error.status, code: Self.code(for: error.status), message: Self.message(for: error))
         default:
-            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            // Not `String(reflecting:)`: a database error's debug description carries the query and its bound
+            // values. `describeDatabaseError` keeps the server's message and drops the binds.
+            logger.error("unhandled error", metadata: ["error": "\(describeDatabaseError(error))"])
             apiError = APIError(.internalServerError, code: "internal_error", message: "internal error; see the broker log")
         }
         let body: [String: [String: String]] = [

@@ -67,7 +67,7 @@ public struct Authenticator: Sendable {
         do {
             outcome = try await tokens.authenticate(token, logger: logger)
         } catch {
-            logger.error("cannot look up an api token", metadata: ["error": "\(String(reflecting: error))"])
+            logger.error("cannot look up an api token", metadata: ["error": "\(describeDatabaseError(error))"])
             throw APIError(.serviceUnavailable, code: "not_ready", message: "cannot check the token now; try again")
         }
         switch outcome {
