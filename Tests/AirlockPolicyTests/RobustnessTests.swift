@@ -8,40 +8,11 @@ import Testing
 @Suite("Robustness of loading on mutated and random input")
 struct RobustnessTests {
     /// The example of the policy language reference (POLICY-LANGUAGE.md), with two schema lines it mentions.
-    static let specExample = #"""
+    static let specExample = """
         attribute principal.department: String
         attribute resource.pci: Bool?
 
-        # Site reliability engineers: read-only production access, automatically at low risk.
-        permit "sre-prod-readonly"
-          when "sre" in principal.groups
-           and resource.env == "prod"
-           and request.role == "readonly"
-           and risk.score < 30
-           and principal has mfa_age and principal.mfa_age <= 15m
-          ttl <= 1h;
-
-        require_approval "prod-write"
-          when principal.groups contains_any ["backend", "dba"]
-           and resource.env == "prod" and request.role == "readwrite"
-          approvers group("db-owners") count 2, group("security") count 1
-          ttl <= 30m
-          notify "security";
-
-        forbid "high-risk"
-          when risk.score >= 70
-          notify "security";
-
-        forbid "outside-corporate-network"
-          unless request.source_ip in cidr("10.0.0.0/8") or request.source_ip in cidr("192.168.0.0/16");
-
-        permit "break-glass"
-          when request.break_glass and principal.on_call and request.reason like "INC-*"
-          ttl <= 1h
-          notify "security", "break-glass";
-
-        forbid "pci" when resource has pci and resource.pci and principal.department != "payments";
-        """#
+        """ + examplePolicy
 
     /// Words, symbols and broken pieces that the mutations splice in and the token soup is made of.
     static let tokens: [String] = [
