@@ -9,61 +9,81 @@ import Prometheus
 import ServiceLifecycle
 
 /// Builds the broker: the HTTP routes and, in one `ServiceGroup` with the server, the database pool, the
-/// database monitor (readiness and migrations) and the audit chainer. SIGTERM/SIGINT stop accepting
-/// connections, let in-flight requests finish, then stop the background services and close the pool.
+/// credential provider's pools, the database monitor (readiness and migrations), the policy recorder, the audit
+/// chainer and the request expiry sweep. SIGTERM/SIGINT stop accepting connections, let in-flight requests
+/// finish, then stop the background services and close the pools.
 public func buildApplication(config: ServerConfiguration) throws -> some ApplicationProtocol {
+    let parts = try BrokerParts(config: config)
     let settings = config.settings
-    let logger = config.logger
-    let databaseURL = try settings.requireDatabaseURL()
-    _ = try settings.requireKeyRing()
-    let policies = LoadedPolicies(try ActivePolicySet.load(directory: settings.policiesDirectory))
-    let catalog = try loadResources(directory: settings.policiesDirectory, environment: config.environment)
-    let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
-    let readiness = Readiness()
-    readiness.block("policies", reason: "the loaded policy set is not yet recorded")
-    let auditLog = AuditLog(source: settings.auditSource, clock: config.clock)
-    let recorder = PolicyRecorder(
-        database: database, policies: policies, auditLog: auditLog, readiness: readiness, logger: logger)
-    let monitor = DatabaseMonitor(
-        database: database, runner: MigrationRunner(migrations: config.migrations),
-        migrateOnStart: config.migrateOnStart, readiness: readiness, logger: logger)
-    let chainer = AuditChainer(
-        database: database, interval: settings.auditChainInterval, logger: logger,
-        isDatabaseReady: { readiness.isMet("database") })
-
-    var auth = settings.auth
-    if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
-    let authenticator = try Authenticator(
-        configuration: auth, tokens: ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock),
-        clock: config.clock, logger: logger)
-    let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
-    let postgres = PostgresRoleProvider(logger: logger)
-    let broker = AccessBroker(
-        requests: requests, leases: LeaseStore(requests: requests), catalog: catalog, policies: policies,
-        postgres: postgres, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
-        timeZone: settings.timeZone, logger: logger)
-
-    let router = Router(context: AirlockRequestContext.self)
-    router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.info))
-    router.add(middleware: MetricsMiddleware())
-    router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
-    HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
-    AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
-    LeaseRoutes(leases: broker.leases).register(on: router)
-    if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
-
     return Application(
-        router: router,
+        router: parts.router,
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
-        services: [
-            database.client, postgres, monitor, recorder, chainer,
-            RequestExpiry(requests: requests, readiness: readiness, interval: .seconds(5), logger: logger),
-        ],
+        services: parts.services,
         onServerRunning: { channel in
             await config.onServerRunning(channel.localAddress?.port ?? settings.listenPort)
         },
-        logger: logger)
+        logger: config.logger)
+}
+
+/// The routes the broker serves, as `METHOD /path` (nothing is started): what `Docs/openapi.yaml` must describe.
+public func brokerRoutes(config: ServerConfiguration) throws -> [String] {
+    try BrokerParts(config: config).router.routes.map { "\($0.method) \($0.path)" }
+}
+
+/// The router and the background services of one broker, wired from the configuration. Nothing connects until
+/// the services run.
+struct BrokerParts {
+    let router: Router<AirlockRequestContext>
+    let services: [any Service]
+
+    init(config: ServerConfiguration) throws {
+        let settings = config.settings
+        let logger = config.logger
+        let databaseURL = try settings.requireDatabaseURL()
+        _ = try settings.requireKeyRing()
+        let policies = LoadedPolicies(try ActivePolicySet.load(directory: settings.policiesDirectory))
+        let catalog = try loadResources(directory: settings.policiesDirectory, environment: config.environment)
+        let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
+        let readiness = Readiness()
+        readiness.block("policies", reason: "the loaded policy set is not yet recorded")
+        let auditLog = AuditLog(source: settings.auditSource, clock: config.clock)
+        let recorder = PolicyRecorder(
+            database: database, policies: policies, auditLog: auditLog, readiness: readiness, logger: logger)
+        let monitor = DatabaseMonitor(
+            database: database, runner: MigrationRunner(migrations: config.migrations),
+            migrateOnStart: config.migrateOnStart, readiness: readiness, logger: logger)
+        let chainer = AuditChainer(
+            database: database, interval: settings.auditChainInterval, logger: logger,
+            isDatabaseReady: { readiness.isMet("database") })
+
+        var auth = settings.auth
+        if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
+        let authenticator = try Authenticator(
+            configuration: auth, tokens: ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock),
+            clock: config.clock, logger: logger)
+        let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
+        let postgres = PostgresRoleProvider(logger: logger)
+        let broker = AccessBroker(
+            requests: requests, leases: LeaseStore(requests: requests), catalog: catalog, policies: policies,
+            postgres: postgres, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
+            timeZone: settings.timeZone, logger: logger)
+
+        let router = Router(context: AirlockRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
+        HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
+        AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
+        LeaseRoutes(leases: broker.leases).register(on: router)
+        if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
+
+        self.router = router
+        self.services = [
+            database.client, postgres, monitor, recorder, chainer,
+            RequestExpiry(requests: requests, readiness: readiness, interval: .seconds(5), logger: logger),
+        ]
+    }
 }
 
 /// `DIR/resources.json`, validated like policies; no file means no resources (every request is
