@@ -76,6 +76,18 @@ public struct AccessRequestStore: Sendable {
         return try await require(id)
     }
 
+    /// ``create(_:resource:decision:evaluationInput:policySetID:)`` without reading the request back: the id only
+    /// (one transaction, no extra round trips; the caller already knows the status from the decision).
+    public func createReturningID(
+        _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
+        policySetID: UUID?
+    ) async throws -> UUID {
+        try await transaction { connection in
+            try await create(request, resource: resource, decision: decision, evaluationInput: evaluationInput,
+                             policySetID: policySetID, on: connection)
+        }
+    }
+
     /// ``create(_:resource:decision:evaluationInput:policySetID:)`` inside the caller's transaction. Returns the id.
     public func create(
         _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,

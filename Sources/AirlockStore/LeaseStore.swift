@@ -19,6 +19,14 @@ public struct LeaseRecord: Sendable, Hashable {
     public var lastError: String?
 }
 
+/// A lease begun: written as `issuing` before anything exists on the target.
+public struct LeaseIntent: Sendable, Hashable {
+    public let lease: UUID
+    public let expiresAt: Date
+    public let resourceID: String
+    public let role: String
+}
+
 /// Leases: intent first. ``begin(_:kind:ttlSeconds:)`` writes the lease row (`issuing`) in the same transaction
 /// that claims the approved request, before anything exists on the target; ``activate(_:username:)`` marks it
 /// `active` and the request `issued` with the `airlock.credential.issued` event; ``abandon(_:error:)`` hands a
@@ -36,7 +44,11 @@ public struct LeaseStore: Sendable {
     /// Claims the approved request `requestID` of `principal` for pickup and writes the lease intent.
     /// Throws ``AccessRequestError`` `not_approved` (pending or denied), `already_retrieved` (picked up before),
     /// `request_closed` (expired), or ``StoreError`` `not_found` / `forbidden`.
-    public func begin(_ requestID: UUID, by principal: Principal, kind: Resource.Kind) async throws -> (lease: UUID, expiresAt: Date) {
+    /// `kindOf` names the kind of credential the request's resource issues, or throws to refuse the pickup before
+    /// any intent is written (a resource no longer configured, a kind this broker cannot issue).
+    public func begin(
+        _ requestID: UUID, by principal: Principal, kindOf: (_ resourceID: String) throws -> Resource.Kind
+    ) async throws -> LeaseIntent {
         try await requests.transaction { connection in
             guard let record = try await requests.load(requestID, on: connection, lock: true) else {
                 throw StoreError(code: "not_found", message: "no access request `\(requestID)`")
@@ -63,6 +75,7 @@ public struct LeaseStore: Sendable {
             guard record.leaseID == nil else {
                 throw AccessRequestError(.alreadyRetrieved, "the credential of this request was already picked up")
             }
+            let kind = try kindOf(record.resourceID)
             let ttl = TimeInterval(record.grantedTTLSeconds ?? record.ttlSeconds)
             let expiresAt = now.addingTimeInterval(ttl)
             let id = UUID()
@@ -72,7 +85,7 @@ public struct LeaseStore: Sendable {
                 VALUES (\(id), \(requestID), \(record.principalID), \(record.resourceID), \(record.role),
                     \(kind.rawValue), 'issuing', \(expiresAt), \(expiresAt), \(now))
                 """, logger: logger)
-            return (id, expiresAt)
+            return LeaseIntent(lease: id, expiresAt: expiresAt, resourceID: record.resourceID, role: record.role)
         }
     }
 

@@ -37,17 +37,23 @@ struct AccessRequestRoutes {
         let input = broker.evaluationInput(principal: principal, resource: resource, ask: ask)
         let (_, decisionJSON, explanation, policySetID) = try broker.decide(input)
         let decision = try AccessDecision(json: decisionJSON)
-        let record = try await broker.requests.create(
+        let id = try await broker.requests.createReturningID(
             NewAccessRequest(principal: principal, resourceID: resource.id, role: ask.role,
                              ttlSeconds: Int(ask.ttlSeconds), reason: ask.reason, ticket: ask.ticket,
                              breakGlass: ask.breakGlass, sourceIP: ask.sourceIP),
             resource: resource, decision: decision, evaluationInput: input, policySetID: policySetID)
-        var answer: [String: JSONValue] = [
-            "id": JSONResponse.id(record.id), "status": .string(record.status.rawValue), "decision": decisionJSON,
-        ]
-        if record.status == .pendingApproval {
+        // The status follows from the decision; only a pending request needs reading back (for its approvers).
+        var status: AccessRequestState.Status = switch decision.outcome {
+        case .permit: .approved
+        case .pendingApproval: .pendingApproval
+        case .deny: .denied
+        }
+        var answer: [String: JSONValue] = ["id": JSONResponse.id(id), "decision": decisionJSON]
+        if status == .pendingApproval, let record = try await broker.requests.get(id) {
+            status = record.status
             answer["approvers"] = try await approvers(record)
         }
+        answer["status"] = .string(status.rawValue)
         if let explanation { answer["explanation"] = ExplanationJSON.make(explanation) }
         return JSONResponse.make(.object(answer), status: .created)
     }
@@ -98,14 +104,7 @@ struct AccessRequestRoutes {
 
     func pickUp(_ context: AirlockRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let record = try await load(context)
-        guard record.principalID == principal.id else {
-            throw APIError(.forbidden, code: "forbidden", message: "only the requester may pick up the credential")
-        }
-        guard let resource = broker.catalog[record.resourceID] else {
-            throw APIError(.unprocessableContent, code: "unknown_resource", message: "the resource is no longer configured")
-        }
-        return JSONResponse.make(try await CredentialIssuer(broker: broker).issue(record: record, resource: resource, for: principal))
+        return JSONResponse.make(try await CredentialIssuer(broker: broker).issue(requestID: try requestID(context), for: principal))
     }
 
     // MARK: - Helpers

@@ -9,23 +9,37 @@ import Foundation
 struct CredentialIssuer {
     let broker: AccessBroker
 
-    func issue(record: AccessRequestRecord, resource: Resource, for principal: Principal) async throws -> JSONValue {
-        guard resource.kind == .postgres else {
-            throw APIError(.unprocessableContent, code: "unsupported_resource",
-                           message: "token credentials for `\(resource.id)` are not issued by this version yet")
-        }
-        let lease: (lease: UUID, expiresAt: Date)
+    /// Picks up the credential of request `requestID` for `principal`: one locked read and the lease intent in
+    /// one transaction, then the mint, then activation.
+    func issue(requestID: UUID, for principal: Principal) async throws -> JSONValue {
+        let catalog = broker.catalog
+        let lease: LeaseIntent
         do {
-            lease = try await broker.leases.begin(record.id, by: principal, kind: resource.kind)
+            lease = try await broker.leases.begin(requestID, by: principal) { resourceID in
+                guard let resource = catalog[resourceID] else {
+                    throw APIError(.unprocessableContent, code: "unknown_resource",
+                                   message: "the resource `\(resourceID)` is no longer configured")
+                }
+                guard resource.kind == .postgres else {
+                    throw APIError(.unprocessableContent, code: "unsupported_resource",
+                                   message: "token credentials for `\(resource.id)` are not issued by this version yet")
+                }
+                return resource.kind
+            }
         } catch let error as AccessRequestError {
             throw AccessRequestRoutes.apiError(error)
         } catch let error as StoreError where error.code == "forbidden" {
             throw APIError(.forbidden, code: "forbidden", message: error.message)
+        } catch let error as StoreError where error.code == "not_found" {
+            throw APIError(.notFound, code: "not_found", message: "no such access request")
+        }
+        guard let resource = catalog[lease.resourceID] else {
+            throw APIError(.unprocessableContent, code: "unknown_resource", message: "the resource is no longer configured")
         }
         let credential: PostgresCredential
         do {
             credential = try await broker.postgres.mint(
-                resource: resource, role: record.role, leaseID: lease.lease, validUntil: lease.expiresAt)
+                resource: resource, role: lease.role, leaseID: lease.lease, validUntil: lease.expiresAt)
         } catch {
             let reason = (error as? ProviderError)?.message ?? "the target database refused the credential"
             try? await broker.leases.abandon(lease.lease, error: reason)
