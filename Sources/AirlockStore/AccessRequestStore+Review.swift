@@ -87,7 +87,7 @@ extension AccessRequestStore {
     ///
     /// Throws ``AccessRequestError`` `not_approved`, `already_retrieved` or `request_closed`.
     public func markIssued(_ id: UUID, leaseID: UUID, on connection: PostgresConnection) async throws {
-        guard let record = try await load(id, on: connection, lock: true) else {
+        guard let record = try await load(id, on: connection, lock: true, withReviews: false) else {
             throw StoreError(code: "not_found", message: "no access request `\(id)`")
         }
         let rows = try await connection.query(

@@ -178,14 +178,18 @@ public struct AccessRequestStore: Sendable {
         return members
     }
 
-    func load(_ id: UUID, on connection: PostgresConnection, lock: Bool) async throws -> AccessRequestRecord? {
+    /// The request `id`; `withReviews: false` skips reading its reviews (for transitions that do not use them,
+    /// such as pickup).
+    func load(
+        _ id: UUID, on connection: PostgresConnection, lock: Bool, withReviews: Bool = true
+    ) async throws -> AccessRequestRecord? {
         var query: PostgresQuery = "SELECT \(unescaped: AccessRequestRecord.columns) FROM access_requests r WHERE r.id = \(id)"
         if lock { query.sql += " FOR UPDATE OF r" }
         var record: AccessRequestRecord?
         for try await row in try await connection.query(query, logger: logger) {
             record = try AccessRequestRecord(row: row, reviews: [])
         }
-        record?.reviews = try await reviews(of: id, on: connection)
+        if withReviews, record != nil { record?.reviews = try await reviews(of: id, on: connection) }
         return record
     }
 

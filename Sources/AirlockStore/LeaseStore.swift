@@ -50,7 +50,7 @@ public struct LeaseStore: Sendable {
         _ requestID: UUID, by principal: Principal, kindOf: (_ resourceID: String) throws -> Resource.Kind
     ) async throws -> LeaseIntent {
         try await requests.transaction { connection in
-            guard let record = try await requests.load(requestID, on: connection, lock: true) else {
+            guard let record = try await requests.load(requestID, on: connection, lock: true, withReviews: false) else {
                 throw StoreError(code: "not_found", message: "no access request `\(requestID)`")
             }
             guard record.principalID == principal.id else {

@@ -120,14 +120,15 @@ struct AccessFlowTests {
         try await app.test(.live) { client in
             _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
             let asked = try await client.call(.post, "/v1/access-requests", token: alice, body: """
-                {"resource": "orders-db", "role": "readonly", "ttl_seconds": 2, "reason": "quick look"}
+                {"resource": "orders-db", "role": "readonly", "ttl_seconds": 6, "reason": "quick look"}
                 """)
             let id = try #require(asked.json["id"]?.stringValue)
             let creds = try await client.call(.get, "/v1/access-requests/\(id)/credentials", token: alice)
             let user = try #require(creds.json["username"]?.stringValue)
             let password = try #require(creds.json["password"]?.stringValue)
+            let expiry = try #require(creds.json["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
             #expect(await runAs(user: user, password: password, on: fixture.target, "SELECT 1") == nil)
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(max(0, expiry.timeIntervalSinceNow) + 1.5))
             let late = await runAs(user: user, password: password, on: fixture.target, "SELECT 1")
             #expect(late != nil, "a login past its VALID UNTIL still worked")
         }
