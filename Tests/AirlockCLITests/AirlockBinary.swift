@@ -84,7 +84,9 @@ struct AirlockBinary {
         let running = try start(arguments, environment: environment)
         let status = try await running.wait(upTo: limit)
         if status == nil { running.kill() }
-        return (status, running.output, running.errors)
+        let result = (status, running.output, running.errors)
+        try? FileManager.default.removeItem(at: running.stdout.deletingLastPathComponent())
+        return result
     }
 }
 
