@@ -1,8 +1,8 @@
 /// A tiny deterministic JSON writer: fragments in, text out, keys in the order given.
 /// Output uses `", "` and `": "` separators on one line, as in the policy language reference.
-enum JSONWriter {
+public enum JSONWriter {
     /// A JSON string literal, escaping `"`, `\` and control characters.
-    static func string(_ text: String) -> String {
+    public static func string(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -24,12 +24,12 @@ enum JSONWriter {
     }
 
     /// An object from already-encoded member values, in the given order.
-    static func object(_ members: [(key: String, value: String)]) -> String {
+    public static func object(_ members: [(key: String, value: String)]) -> String {
         "{" + members.map { string($0.key) + ": " + $0.value }.joined(separator: ", ") + "}"
     }
 
     /// An array from already-encoded elements.
-    static func array(_ elements: [String]) -> String {
+    public static func array(_ elements: [String]) -> String {
         "[" + elements.joined(separator: ", ") + "]"
     }
 }

@@ -52,31 +52,15 @@ struct BenchIssuanceEnvironment: Sendable {
         var settings = AirlockConfiguration()
         settings.logLevel = .warning
         settings.policiesDirectory = policies
-        let admin = try DatabaseURL(cluster.url(database: "postgres"))
-        try await DemoData.create(admin: admin, logger: logger)
-        let brokerURL = admin.with(database: DemoData.brokerDatabase)
-        let masterKey = KeyEncryptionKey.generate()
-        try state.writeMasterKey(masterKey)
-        settings.databaseURL = brokerURL
-        settings.keyRing = KeyRing(current: masterKey)
-        settings.listenPort = try FreePort.find()
-        let migrations = try loadMigrations(settings)
-        try await Database.withDatabase(brokerURL, logger: logger) { database in
-            _ = try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
-        }
-        let issuer = try DevIssuer()
-        var config = ServerConfiguration(settings: settings, migrations: migrations, logger: logger)
-        config.devIssuer = issuer
-        // Policies/resources.json points its demo resources at this cluster through these variables.
-        config.environment.merge([
-            "AIRLOCK_DEV_PG_HOST": cluster.host, "AIRLOCK_DEV_PG_PORT": "\(cluster.port)",
-            "AIRLOCK_DEV_PG_ADMIN_USER": cluster.superuser, "AIRLOCK_DEV_PG_ADMIN_PASSWORD": cluster.superuserPassword,
-        ]) { $1 }
+        let setup = try await DevBrokerSetup.prepare(
+            cluster: cluster, state: state, settings: settings, port: try FreePort.find(), logger: logger)
+        let issuer = setup.issuer
+        let config = setup.config
         let app = try buildApplication(config: config)
         // No signal handling: the benchmark ends the broker itself, then stops the cluster.
         let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let environment = BenchIssuanceEnvironment(
-            cluster: cluster, port: settings.listenPort, issuer: issuer, logger: logger)
+            cluster: cluster, port: config.settings.listenPort, issuer: issuer, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             let outcome: Swift.Result<Result, any Error>

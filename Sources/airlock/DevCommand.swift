@@ -69,38 +69,16 @@ struct DevCommand: AsyncParsableCommand {
         cluster: LocalPostgresCluster, state: DevState, settings: AirlockConfiguration, policies: ActivePolicySet,
         logger: Logger
     ) async throws {
-        var settings = settings
-        let admin = try DatabaseURL(cluster.url(database: "postgres"))
-        try await DemoData.create(admin: admin, logger: logger)
-        let brokerURL = admin.with(database: DemoData.brokerDatabase)
-        let masterKey = KeyEncryptionKey.generate()
-        try state.writeMasterKey(masterKey)
-        settings.databaseURL = brokerURL
-        settings.keyRing = KeyRing(current: masterKey)
-        settings.listenPort = port
-        let migrations = try loadMigrations(settings)
-        let auditSource = settings.auditSource
-        let adminToken = try await Database.withDatabase(brokerURL, logger: logger) { database in
-            try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
-            let tokens = ApiTokenStore(database: database, auditLog: AuditLog(source: auditSource))
-            return try await tokens.create(
-                name: "dev-admin", scopes: ["admin", "auditor"], actor: "airlock dev", logger: logger).token
-        }
-        let issuer = try DevIssuer()
+        var setup = try await DevBrokerSetup.prepare(
+            cluster: cluster, state: state, settings: settings, port: port, logger: logger)
+        let adminToken = try await setup.createAdminToken(logger: logger)
         let issuerFile = DevState.issuerFile(port: port)
-        try issuer.save(to: issuerFile)
+        try setup.issuer.save(to: issuerFile)
         defer { try? FileManager.default.removeItem(atPath: issuerFile) }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        var config = ServerConfiguration(settings: settings, migrations: migrations, logger: logger)
-        config.metrics = registry
-        config.devIssuer = issuer
-        // The demo resources of Policies/resources.json point at this cluster through these variables.
-        config.environment.merge([
-            "AIRLOCK_DEV_PG_HOST": cluster.host, "AIRLOCK_DEV_PG_PORT": "\(cluster.port)",
-            "AIRLOCK_DEV_PG_ADMIN_USER": cluster.superuser, "AIRLOCK_DEV_PG_ADMIN_PASSWORD": cluster.superuserPassword,
-        ]) { $1 }
+        setup.config.metrics = registry
         let banner = DevBanner(
             brokerURL: "http://127.0.0.1:\(port)",
             databaseURL: cluster.url(database: DemoData.brokerDatabase),
@@ -108,8 +86,8 @@ struct DevCommand: AsyncParsableCommand {
             adminToken: adminToken, stateDirectory: state.directory.path, keep: keep,
             policies: "\(policies.policies.rules.count) rules from \(policies.directory)")
         let json = self.json
-        config.onServerRunning = { _ in banner.print(json: json) }
-        let app = try buildApplication(config: config)
+        setup.config.onServerRunning = { _ in banner.print(json: json) }
+        let app = try buildApplication(config: setup.config)
         try await app.runService()
         note("stopping ...")
     }

@@ -56,59 +56,45 @@ enum PolicyExplainOutput {
     /// values in the `eval` input format).
     static func json(_ explanation: Explanation) -> String {
         let rules = explanation.rules.map { rule in
-            object([
-                ("rule", string(rule.rule)), ("effect", string(rule.effect.rawValue)),
-                ("location", string(rule.location.description)), ("status", string(rule.status.rawValue)),
-                ("applied", String(rule.applied)), ("failure", rule.failure.map(json) ?? "null"),
+            JSONWriter.object([
+                ("rule", JSONWriter.string(rule.rule)),
+                ("effect", JSONWriter.string(rule.effect.rawValue)),
+                ("location", JSONWriter.string(rule.location.description)),
+                ("status", JSONWriter.string(rule.status.rawValue)),
+                ("applied", String(rule.applied)),
+                ("failure", rule.failure.map(json) ?? "null"),
             ])
         }
-        return object([("decision", explanation.decision.json), ("rules", "[" + rules.joined(separator: ", ") + "]")])
+        return JSONWriter.object([("decision", explanation.decision.json), ("rules", JSONWriter.array(rules))])
     }
 
     private static func json(_ failure: FailedCondition) -> String {
         let observed = failure.observed.map { attribute in
-            object([("attribute", string(attribute.path.description)), ("value", attribute.value.map(json) ?? "null")])
+            JSONWriter.object([
+                ("attribute", JSONWriter.string(attribute.path.description)),
+                ("value", attribute.value.map(json) ?? "null"),
+            ])
         }
-        return object([
-            ("clause", string(failure.polarity.rawValue)), ("expression", string(failure.expression.description)),
-            ("value", failure.value.map { String($0) } ?? "null"), ("error", failure.error.map(string) ?? "null"),
-            ("location", string(failure.location.description)), ("source_line", string(failure.sourceLine)),
-            ("observed", "[" + observed.joined(separator: ", ") + "]"),
+        return JSONWriter.object([
+            ("clause", JSONWriter.string(failure.polarity.rawValue)),
+            ("expression", JSONWriter.string(failure.expression.description)),
+            ("value", failure.value.map { String($0) } ?? "null"),
+            ("error", failure.error.map(JSONWriter.string) ?? "null"),
+            ("location", JSONWriter.string(failure.location.description)),
+            ("source_line", JSONWriter.string(failure.sourceLine)),
+            ("observed", JSONWriter.array(observed)),
         ])
     }
 
     private static func json(_ value: Value) -> String {
         switch value {
-        case .string(let text): string(text)
+        case .string(let text): JSONWriter.string(text)
         case .int(let number), .duration(let number): String(number)
         case .bool(let flag): String(flag)
-        case .ip(let address): string(address.description)
-        case .cidr(let network): string(network.description)
-        case .set(let elements): "[" + elements.sorted().map(string).joined(separator: ", ") + "]"
-        case .list(let elements): "[" + elements.map(json).joined(separator: ", ") + "]"
+        case .ip(let address): JSONWriter.string(address.description)
+        case .cidr(let network): JSONWriter.string(network.description)
+        case .set(let elements): JSONWriter.array(elements.sorted().map(JSONWriter.string))
+        case .list(let elements): JSONWriter.array(elements.map(json))
         }
-    }
-
-    private static func object(_ members: [(String, String)]) -> String {
-        "{" + members.map { string($0.0) + ": " + $0.1 }.joined(separator: ", ") + "}"
-    }
-
-    /// A JSON string literal.
-    private static func string(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }
