@@ -111,7 +111,7 @@ struct ResourceReader {
         }
         let fields = try object(value, "postgres", allowed: [
             "host", "port", "database", "admin_user", "admin_password_env", "admin_password_file", "sslmode",
-            "connection_limit",
+            "connection_limit", "scram_iterations",
         ])
         let host = try substituted(try string(fields["host"], "postgres.host"), "postgres.host")
         guard !host.isEmpty, host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || ".-_:/[]".unicodeScalars.contains($0) })
@@ -149,9 +149,16 @@ struct ResourceReader {
             }
             limit = Int(number)
         }
+        var iterations = PostgresTarget.defaultSCRAMIterations
+        if let value = fields["scram_iterations"] {
+            guard case .int(let number) = value, PostgresTarget.scramIterationRange.contains(Int(number)) else {
+                throw fail("postgres.scram_iterations", "must be an integer from 1 to 1000000")
+            }
+            iterations = Int(number)
+        }
         return PostgresTarget(
             host: host, port: port, database: database, adminUser: adminUser, adminPassword: password,
-            sslMode: sslMode, connectionLimit: limit)
+            sslMode: sslMode, connectionLimit: limit, scramIterations: iterations)
     }
 
     private func readPassword(_ fields: [String: JSONValue]) throws(ResourceCatalogError) -> String {

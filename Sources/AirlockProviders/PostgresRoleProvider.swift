@@ -8,7 +8,7 @@ import Synchronization
 /// Issues real PostgreSQL login roles for `postgres` resources and revokes them.
 ///
 /// Each issued login is `airlock_<template>_<random>` with a 40-character random password (sent to PostgreSQL
-/// only as a SCRAM-SHA-256 verifier), `VALID UNTIL` the lease expiry, the target's `CONNECTION LIMIT`, and one
+/// only as a SCRAM-SHA-256 verifier of the target's ``PostgresTarget/scramIterations``), `VALID UNTIL` the lease expiry, the target's `CONNECTION LIMIT`, and one
 /// privilege: membership (with INHERIT) in the group role of its resource and template. The group role
 /// (`airlock_g_<resource>_<template>`, NOLOGIN) holds CONNECT on the resource's database only and the template's
 /// grants; ``prepareGroupRole(resource:role:force:)`` keeps it in step with the template.
@@ -84,7 +84,7 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
         let (target, template) = try Self.lookup(resource, role)
         let preparation = try await prepareGroupRole(resource: resource, role: role)
         let password = SecureRandom.base62(40)
-        let verifier = try SCRAMVerifier(password: password)
+        let verifier = try SCRAMVerifier(password: password, iterations: target.scramIterations)
         var username = try PostgresStatements.loginRoleName(template: template.name)
         for attempt in 1...3 {
             let create = try PostgresStatements.createLogin(

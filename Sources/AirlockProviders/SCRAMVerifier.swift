@@ -10,7 +10,7 @@ import Foundation
 /// (its statement log, `pg_stat_statements`, or a replica). The password must be ASCII without control characters
 /// (Airlock's are base62), for which SASLprep is the identity.
 public struct SCRAMVerifier: Sendable, Hashable {
-    /// PostgreSQL's default and the iteration count Airlock uses.
+    /// PostgreSQL's own default. Issued logins use their target's `scramIterations` instead.
     public static let defaultIterations = 4096
 
     /// The PBKDF2 iteration count.

@@ -178,6 +178,7 @@ struct ResourceRow {
                 "host": .string(target.host), "port": .int(Int64(target.port)), "database": .string(target.database),
                 "admin_user": .string(target.adminUser), "sslmode": .string(target.sslMode),
                 "connection_limit": .int(Int64(target.connectionLimit)),
+                "scram_iterations": .int(Int64(target.scramIterations)),
             ]
         }
         if let audience = resource.audience { connection["audience"] = .string(audience) }

@@ -81,32 +81,6 @@ extension AccessRequestStore {
         }
     }
 
-    /// Marks request `id` issued once its lease `leaseID` exists, inside the caller's transaction (the one that
-    /// activates the lease and appends `airlock.credential.issued`). The pickup counts from the lease's creation,
-    /// so a slow mint that began in time still completes.
-    ///
-    /// Throws ``AccessRequestError`` `not_approved`, `already_retrieved` or `request_closed`.
-    public func markIssued(_ id: UUID, leaseID: UUID, on connection: PostgresConnection) async throws {
-        guard let record = try await load(id, on: connection, lock: true, withReviews: false) else {
-            throw StoreError(code: "not_found", message: "no access request `\(id)`")
-        }
-        let rows = try await connection.query(
-            "SELECT created_at FROM leases WHERE id = \(leaseID) AND request_id = \(id)", logger: logger)
-        var leaseCreated: Date?
-        for try await created in rows.decode(Date.self) { leaseCreated = created }
-        guard let leaseCreated else {
-            throw StoreError(code: "lease_not_found", message: "no lease `\(leaseID)` for access request `\(id)`")
-        }
-        var state = record.state(windows: windows)
-        try state.apply(.pickUp(at: leaseCreated))
-        try await update(record, to: state, on: connection)
-    }
-
-    /// ``markIssued(_:leaseID:on:)`` in its own transaction.
-    public func markIssued(_ id: UUID, leaseID: UUID) async throws {
-        try await transaction { connection in try await markIssued(id, leaseID: leaseID, on: connection) }
-    }
-
     /// Writes the state's status and times to the request row.
     private func update(
         _ record: AccessRequestRecord, to state: AccessRequestState, on connection: PostgresConnection

@@ -39,56 +39,49 @@ public struct AccessRequestStore: Sendable {
     /// password is never written here.
     public func upsert(resource: Resource) async throws {
         try await database.client.withConnection { connection in
-            try await upsert(resource: resource, onlyIfMissing: false, on: connection)
+            let row = ResourceRow(resource)
+            try await connection.query("""
+                INSERT INTO resources (id, kind, env, owner, sensitivity, tags, attributes, connection, roles)
+                VALUES (\(resource.id), \(resource.kind.rawValue), \(resource.env), \(resource.owner),
+                        \(resource.sensitivity), \(resource.tags), \(row.attributes)::jsonb, \(row.connection)::jsonb,
+                        \(row.roles)::jsonb)
+                ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, env = EXCLUDED.env, owner = EXCLUDED.owner,
+                    sensitivity = EXCLUDED.sensitivity, tags = EXCLUDED.tags, attributes = EXCLUDED.attributes,
+                    connection = EXCLUDED.connection, roles = EXCLUDED.roles, updated_at = now()
+                """, logger: logger)
         }
-    }
-
-    func upsert(resource: Resource, onlyIfMissing: Bool, on connection: PostgresConnection) async throws {
-        let row = ResourceRow(resource)
-        let insert: PostgresQuery = """
-            INSERT INTO resources (id, kind, env, owner, sensitivity, tags, attributes, connection, roles)
-            VALUES (\(resource.id), \(resource.kind.rawValue), \(resource.env), \(resource.owner),
-                    \(resource.sensitivity), \(resource.tags), \(row.attributes)::jsonb, \(row.connection)::jsonb,
-                    \(row.roles)::jsonb)
-            """
-        var query = insert
-        // DO NOTHING takes no row lock, so creating requests never serialises on the resource row.
-        query.sql += onlyIfMissing ? " ON CONFLICT (id) DO NOTHING" : """
-             ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, env = EXCLUDED.env, owner = EXCLUDED.owner,
-              sensitivity = EXCLUDED.sensitivity, tags = EXCLUDED.tags, attributes = EXCLUDED.attributes,
-              connection = EXCLUDED.connection, roles = EXCLUDED.roles, updated_at = now()
-            """
-        try await connection.query(query, logger: logger)
     }
 
     // MARK: - Create
 
-    /// Records a decided request (pending, approved or denied by policy) and its audit events in one transaction,
+    /// Records a decided request (pending, approved or denied by policy) and its audit events in one statement,
     /// inserting the resource row first if it is missing.
     public func create(
         _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
         policySetID: UUID?
     ) async throws -> AccessRequestRecord {
-        let id = try await transaction { connection in
-            try await create(request, resource: resource, decision: decision, evaluationInput: evaluationInput,
-                             policySetID: policySetID, on: connection)
-        }
+        let id = try await createReturningID(
+            request, resource: resource, decision: decision, evaluationInput: evaluationInput, policySetID: policySetID)
         return try await require(id)
     }
 
     /// ``create(_:resource:decision:evaluationInput:policySetID:)`` without reading the request back: the id only
-    /// (one transaction, no extra round trips; the caller already knows the status from the decision).
+    /// (one round trip; the caller already knows the status from the decision).
     public func createReturningID(
         _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
         policySetID: UUID?
     ) async throws -> UUID {
-        try await transaction { connection in
+        try await database.client.withConnection { connection in
             try await create(request, resource: resource, decision: decision, evaluationInput: evaluationInput,
                              policySetID: policySetID, on: connection)
         }
     }
 
-    /// ``create(_:resource:decision:evaluationInput:policySetID:)`` inside the caller's transaction. Returns the id.
+    /// ``create(_:resource:decision:evaluationInput:policySetID:)`` on `connection` (inside the caller's
+    /// transaction, if any). Returns the id.
+    ///
+    /// The resource row (if missing), the request and its audit events are written by one statement, so they
+    /// commit together even outside a transaction, in one round trip.
     public func create(
         _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
         policySetID: UUID?, on connection: PostgresConnection
@@ -99,27 +92,35 @@ public struct AccessRequestStore: Sendable {
         let now = clock.now()
         var state = AccessRequestState(requester: request.principal.id, windows: windows)
         let action = try state.apply(.decided(decision, at: now))
-        try await upsert(resource: resource, onlyIfMissing: true, on: connection)
         let id = UUID()
         let granted = state.status == .denied ? nil : state.grantedTTLSeconds.map(Int.init)
-        try await connection.query("""
-            INSERT INTO access_requests (id, principal_id, principal_kind, resource_id, role, ttl_seconds, reason,
-                ticket, break_glass, source_ip, status, decision, evaluation_input, policy_set_id, granted_ttl_seconds,
-                created_at, decided_at, decision_deadline, pickup_deadline, closed_at)
-            VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.resourceID),
-                \(request.role), \(request.ttlSeconds), \(request.reason), \(request.ticket), \(request.breakGlass),
-                \(request.sourceIP)::inet, \(state.status.rawValue), \(decision.json.canonicalString())::jsonb,
-                \(evaluationInput.canonicalString())::jsonb, \(policySetID), \(granted), \(now), \(state.decidedAt),
-                \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt))
-            """, logger: logger)
         let facts = AuditFacts(id: id, principal: request.principal.id, resource: request.resourceID,
                                role: request.role, decision: decision)
-        try await auditLog.append(facts.event("airlock.access.requested", ttl: granted, extra: [
+        var events = [auditLog.stamp(facts.event("airlock.access.requested", ttl: granted, extra: [
             "requested_ttl_seconds": .int(Int64(request.ttlSeconds)), "break_glass": .bool(request.breakGlass),
-        ]), on: connection, logger: logger)
-        if let event = facts.event(for: action, ttl: granted) {
-            try await auditLog.append(event, on: connection, logger: logger)
-        }
+        ]))]
+        if let event = facts.event(for: action, ttl: granted) { events.append(auditLog.stamp(event)) }
+        let row = ResourceRow(resource)
+        // DO NOTHING takes no row lock, so creating requests never serialises on the resource row.
+        try await connection.query("""
+            WITH resource AS (
+                INSERT INTO resources (id, kind, env, owner, sensitivity, tags, attributes, connection, roles)
+                VALUES (\(resource.id), \(resource.kind.rawValue), \(resource.env), \(resource.owner),
+                        \(resource.sensitivity), \(resource.tags), \(row.attributes)::jsonb, \(row.connection)::jsonb,
+                        \(row.roles)::jsonb)
+                ON CONFLICT (id) DO NOTHING
+            ), request AS (
+                INSERT INTO access_requests (id, principal_id, principal_kind, resource_id, role, ttl_seconds, reason,
+                    ticket, break_glass, source_ip, status, decision, evaluation_input, policy_set_id,
+                    granted_ttl_seconds, created_at, decided_at, decision_deadline, pickup_deadline, closed_at)
+                VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.resourceID),
+                    \(request.role), \(request.ttlSeconds), \(request.reason), \(request.ticket), \(request.breakGlass),
+                    \(request.sourceIP)::inet, \(state.status.rawValue), \(decision.json.canonicalString())::jsonb,
+                    \(evaluationInput.canonicalString())::jsonb, \(policySetID), \(granted), \(now),
+                    \(state.decidedAt), \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt))
+            )
+            INSERT INTO audit_events (id, type, subject, severity, occurred_at, event) VALUES \(auditRows: events)
+            """, logger: logger)
         return id
     }
 

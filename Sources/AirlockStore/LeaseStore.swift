@@ -22,15 +22,19 @@ public struct LeaseRecord: Sendable, Hashable {
 /// A lease begun: written as `issuing` before anything exists on the target.
 public struct LeaseIntent: Sendable, Hashable {
     public let lease: UUID
+    public let requestID: UUID
     public let expiresAt: Date
     public let resourceID: String
     public let role: String
+    /// The request as it becomes when the lease is activated (``AccessRequestState`` after `pickUp`).
+    let issuedRequest: AccessRequestState
 }
 
-/// Leases: intent first. ``begin(_:kind:ttlSeconds:)`` writes the lease row (`issuing`) in the same transaction
-/// that claims the approved request, before anything exists on the target; ``activate(_:username:)`` marks it
-/// `active` and the request `issued` with the `airlock.credential.issued` event; ``abandon(_:error:)`` hands a
-/// failed issuance to revocation (`revoking`), so no credential can exist that Airlock does not know about.
+/// Leases: intent first. ``begin(_:by:issuable:)`` claims the approved request and writes the lease row
+/// (`issuing`) in one statement, before anything exists on the target; ``activate(_:username:tokenID:)`` marks it
+/// `active` and the request `issued` with the `airlock.credential.issued` event, again in one statement;
+/// ``abandon(_:username:error:)`` hands a failed issuance to revocation (`revoking`), so no credential can exist that
+/// Airlock does not know about.
 public struct LeaseStore: Sendable {
     public let requests: AccessRequestStore
 
@@ -41,89 +45,149 @@ public struct LeaseStore: Sendable {
 
     private var logger: Logger { requests.logger }
 
-    /// Claims the approved request `requestID` of `principal` for pickup and writes the lease intent.
-    /// Throws ``AccessRequestError`` `not_approved` (pending or denied), `already_retrieved` (picked up before),
-    /// `request_closed` (expired), or ``StoreError`` `not_found` / `forbidden`.
-    /// `kindOf` names the kind of credential the request's resource issues, or throws to refuse the pickup before
-    /// any intent is written (a resource no longer configured, a kind this broker cannot issue).
+    /// Claims the approved request `requestID` of `principal` for pickup and writes the lease intent, in one
+    /// statement (one round trip). `issuable` maps the resources whose credentials this broker can issue to their
+    /// kind; nothing is written for any other.
+    ///
+    /// Throws ``StoreError`` `not_found`, `forbidden` (someone else's request) or `not_issuable`, or
+    /// ``AccessRequestError`` from the request's state machine: `not_approved` (pending or denied),
+    /// `already_retrieved` (picked up before), `request_closed` (expired, or the pickup window has passed).
     public func begin(
-        _ requestID: UUID, by principal: Principal, kindOf: (_ resourceID: String) throws -> Resource.Kind
+        _ requestID: UUID, by principal: Principal, issuable: [String: Resource.Kind]
     ) async throws -> LeaseIntent {
-        try await requests.transaction { connection in
-            guard let record = try await requests.load(requestID, on: connection, lock: true, withReviews: false) else {
-                throw StoreError(code: "not_found", message: "no access request `\(requestID)`")
-            }
-            guard record.principalID == principal.id else {
-                throw StoreError(code: "forbidden", message: "only the requester may pick up the credential")
-            }
-            let now = requests.clock.now()
-            switch record.status {
-            case .approved:
-                break
-            case .issued:
-                throw AccessRequestError(.alreadyRetrieved, "the credential of this request was already picked up")
-            case .pendingApproval, .requested:
-                throw AccessRequestError(.notApproved, "the request is still waiting for approval")
-            case .denied:
-                throw AccessRequestError(.notApproved, "the request was denied")
-            case .expired:
-                throw AccessRequestError(.requestClosed, "the request expired")
-            }
-            if let deadline = record.pickupDeadline, now > deadline {
-                throw AccessRequestError(.requestClosed, "the pickup window of this request has passed")
-            }
-            guard record.leaseID == nil else {
-                throw AccessRequestError(.alreadyRetrieved, "the credential of this request was already picked up")
-            }
-            let kind = try kindOf(record.resourceID)
-            let ttl = TimeInterval(record.grantedTTLSeconds ?? record.ttlSeconds)
-            let expiresAt = now.addingTimeInterval(ttl)
-            let id = UUID()
-            try await connection.query("""
-                INSERT INTO leases (id, request_id, principal_id, resource_id, role, kind, status, expires_at,
-                    max_expires_at, created_at)
-                VALUES (\(id), \(requestID), \(record.principalID), \(record.resourceID), \(record.role),
-                    \(kind.rawValue), 'issuing', \(expiresAt), \(expiresAt), \(now))
+        let now = requests.clock.now()
+        let lease = UUID()
+        let ids = Array(issuable.keys)
+        let kinds = ids.map { issuable[$0]?.rawValue ?? "" }
+        // The conditions on the request are the `pickUp` guard of AccessRequestState; when they fail, nothing is
+        // written and `refusal` asks the state machine why. `FOR UPDATE` serialises concurrent pickups of one
+        // request; the unique `leases.request_id` makes the loser fail.
+        let rows: PostgresRowSequence
+        do {
+            rows = try await requests.database.client.query("""
+                WITH claimed AS (
+                    SELECT r.id, r.principal_id, r.resource_id, r.role, r.granted_ttl_seconds, r.decided_at,
+                        r.decision_deadline, r.pickup_deadline
+                    FROM access_requests r
+                    WHERE r.id = \(requestID) AND r.principal_id = \(principal.id) AND r.status = 'approved'
+                      AND r.granted_ttl_seconds IS NOT NULL
+                      AND (r.pickup_deadline IS NULL OR r.pickup_deadline > \(now))
+                      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.request_id = r.id)
+                    FOR UPDATE OF r
+                ), lease AS (
+                    INSERT INTO leases (id, request_id, principal_id, resource_id, role, kind, status, expires_at,
+                        max_expires_at, created_at)
+                    SELECT \(lease), c.id, c.principal_id, c.resource_id, c.role, k.kind, 'issuing',
+                        \(now) + make_interval(secs => c.granted_ttl_seconds),
+                        \(now) + make_interval(secs => c.granted_ttl_seconds), \(now)
+                    FROM claimed c JOIN unnest(\(ids)::text[], \(kinds)::text[]) AS k (resource_id, kind)
+                        ON k.resource_id = c.resource_id
+                    RETURNING expires_at
+                )
+                SELECT c.resource_id, c.role, c.granted_ttl_seconds::int8, c.decided_at, c.decision_deadline,
+                    c.pickup_deadline, l.expires_at
+                FROM lease l CROSS JOIN claimed c
                 """, logger: logger)
-            return LeaseIntent(lease: id, expiresAt: expiresAt, resourceID: record.resourceID, role: record.role)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AccessRequestError(.alreadyRetrieved, "the credential of this request was already picked up")
         }
+        for try await (resource, role, ttl, decidedAt, decisionDeadline, pickupDeadline, expiresAt) in rows.decode(
+            (String, String, Int64, Date?, Date?, Date?, Date).self
+        ) {
+            var state = AccessRequestState(
+                requester: principal.id, status: .approved, decision: nil, reviews: [], grantedTTLSeconds: ttl,
+                decidedAt: decidedAt, decisionDeadline: decisionDeadline, pickupDeadline: pickupDeadline,
+                closedAt: nil, windows: requests.windows)
+            do {
+                _ = try state.apply(.pickUp(at: now))
+            } catch {
+                try? await abandon(lease, error: "the request cannot be picked up: \(error.code.rawValue)")
+                throw error
+            }
+            return LeaseIntent(lease: lease, requestID: requestID, expiresAt: expiresAt, resourceID: resource,
+                               role: role, issuedRequest: state)
+        }
+        throw try await refusal(requestID, by: principal, at: now, issuable: issuable)
+    }
+
+    /// Why `begin` wrote nothing: the first check that fails, in the order the API reports them.
+    private func refusal(
+        _ requestID: UUID, by principal: Principal, at now: Date, issuable: [String: Resource.Kind]
+    ) async throws -> any Error {
+        let record = try await requests.database.client.withConnection { connection in
+            try await requests.load(requestID, on: connection, lock: false, withReviews: false)
+        }
+        guard let record else { return StoreError(code: "not_found", message: "no access request `\(requestID)`") }
+        guard record.principalID == principal.id else {
+            return StoreError(code: "forbidden", message: "only the requester may pick up the credential")
+        }
+        var state = record.state(windows: requests.windows)
+        do {
+            _ = try state.apply(.pickUp(at: now))
+        } catch {
+            return error
+        }
+        if record.leaseID != nil {
+            return AccessRequestError(.alreadyRetrieved, "the credential of this request was already picked up")
+        }
+        if issuable[record.resourceID] == nil {
+            return StoreError(code: "not_issuable", message: "credentials for `\(record.resourceID)` cannot be issued")
+        }
+        return AccessRequestError(.alreadyRetrieved, "the request changed while it was being picked up")
     }
 
     /// Marks the lease `active` with the minted `username` (nil for tokens), the request `issued`, and appends
-    /// `airlock.credential.issued` (names the username and lease, never the secret), in one transaction.
-    public func activate(_ leaseID: UUID, username: String?, tokenID: UUID? = nil) async throws {
-        try await requests.transaction { connection in
-            let rows = try await connection.query("""
+    /// `airlock.credential.issued` (names the username and lease, never the secret), in one statement.
+    ///
+    /// Throws ``StoreError`` `lease_not_issuing` and changes nothing when the lease is no longer being issued
+    /// (abandoned) or its request is no longer approved.
+    public func activate(_ intent: LeaseIntent, username: String?, tokenID: UUID? = nil) async throws {
+        var data: [String: JSONValue] = [
+            "lease_id": .string(intent.lease.uuidString.lowercased()),
+            "request_id": .string(intent.requestID.uuidString.lowercased()),
+            "principal": .string(intent.issuedRequest.requester), "resource": .string(intent.resourceID),
+            "role": .string(intent.role), "expires_at": .string(AuditTime.format(intent.expiresAt)),
+        ]
+        if let username { data["username"] = .string(username) }
+        if let tokenID { data["token_id"] = .string(tokenID.uuidString.lowercased()) }
+        let event = requests.auditLog.stamp(NewAuditEvent(
+            type: "airlock.credential.issued", subject: intent.lease.uuidString.lowercased(), data: data))
+        let request = intent.issuedRequest
+        // The lease row is locked first (so nothing else can change it before this commits), the request is
+        // updated only if the lease is still `issuing`, the lease only if the request was: both or neither.
+        let rows = try await requests.database.client.query("""
+            WITH locked AS (
+                SELECT id FROM leases
+                WHERE id = \(intent.lease) AND request_id = \(intent.requestID) AND status = 'issuing'
+                FOR UPDATE
+            ), request AS (
+                UPDATE access_requests SET status = \(request.status.rawValue), closed_at = \(request.closedAt)
+                WHERE id = \(intent.requestID) AND status = 'approved' AND EXISTS (SELECT 1 FROM locked)
+                RETURNING id
+            ), lease AS (
                 UPDATE leases SET status = 'active', username = \(username), token_id = \(tokenID),
                     issued_at = \(requests.clock.now())
-                WHERE id = \(leaseID) AND status = 'issuing'
-                RETURNING request_id, principal_id, resource_id, role, expires_at
-                """, logger: logger)
-            var found: (UUID, String, String, String, Date)?
-            for try await row in rows.decode((UUID, String, String, String, Date).self) { found = row }
-            guard let (requestID, principal, resource, role, expiresAt) = found else {
-                throw StoreError(code: "lease_not_issuing", message: "lease `\(leaseID)` is not being issued")
-            }
-            try await requests.markIssued(requestID, leaseID: leaseID, on: connection)
-            var data: [String: JSONValue] = [
-                "lease_id": .string(leaseID.uuidString.lowercased()),
-                "request_id": .string(requestID.uuidString.lowercased()),
-                "principal": .string(principal), "resource": .string(resource), "role": .string(role),
-                "expires_at": .string(AuditTime.format(expiresAt)),
-            ]
-            if let username { data["username"] = .string(username) }
-            if let tokenID { data["token_id"] = .string(tokenID.uuidString.lowercased()) }
-            try await requests.auditLog.append(
-                NewAuditEvent(type: "airlock.credential.issued", subject: leaseID.uuidString.lowercased(), data: data),
-                on: connection, logger: logger)
+                WHERE id IN (SELECT id FROM locked) AND EXISTS (SELECT 1 FROM request)
+                RETURNING id
+            ), event AS (
+                INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)
+                SELECT * FROM (VALUES \(auditRows: [event])) AS v WHERE EXISTS (SELECT 1 FROM lease)
+            )
+            SELECT count(*) FROM lease
+            """, logger: logger)
+        var activated: Int64 = 0
+        for try await count in rows.decode(Int64.self) { activated = count }
+        guard activated == 1 else {
+            throw StoreError(code: "lease_not_issuing", message: "lease `\(intent.lease)` is not being issued")
         }
     }
 
-    /// A failed issuance: the lease goes to `revoking` (due now) with the error, so revocation removes whatever
-    /// part of the credential may exist. `error` must hold no secret.
-    public func abandon(_ leaseID: UUID, error: String) async throws {
+    /// A failed issuance: the lease goes to `revoking` (due now) with the error, and the login's name when it was
+    /// created, so revocation removes whatever part of the credential may exist. `error` must hold no secret.
+    public func abandon(_ leaseID: UUID, username: String? = nil, error: String) async throws {
         try await requests.database.client.query("""
-            UPDATE leases SET status = 'revoking', last_error = \(error), next_attempt_at = \(requests.clock.now())
+            UPDATE leases SET status = 'revoking', last_error = \(error), next_attempt_at = \(requests.clock.now()),
+                username = coalesce(\(username), username)
             WHERE id = \(leaseID) AND status = 'issuing'
             """, logger: logger)
     }

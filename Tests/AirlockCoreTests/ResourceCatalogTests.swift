@@ -22,6 +22,10 @@ struct ResourceCatalogTests {
         #expect(Set(orders.roles.keys) == ["readonly", "readwrite"])
         #expect(orders.roles["readonly"]?.grants.contains { $0.privileges == ["SELECT"] && $0.pattern == "*" } == true)
         #expect(catalog["orders-staging"]?.postgres?.database == "orders_staging")
+        #expect(orders.postgres?.scramIterations == PostgresTarget.defaultSCRAMIterations)
+        let strict = try ResourceCatalog.parse(
+            Data(Self.postgres(Self.setTarget("scram_iterations", 4096)).utf8), environment: ["PW": "pw-value"])
+        #expect(strict["orders-db"]?.postgres?.scramIterations == 4096)
         #expect(catalog["orders-staging"]?.env == "staging")
         let api = try #require(catalog["payments-api"])
         #expect(api.kind == .token && api.audience == "payments-api")
@@ -98,6 +102,9 @@ struct ResourceCatalogTests {
         ("database injection", setTarget("database", "orders; drop database orders"), "orders-db", "postgres.database"),
         ("admin user injection", setTarget("admin_user", "postgres\" superuser"), "orders-db", "postgres.admin_user"),
         ("sslmode", setTarget("sslmode", "verify-maybe"), "orders-db", "postgres.sslmode"),
+        ("scram iterations 0", setTarget("scram_iterations", 0), "orders-db", "postgres.scram_iterations"),
+        ("scram iterations too many", setTarget("scram_iterations", 1_000_001), "orders-db", "postgres.scram_iterations"),
+        ("scram iterations as text", setTarget("scram_iterations", "4096"), "orders-db", "postgres.scram_iterations"),
         ("missing postgres", { $0["postgres"] = nil }, "orders-db", "postgres"),
         ("token with postgres", { $0["kind"] = "token" }, "orders-db", "postgres"),
         ("no roles", { $0["roles"] = [String: Any]() }, "orders-db", "roles"),

@@ -40,9 +40,30 @@ import Testing
             ).first)
             let (verifier, inherit, superuser, createRole, createDB, limit, comment) =
                 try role.decode((String, Bool, Bool, Bool, Bool, Int64, String).self)
-            #expect(verifier.hasPrefix("SCRAM-SHA-256$4096:") && !verifier.contains(credential.password))
+            #expect(verifier.hasPrefix("SCRAM-SHA-256$\(PostgresTarget.defaultSCRAMIterations):"))
+            #expect(!verifier.contains(credential.password))
             #expect(inherit && !superuser && !createRole && !createDB && limit == 5)
             #expect(comment == "airlock lease \(leaseID.uuidString.lowercased())")
+        }
+    }
+
+    @Test("a target's scram_iterations goes into the verifier, and the login works", .timeLimit(.minutes(3)))
+    func scramIterationsOfTheTarget() async throws {
+        let fixture = try await TargetFixture.make()
+        var changed = fixture.resource
+        changed.postgres?.scramIterations = 4096
+        let strict = changed
+        try await withProvider { provider in
+            let credential = try await provider.mint(
+                resource: strict, role: "readonly", leaseID: UUID(), validUntil: Date().addingTimeInterval(600))
+            let connection = try await login(credential)
+            let count = try await connection.query("SELECT count(*)::int8 FROM customers", logger: TestDatabase.logger)
+                .collect().first?.decode(Int64.self)
+            #expect(count == 2)
+            try await connection.close()
+            let verifier = try #require(try await fixture.rows(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = \(credential.username)").first).decode(String.self)
+            #expect(verifier.hasPrefix("SCRAM-SHA-256$4096:"))
         }
     }
 

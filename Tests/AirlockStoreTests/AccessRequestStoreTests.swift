@@ -196,28 +196,4 @@ struct AccessRequestStoreTests {
             #expect(approvedEvents == 10)
         }
     }
-
-    @Test("markIssued needs the lease and happens once")
-    func issue() async throws {
-        try await TestDatabase.withDatabase { database in
-            let clock = TestClock(Self.start)
-            let store = store(database, clock: clock)
-            let id = try await create(store, AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"])).id
-            #expect(await Self.code { try await store.markIssued(id, leaseID: UUID()) } == "lease_not_found")
-            let lease = UUID()
-            let now = Self.start
-            let expires = now.addingTimeInterval(600)
-            try await database.client.query("""
-                INSERT INTO leases (id, request_id, principal_id, resource_id, role, kind, status, expires_at,
-                    max_expires_at, created_at)
-                VALUES (\(lease), \(id), 'bob', 'orders-db', 'readwrite', 'postgres', 'issuing', \(expires), \(expires), \(now))
-                """, logger: logger)
-            clock.advance(3600)
-            #expect(try await store.expireDue().isEmpty)
-            try await store.markIssued(id, leaseID: lease)
-            let issued = try await store.get(id)
-            #expect(issued?.status == .issued && issued?.leaseID == lease)
-            #expect(await Self.code { try await store.markIssued(id, leaseID: lease) } == "already_retrieved")
-        }
-    }
 }
