@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockStore
 import Foundation
 import Hummingbird
@@ -9,12 +10,15 @@ public struct APIError: Error, Sendable {
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
+    /// Fields beside `error` in the body, such as the `decision` of a `policy_denied`. Never a secret.
+    public var details: [String: JSONValue] = [:]
 
-    /// Creates an error for the client; `message` must hold no secret.
-    public init(_ status: HTTPResponse.Status, code: String, message: String) {
+    /// Creates an error for the client; `message` and `details` must hold no secret.
+    public init(_ status: HTTPResponse.Status, code: String, message: String, details: [String: JSONValue] = [:]) {
         self.status = status
         self.code = code
         self.message = message
+        self.details = details
     }
 
     /// The response for any error: ``APIError`` as itself, Hummingbird's HTTP errors by status, anything else a
@@ -32,12 +36,11 @@ public struct APIError: Error, Sendable {
             logger.error("unhandled error", metadata: ["error": "\(describeDatabaseError(error))"])
             apiError = APIError(.internalServerError, code: "internal_error", message: "internal error; see the broker log")
         }
-        let body: [String: [String: String]] = [
-            "error": ["code": apiError.code, "message": apiError.message, "request_id": requestID],
-        ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        var body = apiError.details
+        body["error"] = .object([
+            "code": .string(apiError.code), "message": .string(apiError.message), "request_id": .string(requestID),
+        ])
+        let data = Data(JSONValue.object(body).canonicalString().utf8)
         return Response(
             status: apiError.status,
             headers: [.contentType: "application/json"],

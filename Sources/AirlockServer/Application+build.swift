@@ -74,7 +74,11 @@ struct BrokerParts {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
         HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
-        AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
+        let accessRequests = AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies)
+        accessRequests.register(on: router)
+        ServiceCredentialRoutes(requests: accessRequests).register(on: router)
+        IntrospectionRoutes(introspector: CredentialTokenStore(database: database, clock: config.clock, logger: logger))
+            .register(on: router)
         LeaseRoutes(leases: broker.leases).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 

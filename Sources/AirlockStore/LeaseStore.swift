@@ -31,7 +31,7 @@ public struct LeaseIntent: Sendable, Hashable {
 }
 
 /// Leases: intent first. ``begin(_:by:issuable:)`` claims the approved request and writes the lease row
-/// (`issuing`) in one statement, before anything exists on the target; ``activate(_:username:tokenID:)`` marks it
+/// (`issuing`) in one statement, before anything exists on the target; ``activate(_:username:token:)`` marks it
 /// `active` and the request `issued` with the `airlock.credential.issued` event, again in one statement;
 /// ``abandon(_:username:error:)`` hands a failed issuance to revocation (`revoking`), so no credential can exist that
 /// Airlock does not know about.
@@ -136,12 +136,14 @@ public struct LeaseStore: Sendable {
         return AccessRequestError(.alreadyRetrieved, "the request changed while it was being picked up")
     }
 
-    /// Marks the lease `active` with the minted `username` (nil for tokens), the request `issued`, and appends
-    /// `airlock.credential.issued` (names the username and lease, never the secret), in one statement.
+    /// Marks the lease `active` with the minted `username` (PostgreSQL) or stores `token` (its hash only, for
+    /// `token` resources), marks the request `issued`, and appends `airlock.credential.issued` (names the username
+    /// or token id and the lease, never the secret), in one statement.
     ///
     /// Throws ``StoreError`` `lease_not_issuing` and changes nothing when the lease is no longer being issued
     /// (abandoned) or its request is no longer approved.
-    public func activate(_ intent: LeaseIntent, username: String?, tokenID: UUID? = nil) async throws {
+    public func activate(_ intent: LeaseIntent, username: String?, token: CredentialToken? = nil) async throws {
+        let tokenID = token?.id
         var data: [String: JSONValue] = [
             "lease_id": .string(intent.lease.uuidString.lowercased()),
             "request_id": .string(intent.requestID.uuidString.lowercased()),
@@ -169,6 +171,12 @@ public struct LeaseStore: Sendable {
                     issued_at = \(requests.clock.now())
                 WHERE id IN (SELECT id FROM locked) AND EXISTS (SELECT 1 FROM request)
                 RETURNING id
+            ), token AS (
+                INSERT INTO api_tokens (id, kind, name, token_hash, scopes, audience, subject, lease_id, created_at,
+                    expires_at)
+                SELECT \(tokenID), 'credential', '', \(token.map { Data($0.hash) }), \(token?.scopes ?? []),
+                    \(token?.audience), \(token?.subject), \(intent.lease), \(requests.clock.now()), \(token?.expiresAt)
+                WHERE \(tokenID)::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM lease)
             ), event AS (
                 INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)
                 SELECT * FROM (VALUES \(auditRows: [event])) AS v WHERE EXISTS (SELECT 1 FROM lease)

@@ -5,7 +5,7 @@ import Foundation
 import PostgresNIO
 import Testing
 
-/// Pickup, intent first: ``LeaseStore/begin(_:by:issuable:)`` and ``LeaseStore/activate(_:username:tokenID:)``
+/// Pickup, intent first: ``LeaseStore/begin(_:by:issuable:)`` and ``LeaseStore/activate(_:username:token:)``
 /// write each step in one statement; these tests hold them to the request state machine.
 @Suite("Lease store on PostgreSQL", .timeLimit(.minutes(2)))
 struct LeaseStoreTests {

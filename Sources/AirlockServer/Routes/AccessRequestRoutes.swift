@@ -20,14 +20,50 @@ struct AccessRequestRoutes {
     }
 
     func create(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let ask = try await recordAsk(
+            request, context, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket", "break_glass"],
+            reasonRequired: true)
+        // The status follows from the decision; only a pending request needs reading back (for its approvers).
+        var status = ask.status
+        var answer: [String: JSONValue] = ["id": JSONResponse.id(ask.id), "decision": ask.decisionJSON]
+        if status == .pendingApproval, let record = try await broker.requests.get(ask.id) {
+            status = record.status
+            answer["approvers"] = try await approvers(record)
+        }
+        answer["status"] = .string(status.rawValue)
+        if let explanation = ask.explanation { answer["explanation"] = ExplanationJSON.make(explanation) }
+        return JSONResponse.make(.object(answer), status: .created)
+    }
+
+    /// An ask as recorded: its id, the decision and the status it gives.
+    struct RecordedAsk {
+        let principal: Principal
+        let id: UUID
+        let decision: AccessDecision
+        let decisionJSON: JSONValue
+        let explanation: Explanation?
+
+        var status: AccessRequestState.Status {
+            switch decision.outcome {
+            case .permit: .approved
+            case .pendingApproval: .pendingApproval
+            case .deny: .denied
+            }
+        }
+    }
+
+    /// Reads the body (only the `allowed` fields), checks it against the catalog and limits, decides it under the
+    /// active policy set and records the request with its audit events (one statement).
+    func recordAsk(
+        _ request: Request, _ context: AirlockRequestContext, allowed: Set<String>, reasonRequired: Bool
+    ) async throws -> RecordedAsk {
         let principal = try context.requirePrincipal()
-        let body = try await RequestBody.read(
-            request, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket", "break_glass"])
+        let body = try await RequestBody.read(request, allowed: allowed)
         let ask = AccessBroker.Ask(
             resource: try body.string("resource", required: true, maxLength: 128) ?? "",
             role: try body.string("role", required: true, maxLength: 64) ?? "",
             ttlSeconds: try body.int("ttl_seconds", required: true) ?? 0,
-            reason: try body.string("reason", required: true, maxLength: 1024) ?? "",
+            reason: try body.string("reason", required: reasonRequired, maxLength: 1024) ?? "",
             ticket: try body.string("ticket", maxLength: 128),
             breakGlass: try body.bool("break_glass") ?? false,
             sourceIP: SourceAddress.resolve(
@@ -42,20 +78,8 @@ struct AccessRequestRoutes {
                              ttlSeconds: Int(ask.ttlSeconds), reason: ask.reason, ticket: ask.ticket,
                              breakGlass: ask.breakGlass, sourceIP: ask.sourceIP),
             resource: resource, decision: decision, evaluationInput: input, policySetID: policySetID)
-        // The status follows from the decision; only a pending request needs reading back (for its approvers).
-        var status: AccessRequestState.Status = switch decision.outcome {
-        case .permit: .approved
-        case .pendingApproval: .pendingApproval
-        case .deny: .denied
-        }
-        var answer: [String: JSONValue] = ["id": JSONResponse.id(id), "decision": decisionJSON]
-        if status == .pendingApproval, let record = try await broker.requests.get(id) {
-            status = record.status
-            answer["approvers"] = try await approvers(record)
-        }
-        answer["status"] = .string(status.rawValue)
-        if let explanation { answer["explanation"] = ExplanationJSON.make(explanation) }
-        return JSONResponse.make(.object(answer), status: .created)
+        return RecordedAsk(
+            principal: principal, id: id, decision: decision, decisionJSON: decisionJSON, explanation: explanation)
     }
 
     func list(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {

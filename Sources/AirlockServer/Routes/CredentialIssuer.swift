@@ -27,8 +27,17 @@ struct CredentialIssuer {
             throw Self.notIssuable(try await broker.requests.get(requestID)?.resourceID ?? "", catalog: catalog)
         }
         guard let resource = catalog[lease.resourceID] else {
+            try? await broker.leases.abandon(lease.lease, error: "the resource is no longer configured")
             throw APIError(.unprocessableContent, code: "unknown_resource", message: "the resource is no longer configured")
         }
+        switch resource.kind {
+        case .postgres: return try await issuePostgres(lease, resource: resource)
+        case .token: return try await issueToken(lease, resource: resource, principal: principal)
+        }
+    }
+
+    /// A PostgreSQL login: minted on the target, then the lease is activated with its name.
+    private func issuePostgres(_ lease: LeaseIntent, resource: Resource) async throws -> JSONValue {
         let credential: PostgresCredential
         do {
             credential = try await broker.postgres.mint(
@@ -60,6 +69,29 @@ struct CredentialIssuer {
         ])
     }
 
+    /// An `alkc_` token: it exists once its hash is stored, which happens in the activation statement itself, so
+    /// a token is never valid without an active lease.
+    private func issueToken(_ lease: LeaseIntent, resource: Resource, principal: Principal) async throws -> JSONValue {
+        let token: CredentialToken
+        do {
+            token = try CredentialToken.mint(
+                resource: resource, role: lease.role, subject: principal.id, leaseID: lease.lease,
+                expiresAt: lease.expiresAt)
+            try await broker.leases.activate(lease, username: nil, token: token)
+        } catch {
+            try? await broker.leases.abandon(lease.lease, error: "the token could not be issued")
+            broker.logger.error("token issuance failed", metadata: [
+                "lease_id": "\(lease.lease)", "resource": "\(resource.id)", "error": "\(describeDatabaseError(error))",
+            ])
+            throw APIError(.internalServerError, code: "issuance_failed", message: "issuing the token failed")
+        }
+        return .object([
+            "kind": "token", "token": .string(token.secret), "scopes": .array(token.scopes.map { .string($0) }),
+            "audience": .string(token.audience), "expires_at": JSONResponse.time(token.expiresAt),
+            "lease_id": JSONResponse.id(lease.lease),
+        ])
+    }
+
     /// Why the credential of a request on `resourceID` cannot be issued: 422 `unknown_resource` or
     /// `unsupported_resource`.
     static func notIssuable(_ resourceID: String, catalog: ResourceCatalog) -> APIError {
@@ -68,13 +100,13 @@ struct CredentialIssuer {
                             message: "the resource `\(resourceID)` is no longer configured")
         }
         return APIError(.unprocessableContent, code: "unsupported_resource",
-                        message: "token credentials for `\(resource.id)` are not issued by this version yet")
+                        message: "credentials of kind `\(resource.kind.rawValue)` for `\(resource.id)` cannot be issued")
     }
 
     /// The resources whose credentials this version issues, with their kind.
     static func issuable(_ catalog: ResourceCatalog) -> [String: Resource.Kind] {
         var kinds: [String: Resource.Kind] = [:]
-        for resource in catalog.resources where resource.kind == .postgres { kinds[resource.id] = resource.kind }
+        for resource in catalog.resources { kinds[resource.id] = resource.kind }
         return kinds
     }
 }
