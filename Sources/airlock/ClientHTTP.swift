@@ -107,6 +107,11 @@ struct ClientHTTP: Sendable {
         let message = error?["message"]?.stringValue ?? "the broker answered HTTP \(status)"
         var line = message
         if let code { line += " (\(code))" }
+        if code == "policy_denied", let decision = (try? JSONValue.parse(body))?["decision"] {
+            let rules = decision["rules"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            line += "\ndecision: \(decision["decision"]?.stringValue ?? "?")"
+                + (rules.isEmpty ? " (no rule applies)" : ", rules: \(rules.joined(separator: ", "))")
+        }
         if status == 401 {
             line += "\nhint: log in again with `airlock login --dev USER` (against `airlock dev`) "
                 + "or `airlock login --token TOKEN`"

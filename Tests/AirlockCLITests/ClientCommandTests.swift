@@ -140,6 +140,29 @@ struct ClientCommandTests {
         #expect(leases.status == 0)
         #expect(leases.output.split(separator: "\n").filter { $0.contains("orders-staging/readonly") }.count == 2)
 
+        // A CI service: `credentials` in one call; the child gets AIRLOCK_CREDENTIAL_TOKEN and not AIRLOCK_TOKEN.
+        let ciHome = Self.home()
+        defer { try? FileManager.default.removeItem(atPath: ciHome) }
+        let ciEnv = ["AIRLOCK_HOME": ciHome, "AIRLOCK_ADDR": broker]
+        let ciLogin = try await AirlockBinary.run(["login", "--dev", "ci-bot", "--groups", "ci", "--service"], environment: ciEnv)
+        #expect(ciLogin.status == 0, "\(ciLogin.errors)")
+        let tokenFile = ciHome + "/child-token"
+        let ciScript = "test -z \"$AIRLOCK_TOKEN\" || exit 9; printf %s \"$AIRLOCK_CREDENTIAL_TOKEN\" > \(tokenFile)"
+        let oneCall = try await AirlockBinary.run(
+            ["credentials", "payments-api", "--role", "read", "--ttl", "5m", "--", "sh", "-c", ciScript], environment: ciEnv)
+        #expect(oneCall.status == 0, "\(oneCall.errors)")
+        let childToken = try String(contentsOfFile: tokenFile, encoding: .utf8)
+        #expect(childToken.hasPrefix("alkc_"))
+        #expect(!oneCall.output.contains(childToken) && !oneCall.errors.contains(childToken))
+        let json = try await AirlockBinary.run(
+            ["credentials", "payments-api", "--role", "read", "--ttl", "5m", "--format", "json"], environment: ciEnv)
+        #expect(json.status == 0 && json.output.contains(#""kind":"token""#), "\(json.errors)")
+        let write = try await AirlockBinary.run(
+            ["credentials", "payments-api", "--role", "write", "--ttl", "5m"], environment: ciEnv)
+        #expect(write.status == 1)
+        #expect(write.errors.contains("(policy_denied)") && write.errors.contains("decision: deny"), "\(write.errors)")
+        #expect(write.errors.contains("services-no-prod-write"), "\(write.errors)")
+
         dev.process.interrupt()
         #expect(try await dev.wait(upTo: .seconds(60)) == 0, "stderr: \(dev.errors)")
     }
