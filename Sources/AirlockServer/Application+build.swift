@@ -58,9 +58,10 @@ struct BrokerParts {
 
         var auth = settings.auth
         if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
-        let authenticator = try Authenticator(
-            configuration: auth, tokens: ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock),
-            clock: config.clock, logger: logger)
+        // Token lookups are cached while the listener hears every token change (see TokenCache).
+        let tokenCaches = TokenCaches()
+        let apiTokens = ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock, caches: tokenCaches)
+        let authenticator = try Authenticator(configuration: auth, tokens: apiTokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let postgres = PostgresRoleProvider(logger: logger)
         let broker = AccessBroker(
@@ -77,7 +78,8 @@ struct BrokerParts {
         let accessRequests = AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies)
         accessRequests.register(on: router)
         ServiceCredentialRoutes(requests: accessRequests).register(on: router)
-        IntrospectionRoutes(introspector: CredentialTokenStore(database: database, clock: config.clock, logger: logger))
+        IntrospectionRoutes(introspector: CredentialTokenStore(
+            database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)
         LeaseRoutes(leases: broker.leases).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
@@ -85,6 +87,8 @@ struct BrokerParts {
         self.router = router
         self.services = [
             database.client, postgres, monitor, recorder, chainer,
+            TokenChangeListener(
+                url: databaseURL, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
             RequestExpiry(requests: requests, readiness: readiness, interval: .seconds(5), logger: logger),
         ]
     }

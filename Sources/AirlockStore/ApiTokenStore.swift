@@ -37,12 +37,18 @@ public struct ApiTokenStore: Sendable {
     private let database: Database
     private let auditLog: AuditLog
     private let clock: any WallClock
+    private let cache: TokenCache<ApiTokenRecord>?
 
     /// Creates a store; `auditLog` records creations and revocations, `clock` stamps and expires tokens.
-    public init(database: Database, auditLog: AuditLog, clock: any WallClock = SystemWallClock()) {
+    /// With `caches` (kept live by a running ``TokenChangeListener``), authentications are remembered and a
+    /// revocation made here clears them before it returns.
+    public init(
+        database: Database, auditLog: AuditLog, clock: any WallClock = SystemWallClock(), caches: TokenCaches? = nil
+    ) {
         self.database = database
         self.auditLog = auditLog
         self.clock = clock
+        self.cache = caches?.apiTokens
     }
 
     /// Creates a token and returns its id and the token itself, which exists nowhere else afterwards: show it
@@ -87,31 +93,32 @@ public struct ApiTokenStore: Sendable {
     public func authenticate(_ token: String, logger: Logger) async throws -> Authentication {
         guard let parsed = ApiTokenFormat.parse(token), parsed.prefix == .airlock else { return .unknown }
         let hash = Data(parsed.hash)
-        let rows = try await database.client.query(
-            """
-            SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at
-            FROM api_tokens WHERE token_hash = \(hash) AND kind = 'airlock'
-            """, logger: logger)
-        var found: ApiTokenRecord?
-        for try await row in rows.decode((UUID, String, [String], [String], Date, Date?, Date?, Date?).self) {
-            found = Self.record(row)
+        let generation = cache?.generation ?? 0
+        var found = cache?.value(for: hash)
+        if found == nil {
+            for try await row in try await database.client.execute(ApiTokenByHash(hash: hash), logger: logger) {
+                found = Self.record(row)
+            }
         }
-        guard let record = found else { return .unknown }
+        guard var record = found else { return .unknown }
         if record.revokedAt != nil { return .revoked }
         let now = clock.now()
         if let expiresAt = record.expiresAt, expiresAt <= now { return .expired }
+        let used = record
         if record.lastUsedAt.map({ now.timeIntervalSince($0) >= Self.lastUsedResolution }) ?? true {
             try await database.client.query(
                 "UPDATE api_tokens SET last_used_at = \(now) WHERE id = \(record.id)", logger: logger)
+            record.lastUsedAt = now
         }
-        return .authenticated(record)
+        cache?.store(record, for: hash, generation: generation)
+        return .authenticated(used)
     }
 
     /// Revokes the token `id` at once, recording `airlock.token.revoked` in the same transaction.
     @discardableResult
     public func revoke(id: UUID, actor: String = "cli", logger: Logger) async throws -> Revocation {
         let now = clock.now()
-        return try await database.client.withTransaction(logger: logger) { connection in
+        let outcome = try await database.client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 "SELECT name, revoked_at FROM api_tokens WHERE id = \(id) AND kind = 'airlock' FOR UPDATE",
                 logger: logger)
@@ -126,6 +133,8 @@ public struct ApiTokenStore: Sendable {
             try await auditLog.append(event, on: connection, logger: logger)
             return Revocation.revoked
         }
+        cache?.clear()  // after the commit, before returning: the next use through this broker is refused
+        return outcome
     }
 
     /// Every Airlock API token, newest first, revoked ones included; never a secret (Airlock has none to show).
@@ -169,5 +178,27 @@ public struct ApiTokenStore: Sendable {
         ApiTokenRecord(
             id: row.0, name: row.1, scopes: row.2.compactMap(ApiTokenScope.init(rawValue:)), groups: row.3,
             createdAt: row.4, expiresAt: row.5, lastUsedAt: row.6, revokedAt: row.7)
+    }
+}
+
+/// The `alk_` lookup on the hash index, prepared once per connection (it runs on every API call).
+struct ApiTokenByHash: PostgresPreparedStatement {
+    static let name = "airlock_api_token_by_hash_v1"
+    static let sql = """
+        SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at
+        FROM api_tokens WHERE token_hash = $1 AND kind = 'airlock'
+        """
+    typealias Row = (UUID, String, [String], [String], Date, Date?, Date?, Date?)
+
+    let hash: Data
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        try bindings.append(hash)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }

@@ -18,16 +18,19 @@ public struct ActiveCredentialToken: Sendable, Hashable {
 ///
 /// A token is active only while its row is unrevoked and unexpired and its lease is `active`, checked in one
 /// prepared statement on the `token_hash` index (prepared once per connection, so the hot path skips parsing and
-/// planning). Nothing is cached: a revoked token is inactive on the next call, on every replica.
+/// planning). With `caches`, active answers are remembered until a token change is notified (see ``TokenCache``);
+/// the expiry is checked on every call.
 public struct CredentialTokenStore: Sendable {
     let database: Database
     let clock: any WallClock
     let logger: Logger
+    let cache: TokenCache<ActiveCredentialToken>?
 
     /// Creates the store.
-    public init(database: Database, clock: any WallClock = SystemWallClock(), logger: Logger) {
+    public init(database: Database, clock: any WallClock = SystemWallClock(), caches: TokenCaches? = nil, logger: Logger) {
         self.database = database
         self.clock = clock
+        self.cache = caches?.credentialTokens
         self.logger = logger
     }
 
@@ -36,11 +39,16 @@ public struct CredentialTokenStore: Sendable {
     /// database.
     public func active(_ text: String) async throws -> ActiveCredentialToken? {
         guard let parsed = ApiTokenFormat.parse(text), parsed.prefix == .credential else { return nil }
-        let statement = ActiveTokenQuery(hash: Data(parsed.hash), now: clock.now())
-        for try await row in try await database.client.execute(statement, logger: logger) {
-            return ActiveCredentialToken(
+        let hash = Data(parsed.hash)
+        let now = clock.now()
+        if let known = cache?.value(for: hash) { return known.expiresAt > now ? known : nil }
+        let generation = cache?.generation ?? 0
+        for try await row in try await database.client.execute(ActiveTokenQuery(hash: hash, now: now), logger: logger) {
+            let active = ActiveCredentialToken(
                 id: row.0, scopes: row.1, audience: row.2 ?? "", subject: row.3 ?? "", leaseID: row.4,
                 issuedAt: row.5, expiresAt: row.6)
+            cache?.store(active, for: hash, generation: generation)
+            return active
         }
         return nil
     }

@@ -1,0 +1,77 @@
+import Foundation
+import Synchronization
+
+/// What a broker remembers about API tokens it has looked up (by SHA-256 of the token), so the hot paths —
+/// authenticating an `alk_` token, introspecting an `alkc_` token — skip the database.
+///
+/// Correctness over speed:
+/// - Only positive answers are kept; expiry is still checked against the clock on every use.
+/// - The cache answers only while ``TokenChangeListener`` is listening on `airlock_token_changes`, which a trigger
+///   notifies on every change that can end a token (migration 0002). A notification clears everything; so does a
+///   revocation made through this process, at once, before it returns.
+/// - A lookup that raced with a clear is not stored (the generation changed between the read and the store).
+/// - Entries live at most ``maximumAge`` even without notifications.
+public final class TokenCache<Value: Sendable>: Sendable {
+    private struct Entry {
+        let value: Value
+        let storedAt: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var live = false
+        var generation: UInt64 = 0
+        var entries: [Data: Entry] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// How long an entry may be used without a fresh read.
+    public let maximumAge: Duration
+    /// At most this many entries; storing into a full cache clears it first.
+    public let capacity: Int
+
+    public init(maximumAge: Duration = .seconds(30), capacity: Int = 100_000) {
+        self.maximumAge = maximumAge
+        self.capacity = capacity
+    }
+
+    /// The generation to pass to ``store(_:for:generation:)`` after reading from the database.
+    public var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// The remembered value for `hash`, when the cache is live and the entry is young enough.
+    public func value(for hash: Data) -> Value? {
+        state.withLock { state in
+            guard state.live, let entry = state.entries[hash] else { return nil }
+            guard ContinuousClock.now - entry.storedAt < maximumAge else {
+                state.entries[hash] = nil
+                return nil
+            }
+            return entry.value
+        }
+    }
+
+    /// Remembers `value` for `hash` if nothing was cleared since `generation` was read and the cache is live.
+    public func store(_ value: Value, for hash: Data, generation: UInt64) {
+        state.withLock { state in
+            guard state.live, state.generation == generation else { return }
+            if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[hash] = Entry(value: value, storedAt: .now)
+        }
+    }
+
+    /// Forgets everything.
+    public func clear() {
+        state.withLock { state in
+            state.generation &+= 1
+            state.entries.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Whether change notifications are being received; when not, the cache neither answers nor stores.
+    public func setLive(_ live: Bool) {
+        state.withLock { state in
+            state.live = live
+            state.generation &+= 1
+            state.entries.removeAll(keepingCapacity: true)
+        }
+    }
+}
