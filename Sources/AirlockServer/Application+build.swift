@@ -58,9 +58,9 @@ struct BrokerParts {
 
         var auth = settings.auth
         if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
+        let tokens = ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock)
         let authenticator = try Authenticator(
-            configuration: auth, tokens: ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock),
-            clock: config.clock, logger: logger)
+            configuration: auth, tokens: tokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let postgres = PostgresRoleProvider(logger: logger)
         let broker = AccessBroker(
@@ -76,6 +76,7 @@ struct BrokerParts {
         HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
         AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
         LeaseRoutes(leases: broker.leases).register(on: router)
+        TokenRoutes(tokens: tokens).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 
         self.router = router
