@@ -20,3 +20,16 @@ public struct AirlockRequestContext: RequestContext, AuthenticatedRequestContext
     /// Bodies above 64 KiB are refused with 413 `payload_too_large`.
     public var maxUploadSize: Int { 64 * 1024 }
 }
+
+extension AuthenticatedRequestContext {
+    /// The authenticated caller when it holds `scope`, else 403 `forbidden`. Only `alk_` tokens carry scopes, so
+    /// a JWT (a person or a workload) never passes: admin routes are for `alk_` tokens with the `admin` scope.
+    public func requirePrincipal(withScope scope: ApiTokenScope) throws(APIError) -> Principal {
+        let principal = try requirePrincipal()
+        guard principal.has(scope: scope.rawValue) else {
+            throw APIError(
+                .forbidden, code: "forbidden", message: "this route needs an airlock token with the `\(scope.rawValue)` scope")
+        }
+        return principal
+    }
+}

@@ -58,10 +58,11 @@ struct BrokerParts {
 
         var auth = settings.auth
         if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
-        // Token lookups are cached while the listener hears every token change (see TokenCache).
+        // Token lookups are cached while the listener hears every token change (see TokenCache); the routes that
+        // revoke share the store, so a revocation here clears the cache before it answers.
         let tokenCaches = TokenCaches()
-        let apiTokens = ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock, caches: tokenCaches)
-        let authenticator = try Authenticator(configuration: auth, tokens: apiTokens, clock: config.clock, logger: logger)
+        let tokens = ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock, caches: tokenCaches)
+        let authenticator = try Authenticator(configuration: auth, tokens: tokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let postgres = PostgresRoleProvider(logger: logger)
         let broker = AccessBroker(
@@ -82,6 +83,7 @@ struct BrokerParts {
             database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)
         LeaseRoutes(leases: broker.leases).register(on: router)
+        TokenRoutes(tokens: tokens).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 
         self.router = router

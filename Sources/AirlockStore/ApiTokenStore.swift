@@ -151,6 +151,20 @@ public struct ApiTokenStore: Sendable {
         return records
     }
 
+    /// The token `id` (revoked or not), or nil when there is none; never a secret.
+    public func get(id: UUID, logger: Logger) async throws -> ApiTokenRecord? {
+        let rows = try await database.client.query(
+            """
+            SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at
+            FROM api_tokens WHERE id = \(id) AND kind = 'airlock'
+            """, logger: logger)
+        var found: ApiTokenRecord?
+        for try await row in rows.decode((UUID, String, [String], [String], Date, Date?, Date?, Date?).self) {
+            found = Self.record(row)
+        }
+        return found
+    }
+
     /// The scopes named by `names`, deduplicated in order; at least one, each one Airlock knows.
     public static func validate(scopes names: [String]) throws(StoreError) -> [ApiTokenScope] {
         guard !names.isEmpty else {

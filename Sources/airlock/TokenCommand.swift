@@ -89,8 +89,10 @@ struct TokenCommand: AsyncParsableCommand {
             let state = record.revokedAt != nil ? "revoked" : "active"
             let expires = record.expiresAt.map { AuditTime.format($0) } ?? "never"
             let scopes = record.scopes.map(\.rawValue).joined(separator: ",")
+            let lastUsed = record.lastUsedAt.map { AuditTime.format($0) } ?? "never"
             let name = record.name.isEmpty ? "-" : record.name
             return "\(record.id.uuidString.lowercased())  \(state)  \(name)  scopes=\(scopes)  expires=\(expires)"
+                + "  last_used=\(lastUsed)"
         }
 
         static func jsonLine(_ record: ApiTokenRecord) -> String {

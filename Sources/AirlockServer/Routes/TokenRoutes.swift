@@ -1,0 +1,88 @@
+import AirlockCore
+import AirlockStore
+import Foundation
+import Hummingbird
+
+/// `/v1/tokens`: admins (an `alk_` token with the `admin` scope) create, list and revoke Airlock's own `alk_` API
+/// tokens. Everyone else gets 403 `forbidden`, before the body is read.
+///
+/// - `POST /v1/tokens` → 201 with the token's record and `token`, the secret, shown this once (`Cache-Control:
+///   no-store`); Airlock keeps only its hash.
+/// - `GET /v1/tokens` → `{items: [record]}`, newest first, revoked ones included; never a secret or its hash.
+/// - `DELETE /v1/tokens/{id}` → 204; the token is refused from its next request on (the authenticator looks every
+///   `alk_` token up in the database, nothing is cached). Revoking a revoked token is 204 again, as Vault's
+///   revoke is idempotent; an id that names no token (or is no UUID) is 404 `not_found`.
+///
+/// `airlock.token.created` and `airlock.token.revoked` are audited with the caller's principal id as `actor`.
+struct TokenRoutes {
+    let tokens: ApiTokenStore
+
+    func register(on router: Router<AirlockRequestContext>) {
+        let group = router.group("v1/tokens")
+        group.post { request, context in try await create(request, context) }
+        group.get { _, context in try await list(context) }
+        group.delete(":id") { _, context in try await revoke(context) }
+    }
+
+    func create(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        let ask = try TokenCreation(try await RequestBody.read(request, allowed: TokenCreation.fields))
+        let created: (id: UUID, token: String)
+        do {
+            created = try await tokens.create(
+                name: ask.name, scopes: ask.scopes.map(\.rawValue), groups: ask.groups,
+                ttl: ask.ttlSeconds.map(TimeInterval.init), actor: admin.id, logger: context.logger)
+        } catch let error as StoreError where error.code == "invalid_ttl" {
+            throw APIError(.unprocessableContent, code: "invalid_ttl", message: error.message)
+        } catch let error as StoreError where error.code == "invalid_scope" {
+            throw RequestBody.invalid(error.message)
+        }
+        guard let record = try await tokens.get(id: created.id, logger: context.logger) else {
+            // Created in a committed transaction just above; only a concurrent hard delete could get here.
+            throw APIError(.internalServerError, code: "internal_error", message: "the new token vanished; see the audit log")
+        }
+        context.logger.info(
+            "api token created", metadata: ["token_id": "\(Self.text(record.id))", "actor": "\(admin.id)"])
+        var answer = Self.fields(record)
+        answer["token"] = .string(created.token)
+        var response = JSONResponse.make(.object(answer), status: .created)
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    func list(_ context: AirlockRequestContext) async throws -> Response {
+        _ = try context.requirePrincipal(withScope: .admin)
+        let records = try await tokens.list(logger: context.logger)
+        return JSONResponse.make(.object(["items": .array(records.map(Self.view))]))
+    }
+
+    func revoke(_ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        let notFound = APIError(.notFound, code: "not_found", message: "no such api token")
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw notFound }
+        switch try await tokens.revoke(id: id, actor: admin.id, logger: context.logger) {
+        case .revoked:
+            context.logger.info("api token revoked", metadata: ["token_id": "\(Self.text(id))", "actor": "\(admin.id)"])
+        case .alreadyRevoked:
+            break
+        case .notFound:
+            throw notFound
+        }
+        return Response(status: .noContent)
+    }
+
+    /// A token as the API shows it: everything but the secret, which Airlock does not have.
+    static func view(_ record: ApiTokenRecord) -> JSONValue { .object(fields(record)) }
+
+    private static func fields(_ record: ApiTokenRecord) -> [String: JSONValue] {
+        [
+            "id": JSONResponse.id(record.id), "name": .string(record.name),
+            "scopes": .array(record.scopes.map { .string($0.rawValue) }),
+            "groups": .array(record.groups.map { .string($0) }),
+            "created_at": JSONResponse.time(record.createdAt), "expires_at": JSONResponse.time(record.expiresAt),
+            "last_used_at": JSONResponse.time(record.lastUsedAt), "revoked_at": JSONResponse.time(record.revokedAt),
+        ]
+    }
+
+    private static func text(_ id: UUID) -> String { id.uuidString.lowercased() }
+}

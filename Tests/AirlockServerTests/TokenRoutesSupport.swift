@@ -1,0 +1,61 @@
+import AirlockCore
+import AirlockServer
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import Synchronization
+
+/// The system time plus an offset the test moves forward, so dev JWTs (signed at real time) still verify while
+/// `alk_` tokens can be made to expire without waiting.
+final class AdvancingClock: WallClock {
+    private let offset = Mutex<TimeInterval>(0)
+
+    func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+    func advance(_ seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+}
+
+/// A broker on a fresh database with the dev issuer, a test clock, captured logs and one `alk_` admin token
+/// (`token:root-admin`, created straight in the store as `airlock token create` would).
+struct TokenRoutesFixture {
+    let config: ServerConfiguration
+    let issuer: DevIssuer
+    let clock: AdvancingClock
+    let logs: CapturedLogs
+    let adminToken: String
+    let databaseURL: DatabaseURL
+
+    static func make() async throws -> TokenRoutesFixture {
+        let url = try await Databases.fresh()
+        let clock = AdvancingClock()
+        let logs = CapturedLogs()
+        var config = try ServerSupport.configuration(url: url)
+        let issuer = try DevIssuer()
+        config.devIssuer = issuer
+        config.clock = clock
+        config.logger = logs.logger()
+        let source = config.settings.auditSource
+        let adminToken = try await TestDatabase.withExisting(url) { database in
+            try await ApiTokenStore(database: database, auditLog: AuditLog(source: source, clock: clock), clock: clock)
+                .create(name: "root-admin", scopes: ["admin"], actor: "test", logger: TestDatabase.logger).token
+        }
+        return TokenRoutesFixture(
+            config: config, issuer: issuer, clock: clock, logs: logs, adminToken: adminToken, databaseURL: url)
+    }
+
+    /// Every audit event as stored (its JSON text), in order.
+    func auditEvents() async throws -> [String] {
+        try await TestDatabase.withExisting(databaseURL) { database in
+            let rows = try await database.client.query(
+                "SELECT event FROM audit_events ORDER BY ingest_id", logger: TestDatabase.logger)
+            var events: [String] = []
+            for try await event in rows.decode(String.self) { events.append(event) }
+            return events
+        }
+    }
+}
+
+/// The forms in which a token's secret could leak: the token, its body without the `alk_` prefix, and its hash.
+func secretForms(of token: String) -> [String] {
+    [token, String(token.dropFirst(ApiTokenFormat.Prefix.airlock.rawValue.count)),
+     Digest.hex(ApiTokenFormat.hash(token)), Data(ApiTokenFormat.hash(token)).base64EncodedString()]
+}
