@@ -13,15 +13,24 @@ enum BenchIssuanceAirlock {
     static let role = "readonly"
     static let groups = ["sre"]
 
+    /// How the API is asked: a person's ask then pickup, or a service's one call (`POST /v1/credentials`).
+    enum Flow: String, CaseIterable, Sendable {
+        case ask
+        case oneCall = "one-call"
+    }
+
     /// `requests` round trips spread over `concurrency` workers, each on its own keep-alive connection with its
     /// own token for a distinct user. The first `verify` logins are used at once (connect, read a table).
     static func run(
-        _ environment: BenchIssuanceEnvironment, requests: Int, concurrency: Int, verify: Int, tag: String
+        _ environment: BenchIssuanceEnvironment, requests: Int, concurrency: Int, verify: Int, tag: String,
+        flow: Flow = .ask
     ) async throws -> BenchIssuanceResult {
         var tokens: [String] = []
         for worker in 0..<concurrency {
+            // A CI service is permitted on staging by `ci-staging` (Policies/services.airlock).
             tokens.append(try await environment.issuer.issueToken(
-                user: "bench-\(tag)-\(worker)", groups: groups, mfa: true, ttl: 3600))
+                user: "bench-\(tag)-\(worker)", groups: flow == .ask ? groups : ["ci"], mfa: true,
+                service: flow == .oneCall, ttl: 3600))
         }
         let start = ContinuousClock.now
         let parts = try await withThrowingTaskGroup(of: BenchIssuanceResult.self) { group in
@@ -29,7 +38,7 @@ enum BenchIssuanceAirlock {
                 let indices = Array(stride(from: worker, to: requests, by: concurrency))
                 let token = tokens[worker]
                 group.addTask {
-                    try await work(environment, token: token, indices: indices, verify: verify)
+                    try await work(environment, token: token, indices: indices, verify: verify, flow: flow)
                 }
             }
             var parts: [BenchIssuanceResult] = []
@@ -40,13 +49,14 @@ enum BenchIssuanceAirlock {
     }
 
     private static func work(
-        _ environment: BenchIssuanceEnvironment, token: String, indices: [Int], verify: Int
+        _ environment: BenchIssuanceEnvironment, token: String, indices: [Int], verify: Int, flow: Flow
     ) async throws -> BenchIssuanceResult {
         var result = BenchIssuanceResult()
         try await BenchIssuanceHTTP.withConnection(port: environment.port) { connection in
             for index in indices {
                 let started = ContinuousClock.now
-                let (login, asked) = try await roundTrip(&connection, token: token)
+                let (login, asked) = flow == .ask
+                    ? try await roundTrip(&connection, token: token) : try await oneCall(&connection, token: token)
                 result.latencies.append(started.duration(to: .now).milliseconds)
                 result.asks.append(started.duration(to: asked).milliseconds)
                 if result.username == nil { result.username = login.username }
@@ -81,17 +91,29 @@ enum BenchIssuanceAirlock {
         }
         let askedAt = ContinuousClock.now
         let picked = try await connection.send(.GET, "/v1/access-requests/\(id)/credentials", token: token)
-        guard picked.status == 200, let username = picked.json["username"]?.stringValue,
-              let password = picked.json["password"]?.stringValue, let host = picked.json["host"]?.stringValue,
-              let port = picked.json["port"]?.intValue, let database = picked.json["database"]?.stringValue else {
-            throw failure("picking up the credential", picked)
-        }
-        let login = BenchIssuanceLogin(
-            username: username, password: password, host: host, port: Int(port), database: database)
-        return (login, askedAt)
+        guard picked.status == 200 else { throw failure("picking up the credential", picked) }
+        return (try login(picked, "picking up the credential"), askedAt)
     }
 
     /// The HTTP floor: `GET /healthz` round trips on one connection (client, loopback and router, no work).
+    private static func oneCall(
+        _ connection: inout BenchIssuanceHTTP, token: String
+    ) async throws -> (BenchIssuanceLogin, ContinuousClock.Instant) {
+        let ask: JSONValue = .object(["resource": .string(resource), "role": .string(role), "ttl_seconds": .int(900)])
+        let issued = try await connection.send(.POST, "/v1/credentials", token: token, body: ask)
+        guard issued.status == 201 else { throw failure("POST /v1/credentials", issued) }
+        return (try login(issued, "POST /v1/credentials"), ContinuousClock.now)
+    }
+
+    private static func login(_ reply: BenchIssuanceHTTP.Reply, _ what: String) throws -> BenchIssuanceLogin {
+        guard let username = reply.json["username"]?.stringValue, let password = reply.json["password"]?.stringValue,
+              let host = reply.json["host"]?.stringValue, let port = reply.json["port"]?.intValue,
+              let database = reply.json["database"]?.stringValue else {
+            throw failure(what, reply)
+        }
+        return BenchIssuanceLogin(username: username, password: password, host: host, port: Int(port), database: database)
+    }
+
     static func floor(_ environment: BenchIssuanceEnvironment, requests: Int) async throws -> BenchIssuanceResult {
         let start = ContinuousClock.now
         var result = BenchIssuanceResult()

@@ -42,6 +42,9 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Policy directory (DIR/*.airlock; resources in DIR/resources.*).", valueName: "dir"))
     var policies: String = "Policies"
 
+    @Option(help: "ask (a person: POST /v1/access-requests, then GET …/credentials) or one-call (a CI service: POST /v1/credentials).")
+    var flow: BenchIssuanceAirlock.Flow = .ask
+
     @Flag(help: "Print the results as one JSON object instead of the table.")
     var json = false
 
@@ -65,11 +68,11 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
         var settings = AirlockConfiguration()
         settings.logLevel = .warning
         let logger = LogSetup.bootstrap(settings)
-        let (requests, verify, policies) = (self.requests, self.verify, self.policies)
+        let (requests, verify, policies, flow) = (self.requests, self.verify, self.policies, self.flow)
         let report: BenchIssuanceReport
         do {
             report = try await BenchIssuanceEnvironment.with(policies: policies, logger: logger) { environment in
-                try await Self.measure(environment, levels: levels, requests: requests, verify: verify)
+                try await Self.measure(environment, levels: levels, requests: requests, verify: verify, flow: flow)
             }
         } catch {
             benchNote("error: \(error)")
@@ -79,7 +82,8 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
     }
 
     private static func measure(
-        _ environment: BenchIssuanceEnvironment, levels: [Int], requests: Int, verify: Int
+        _ environment: BenchIssuanceEnvironment, levels: [Int], requests: Int, verify: Int,
+        flow: BenchIssuanceAirlock.Flow
     ) async throws -> BenchIssuanceReport {
         // Warm up: the group role is prepared at the first mint, the pools open, the JWKS is parsed.
         benchNote("warming up ...")
@@ -91,7 +95,7 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
         for level in levels {
             benchNote("concurrency \(level): airlock ...")
             let airlock = try await BenchIssuanceAirlock.run(
-                environment, requests: requests, concurrency: level, verify: verify, tag: "c\(level)")
+                environment, requests: requests, concurrency: level, verify: verify, tag: "c\(level)", flow: flow)
             benchNote("concurrency \(level): raw in role ...")
             let inRole = try await BenchIssuanceRaw.run(
                 environment, variant: .inRole, groupRole: groupRole, requests: requests, concurrency: level,
@@ -102,7 +106,7 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
                 verify: verify)
             results.append(BenchIssuanceLevel(concurrency: level, airlock: airlock, rawInRole: inRole, rawGrants: grants))
         }
-        return BenchIssuanceReport(requests: requests, verify: verify, floor: floor, levels: results)
+        return BenchIssuanceReport(requests: requests, verify: verify, floor: floor, levels: results, flow: flow)
     }
 
     /// The group role an Airlock login of the warm-up is a member of: the raw logins join the same one.
@@ -132,3 +136,5 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
         return name
     }
 }
+
+extension BenchIssuanceAirlock.Flow: ExpressibleByArgument {}

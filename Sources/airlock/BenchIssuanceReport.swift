@@ -75,6 +75,8 @@ struct BenchIssuanceReport {
     /// `GET /healthz` on one connection: what HTTP alone costs.
     let floor: BenchIssuanceResult
     let levels: [BenchIssuanceLevel]
+    /// How Airlock was asked.
+    var flow: BenchIssuanceAirlock.Flow = .ask
 
     var text: String {
         var lines = [
@@ -83,7 +85,7 @@ struct BenchIssuanceReport {
             "raw = the superuser on a pool as large as the concurrency: CREATE ROLE … IN ROLE <Airlock's group role>, "
                 + "or CREATE ROLE + GRANT CONNECT/USAGE/SELECT",
             "",
-            "      " + ["airlock (API)", "raw in role", "raw + grants"].map(banner).joined(separator: " "),
+            "      " + [flow == .ask ? "airlock (API)" : "airlock one call", "raw in role", "raw + grants"].map(banner).joined(separator: " "),
             pad(["conc", "p50 ms", "p99 ms", "creds/s", "p50 ms", "p99 ms", "roles/s", "p50 ms", "p99 ms", "roles/s",
                  "retries"]),
         ]
