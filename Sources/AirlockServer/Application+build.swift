@@ -75,6 +75,7 @@ struct BrokerParts {
         router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
         HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
         AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
+        DecisionRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
         LeaseRoutes(leases: broker.leases).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 
