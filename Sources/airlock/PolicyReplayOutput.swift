@@ -32,12 +32,13 @@ enum PolicyReplayOutput {
             lines.append("cannot re-decide \(request.id.uuidString.lowercased()) (\(request.principalID), "
                 + "\(request.resourceID)/\(request.role)): \(failure.message)")
         }
-        let window = "requests since \(AuditTime.format(since))"
+        let window = AuditTime.format(since)
         if report.hasChanges {
             let count = report.changes.count + report.failures.count
-            lines.append("\(count) of \(report.examined) decision\(report.examined == 1 ? "" : "s") would change (\(window))")
+            let plural = report.examined == 1 ? "" : "s"
+            lines.append("\(count) of \(report.examined) decision\(plural) would change (requests since \(window))")
         } else {
-            lines.append("no decision would change: \(report.examined) \(window) re-decided")
+            lines.append("no decision would change: re-decided \(report.examined) request\(report.examined == 1 ? "" : "s") since \(window)")
         }
         return lines.joined(separator: "\n")
     }

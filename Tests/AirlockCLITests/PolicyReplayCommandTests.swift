@@ -34,7 +34,7 @@ struct PolicyReplayCommandTests {
     static func input(_ row: Row) -> String {
         let groups = row.groups.map { "\"\($0)\"" }.joined(separator: ",")
         return #"{"principal":{"id":"\#(row.principal)","kind":"user","groups":[\#(groups)],"on_call":false},"#
-            + #""resource":{"id":"orders-db","kind":"postgres","env":"prod","owner":"payments","sensitivity":7,"tags":[]},"#
+            + #""resource":{"id":"orders-db","kind":"postgres","env":"prod","owner":"payments","sensitivity":7,"tags":[],"pci":true},"#
             + #""request":{"role":"readonly","ttl":\#(row.ttl),"reason":"r","break_glass":false,"hour":10,"weekday":"tue","#
             + #""source_ip":"10.0.0.1"},"risk":{"score":0,"signals":[]}}"#
     }
@@ -83,7 +83,7 @@ struct PolicyReplayCommandTests {
 
         let unchanged = try await AirlockBinary.run(["policy", "replay", "--policies", same.path] + database)
         #expect(unchanged.status == 0, "stdout: \(unchanged.output) stderr: \(unchanged.errors)")
-        #expect(unchanged.output.contains("no decision would change: 3 requests since"), "\(unchanged.output)")
+        #expect(unchanged.output.contains("no decision would change: re-decided 3 requests since"), "\(unchanged.output)")
         let unchangedJSON = try Self.json(
             try await AirlockBinary.run(["policy", "replay", "--json", "--policies", same.path] + database).output)
         #expect(unchangedJSON["examined"] as? Int == 3)
@@ -118,6 +118,15 @@ struct PolicyReplayCommandTests {
         #expect(before["decision"] as? String == "permit" && before["ttl_seconds"] as? Int == 3600)
         #expect(after["decision"] as? String == "permit" && after["ttl_seconds"] as? Int == 1800)
         #expect(before["rules"] as? [String] == ["sre-readonly"] && after["rules"] as? [String] == ["sre-readonly"])
+
+        // A set that reads a stored attribute with another type cannot re-decide: each such request counts.
+        let retyped = try Self.policies(Self.policy + "\nattribute resource.pci: Int?\n")
+        defer { try? FileManager.default.removeItem(at: retyped) }
+        let unreadable = try await AirlockBinary.run(["policy", "replay", "--json", "--policies", retyped.path] + database)
+        #expect(unreadable.status == 1, "stderr: \(unreadable.errors)")
+        let failed = try #require(try Self.json(unreadable.output)["failed"] as? [[String: Any]])
+        #expect(failed.count == 3)
+        #expect(failed.allSatisfy { ($0["error"] as? String)?.contains("pci") == true }, "\(failed)")
 
         // Further back, dave's older request is re-decided too; --limit keeps the most recent.
         let month = try Self.json(try await AirlockBinary.run(
