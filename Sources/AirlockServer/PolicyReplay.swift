@@ -42,8 +42,11 @@ public struct PolicyReplay: Sendable {
 
     /// What one re-decided request came to.
     public enum Outcome: Sendable, Hashable {
+        /// The new decision grants the same access.
         case unchanged
+        /// The new decision differs in outcome, TTL or approvals.
         case changed(DecisionChange)
+        /// The stored input cannot be decided under the proposed set; why, in one line.
         case failed(String)
     }
 
