@@ -76,8 +76,9 @@ struct AccessBroker: Sendable {
                         "risk": .object(["score": .int(0), "signals": .array([])])])
     }
 
-    /// Decides `input` under the active policy set: the decision, its JSON and the set's id.
-    func decide(_ input: JSONValue) throws -> (Decision, JSONValue, Explanation?, UUID) {
+    /// Decides `input` under the active policy set: the decision, its JSON, the explanation (on deny, or for
+    /// every outcome with `explainAlways`) and the set's id.
+    func decide(_ input: JSONValue, explainAlways: Bool = false) throws -> (Decision, JSONValue, Explanation?, UUID) {
         let active = policies.active
         let parsed: EvaluationInput
         do {
@@ -88,7 +89,7 @@ struct AccessBroker: Sendable {
         }
         let decision = active.policies.evaluate(parsed)
         let json = (try? JSONValue.parse(Data(decision.json.utf8))) ?? .null
-        let explanation = decision.outcome == .deny ? active.policies.explain(parsed) : nil
+        let explanation = explainAlways || decision.outcome == .deny ? active.policies.explain(parsed) : nil
         return (decision, json, explanation, active.id)
     }
 

@@ -79,6 +79,7 @@ struct BrokerParts {
         let accessRequests = AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies)
         accessRequests.register(on: router)
         ServiceCredentialRoutes(requests: accessRequests).register(on: router)
+        DecisionRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
         IntrospectionRoutes(introspector: CredentialTokenStore(
             database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)

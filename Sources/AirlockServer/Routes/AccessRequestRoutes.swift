@@ -21,8 +21,7 @@ struct AccessRequestRoutes {
 
     func create(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
         let ask = try await recordAsk(
-            request, context, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket", "break_glass"],
-            reasonRequired: true)
+            request, context, allowed: Self.askFields, reasonRequired: true)
         // The status follows from the decision; only a pending request needs reading back (for its approvers).
         var status = ask.status
         var answer: [String: JSONValue] = ["id": JSONResponse.id(ask.id), "decision": ask.decisionJSON]
@@ -59,16 +58,9 @@ struct AccessRequestRoutes {
     ) async throws -> RecordedAsk {
         let principal = try context.requirePrincipal()
         let body = try await RequestBody.read(request, allowed: allowed)
-        let ask = AccessBroker.Ask(
-            resource: try body.string("resource", required: true, maxLength: 128) ?? "",
-            role: try body.string("role", required: true, maxLength: 64) ?? "",
-            ttlSeconds: try body.int("ttl_seconds", required: true) ?? 0,
-            reason: try body.string("reason", required: reasonRequired, maxLength: 1024) ?? "",
-            ticket: try body.string("ticket", maxLength: 128),
-            breakGlass: try body.bool("break_glass") ?? false,
-            sourceIP: SourceAddress.resolve(
-                peer: context.peerAddress, forwardedFor: request.headers[values: .forwardedFor],
-                trustedProxies: trustedProxies))
+        let ask = try Self.ask(body, reasonRequired: reasonRequired, sourceIP: SourceAddress.resolve(
+            peer: context.peerAddress, forwardedFor: request.headers[values: .forwardedFor],
+            trustedProxies: trustedProxies))
         let resource = try broker.validate(ask)
         let input = broker.evaluationInput(principal: principal, resource: resource, ask: ask)
         let (_, decisionJSON, explanation, policySetID) = try broker.decide(input)
@@ -133,6 +125,21 @@ struct AccessRequestRoutes {
 
     // MARK: - Helpers
 
+    /// The fields of an ask (the body of `POST /v1/access-requests`, and of `POST /v1/decisions`).
+    static let askFields: Set<String> = ["resource", "role", "ttl_seconds", "reason", "ticket", "break_glass"]
+
+    /// Reads an ask from a checked body: 422 `validation_failed` for a missing or mistyped field.
+    static func ask(_ body: RequestBody, reasonRequired: Bool = true, sourceIP: String?) throws -> AccessBroker.Ask {
+        AccessBroker.Ask(
+            resource: try body.string("resource", required: true, maxLength: 128) ?? "",
+            role: try body.string("role", required: true, maxLength: 64) ?? "",
+            ttlSeconds: try body.int("ttl_seconds", required: true) ?? 0,
+            reason: try body.string("reason", required: reasonRequired, maxLength: 1024) ?? "",
+            ticket: try body.string("ticket", maxLength: 128),
+            breakGlass: try body.bool("break_glass") ?? false,
+            sourceIP: sourceIP)
+    }
+
     func requestID(_ context: AirlockRequestContext) throws -> UUID {
         guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
             throw APIError(.notFound, code: "not_found", message: "no such access request")
@@ -169,25 +176,9 @@ struct AccessRequestRoutes {
         return .object(object)
     }
 
-    /// Per applying approval rule: each required group, its count, how many have approved, and the members
-    /// Airlock knows of (people who reviewed before as members of that group).
+    /// Per applying approval rule: the requirements, who approved, and the members Airlock knows of.
     func approvers(_ record: AccessRequestRecord) async throws -> JSONValue {
-        let progress = record.approvalProgress
-        let groups = Array(Set(progress.flatMap { $0.requirements.map(\.requirement.group) })).sorted()
-        let members = try await broker.requests.knownMembers(of: groups)
-        return .array(progress.map { rule in
-            .object([
-                "rule": .string(rule.rule),
-                "requires": .array(rule.requirements.map { requirement in
-                    .object([
-                        "group": .string(requirement.requirement.group),
-                        "count": .int(Int64(requirement.requirement.count)),
-                        "approved_by": .array(requirement.assigned.map { .string($0) }),
-                        "members": .array((members[requirement.requirement.group] ?? []).map { .string($0) }),
-                    ])
-                }),
-            ])
-        })
+        try await ApproversJSON.make(record.approvalProgress, requests: broker.requests)
     }
 
     static func apiError(_ error: AccessRequestError) -> APIError {

@@ -1,8 +1,9 @@
 import AirlockCore
 import AirlockPolicy
 
-/// The explanation of a denied request, for the requester: every rule, whether it applied, and where not the
-/// first condition that failed with the values it saw ("needs `principal.mfa_age <= 15m`; yours: 2h").
+/// The explanation of a decision (of a denied request, and of every `POST /v1/decisions` answer), for the
+/// requester: every rule, whether it applied, and where not the first condition that failed with the values it
+/// saw ("needs `principal.mfa_age <= 15m`; yours: 2h").
 enum ExplanationJSON {
     static func make(_ explanation: Explanation) -> JSONValue {
         .array(explanation.rules.map { rule in

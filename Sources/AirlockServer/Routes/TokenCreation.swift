@@ -69,23 +69,3 @@ struct TokenCreation {
         return isLowerOrDigit(first) && bytes.allSatisfy { isLowerOrDigit($0) || $0 == 0x2D || $0 == 0x5F }
     }
 }
-
-extension RequestBody {
-    /// An array of strings: 422 `validation_failed` when it is not one, has more than `maxCount` elements, or
-    /// (with `required`) is missing or empty.
-    func strings(_ key: String, required: Bool = false, maxCount: Int) throws -> [String]? {
-        guard let value = fields[key], !value.isNull else {
-            if required { throw Self.invalid("`\(key)` is required") }
-            return nil
-        }
-        guard let elements = value.arrayValue else { throw Self.invalid("`\(key)` must be an array of strings") }
-        if required, elements.isEmpty { throw Self.invalid("`\(key)` must not be empty") }
-        guard elements.count <= maxCount else { throw Self.invalid("`\(key)` has more than \(maxCount) elements") }
-        var strings: [String] = []
-        for element in elements {
-            guard let text = element.stringValue else { throw Self.invalid("`\(key)` must be an array of strings") }
-            strings.append(text)
-        }
-        return strings
-    }
-}
