@@ -102,7 +102,7 @@ struct BenchIssuanceReport {
         let ready = BenchIssuanceResult.percentile(levels.flatMap(\.airlock.loginReady).sorted(), 0.5)
         lines += [
             "",
-            "airlock p50 of the ask alone (the rest is the pickup) at \(split.joined(separator: ", ")); "
+            (flow == .ask ? "airlock p50 of the ask alone (the rest is the pickup) at \(split.joined(separator: ", ")); " : "")
                 + "HTTP floor (GET /healthz, one connection) p50 \(fixed(floor.p50, 3)) ms",
             "logins used right after return: \(verified)/\(levels.count * min(verify, requests)) connected and read "
                 + "public.orders (median \(fixed(ready, 1)) ms from return to first row)",
