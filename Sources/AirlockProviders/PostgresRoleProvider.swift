@@ -111,6 +111,30 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
             sslMode: target.sslMode, expiresAt: validUntil, leaseID: leaseID)
     }
 
+    /// The login issued under `leaseID`, found by the `COMMENT ON ROLE` every issued login carries: for a lease
+    /// whose issuance did not complete (the broker stopped between `CREATE ROLE` and recording the name). Nil when
+    /// no such login exists.
+    public func login(of leaseID: UUID, on resource: Resource) async throws -> String? {
+        let target = try Self.target(of: resource)
+        let comment = "airlock lease \(leaseID.uuidString.lowercased())"
+        let logger = self.logger
+        return try await withDeadline("find login") {
+            do {
+                let rows = try await self.pools.client(for: target).query(
+                    """
+                    SELECT r.rolname::text FROM pg_catalog.pg_roles r
+                    JOIN pg_catalog.pg_shdescription d ON d.objoid = r.oid
+                     AND d.classoid = 'pg_catalog.pg_authid'::regclass
+                    WHERE d.description = \(comment)
+                    """, logger: logger
+                ).collect()
+                return try rows.first?.decode(String.self)
+            } catch {
+                throw Self.wrap(error, "find login")
+            }
+        }
+    }
+
     /// ``CredentialProvider`` conformance: revokes the login named `identifier`.
     public func revoke(resource: Resource, identifier: String) async throws -> RevocationOutcome {
         try await revoke(resource: resource, username: identifier)

@@ -83,7 +83,10 @@ struct BrokerParts {
         IntrospectionRoutes(introspector: CredentialTokenStore(
             database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)
-        LeaseRoutes(leases: broker.leases).register(on: router)
+        let revoker = LeaseRevoker(
+            store: LeaseRevocationStore(requests: requests), catalog: catalog, postgres: postgres, caches: tokenCaches,
+            logger: logger)
+        LeaseRoutes(leases: broker.leases, revoker: revoker).register(on: router)
         TokenRoutes(tokens: tokens).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 
@@ -93,6 +96,7 @@ struct BrokerParts {
             TokenChangeListener(
                 url: databaseURL, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
             RequestExpiry(requests: requests, readiness: readiness, interval: .seconds(5), logger: logger),
+            LeaseRevocationService(revoker: revoker, readiness: readiness, interval: .seconds(1)),
         ]
     }
 }

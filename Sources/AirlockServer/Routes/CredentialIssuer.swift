@@ -53,6 +53,9 @@ struct CredentialIssuer {
         do {
             try await broker.leases.activate(lease, username: credential.username)
         } catch {
+            // The lease may already be ending (revoke-all while this was minting): remove the login here, and
+            // hand the lease to revocation as well (idempotent), so the login cannot outlive it either way.
+            _ = try? await broker.postgres.revoke(resource: resource, username: credential.username)
             try? await broker.leases.abandon(lease.lease, username: credential.username,
                                              error: "activation failed after the login was created")
             broker.logger.error("credential activation failed; the login goes to revocation", metadata: [

@@ -1,0 +1,154 @@
+import AirlockCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A lease claimed for revocation: what the revoker needs to remove its credential.
+public struct LeaseToRevoke: Sendable, Hashable {
+    public let id: UUID
+    public let requestID: UUID
+    public let principalID: String
+    public let resourceID: String
+    public let role: String
+    public let kind: String
+    /// The PostgreSQL login; nil for tokens, and for a login whose issuance never completed (find it by its
+    /// `COMMENT ON ROLE`).
+    public let username: String?
+    public let tokenID: UUID?
+    /// Why: `expired`, `revoked`, `issuance_incomplete`, or what the caller gave.
+    public let reason: String
+    /// Attempts so far, this one included.
+    public let attempts: Int
+}
+
+/// Leases going away: due ones (expired, marked for revocation, issuance left incomplete) are claimed with
+/// `FOR UPDATE SKIP LOCKED` and moved to `revoking` with a claim deadline, so replicas never work on one lease at
+/// once and a lease whose worker died is picked up again after the deadline. A finished revocation marks the lease
+/// `expired` or `revoked`, revokes its token row, and appends `airlock.credential.revoked` (and
+/// `airlock.lease.expired`) in one statement; a failed one appends `airlock.credential.revocation_failed` and
+/// schedules the next attempt with a growing pause. Airlock never stops retrying.
+public struct LeaseRevocationStore: Sendable {
+    public let requests: AccessRequestStore
+    /// How long a claim lasts before another worker may take the lease again.
+    public let claimTimeout: TimeInterval
+    /// How old an `issuing` lease must be before it counts as abandoned.
+    public let issuingTimeout: TimeInterval
+
+    public init(requests: AccessRequestStore, claimTimeout: TimeInterval = 120, issuingTimeout: TimeInterval = 300) {
+        self.requests = requests
+        self.claimTimeout = claimTimeout
+        self.issuingTimeout = issuingTimeout
+    }
+
+    private var logger: Logger { requests.logger }
+
+    /// Marks the leases `ids` (or every lease of `principal`) that are `active` or still `issuing` for revocation
+    /// now, with `reason`. Returns the ids marked; others are left alone. An `issuing` lease marked here cannot be
+    /// activated: its issuer hands the login it made to revocation instead.
+    public func markForRevocation(ids: [UUID] = [], principal: String? = nil, reason: String) async throws -> [UUID] {
+        let now = requests.clock.now()
+        let rows = try await requests.database.client.query("""
+            UPDATE leases SET status = 'revoking', revoke_reason = \(reason), next_attempt_at = \(now)
+            WHERE status IN ('active', 'issuing') AND (id = ANY(\(ids)) OR principal_id = \(principal))
+            RETURNING id
+            """, logger: logger)
+        var marked: [UUID] = []
+        for try await id in rows.decode(UUID.self) { marked.append(id) }
+        return marked
+    }
+
+    /// Claims up to `limit` due leases (or only `ids`, when given): active past their expiry, `revoking` whose next
+    /// attempt is due, `issuing` older than ``issuingTimeout``.
+    public func claimDue(limit: Int = 50, ids: [UUID]? = nil) async throws -> [LeaseToRevoke] {
+        let now = requests.clock.now()
+        let staleIssuing = now.addingTimeInterval(-issuingTimeout)
+        let claimUntil = now.addingTimeInterval(claimTimeout)
+        let rows = try await requests.database.client.query("""
+            WITH due AS (
+                SELECT id FROM leases
+                WHERE ((status = 'active' AND expires_at <= \(now))
+                    OR (status = 'revoking' AND next_attempt_at <= \(now))
+                    OR (status = 'issuing' AND created_at <= \(staleIssuing)))
+                  AND (\(ids)::uuid[] IS NULL OR id = ANY(\(ids)))
+                ORDER BY expires_at LIMIT \(max(1, limit))
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE leases l SET status = 'revoking', attempts = l.attempts + 1, next_attempt_at = \(claimUntil),
+                revoke_reason = coalesce(l.revoke_reason,
+                    CASE WHEN l.status = 'issuing' THEN 'issuance_incomplete' ELSE 'expired' END)
+            FROM due WHERE l.id = due.id
+            RETURNING l.id, l.request_id, l.principal_id, l.resource_id, l.role, l.kind, l.username, l.token_id,
+                l.revoke_reason, l.attempts
+            """, logger: logger)
+        var claimed: [LeaseToRevoke] = []
+        for try await row in rows.decode((UUID, UUID, String, String, String, String, String?, UUID?, String, Int32).self) {
+            claimed.append(LeaseToRevoke(
+                id: row.0, requestID: row.1, principalID: row.2, resourceID: row.3, role: row.4, kind: row.5,
+                username: row.6, tokenID: row.7, reason: row.8, attempts: Int(row.9)))
+        }
+        return claimed
+    }
+
+    /// The credential of `lease` is gone: the lease becomes `expired` (reason `expired`) or `revoked`, its token row
+    /// is revoked, and the events are appended, in one statement. `username` is the login found, if any.
+    public func finish(_ lease: LeaseToRevoke, username: String?, terminatedSessions: Int = 0) async throws {
+        let now = requests.clock.now()
+        let status = lease.reason == "expired" ? "expired" : "revoked"
+        var data = Self.facts(lease, username: username)
+        data["reason"] = .string(lease.reason)
+        data["terminated_sessions"] = .int(Int64(terminatedSessions))
+        var events = [requests.auditLog.stamp(NewAuditEvent(
+            type: "airlock.credential.revoked", subject: lease.id.uuidString.lowercased(), data: data))]
+        if status == "expired" {
+            events.append(requests.auditLog.stamp(NewAuditEvent(
+                type: "airlock.lease.expired", subject: lease.id.uuidString.lowercased(),
+                data: Self.facts(lease, username: username))))
+        }
+        try await requests.database.client.query("""
+            WITH lease AS (
+                UPDATE leases SET status = \(status), revoked_at = \(now), last_error = NULL, next_attempt_at = NULL,
+                    username = coalesce(username, \(username))
+                WHERE id = \(lease.id) AND status = 'revoking'
+                RETURNING id
+            ), token AS (
+                UPDATE api_tokens SET revoked_at = \(now)
+                WHERE lease_id IN (SELECT id FROM lease) AND revoked_at IS NULL
+            )
+            INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)
+            SELECT * FROM (VALUES \(auditRows: events)) AS v WHERE EXISTS (SELECT 1 FROM lease)
+            """, logger: logger)
+    }
+
+    /// The revocation of `lease` failed with `error` (no secret in it): the next attempt is scheduled after
+    /// `retryAfter`, and `airlock.credential.revocation_failed` (severity high) is appended, in one statement.
+    public func failed(_ lease: LeaseToRevoke, error: String, retryAfter: TimeInterval) async throws {
+        let now = requests.clock.now()
+        var data = Self.facts(lease, username: lease.username)
+        data["error"] = .string(error)
+        data["attempts"] = .int(Int64(lease.attempts))
+        data["next_attempt_at"] = .string(AuditTime.format(now.addingTimeInterval(retryAfter)))
+        let event = requests.auditLog.stamp(NewAuditEvent(
+            type: "airlock.credential.revocation_failed", subject: lease.id.uuidString.lowercased(), severity: .high,
+            data: data))
+        try await requests.database.client.query("""
+            WITH lease AS (
+                UPDATE leases SET last_error = \(error), next_attempt_at = \(now.addingTimeInterval(retryAfter))
+                WHERE id = \(lease.id) AND status = 'revoking'
+                RETURNING id
+            )
+            INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)
+            SELECT * FROM (VALUES \(auditRows: [event])) AS v WHERE EXISTS (SELECT 1 FROM lease)
+            """, logger: logger)
+    }
+
+    private static func facts(_ lease: LeaseToRevoke, username: String?) -> [String: JSONValue] {
+        var data: [String: JSONValue] = [
+            "lease_id": .string(lease.id.uuidString.lowercased()),
+            "request_id": .string(lease.requestID.uuidString.lowercased()),
+            "principal": .string(lease.principalID), "resource": .string(lease.resourceID), "role": .string(lease.role),
+        ]
+        if let username { data["username"] = .string(username) }
+        if let token = lease.tokenID { data["token_id"] = .string(token.uuidString.lowercased()) }
+        return data
+    }
+}
