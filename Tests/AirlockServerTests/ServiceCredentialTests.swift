@@ -123,6 +123,31 @@ struct ServiceCredentialTests {
         }
     }
 
+    @Test("revoking a token's lease makes it inactive on the next introspection", .timeLimit(.minutes(2)))
+    func revokedTokenIsInactive() async throws {
+        let fixture = try await Self.fixture(logs: CapturedLogs())
+        let ci = try await fixture.issuer.issueToken(user: "ci-orders", groups: ["ci"], service: true)
+        let app = try buildApplication(config: fixture.config)
+        try await app.test(.live) { client in
+            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            let issued = try await client.call(.post, "/v1/credentials", token: ci, body: """
+                {"resource": "payments-api", "role": "read", "ttl_seconds": 600}
+                """)
+            let token = try #require(issued.json["token"]?.stringValue)
+            let lease = try #require(issued.json["lease_id"]?.stringValue)
+            let body = #"{"token": "\#(token)"}"#
+            // Twice, so the answer is cached before the revocation.
+            for _ in 0..<2 {
+                let active = try await client.call(.post, "/v1/tokens/introspect", token: fixture.introspector, body: body)
+                #expect(active.json["active"] == true)
+            }
+            let revoked = try await client.call(.post, "/v1/leases/\(lease)/revoke", token: ci)
+            #expect(revoked.status == .ok && revoked.json["status"] == "revoked", "\(revoked.json)")
+            let inactive = try await client.call(.post, "/v1/tokens/introspect", token: fixture.introspector, body: body)
+            #expect(inactive.json == ["active": false], "\(inactive.json)")
+        }
+    }
+
     @Test("what the policy does not permit at once is 403 policy_denied with the decision", .timeLimit(.minutes(2)))
     func notPermitted() async throws {
         let fixture = try await Self.fixture(logs: CapturedLogs())
