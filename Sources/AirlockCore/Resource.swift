@@ -132,3 +132,13 @@ public struct RoleTemplate: Sendable, Hashable {
         self.scopes = scopes
     }
 }
+
+extension PostgresTarget: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Where and as whom, never the admin password (so a target printed by reflection, a log line or a
+    /// service's description cannot leak it).
+    public var description: String {
+        "PostgresTarget(\(adminUser)@\(host):\(port)/\(database), sslmode \(sslMode), password ***)"
+    }
+
+    public var debugDescription: String { description }
+}

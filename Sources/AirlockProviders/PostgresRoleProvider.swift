@@ -195,13 +195,20 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
     private func applyGroupRole(_ sync: GroupRoleSync, target: PostgresTarget) async throws -> GroupRolePreparation {
         let logger = self.logger
         let result = try await withDeadline("prepare group role") {
-            do {
-                return try await self.pools.client(for: target).withTransaction(logger: logger) { connection in
-                    try await sync.apply(on: connection, logger: logger)
+            // Roles are cluster-wide while the advisory lock is per database: another database of the same cluster
+            // (another broker's resource of the same id) may create the group role at the same moment. The second
+            // attempt finds it and only brings its grants in step.
+            for attempt in 1... {
+                do {
+                    return try await self.pools.client(for: target).withTransaction(logger: logger) { connection in
+                        try await sync.apply(on: connection, logger: logger)
+                    }
+                } catch {
+                    let state = postgresErrorState(error)
+                    guard attempt < 3, state == "23505" || state == "42710" else { throw Self.wrap(error, "prepare group role") }
                 }
-            } catch {
-                throw Self.wrap(error, "prepare group role")
             }
+            throw ProviderError(code: "prepare_failed", message: "prepare group role: gave up")
         }
         if !result.databasesOpenToPublic.isEmpty {
             logger.warning(

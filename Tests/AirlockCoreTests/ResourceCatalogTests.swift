@@ -32,6 +32,17 @@ struct ResourceCatalogTests {
         #expect(api.roles["write"]?.scopes == ["payments:read", "payments:write"])
     }
 
+    @Test("a target printed any way never shows the admin password")
+    func targetDescriptions() throws {
+        let catalog = try ResourceCatalog.load(contentsOf: Self.demoFile, environment: Self.devEnvironment)
+        let orders = try #require(catalog["orders-db"])
+        for text in [String(describing: orders), String(reflecting: orders), "\(catalog)", String(reflecting: catalog),
+                     String(describing: orders.postgres), "\([orders])"] {
+            #expect(!text.contains("s3cret-dev"), "\(text.prefix(120))")
+        }
+        #expect(String(describing: orders.postgres).contains("127.0.0.1:54329/orders"))
+    }
+
     @Test("an unset substitution variable names the resource and field")
     func unsetVariable() {
         var environment = Self.devEnvironment

@@ -47,6 +47,21 @@ import Testing
         }
     }
 
+    @Test("a login is found by its lease (COMMENT ON ROLE) when its name was never recorded", .timeLimit(.minutes(3)))
+    func loginFoundByLease() async throws {
+        let fixture = try await TargetFixture.make()
+        let resource = fixture.resource
+        try await withProvider { provider in
+            let lease = UUID()
+            let credential = try await provider.mint(
+                resource: resource, role: "readonly", leaseID: lease, validUntil: Date().addingTimeInterval(600))
+            #expect(try await provider.login(of: lease, on: resource) == credential.username)
+            #expect(try await provider.login(of: UUID(), on: resource) == nil)
+            _ = try await provider.revoke(resource: resource, username: credential.username)
+            #expect(try await provider.login(of: lease, on: resource) == nil)
+        }
+    }
+
     @Test("a target's scram_iterations goes into the verifier, and the login works", .timeLimit(.minutes(3)))
     func scramIterationsOfTheTarget() async throws {
         let fixture = try await TargetFixture.make()

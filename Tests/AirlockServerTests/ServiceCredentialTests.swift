@@ -103,9 +103,13 @@ struct ServiceCredentialTests {
                                                 body: #"{"token": "\#(token)"}"#)
             #expect(expired.status == .ok && expired.json == ["active": false], "\(expired.json)")
 
-            // The lease and the request record the issue.
-            let leases = try await client.call(.get, "/v1/leases/\(lease)", token: ci)
-            #expect(leases.json["status"]?.stringValue == "active")
+            // The lease ends at its expiry (the revocation sweep runs every second).
+            var status = ""
+            for _ in 0..<40 where status != "expired" {
+                status = try await client.call(.get, "/v1/leases/\(lease)", token: ci).json["status"]?.stringValue ?? ""
+                if status != "expired" { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            #expect(status == "expired")
             bodies.append("\(issued.json)".replacingOccurrences(of: token, with: "<token>"))
         }
         let events = try await TestDatabase.withExisting(fixture.broker) { database in

@@ -1,0 +1,108 @@
+import AirlockCore
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// Claiming, finishing and retrying revocations, as replicas would (injected clock).
+@Suite("Lease revocation store on PostgreSQL", .timeLimit(.minutes(2)))
+struct LeaseRevocationStoreTests {
+    let logger = Support.logger
+    let base = AccessRequestStoreTests()
+    static let start = AccessRequestStoreTests.start
+    static let permit = AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
+
+    /// `count` active leases (600 s) issued at the clock's time.
+    func activeLeases(_ requests: AccessRequestStore, _ count: Int) async throws -> [UUID] {
+        let leases = LeaseStore(requests: requests)
+        var ids: [UUID] = []
+        for index in 0..<count {
+            let request = try await base.create(requests, Self.permit)
+            let intent = try await leases.begin(request.id, by: AccessRequestStoreTests.bob, issuable: ["orders-db": .postgres])
+            try await leases.activate(intent, username: "airlock_readwrite_\(String(format: "%012d", index))")
+            ids.append(intent.lease)
+        }
+        return ids
+    }
+
+    func status(_ requests: AccessRequestStore, _ id: UUID) async throws -> String? {
+        try await LeaseStore(requests: requests).get(id)?.status
+    }
+
+    @Test("due leases are claimed once across concurrent workers; a claim that is not finished is taken again later")
+    func claims() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let requests = base.store(database, clock: clock)
+            let store = LeaseRevocationStore(requests: requests, claimTimeout: 60)
+            let ids = try await activeLeases(requests, 12)
+            #expect(try await store.claimDue().isEmpty)  // nothing is due yet
+            clock.advance(601)
+            let claims = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for _ in 0..<4 { group.addTask { try await store.claimDue(limit: 5).map(\.id) } }
+                return try await group.reduce(into: [[UUID]]()) { $0.append($1) }
+            }
+            let all = claims.flatMap { $0 }
+            #expect(all.count == 12 && Set(all) == Set(ids), "\(claims.map(\.count))")
+            #expect(try await store.claimDue().isEmpty)  // claimed: not due again until the claim times out
+            clock.advance(61)
+            let again = try await store.claimDue(limit: 100)
+            #expect(again.count == 12 && again.allSatisfy { $0.attempts == 2 && $0.reason == "expired" })
+        }
+    }
+
+    @Test("finish ends the lease with its events; a failure records the error and retries after the pause")
+    func finishAndFail() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let requests = base.store(database, clock: clock)
+            let store = LeaseRevocationStore(requests: requests)
+            let ids = try await activeLeases(requests, 2)
+            #expect(try await store.markForRevocation(ids: [ids[1]], reason: "revoked by alice") == [ids[1]])
+            clock.advance(601)
+            let claimed = try await store.claimDue()
+            let expired = try #require(claimed.first { $0.id == ids[0] })
+            let revoked = try #require(claimed.first { $0.id == ids[1] })
+            #expect(expired.reason == "expired" && revoked.reason == "revoked by alice")
+
+            try await store.finish(expired, username: expired.username)
+            #expect(try await status(requests, ids[0]) == "expired")
+            try await store.failed(revoked, error: "cannot connect", retryAfter: 30)
+            #expect(try await status(requests, ids[1]) == "revoking")
+            #expect(try await LeaseStore(requests: requests).get(ids[1])?.lastError == "cannot connect")
+            clock.advance(29)
+            #expect(try await store.claimDue().isEmpty)
+            clock.advance(2)
+            let retry = try #require(try await store.claimDue().first)
+            #expect(retry.id == ids[1] && retry.attempts == 2)
+            try await store.finish(retry, username: retry.username)
+            #expect(try await status(requests, ids[1]) == "revoked")
+            try await store.finish(retry, username: retry.username)  // finishing twice changes nothing
+
+            let rows = try await database.client.query("SELECT type FROM audit_events ORDER BY ingest_id", logger: logger)
+            var types: [String] = []
+            for try await type in rows.decode(String.self) { types.append(type) }
+            #expect(types.filter { $0 == "airlock.credential.revoked" }.count == 2)
+            #expect(types.filter { $0 == "airlock.lease.expired" }.count == 1)
+            #expect(types.filter { $0 == "airlock.credential.revocation_failed" }.count == 1)
+        }
+    }
+
+    @Test("an issuance left incomplete is claimed after the timeout, without a username")
+    func incompleteIssuance() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let requests = base.store(database, clock: clock)
+            let store = LeaseRevocationStore(requests: requests, issuingTimeout: 300)
+            let request = try await base.create(requests, Self.permit)
+            let intent = try await LeaseStore(requests: requests).begin(
+                request.id, by: AccessRequestStoreTests.bob, issuable: ["orders-db": .postgres])
+            clock.advance(299)
+            #expect(try await store.claimDue().isEmpty)
+            clock.advance(2)
+            let claimed = try #require(try await store.claimDue().first)
+            #expect(claimed.id == intent.lease && claimed.username == nil && claimed.reason == "issuance_incomplete")
+        }
+    }
+}
