@@ -135,6 +135,17 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
         }
     }
 
+    /// Moves the `VALID UNTIL` of the issued login `username` to `validUntil` (a renewed lease).
+    public func extend(resource: Resource, username: String, validUntil: Date) async throws {
+        let target = try Self.target(of: resource)
+        guard PostgresStatements.isIssuedLogin(username) else {
+            throw ProviderError(code: "not_an_issued_login", message: "refusing to alter a role Airlock did not issue")
+        }
+        let statement = "ALTER ROLE \(try SQLIdentifier.quoted(username)) VALID UNTIL "
+            + (try PostgresStatements.timestampLiteral(validUntil))
+        try await execute([statement], on: target, what: "extend login")
+    }
+
     /// ``CredentialProvider`` conformance: revokes the login named `identifier`.
     public func revoke(resource: Resource, identifier: String) async throws -> RevocationOutcome {
         try await revoke(resource: resource, username: identifier)

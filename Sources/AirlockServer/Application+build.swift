@@ -86,7 +86,7 @@ struct BrokerParts {
         let revoker = LeaseRevoker(
             store: LeaseRevocationStore(requests: requests), catalog: catalog, postgres: postgres, caches: tokenCaches,
             logger: logger)
-        LeaseRoutes(leases: broker.leases, revoker: revoker).register(on: router)
+        LeaseRoutes(broker: broker, revoker: revoker).register(on: router)
         TokenRoutes(tokens: tokens).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 

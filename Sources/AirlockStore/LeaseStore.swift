@@ -200,6 +200,32 @@ public struct LeaseStore: Sendable {
             """, logger: logger)
     }
 
+    /// Moves the expiry of the active lease `id` to `expiresAt`, never past `maxExpiresAt` (the rule's cap counted
+    /// from issue), with its token's expiry and `airlock.lease.renewed`, in one statement. Returns false (nothing
+    /// changed) when the lease is not active.
+    public func renew(_ id: UUID, to expiresAt: Date, max maxExpiresAt: Date, by actor: String) async throws -> Bool {
+        let until = min(expiresAt, maxExpiresAt)
+        let event = requests.auditLog.stamp(NewAuditEvent(
+            type: "airlock.lease.renewed", subject: id.uuidString.lowercased(),
+            data: ["lease_id": .string(id.uuidString.lowercased()), "expires_at": .string(AuditTime.format(until)),
+                   "max_expires_at": .string(AuditTime.format(maxExpiresAt)), "actor": .string(actor)]))
+        let rows = try await requests.database.client.query("""
+            WITH lease AS (
+                UPDATE leases SET expires_at = \(until), max_expires_at = \(maxExpiresAt)
+                WHERE id = \(id) AND status = 'active'
+                RETURNING id
+            ), token AS (
+                UPDATE api_tokens SET expires_at = \(until) WHERE lease_id IN (SELECT id FROM lease)
+            ), event AS (
+                INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)
+                SELECT * FROM (VALUES \(auditRows: [event])) AS v WHERE EXISTS (SELECT 1 FROM lease)
+            )
+            SELECT count(*) FROM lease
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return count == 1 }
+        return false
+    }
+
     /// The lease `id`, or nil.
     public func get(_ id: UUID) async throws -> LeaseRecord? {
         try await fetch("WHERE id = \(id)").first

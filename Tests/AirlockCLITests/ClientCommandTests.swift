@@ -140,6 +140,15 @@ struct ClientCommandTests {
         #expect(leases.status == 0)
         #expect(leases.output.split(separator: "\n").filter { $0.contains("orders-staging/readonly") }.count == 2)
 
+        // renew, then revoke, one of alice's leases.
+        let listed = try await AirlockBinary.run(["leases", "--json"], environment: env)
+        let items = (try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [String: Any])?["items"] as? [[String: Any]]
+        let lease = try #require(items?.first(where: { $0["status"] as? String == "active" })?["id"] as? String, "\(listed.output)")
+        let renew = try await AirlockBinary.run(["renew", lease, "--ttl", "45m"], environment: env)
+        #expect(renew.status == 0 && renew.output.contains("active until"), "\(renew.output)\(renew.errors)")
+        let revoke = try await AirlockBinary.run(["revoke", lease], environment: env)
+        #expect(revoke.status == 0 && revoke.output.contains(": revoked"), "\(revoke.output)\(revoke.errors)")
+
         // A CI service: `credentials` in one call; the child gets AIRLOCK_CREDENTIAL_TOKEN and not AIRLOCK_TOKEN.
         let ciHome = Self.home()
         defer { try? FileManager.default.removeItem(atPath: ciHome) }

@@ -129,4 +129,54 @@ struct LeaseRevocationTests {
         let events = try await Self.events(fixture)
         #expect(events.filter { $0 == "airlock.credential.revoked" }.count == 3)
     }
+
+    @Test("renew: up to the rule's cap from issue, re-decided with the owner as they are now")
+    func renew() async throws {
+        let fixture = try await AccessFlowFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
+        let staleAlice = try await fixture.token("alice", groups: ["sre"], mfa: false)
+        let mallory = try await fixture.token("mallory", groups: ["sre"], mfa: true)
+        try await app.test(.live) { client in
+            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            let login = try await issue(client, token: alice, ttl: 60)
+            let before = try await client.call(.get, "/v1/leases/\(login.lease)", token: alice)
+            let issued = try #require(before.json["issued_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
+
+            let renewed = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: alice,
+                                                body: #"{"ttl_seconds": 600}"#)
+            #expect(renewed.status == .ok, "\(renewed.json)")
+            let expiry = try #require(renewed.json["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(abs(expiry.timeIntervalSinceNow - 600) < 30)
+
+            // The rule caps at 1 h from issue: asking for 2 h gets exactly issue + 1 h.
+            let capped = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: alice,
+                                               body: #"{"ttl_seconds": 7200}"#)
+            let cappedExpiry = try #require(capped.json["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(abs(cappedExpiry.timeIntervalSince(issued) - 3600) < 1, "\(capped.json)")
+            let validUntil = try await TestDatabase.withExisting(fixture.target) { database in
+                let rows = try await database.client.query(
+                    "SELECT rolvaliduntil FROM pg_roles WHERE rolname = \(login.user)", logger: TestDatabase.logger)
+                for try await date in rows.decode(Date.self) { return date }
+                return Date.distantPast
+            }
+            #expect(abs(validUntil.timeIntervalSince(cappedExpiry)) < 1)
+
+            let noMFA = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: staleAlice,
+                                              body: #"{"ttl_seconds": 600}"#)
+            #expect(noMFA.status == .forbidden && noMFA.json["error"]?["code"] == "policy_denied", "\(noMFA.json)")
+            let other = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: mallory,
+                                              body: #"{"ttl_seconds": 600}"#)
+            #expect(other.status == .notFound)
+            let zero = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: alice,
+                                             body: #"{"ttl_seconds": 0}"#)
+            #expect(zero.json["error"]?["code"] == "invalid_ttl")
+            _ = try await client.call(.post, "/v1/leases/\(login.lease)/revoke", token: alice)
+            let ended = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: alice,
+                                              body: #"{"ttl_seconds": 600}"#)
+            #expect(ended.status == .conflict)
+        }
+        let events = try await Self.events(fixture)
+        #expect(events.filter { $0 == "airlock.lease.renewed" }.count == 2)
+    }
 }

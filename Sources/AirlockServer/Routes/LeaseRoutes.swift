@@ -8,8 +8,10 @@ import Hummingbird
 /// leases now: the credential is removed before the answer, or the lease is left `revoking` with its error and
 /// retried in the background.
 struct LeaseRoutes {
-    let leases: LeaseStore
+    let broker: AccessBroker
     let revoker: LeaseRevoker
+
+    var leases: LeaseStore { broker.leases }
 
     func register(on router: Router<AirlockRequestContext>) {
         router.get("v1/leases") { _, context in
@@ -27,6 +29,9 @@ struct LeaseRoutes {
             return JSONResponse.make(Self.view(lease))
         }
         router.post("v1/leases/:id/revoke") { _, context in try await revoke(context) }
+        router.post("v1/leases/:id/renew") { request, context in
+            try await LeaseRenewal(broker: broker).renew(request, context)
+        }
         router.post("v1/principals/:id/revoke-all") { _, context in try await revokeAll(context) }
     }
 

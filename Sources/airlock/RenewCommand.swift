@@ -1,0 +1,36 @@
+import AirlockCore
+import ArgumentParser
+
+/// `airlock renew LEASE_ID --ttl 30m`: extends an active lease (`POST /v1/leases/{id}/renew`), never past the
+/// rule's cap counted from issue.
+struct RenewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew",
+        abstract: "Extend an active lease (up to the policy's cap from when it was issued).")
+
+    @OptionGroup var options: ClientOptions
+
+    @Argument(help: "The lease id (see `airlock leases`).")
+    var lease: String
+
+    @Option(help: "How long from now: 30s, 15m, 1h, 2d.")
+    var ttl: String
+
+    func validate() throws {
+        _ = try ClientOutput.parseDuration(ttl)
+    }
+
+    func run() async throws {
+        try await runClient {
+            let body: JSONValue = .object(["ttl_seconds": .int(try ClientOutput.parseDuration(ttl))])
+            let reply = try await options.client().post("/v1/leases/\(pathSegment(lease))/renew", body)
+            if options.json {
+                print(reply.text)
+                return
+            }
+            let renewed = try reply.json()
+            print("lease \(renewed["id"]?.stringValue ?? lease): \(renewed["status"]?.stringValue ?? "?") until "
+                + (renewed["expires_at"]?.stringValue ?? "?"))
+        }
+    }
+}
