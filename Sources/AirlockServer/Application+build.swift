@@ -88,6 +88,7 @@ struct BrokerParts {
             logger: logger)
         LeaseRoutes(broker: broker, revoker: revoker).register(on: router)
         TokenRoutes(tokens: tokens).register(on: router)
+        AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 
         self.router = router

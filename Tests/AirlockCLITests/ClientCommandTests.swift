@@ -87,10 +87,12 @@ struct ClientCommandTests {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let dev = try AirlockBinary.start(["dev", "--port", "\(port)", "--json"])
         defer { dev.kill() }
-        _ = try #require(try await dev.firstLine(upTo: .seconds(90)), "no JSON line; stderr: \(dev.errors)")
+        let banner = try #require(try await dev.firstLine(upTo: .seconds(90)), "no JSON line; stderr: \(dev.errors)")
         let broker = "http://127.0.0.1:\(port)"
         #expect(try await DevCommandTests.waitForStatus(200, url: "\(broker)/readyz", upTo: .seconds(30)))
         let env = ["AIRLOCK_HOME": home, "AIRLOCK_ADDR": broker]
+        let adminToken = try #require(
+            (try JSONSerialization.jsonObject(with: Data(banner.utf8)) as? [String: Any])?["admin_token"] as? String)
 
         let login = try await AirlockBinary.run(["login", "--dev", "alice", "--groups", "sre", "--mfa"], environment: env)
         #expect(login.status == 0, "\(login.errors)")
@@ -148,6 +150,24 @@ struct ClientCommandTests {
         #expect(renew.status == 0 && renew.output.contains("active until"), "\(renew.output)\(renew.errors)")
         let revoke = try await AirlockBinary.run(["revoke", lease], environment: env)
         #expect(revoke.status == 0 && revoke.output.contains(": revoked"), "\(revoke.output)\(revoke.errors)")
+
+        // The audit chain from the broker, as the admin (scopes admin and auditor).
+        var tail = try await AirlockBinary.run(
+            ["audit", "tail", "--json", "--type", "airlock.credential.", "--token", adminToken], environment: env)
+        for _ in 0..<20 where !tail.output.contains("airlock.credential.revoked") {  // chained within a moment
+            try await Task.sleep(for: .milliseconds(200))
+            tail = try await AirlockBinary.run(
+                ["audit", "tail", "--json", "--type", "airlock.credential.", "--token", adminToken], environment: env)
+        }
+        #expect(tail.status == 0, "\(tail.errors)")
+        let events = tail.output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(events.contains { $0["type"] as? String == "airlock.credential.issued" && $0["sequence"] is Int })
+        #expect(events.contains { $0["type"] as? String == "airlock.credential.revoked" }, "\(tail.output)")
+        #expect(!tail.output.contains(childPassword))
+        let human = try await AirlockBinary.run(["audit", "tail", "--limit", "3", "--token", adminToken], environment: env)
+        #expect(human.status == 0 && human.output.split(separator: "\n").count == 3, "\(human.output)")
 
         // A CI service: `credentials` in one call; the child gets AIRLOCK_CREDENTIAL_TOKEN and not AIRLOCK_TOKEN.
         let ciHome = Self.home()
