@@ -96,8 +96,12 @@ struct BrokerParts {
             database.client, postgres, monitor, recorder, chainer,
             TokenChangeListener(
                 url: databaseURL, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
-            RequestExpiry(requests: requests, readiness: readiness, interval: .seconds(5), logger: logger),
-            LeaseRevocationService(revoker: revoker, readiness: readiness, interval: .seconds(1)),
+            PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
+                try await requests.expireDue(limit: 100).count == 100
+            },
+            PeriodicSweep(name: "lease revocation", readiness: readiness, interval: .seconds(1), logger: logger) {
+                try await revoker.revokeDue(limit: 50) == 50
+            },
         ]
     }
 }

@@ -64,26 +64,3 @@ struct LeaseRevoker: Sendable {
         }
     }
 }
-
-/// Runs ``LeaseRevoker`` every `interval` once the database is ready; replicas share the work (rows are claimed
-/// with `FOR UPDATE SKIP LOCKED`).
-struct LeaseRevocationService: Service {
-    let revoker: LeaseRevoker
-    let readiness: Readiness
-    let interval: Duration
-
-    func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if readiness.isMet("database") {
-                do {
-                    while try await revoker.revokeDue(limit: 50) == 50 {}
-                } catch {
-                    revoker.logger.warning("lease revocation sweep failed; retrying", metadata: [
-                        "error": "\(describeDatabaseError(error))",
-                    ])
-                }
-            }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
-    }
-}
