@@ -47,6 +47,10 @@ struct DevBanner: Sendable {
           swift run airlock login --dev bob --groups backend
           swift run airlock request orders-db --role readwrite --ttl 30m --reason "fix order 42"
           swift run airlock login --dev carol --groups db-owners && swift run airlock pending
+          swift run airlock leases                      # then: airlock renew ID --ttl 1h, airlock revoke ID
+          swift run airlock login --dev ci-orders --groups ci --service
+          swift run airlock credentials payments-api --role read --ttl 10m   # an alkc_ token in one call
+          swift run airlock audit tail --token <the admin token>
           curl -s \(brokerURL)/readyz
           curl -s \(brokerURL)/metrics | head
           swift run airlock policy check && swift run airlock policy test
