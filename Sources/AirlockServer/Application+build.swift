@@ -94,6 +94,8 @@ struct BrokerParts {
         self.router = router
         self.services = [
             database.client, postgres, monitor, recorder, chainer,
+            PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,
+                           logger: logger, trapsHangup: config.reloadPoliciesOnHangup),
             TokenChangeListener(
                 url: databaseURL, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {

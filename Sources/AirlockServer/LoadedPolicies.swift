@@ -18,11 +18,23 @@ public struct ActivePolicySet: Sendable {
     /// diagnostic (file:line:column, the source line and a caret).
     public static func load(directory: String) throws(PolicyLoadError) -> ActivePolicySet {
         let policies = try PolicySet.load(directory: URL(fileURLWithPath: directory)).get()
+        return ActivePolicySet(policies: policies, id: UUID(), digest: digest(of: policies), directory: directory)
+    }
+
+    /// The set recorded as `id` by another replica (its files from `policy_sets`), validated here again.
+    public static func load(files: [String: String], id: UUID, directory: String) throws(PolicyLoadError) -> ActivePolicySet {
+        let sources = files.keys.sorted().map { SourceFile(name: $0, text: files[$0] ?? "") }
+        let policies = try PolicySet.load(sources: sources).get()
+        return ActivePolicySet(policies: policies, id: id, digest: digest(of: policies), directory: directory)
+    }
+
+    /// SHA-256 over the files' names and texts, in order.
+    static func digest(of policies: PolicySet) -> String {
         var bytes: [UInt8] = []
         for source in policies.sources {
             bytes += Array(source.name.utf8) + [0] + Array(source.text.utf8) + [0]
         }
-        return ActivePolicySet(policies: policies, id: UUID(), digest: Digest.sha256Hex(bytes), directory: directory)
+        return Digest.sha256Hex(bytes)
     }
 }
 

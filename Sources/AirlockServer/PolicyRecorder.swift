@@ -37,6 +37,14 @@ struct PolicyRecorder: Service {
     }
 
     private func record(_ set: ActivePolicySet) async throws {
+        try await PolicyRecorder.record(set, database: database, auditLog: auditLog, notify: false, logger: logger)
+    }
+
+    /// Inserts `set` into `policy_sets` with `airlock.policy.loaded`, in one transaction; with `notify`, also
+    /// notifies `airlock_policy_changes` (delivered at commit) so the other replicas follow.
+    static func record(
+        _ set: ActivePolicySet, database: Database, auditLog: AuditLog, notify: Bool, logger: Logger
+    ) async throws {
         let files = JSONValue.object(Dictionary(uniqueKeysWithValues: set.policies.sources.map {
             ($0.name, JSONValue.string($0.text))
         }))
@@ -58,6 +66,10 @@ struct PolicyRecorder: Service {
                         "rules": .int(Int64(ruleCount)),
                     ]),
                 on: connection, logger: logger)
+            if notify {
+                try await connection.query(
+                    "SELECT pg_notify(\(PolicyReloader.channel), \(set.id.uuidString.lowercased()))", logger: logger)
+            }
         }
         logger.info("policy set loaded", metadata: [
             "policy_set_id": "\(set.id)", "rules": "\(ruleCount)", "digest": "\(set.digest)",

@@ -22,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// `airlock dev`'s local token issuer: its issuers are trusted and its JWKS served. Never set by `serve`.
     public var devIssuer: DevIssuer?
+    /// Whether SIGHUP reloads the policy directory (`airlock serve`, `airlock dev`). Off where several brokers
+    /// share one process and a stray SIGHUP must not reload them all.
+    public var reloadPoliciesOnHangup = true
     /// Called once the server listens, with the port it bound (useful with port 0).
     public var onServerRunning: @Sendable (_ port: Int) async -> Void = { _ in }
 

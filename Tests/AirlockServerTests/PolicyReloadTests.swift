@@ -1,0 +1,97 @@
+import AirlockCore
+import AirlockServer
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import HummingbirdTesting
+import Testing
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGHUP reloads the policy directory; the other replicas follow through `airlock_policy_changes`.
+@Suite(.serialized)
+struct PolicyReloadTests {
+    static let strict = """
+        permit "sre-readonly"
+          when "sre" in principal.groups and request.role == "readonly"
+          ttl <= 1h;
+        """
+    static let loose = """
+        permit "sre-readonly"
+          when "sre" in principal.groups and request.role == "readonly"
+          ttl <= 1h;
+
+        permit "backend-readonly"
+          when "backend" in principal.groups and request.role == "readonly"
+          ttl <= 30m;
+        """
+
+    @Test("a reload on one broker switches both; a broken set is refused and the running one stays",
+          .timeLimit(.minutes(2)))
+    func reloadAndFollow() async throws {
+        let base = try await AccessFlowFixture.make()
+        let directoryA = ServerSupport.writePolicies(Self.strict)
+        let directoryB = ServerSupport.writePolicies(Self.strict)
+        for directory in [directoryA, directoryB] {
+            let resources = URL(fileURLWithPath: base.config.settings.policiesDirectory).appendingPathComponent("resources.json")
+            try FileManager.default.copyItem(
+                at: resources, to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
+        }
+        var configA = base.config
+        configA.settings.policiesDirectory = directoryA
+        var configB = base.config
+        configB.settings.policiesDirectory = directoryB
+        let appA = try buildApplication(config: configA)
+        let appB = try buildApplication(config: configB)
+        let bob = try await base.token("bob", groups: ["backend"])
+        // Keeps SIGHUP handled in this process for the whole test, whatever the brokers do.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        _ = hangups
+
+        try await appA.test(.live) { clientA in
+            try await appB.test(.live) { clientB in
+                _ = try await ServerSupport.pollReadyz(clientA) { $0.status == .ok }
+                _ = try await ServerSupport.pollReadyz(clientB) { $0.status == .ok }
+                let ask = """
+                    {"resource": "orders-db", "role": "readonly", "ttl_seconds": 600, "reason": "look"}
+                    """
+                func outcome(_ client: some TestClientProtocol) async throws -> String? {
+                    try await client.call(.post, "/v1/decisions", token: bob, body: ask).json["decision"]?["decision"]?.stringValue
+                }
+                let firstA = try await outcome(clientA)
+                let firstB = try await outcome(clientB)
+                #expect(firstA == "deny" && firstB == "deny")
+
+                // A broken file: refused, and nothing changes.
+                try Data("permit \"broken\" when".utf8).write(
+                    to: URL(fileURLWithPath: directoryA).appendingPathComponent("broken.airlock"))
+                try await Task.sleep(for: .milliseconds(300))
+                kill(getpid(), SIGHUP)
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await outcome(clientA) == "deny")
+
+                try FileManager.default.removeItem(atPath: directoryA + "/broken.airlock")
+                try Data(Self.loose.utf8).write(to: URL(fileURLWithPath: directoryA).appendingPathComponent("main.airlock"))
+                kill(getpid(), SIGHUP)
+                var a: String?, b: String?
+                for _ in 0..<40 {
+                    a = try await outcome(clientA)
+                    b = try await outcome(clientB)
+                    if a == "permit" && b == "permit" { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(a == "permit" && b == "permit", "A: \(a ?? "?"), B: \(b ?? "?")")
+            }
+        }
+        let events = try await TestDatabase.withExisting(try #require(base.config.settings.databaseURL)) { database in
+            var types: [String] = []
+            let rows = try await database.client.query("SELECT type FROM audit_events ORDER BY ingest_id", logger: TestDatabase.logger)
+            for try await type in rows.decode(String.self) { types.append(type) }
+            return types
+        }
+        #expect(events.filter { $0 == "airlock.policy.rejected" }.count == 1, "\(events)")
+        #expect(events.filter { $0 == "airlock.policy.loaded" }.count == 3, "\(events)")
+    }
+}
