@@ -21,12 +21,12 @@ struct ClientOptions: ParsableArguments {
 
     static let defaultAddress = "http://127.0.0.1:8420"
 
-    /// The broker URL from `--addr`, `AIRLOCK_ADDR`, or the default.
+    /// The broker URL from `--addr`, `AIRLOCK_ADDR`, the address `airlock login` stored, or the default.
     var brokerAddress: String { Self.resolveAddress(addr) }
 
     static func resolveAddress(_ flag: String?) -> String {
         let environment = ProcessInfo.processInfo.environment["AIRLOCK_ADDR"]
-        let chosen = flag ?? environment.flatMap { $0.isEmpty ? nil : $0 } ?? defaultAddress
+        let chosen = flag ?? environment.flatMap { $0.isEmpty ? nil : $0 } ?? TokenFile.storedAddress() ?? defaultAddress
         return chosen.hasSuffix("/") ? String(chosen.dropLast()) : chosen
     }
 
@@ -69,9 +69,25 @@ enum TokenFile {
         return token.isEmpty ? nil : token
     }
 
-    /// Stores `token`, replacing any previous one atomically; returns the file's path.
+    /// Where `airlock login` keeps the broker address it logged in to (not a secret).
+    static var addressPath: String { directory + "/addr" }
+
+    /// The address `airlock login` stored, if any.
+    static func storedAddress() -> String? {
+        guard let data = FileManager.default.contents(atPath: addressPath) else { return nil }
+        let address = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return address.isEmpty ? nil : address
+    }
+
+    /// Stores `token`, and the broker `address` it belongs to, replacing any previous ones atomically; returns
+    /// the token file's path.
     @discardableResult
-    static func store(_ token: String) throws -> String {
+    static func store(_ token: String, address: String? = nil) throws -> String {
+        if let address { _ = try writePrivately(address, to: addressPath) }
+        return try writePrivately(token, to: path)
+    }
+
+    private static func writePrivately(_ text: String, to path: String) throws -> String {
         let directory = self.directory
         if !FileManager.default.fileExists(atPath: directory) {
             guard mkdir(directory, 0o700) == 0 else {
@@ -79,20 +95,19 @@ enum TokenFile {
             }
         }
         _ = chmod(directory, 0o700)
-        let path = self.path
         let temporary = "\(path).tmp-\(getpid())"
         unlink(temporary)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw ClientError("cannot write `\(temporary)`: \(String(cString: strerror(errno)))")
         }
-        let data = Data((token + "\n").utf8)
+        let data = Data((text + "\n").utf8)
         let written = data.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress, buffer.count) }
         let synced = fsync(descriptor) == 0
         close(descriptor)
         guard written == data.count, synced, rename(temporary, path) == 0 else {
             unlink(temporary)
-            throw ClientError("cannot write the token file `\(path)`")
+            throw ClientError("cannot write `\(path)`")
         }
         return path
     }

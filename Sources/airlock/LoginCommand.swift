@@ -43,7 +43,7 @@ struct LoginCommand: AsyncParsableCommand {
     var token: String?
 
     @Option(help: ArgumentHelp(
-        "The broker's URL, whose port finds the dev issuer (env AIRLOCK_ADDR; default \(ClientOptions.defaultAddress)).",
+        "The broker's URL, whose port finds the dev issuer; remembered for the client commands (env AIRLOCK_ADDR; default \(ClientOptions.defaultAddress)).",
         valueName: "url"))
     var addr: String?
 
@@ -69,7 +69,7 @@ struct LoginCommand: AsyncParsableCommand {
                 Swift.print(value)
                 return
             }
-            let path = try TokenFile.store(value)
+            let path = try TokenFile.store(value, address: ClientOptions.resolveAddress(addr))
             if json {
                 let answer: JSONValue = ["subject": subject.map { .string($0) } ?? .null, "token_file": .string(path)]
                 Swift.print(answer.description)

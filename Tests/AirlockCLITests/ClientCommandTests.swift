@@ -61,6 +61,18 @@ struct ClientCommandTests {
         #expect(!request.errors.contains(secret))
     }
 
+    @Test func loginRemembersTheBrokerAddress() async throws {
+        let home = Self.home()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let login = try await AirlockBinary.run(
+            ["login", "--token", "alk_rememberedAddress789", "--addr", "http://127.0.0.1:2/"], environment: ["AIRLOCK_HOME": home])
+        #expect(login.status == 0, "\(login.errors)")
+        let request = try await AirlockBinary.run(Self.ask, environment: ["AIRLOCK_HOME": home])
+        #expect(request.errors.contains("cannot reach the broker at http://127.0.0.1:2"), "\(request.errors)")
+        let flag = try await AirlockBinary.run(Self.ask + ["--addr", "http://127.0.0.1:3"], environment: ["AIRLOCK_HOME": home])
+        #expect(flag.errors.contains("http://127.0.0.1:3"), "\(flag.errors)")
+    }
+
     @Test func loginDevWithoutADevBrokerNamesTheKeyFile() async throws {
         let result = try await AirlockBinary.run(
             ["login", "--dev", "alice", "--addr", "http://127.0.0.1:1"], environment: ["AIRLOCK_HOME": Self.home()])
