@@ -92,7 +92,7 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
                 connectionLimit: target.connectionLimit, groupRole: preparation.groupRole)
             let comment = try PostgresStatements.commentOnLogin(username: username, leaseID: leaseID)
             do {
-                try await execute([create, comment], on: target, what: "create login")
+                try await execute([try PostgresStatements.atomically([create, comment])], on: target, what: "create login")
                 break
             } catch let error as ProviderError where error.code == "sqlstate_42710" && attempt < 3 {
                 username = try PostgresStatements.loginRoleName(template: template.name)  // name taken: draw again

@@ -100,4 +100,14 @@ enum PostgresStatements {
         }
         return "COMMENT ON ROLE \(try SQLIdentifier.quoted(username)) IS 'airlock lease \(uuid)'"
     }
+
+    /// Trusted statements as one `DO` block: one round trip, and all or nothing (a login is never left without its
+    /// lease comment, which is how an incomplete issuance is found).
+    static func atomically(_ statements: [String]) throws(ProviderError) -> String {
+        let tag = "$airlock_do$"
+        guard !statements.isEmpty, statements.allSatisfy({ !$0.contains(tag) && !$0.contains(";") }) else {
+            throw ProviderError(code: "invalid_statement", message: "cannot combine these statements")
+        }
+        return "DO \(tag) BEGIN " + statements.map { $0 + "; " }.joined() + "END \(tag)"
+    }
 }

@@ -97,7 +97,7 @@ struct BrokerParts {
             PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,
                            logger: logger, trapsHangup: config.reloadPoliciesOnHangup),
             TokenChangeListener(
-                url: databaseURL, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
+                database: database, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
                 try await requests.expireDue(limit: 100).count == 100
             },

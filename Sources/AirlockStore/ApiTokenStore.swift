@@ -95,7 +95,8 @@ public struct ApiTokenStore: Sendable {
         let hash = Data(parsed.hash)
         let generation = cache?.generation ?? 0
         var found = cache?.value(for: hash)
-        if found == nil {
+        let cached = found != nil
+        if !cached {
             for try await row in try await database.client.execute(ApiTokenByHash(hash: hash), logger: logger) {
                 found = Self.record(row)
             }
@@ -110,7 +111,11 @@ public struct ApiTokenStore: Sendable {
                 "UPDATE api_tokens SET last_used_at = \(now) WHERE id = \(record.id)", logger: logger)
             record.lastUsedAt = now
         }
-        cache?.store(record, for: hash, generation: generation)
+        if cached {
+            cache?.refresh(record, for: hash)
+        } else {
+            cache?.store(record, for: hash, generation: generation)
+        }
         return .authenticated(used)
     }
 

@@ -34,7 +34,8 @@ public struct LeaseRevocationStore: Sendable {
     /// How old an `issuing` lease must be before it counts as abandoned.
     public let issuingTimeout: TimeInterval
 
-    public init(requests: AccessRequestStore, claimTimeout: TimeInterval = 120, issuingTimeout: TimeInterval = 300) {
+    /// The default claim timeout outlasts the longest revocation (each provider step has a 30 s deadline).
+    public init(requests: AccessRequestStore, claimTimeout: TimeInterval = 300, issuingTimeout: TimeInterval = 300) {
         self.requests = requests
         self.claimTimeout = claimTimeout
         self.issuingTimeout = issuingTimeout
@@ -120,7 +121,8 @@ public struct LeaseRevocationStore: Sendable {
     }
 
     /// The revocation of `lease` failed with `error` (no secret in it): the next attempt is scheduled after
-    /// `retryAfter`, and `airlock.credential.revocation_failed` (severity high) is appended, in one statement.
+    /// `retryAfter`, and `airlock.credential.revocation_failed` (severity high) is appended, in one statement —
+    /// unless another worker has claimed the lease since (its claim timed out): then nothing changes here.
     public func failed(_ lease: LeaseToRevoke, error: String, retryAfter: TimeInterval) async throws {
         let now = requests.clock.now()
         var data = Self.facts(lease, username: lease.username)
@@ -133,7 +135,7 @@ public struct LeaseRevocationStore: Sendable {
         try await requests.database.client.query("""
             WITH lease AS (
                 UPDATE leases SET last_error = \(error), next_attempt_at = \(now.addingTimeInterval(retryAfter))
-                WHERE id = \(lease.id) AND status = 'revoking'
+                WHERE id = \(lease.id) AND status = 'revoking' AND attempts = \(Int32(lease.attempts))
                 RETURNING id
             )
             INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)

@@ -195,14 +195,14 @@ public struct LeaseStore: Sendable {
     public func abandon(_ leaseID: UUID, username: String? = nil, error: String) async throws {
         try await requests.database.client.query("""
             UPDATE leases SET status = 'revoking', last_error = \(error), next_attempt_at = \(requests.clock.now()),
-                username = coalesce(\(username), username)
+                username = coalesce(\(username), username), revoke_reason = 'issuance_failed'
             WHERE id = \(leaseID) AND status = 'issuing'
             """, logger: logger)
     }
 
     /// Moves the expiry of the active lease `id` to `expiresAt`, never past `maxExpiresAt` (the rule's cap counted
     /// from issue), with its token's expiry and `airlock.lease.renewed`, in one statement. Returns false (nothing
-    /// changed) when the lease is not active.
+    /// changed) when the lease is not active or has already expired.
     public func renew(_ id: UUID, to expiresAt: Date, max maxExpiresAt: Date, by actor: String) async throws -> Bool {
         let until = min(expiresAt, maxExpiresAt)
         let event = requests.auditLog.stamp(NewAuditEvent(
@@ -212,7 +212,7 @@ public struct LeaseStore: Sendable {
         let rows = try await requests.database.client.query("""
             WITH lease AS (
                 UPDATE leases SET expires_at = \(until), max_expires_at = \(maxExpiresAt)
-                WHERE id = \(id) AND status = 'active'
+                WHERE id = \(id) AND status = 'active' AND expires_at > \(requests.clock.now())
                 RETURNING id
             ), token AS (
                 UPDATE api_tokens SET expires_at = \(until) WHERE lease_id IN (SELECT id FROM lease)

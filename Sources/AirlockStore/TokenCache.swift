@@ -58,6 +58,15 @@ public final class TokenCache<Value: Sendable>: Sendable {
         }
     }
 
+    /// Replaces the value remembered for `hash` (say, a newer `last_used_at`) without making the entry younger, so
+    /// ``maximumAge`` still bounds how long an answer read from the database is used.
+    public func refresh(_ value: Value, for hash: Data) {
+        state.withLock { state in
+            guard state.live, let entry = state.entries[hash] else { return }
+            state.entries[hash] = Entry(value: value, storedAt: entry.storedAt)
+        }
+    }
+
     /// Forgets everything.
     public func clear() {
         state.withLock { state in

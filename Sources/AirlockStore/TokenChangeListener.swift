@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The token caches of one broker: `alk_` authentications and active `alkc_` credential tokens.
 public struct TokenCaches: Sendable {
@@ -30,20 +31,28 @@ public struct TokenCaches: Sendable {
 /// caches on every notification. The caches answer only while it listens; when the connection fails they are
 /// switched off (every lookup goes to the database) until it listens again, retrying with a growing pause.
 /// It starts listening only once `isDatabaseReady` (migrations current, so the notifying triggers exist).
+///
+/// A connection can die silently (a dropped idle TCP flow, a pooler that does not pass notifications on): every
+/// `heartbeatInterval` the listener notifies itself through the pool and, if that does not come back in time,
+/// switches the caches off and connects again.
 public struct TokenChangeListener: Service {
     public static let channel = "airlock_token_changes"
+    static let heartbeat = "heartbeat"
 
-    let url: DatabaseURL
+    let database: Database
     let caches: TokenCaches
     let logger: Logger
     let isDatabaseReady: @Sendable () -> Bool
+    let heartbeatInterval: Duration
 
     public init(
-        url: DatabaseURL, caches: TokenCaches, logger: Logger, isDatabaseReady: @escaping @Sendable () -> Bool = { true }
+        database: Database, caches: TokenCaches, logger: Logger, heartbeatInterval: Duration = .seconds(5),
+        isDatabaseReady: @escaping @Sendable () -> Bool = { true }
     ) {
-        self.url = url
+        self.database = database
         self.caches = caches
         self.logger = logger
+        self.heartbeatInterval = heartbeatInterval
         self.isDatabaseReady = isDatabaseReady
     }
 
@@ -73,12 +82,33 @@ public struct TokenChangeListener: Service {
 
     private func listen() async throws {
         let connection = try await PostgresConnection.connect(
-            configuration: try url.connectionConfiguration(), id: 0x70C, logger: logger)
+            configuration: try database.url.connectionConfiguration(), id: 0x70C, logger: logger)
         do {
             try await connection.listen(on: Self.channel) { notifications in
+                let heard = LastHeard()
                 caches.setLive(true)  // from here on every change reaches this loop
                 logger.debug("listening for token changes")
-                for try await _ in notifications { caches.clear() }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await notification in notifications {
+                            if notification.payload == Self.heartbeat {
+                                heard.mark()
+                            } else {
+                                caches.clear()
+                            }
+                        }
+                        throw ListenerSilent()
+                    }
+                    group.addTask { try await beat(until: heard) }
+                    do {
+                        try await group.next()
+                    } catch {
+                        caches.setLive(false)
+                        try? await connection.close()  // ends the other task, whatever it waits on
+                        group.cancelAll()
+                        throw error
+                    }
+                }
             }
         } catch {
             caches.setLive(false)
@@ -88,4 +118,27 @@ public struct TokenChangeListener: Service {
         caches.setLive(false)
         try? await connection.close()
     }
+
+    /// Notifies the channel every `heartbeatInterval` through the pool; throws when a beat did not come back.
+    private func beat(until heard: LastHeard) async throws {
+        while true {
+            try await Task.sleep(for: heartbeatInterval)
+            let sent = ContinuousClock.now
+            try await database.client.query("SELECT pg_notify(\(Self.channel), \(Self.heartbeat))", logger: logger)
+            try await Task.sleep(for: heartbeatInterval)
+            guard heard.instant >= sent else { throw ListenerSilent() }
+        }
+    }
+}
+
+/// When the listener last heard its own heartbeat.
+final class LastHeard: Sendable {
+    private let value = Mutex(ContinuousClock.now)
+    var instant: ContinuousClock.Instant { value.withLock { $0 } }
+    func mark() { value.withLock { $0 = .now } }
+}
+
+/// The LISTEN connection stopped delivering notifications.
+struct ListenerSilent: Error, CustomStringConvertible {
+    var description: String { "the token change listener stopped hearing its own heartbeat" }
 }

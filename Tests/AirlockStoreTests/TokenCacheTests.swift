@@ -34,11 +34,12 @@ struct TokenCacheTests {
 
     /// Runs `body` with a ``TokenChangeListener`` on `database` feeding `caches`, once it listens.
     func withListener(
-        _ database: Database, _ caches: TokenCaches, _ body: @Sendable () async throws -> Void
+        _ database: Database, _ caches: TokenCaches, heartbeat: Duration = .seconds(5),
+        _ body: @Sendable () async throws -> Void
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await TokenChangeListener(url: database.url, caches: caches, logger: logger).run()
+                try await TokenChangeListener(database: database, caches: caches, logger: logger, heartbeatInterval: heartbeat).run()
             }
             defer { group.cancelAll() }
             let probe = Data([9])
@@ -49,6 +50,39 @@ struct TokenCacheTests {
             }
             #expect(caches.apiTokens.value(for: probe) != nil, "the listener never went live")
             try await body()
+        }
+    }
+
+    /// Whether the caches answer: a stored probe sticks only while the listener listens.
+    static func isLive(_ caches: TokenCaches) -> Bool {
+        let probe = Data([7])
+        caches.apiTokens.store(ApiTokenRecord.probe, for: probe, generation: caches.apiTokens.generation)
+        return caches.apiTokens.value(for: probe) != nil
+    }
+
+    @Test("when the listening connection dies, the caches go off and come back once it listens again")
+    func listenerLoss() async throws {
+        try await TestDatabase.withDatabase { database in
+            let caches = TokenCaches()
+            try await withListener(database, caches, heartbeat: .milliseconds(200)) {
+                #expect(Self.isLive(caches))
+                try await database.client.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
+                    """, logger: logger)
+                var wentOff = false
+                for _ in 0..<100 where !wentOff {
+                    wentOff = !Self.isLive(caches)
+                    if !wentOff { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                #expect(wentOff, "the caches kept answering without a listener")
+                var back = false
+                for _ in 0..<150 where !back {
+                    try await Task.sleep(for: .milliseconds(20))
+                    back = Self.isLive(caches)
+                }
+                #expect(back, "the listener did not come back")
+            }
         }
     }
 

@@ -31,8 +31,12 @@ struct LeaseRenewal {
               let resource = broker.catalog[lease.resourceID] else {
             throw APIError(.unprocessableContent, code: "unknown_resource", message: "the resource is no longer configured")
         }
-        let cap = try decideCap(principal: principal, resource: resource, original: original)
+        let cap = min(try decideCap(principal: principal, resource: resource, original: original),
+                      broker.maximumTTLSeconds)
         let now = broker.clock.now()
+        guard lease.expiresAt > now else {
+            throw APIError(.conflict, code: "request_closed", message: "the lease has expired")
+        }
         let maximum = issuedAt.addingTimeInterval(TimeInterval(cap))
         let until = min(now.addingTimeInterval(TimeInterval(ttl)), maximum)
         guard until > lease.expiresAt else {
