@@ -179,4 +179,24 @@ struct LeaseRevocationTests {
         let events = try await Self.events(fixture)
         #expect(events.filter { $0 == "airlock.lease.renewed" }.count == 2)
     }
+
+    @Test("renewal never passes the global maximum TTL, whatever the rule's cap")
+    func renewWithinGlobalMaximum() async throws {
+        let fixture = try await AccessFlowFixture.make()
+        var config = fixture.config
+        config.settings.maximumTTLSeconds = 1200  // the rule allows 1 h
+        let app = try buildApplication(config: config)
+        let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
+        try await app.test(.live) { client in
+            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            let login = try await issue(client, token: alice, ttl: 60)
+            let issuedAt = try #require(try await client.call(.get, "/v1/leases/\(login.lease)", token: alice)
+                .json["issued_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
+            let renewed = try await client.call(.post, "/v1/leases/\(login.lease)/renew", token: alice,
+                                                body: #"{"ttl_seconds": 1200}"#)
+            let expiry = try #require(renewed.json["expires_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(expiry.timeIntervalSince(issuedAt) <= 1200.001, "\(renewed.json)")
+            #expect(expiry.timeIntervalSince(issuedAt) > 1100)
+        }
+    }
 }

@@ -105,4 +105,21 @@ struct LeaseRevocationStoreTests {
             #expect(claimed.id == intent.lease && claimed.username == nil && claimed.reason == "issuance_incomplete")
         }
     }
+
+    @Test("a failed issuance is revoked, not expired")
+    func failedIssuance() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let requests = base.store(database, clock: clock)
+            let store = LeaseRevocationStore(requests: requests)
+            let request = try await base.create(requests, Self.permit)
+            let leases = LeaseStore(requests: requests)
+            let intent = try await leases.begin(request.id, by: AccessRequestStoreTests.bob, issuable: ["orders-db": .postgres])
+            try await leases.abandon(intent.lease, username: "airlock_readwrite_abcdefghijkl", error: "target refused")
+            let claimed = try #require(try await store.claimDue().first)
+            #expect(claimed.reason == "issuance_failed" && claimed.username == "airlock_readwrite_abcdefghijkl")
+            try await store.finish(claimed, username: claimed.username)
+            #expect(try await status(requests, intent.lease) == "revoked")
+        }
+    }
 }
