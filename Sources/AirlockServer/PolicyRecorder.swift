@@ -52,8 +52,8 @@ struct PolicyRecorder: Service {
         try await database.client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 """
-                INSERT INTO policy_sets (id, digest, files, status)
-                VALUES (\(set.id), \(set.digest), \(files.canonicalString())::jsonb, 'loaded')
+                INSERT INTO policy_sets (id, digest, files, status, announced)
+                VALUES (\(set.id), \(set.digest), \(files.canonicalString())::jsonb, 'loaded', \(notify))
                 """, logger: logger)
             try await auditLog.append(
                 NewAuditEvent(

@@ -92,9 +92,29 @@ struct PolicyReloader: Service {
                 do {
                     try await connection.listen(on: Self.channel) { notifications in
                         failures = 0
-                        for try await notification in notifications {
-                            guard let id = UUID(uuidString: notification.payload), id != policies.active.id else { continue }
-                            await activate(id)
+                        // Announcements missed while not listening; then again now and then, in case this
+                        // connection stops delivering without failing.
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                while true {
+                                    await catchUp()
+                                    try await Task.sleep(for: .seconds(30))
+                                }
+                            }
+                            group.addTask {
+                                for try await notification in notifications {
+                                    guard let id = UUID(uuidString: notification.payload), id != policies.active.id
+                                    else { continue }
+                                    await activate(id)
+                                }
+                            }
+                            do {
+                                try await group.next()
+                            } catch {
+                                group.cancelAll()
+                                throw error
+                            }
+                            group.cancelAll()
                         }
                     }
                 } catch {
@@ -112,6 +132,21 @@ struct PolicyReloader: Service {
                 }
             }
             try? await Task.sleep(for: .milliseconds(min(5_000, 100 * (1 << min(failures, 6)))))
+        }
+    }
+
+    /// Activates the newest announced set recorded after the running one, if any (an announcement missed while this
+    /// broker was not listening).
+    private func catchUp() async {
+        do {
+            let rows = try await database.client.query("""
+                SELECT id FROM policy_sets
+                WHERE announced AND loaded_at > (SELECT loaded_at FROM policy_sets WHERE id = \(policies.active.id))
+                ORDER BY loaded_at DESC LIMIT 1
+                """, logger: logger)
+            for try await id in rows.decode(UUID.self) where id != policies.active.id { await activate(id) }
+        } catch {
+            logger.debug("cannot check for missed policy announcements", metadata: ["error": "\(describeDatabaseError(error))"])
         }
     }
 

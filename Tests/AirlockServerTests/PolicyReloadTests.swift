@@ -94,4 +94,46 @@ struct PolicyReloadTests {
         #expect(events.filter { $0 == "airlock.policy.rejected" }.count == 1, "\(events)")
         #expect(events.filter { $0 == "airlock.policy.loaded" }.count == 3, "\(events)")
     }
+
+    @Test("a broker that was not listening catches up on the newest announced set when it listens again",
+          .timeLimit(.minutes(2)))
+    func catchUpAfterReconnect() async throws {
+        let base = try await AccessFlowFixture.make()
+        let directory = ServerSupport.writePolicies(Self.strict)
+        try FileManager.default.copyItem(
+            at: URL(fileURLWithPath: base.config.settings.policiesDirectory).appendingPathComponent("resources.json"),
+            to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
+        var config = base.config
+        config.settings.policiesDirectory = directory
+        config.reloadPoliciesOnHangup = false
+        let app = try buildApplication(config: config)
+        let bob = try await base.token("bob", groups: ["backend"])
+        let url = try #require(config.settings.databaseURL)
+        try await app.test(.live) { client in
+            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            let ask = #"{"resource": "orders-db", "role": "readonly", "ttl_seconds": 600, "reason": "look"}"#
+            func outcome() async throws -> String? {
+                try await client.call(.post, "/v1/decisions", token: bob, body: ask).json["decision"]?["decision"]?.stringValue
+            }
+            #expect(try await outcome() == "deny")
+            // Another replica announced a set while this one was deaf: the row exists, the notification is lost.
+            try await TestDatabase.withExisting(url) { database in
+                let files = JSONValue.object(["main.airlock": .string(Self.loose)]).canonicalString()
+                try await database.client.query("""
+                    INSERT INTO policy_sets (id, digest, files, status, announced, loaded_at)
+                    VALUES (\(UUID()), 'elsewhere', \(files)::jsonb, 'loaded', true, now() + interval '1 second')
+                    """, logger: TestDatabase.logger)
+                try await database.client.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND query LIKE 'LISTEN "airlock_policy_changes"%'
+                    """, logger: TestDatabase.logger)
+            }
+            var decided: String?
+            for _ in 0..<50 where decided != "permit" {
+                try await Task.sleep(for: .milliseconds(100))
+                decided = try await outcome()
+            }
+            #expect(decided == "permit", "the broker did not catch up")
+        }
+    }
 }
