@@ -112,6 +112,7 @@ let package = Package(
             ],
             path: "Tests/AirlockTestSupport"
         ),
+        .target(name: "AirlockTestRandom", path: "Tests/AirlockTestRandom"),
         .testTarget(
             name: "AirlockLocalClusterTests",
             dependencies: ["AirlockLocalCluster"]
@@ -125,11 +126,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockPolicyTests",
-            dependencies: ["AirlockPolicy"]
+            dependencies: ["AirlockPolicy", "AirlockTestRandom"]
         ),
         .testTarget(
             name: "AirlockCoreTests",
-            dependencies: ["AirlockCore"]
+            dependencies: ["AirlockCore", "AirlockTestRandom"]
         ),
         .testTarget(
             name: "AirlockProvidersTests",
@@ -150,6 +151,7 @@ let package = Package(
             dependencies: [
                 "AirlockPolicy", "AirlockAudit",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
+                "AirlockTestRandom",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -51,7 +52,7 @@ struct AuthConfigurationTests {
                 IssuerConfiguration(issuer: "i", audiences: ["airlock"], jwks: .url(url)),
             ])
             #expect(throws: AuthConfigurationError.self) {
-                try Authenticator(configuration: configuration, tokens: nil, logger: LogCapture().logger)
+                try Authenticator(configuration: configuration, tokens: nil, logger: CapturedLogs().logger())
             }
         }
         let fetcher = URLSessionJWKSFetcher()
@@ -69,7 +70,7 @@ struct AuthConfigurationTests {
         let authenticator = try Authenticator(
             configuration: AuthConfiguration(issuers: [
                 IssuerConfiguration(issuer: "https://idp.example", audiences: ["airlock"], jwks: .url(url)),
-            ]), tokens: nil, clock: clock, fetcher: fetcher, logger: LogCapture().logger)
+            ]), tokens: nil, clock: clock, fetcher: fetcher, logger: CapturedLogs().logger())
         func authenticate(_ key: TestKey) async -> String {
             do {
                 let token = try await key.sign(validClaims(clock))
@@ -114,7 +115,7 @@ struct AuthConfigurationTests {
         let authenticator = try Authenticator(
             configuration: AuthConfiguration(issuers: [
                 IssuerConfiguration(issuer: "https://idp.example", audiences: ["airlock"], jwks: .document(document)),
-            ]), tokens: nil, clock: clock, fetcher: FakeFetcher(), logger: LogCapture().logger)
+            ]), tokens: nil, clock: clock, fetcher: FakeFetcher(), logger: CapturedLogs().logger())
         let token = try await good.sign(validClaims(clock))
         #expect(try await authenticator.authenticate(authorizationHeader: "Bearer " + token).id == "alice")
         let hmac = replacingHeader(of: token, with: #"{"alg":"ES256","kid":"hmac"}"#)

@@ -80,11 +80,11 @@ struct AuthenticationMiddlewareTests {
     @Test func airlockTokensThroughTheAuthenticator() async throws {
         try await TestDatabase.withDatabase { database in
             let clock = TestClock()
-            let logs = LogCapture()
+            let logs = CapturedLogs()
             let store = ApiTokenStore(database: database, auditLog: AuditLog(source: "urn:test", clock: clock), clock: clock)
             let authenticator = try Authenticator(
                 configuration: AuthConfiguration(), tokens: store, clock: clock, fetcher: FakeFetcher(),
-                logger: logs.logger)
+                logger: logs.logger())
             let logger = TestDatabase.logger
             let (id, token) = try await store.create(
                 name: "deployer", scopes: ["service"], groups: ["ci"], ttl: 600, logger: logger)

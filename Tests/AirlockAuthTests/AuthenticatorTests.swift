@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import JWTKit
 import Testing
@@ -8,7 +9,7 @@ import Testing
 /// (`https://workload.example`, key `b1`), both from JWKS files.
 struct AuthFixture {
     let clock = TestClock()
-    let logs = LogCapture()
+    let logs = CapturedLogs()
     let directory: TemporaryDirectory
     let people = TestKey(kid: "a1")
     let workload = TestKey(kid: "b1")
@@ -25,7 +26,7 @@ struct AuthFixture {
                 jwks: .file(try directory.write("workload.json", TestKey.jwks([workload]))), workload: true),
         ])
         authenticator = try Authenticator(
-            configuration: configuration, tokens: nil, clock: clock, fetcher: FakeFetcher(), logger: logs.logger)
+            configuration: configuration, tokens: nil, clock: clock, fetcher: FakeFetcher(), logger: logs.logger())
     }
 
     func sign(_ change: (inout TokenClaims) -> Void = { _ in }) async throws -> String {

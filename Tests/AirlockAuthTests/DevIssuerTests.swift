@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -8,7 +9,7 @@ struct DevIssuerTests {
     func authenticator(trusting issuer: DevIssuer, clock: TestClock) throws -> Authenticator {
         try Authenticator(
             configuration: AuthConfiguration(issuers: issuer.issuerConfigurations), tokens: nil, clock: clock,
-            fetcher: FakeFetcher(), logger: LogCapture().logger)
+            fetcher: FakeFetcher(), logger: CapturedLogs().logger())
     }
 
     @Test func devTokensVerifyAgainstTheDevJWKS() async throws {

@@ -1,3 +1,4 @@
+import AirlockTestRandom
 import Testing
 
 @testable import AirlockPolicy

@@ -1,3 +1,4 @@
+import AirlockTestRandom
 import Testing
 
 @testable import AirlockPolicy
@@ -79,31 +80,6 @@ struct DifferentialTests {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so every run checks the same cases
-/// and a failure names the seed that reproduces it.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// Creates a generator; equal seeds give equal sequences.
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<bound` (bound > 0).
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
-    /// True with probability `percent`/100.
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-
-    /// A random element of a non-empty array.
-    mutating func pick<T>(_ elements: [T]) -> T { elements[below(elements.count)] }
-}
 
 /// The attributes random rules and inputs use, with small value domains so that equality tests hit.
 enum RandomDomain {
@@ -312,4 +288,15 @@ enum RandomRuleWriter {
             }
         }
     }
+}
+
+extension SplitMix64 {
+    /// A number in `0..<bound` (bound > 0).
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// True with probability `percent`/100.
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+
+    /// A random element of a non-empty array.
+    mutating func pick<T>(_ elements: [T]) -> T { elements[below(elements.count)] }
 }

@@ -1,3 +1,4 @@
+import AirlockTestRandom
 import Foundation
 import Testing
 

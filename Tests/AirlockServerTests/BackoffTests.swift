@@ -1,4 +1,5 @@
 @testable import AirlockServer
+import AirlockTestRandom
 import Foundation
 import Testing
 

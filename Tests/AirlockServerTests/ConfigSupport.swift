@@ -1,3 +1,4 @@
+import AirlockTestRandom
 import Foundation
 
 /// A temporary directory for config, password and key files, removed when the value is deinitialised.
@@ -24,20 +25,6 @@ final class TempDirectory: @unchecked Sendable {
     func missing(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
 
-/// SplitMix64: a small, seedable, deterministic generator for jitter tests.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension Duration {
     /// The duration in whole nanoseconds.

@@ -2,19 +2,24 @@ import Logging
 import Synchronization
 
 /// Collects every log line (message and metadata) at trace level, so a test can scan them for secrets.
-final class CapturedLogs: Sendable {
+public final class CapturedLogs: Sendable {
+    public init() {}
+
     private let lines = Mutex<[String]>([])
 
-    var all: [String] { lines.withLock { $0 } }
+    public var all: [String] { lines.withLock { $0 } }
 
-    func logger(label: String = "airlock.captured") -> Logger {
+    /// Every line, one per line.
+    public var text: String { all.joined(separator: "\n") }
+
+    public func logger(label: String = "airlock.captured") -> Logger {
         let sink = self
         var logger = Logger(label: label) { label in Handler(label: label, sink: sink) }
         logger.logLevel = .trace
         return logger
     }
 
-    func append(_ line: String) {
+    public func append(_ line: String) {
         lines.withLock { $0.append(line) }
     }
 
