@@ -3,7 +3,6 @@ import AirlockPolicy
 import AirlockStore
 import Foundation
 import Logging
-import PostgresNIO
 import ServiceLifecycle
 import UnixSignals
 
@@ -78,61 +77,18 @@ struct PolicyReloader: Service {
         return .loaded(next.id)
     }
 
-    /// Activates the sets other replicas announce, for as long as the broker runs (reconnecting when needed).
+    /// Activates the sets other replicas announce, for as long as the broker runs (a ``ChannelListener``: its own
+    /// connection, reconnects, heartbeat). Each time it starts listening it first catches up on an announcement it
+    /// may have missed while it was not.
     private func follow() async {
-        var failures = 0
-        while !Task.isCancelled {
-            guard readiness.isMet("database") else {
-                try? await Task.sleep(for: .milliseconds(200))
-                continue
-            }
-            do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: try database.url.connectionConfiguration(), id: 0x9011, logger: logger)
-                do {
-                    try await connection.listen(on: Self.channel) { notifications in
-                        failures = 0
-                        // Announcements missed while not listening; then again now and then, in case this
-                        // connection stops delivering without failing.
-                        try await withThrowingTaskGroup(of: Void.self) { group in
-                            group.addTask {
-                                while true {
-                                    await catchUp()
-                                    try await Task.sleep(for: .seconds(30))
-                                }
-                            }
-                            group.addTask {
-                                for try await notification in notifications {
-                                    guard let id = UUID(uuidString: notification.payload), id != policies.active.id
-                                    else { continue }
-                                    await activate(id)
-                                }
-                            }
-                            do {
-                                try await group.next()
-                            } catch {
-                                group.cancelAll()
-                                throw error
-                            }
-                            group.cancelAll()
-                        }
-                    }
-                } catch {
-                    try? await connection.close()
-                    throw error
-                }
-                try? await connection.close()
-            } catch {
-                if Task.isCancelled { return }
-                failures += 1
-                if failures == 1 || failures.isMultiple(of: 20) {
-                    logger.warning("cannot listen for policy changes; retrying", metadata: [
-                        "error": "\(describeDatabaseError(error))",
-                    ])
-                }
-            }
-            try? await Task.sleep(for: .milliseconds(min(5_000, 100 * (1 << min(failures, 6)))))
-        }
+        let listener = ChannelListener(
+            database: database, channel: Self.channel, logger: logger, isReady: { readiness.isMet("database") })
+        await listener.run(listening: { listening in
+            if listening { await catchUp() }
+        }, received: { payload in
+            guard let id = UUID(uuidString: payload), id != policies.active.id else { return }
+            await activate(id)
+        })
     }
 
     /// Activates the newest announced set recorded after the running one, if any (an announcement missed while this
