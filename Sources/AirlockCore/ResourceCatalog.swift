@@ -28,15 +28,22 @@ import Foundation
 public struct ResourceCatalog: Sendable, Hashable {
     /// The resources, in file order.
     public let resources: [Resource]
+    /// The kind of each resource, by id (what a pickup may issue).
+    public let kinds: [String: Resource.Kind]
+    private let positions: [String: Int]
 
-    /// Creates a catalog from already-validated resources.
+    /// Creates a catalog from already-validated resources (ids are unique).
     public init(resources: [Resource]) {
         self.resources = resources
+        var positions: [String: Int] = [:]
+        for (index, resource) in resources.enumerated() where positions[resource.id] == nil { positions[resource.id] = index }
+        self.positions = positions
+        self.kinds = positions.mapValues { resources[$0].kind }
     }
 
     /// The resource with `id`, if declared.
     public subscript(id: String) -> Resource? {
-        resources.first { $0.id == id }
+        positions[id].map { resources[$0] }
     }
 
     /// Loads and validates the file at `url`, resolving `${NAME}` references and `admin_password_env` from

@@ -16,7 +16,7 @@ struct CredentialIssuer {
         let catalog = broker.catalog
         let lease: LeaseIntent
         do {
-            lease = try await broker.leases.begin(requestID, by: principal, issuable: Self.issuable(catalog))
+            lease = try await broker.leases.begin(requestID, by: principal, issuable: catalog.kinds)
         } catch let error as AccessRequestError {
             throw AccessRequestRoutes.apiError(error)
         } catch let error as StoreError where error.code == "forbidden" {
@@ -24,7 +24,7 @@ struct CredentialIssuer {
         } catch let error as StoreError where error.code == "not_found" {
             throw APIError(.notFound, code: "not_found", message: "no such access request")
         } catch let error as StoreError where error.code == "not_issuable" {
-            throw Self.notIssuable(try await broker.requests.get(requestID)?.resourceID ?? "", catalog: catalog)
+            throw APIError(.unprocessableContent, code: "unknown_resource", message: "the resource is no longer configured")
         }
         guard let resource = catalog[lease.resourceID] else {
             try? await broker.leases.abandon(lease.lease, error: "the resource is no longer configured")
@@ -93,23 +93,5 @@ struct CredentialIssuer {
             "audience": .string(token.audience), "expires_at": JSONResponse.time(token.expiresAt),
             "lease_id": JSONResponse.id(lease.lease),
         ])
-    }
-
-    /// Why the credential of a request on `resourceID` cannot be issued: 422 `unknown_resource` or
-    /// `unsupported_resource`.
-    static func notIssuable(_ resourceID: String, catalog: ResourceCatalog) -> APIError {
-        guard let resource = catalog[resourceID] else {
-            return APIError(.unprocessableContent, code: "unknown_resource",
-                            message: "the resource `\(resourceID)` is no longer configured")
-        }
-        return APIError(.unprocessableContent, code: "unsupported_resource",
-                        message: "credentials of kind `\(resource.kind.rawValue)` for `\(resource.id)` cannot be issued")
-    }
-
-    /// The resources whose credentials this version issues, with their kind.
-    static func issuable(_ catalog: ResourceCatalog) -> [String: Resource.Kind] {
-        var kinds: [String: Resource.Kind] = [:]
-        for resource in catalog.resources { kinds[resource.id] = resource.kind }
-        return kinds
     }
 }
