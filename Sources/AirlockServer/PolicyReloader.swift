@@ -20,14 +20,8 @@ struct PolicyReloader: Service {
     let auditLog: AuditLog
     let readiness: Readiness
     let logger: Logger
-    /// Whether SIGHUP triggers a reload (the server; tests call ``reloadFromDisk()`` themselves).
+    /// Whether SIGHUP triggers a reload (``ServerConfiguration/reloadPoliciesOnHangup``).
     var trapsHangup = true
-
-    enum Outcome: Sendable, Equatable {
-        case unchanged
-        case loaded(UUID)
-        case rejected(String)
-    }
 
     /// Runs until the broker stops; stopping (graceful shutdown or cancellation) is not an error.
     func run() async throws {
@@ -35,7 +29,7 @@ struct PolicyReloader: Service {
             await withDiscardingTaskGroup { group in
                 if trapsHangup {
                     group.addTask {
-                        for await _ in await UnixSignalsSequence(trapping: .sighup) { _ = await reloadFromDisk() }
+                        for await _ in await UnixSignalsSequence(trapping: .sighup) { await reloadFromDisk() }
                     }
                 }
                 group.addTask { await follow() }
@@ -44,7 +38,7 @@ struct PolicyReloader: Service {
     }
 
     /// Loads the policy directory again; records and announces the set when it changed.
-    func reloadFromDisk() async -> Outcome {
+    func reloadFromDisk() async {
         let current = policies.active
         let next: ActivePolicySet
         do {
@@ -62,19 +56,18 @@ struct PolicyReloader: Service {
                            "running_policy_set_id": .string(current.id.uuidString.lowercased())]),
                     on: connection, logger: logger)
             }
-            return .rejected(diagnostics.first ?? "the policies do not load")
+            return
         }
-        guard next.digest != current.digest else { return .unchanged }
+        guard next.digest != current.digest else { return }
         do {
             try await PolicyRecorder.record(next, database: database, auditLog: auditLog, notify: true, logger: logger)
         } catch {
             logger.error("policy reload not recorded; the running set stays", metadata: [
                 "error": "\(describeDatabaseError(error))",
             ])
-            return .rejected("the database did not record the new set")
+            return
         }
         policies.activate(next)
-        return .loaded(next.id)
     }
 
     /// Activates the sets other replicas announce, for as long as the broker runs (a ``ChannelListener``: its own

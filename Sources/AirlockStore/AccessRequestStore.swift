@@ -33,25 +33,6 @@ public struct AccessRequestStore: Sendable {
         self.logger = logger
     }
 
-    // MARK: - Resources
-
-    /// Writes the catalog's non-secret fields of `resource` into `resources` (insert or update). The admin
-    /// password is never written here.
-    public func upsert(resource: Resource) async throws {
-        try await database.client.withConnection { connection in
-            let row = ResourceRow(resource)
-            try await connection.query("""
-                INSERT INTO resources (id, kind, env, owner, sensitivity, tags, attributes, connection, roles)
-                VALUES (\(resource.id), \(resource.kind.rawValue), \(resource.env), \(resource.owner),
-                        \(resource.sensitivity), \(resource.tags), \(row.attributes)::jsonb, \(row.connection)::jsonb,
-                        \(row.roles)::jsonb)
-                ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, env = EXCLUDED.env, owner = EXCLUDED.owner,
-                    sensitivity = EXCLUDED.sensitivity, tags = EXCLUDED.tags, attributes = EXCLUDED.attributes,
-                    connection = EXCLUDED.connection, roles = EXCLUDED.roles, updated_at = now()
-                """, logger: logger)
-        }
-    }
-
     // MARK: - Create
 
     /// Records a decided request (pending, approved or denied by policy) and its audit events in one statement,
