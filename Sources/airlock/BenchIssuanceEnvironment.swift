@@ -26,23 +26,9 @@ struct BenchIssuanceEnvironment: Sendable {
         policies: String, logger: Logger, _ body: @Sendable (BenchIssuanceEnvironment) async throws -> Result
     ) async throws -> Result {
         let state = try DevState.make(nil)
-        benchNote("starting PostgreSQL in \(state.directory.path) ...")
-        let cluster: LocalPostgresCluster
-        do {
-            cluster = try LocalPostgresCluster.start(directory: state.directory.appendingPathComponent("postgres"))
-        } catch {
-            state.remove(keep: false)
-            throw BenchIssuanceError("cannot start PostgreSQL: \(error.message)")
+        return try await state.withCluster(keep: false, note: benchNote) { cluster in
+            try await serve(cluster: cluster, state: state, policies: policies, logger: logger, body)
         }
-        let result: Result
-        do {
-            result = try await serve(cluster: cluster, state: state, policies: policies, logger: logger, body)
-        } catch {
-            shutDown(cluster, state)
-            throw error
-        }
-        shutDown(cluster, state)
-        return result
     }
 
     private static func serve<Result: Sendable>(
@@ -104,16 +90,6 @@ struct BenchIssuanceEnvironment: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw BenchIssuanceError("the broker did not become ready within 30 s: \(last)")
-    }
-
-    private static func shutDown(_ cluster: LocalPostgresCluster, _ state: DevState) {
-        do {
-            try cluster.stop(keepFiles: false)
-        } catch {
-            benchNote("could not stop PostgreSQL cleanly: \(error.message)")
-        }
-        state.remove(keep: false)
-        benchNote("cluster stopped and its files removed")
     }
 }
 

@@ -47,22 +47,9 @@ struct DevCommand: AsyncParsableCommand {
         let policySet = try ActivePolicySet.load(directory: policies)
         let logger = LogSetup.bootstrap(settings)
         let state = try DevState.make(stateDir)
-        note("starting PostgreSQL in \(state.directory.path) ...")
-        let cluster: LocalPostgresCluster
-        do {
-            cluster = try LocalPostgresCluster.start(directory: state.directory.appendingPathComponent("postgres"))
-        } catch {
-            state.remove(keep: keep)
-            throw DevError("cannot start PostgreSQL: \(error.message)")
+        try await state.withCluster(keep: keep, note: note) { cluster in
+            try await serve(cluster: cluster, state: state, settings: settings, policies: policySet, logger: logger)
         }
-        do {
-            try await serve(
-                cluster: cluster, state: state, settings: settings, policies: policySet, logger: logger)
-        } catch {
-            shutDown(cluster, state)
-            throw error
-        }
-        shutDown(cluster, state)
     }
 
     private func serve(
@@ -90,16 +77,6 @@ struct DevCommand: AsyncParsableCommand {
         let app = try buildApplication(config: setup.config)
         try await app.runService()
         note("stopping ...")
-    }
-
-    private func shutDown(_ cluster: LocalPostgresCluster, _ state: DevState) {
-        do {
-            try cluster.stop(keepFiles: keep)
-        } catch {
-            note("could not stop PostgreSQL cleanly: \(error.message)")
-        }
-        state.remove(keep: keep)
-        note(keep ? "stopped; files kept in \(state.directory.path)" : "stopped; cluster and files removed")
     }
 }
 

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockLocalCluster
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -59,5 +60,39 @@ struct DevState {
         if created {
             try? fm.removeItem(at: directory)
         }
+    }
+
+    /// Starts a throwaway PostgreSQL cluster in this folder, runs `body` with it, then stops it and removes what
+    /// this run made (unless `keep`), also when `body` throws. Status lines go to `note`.
+    func withCluster<Result>(
+        keep: Bool, note: (String) -> Void, _ body: (LocalPostgresCluster) async throws -> Result
+    ) async throws -> Result {
+        note("starting PostgreSQL in \(directory.path) ...")
+        let cluster: LocalPostgresCluster
+        do {
+            cluster = try LocalPostgresCluster.start(directory: directory.appendingPathComponent("postgres"))
+        } catch {
+            remove(keep: keep)
+            throw DevError("cannot start PostgreSQL: \(error.message)")
+        }
+        let result: Result
+        do {
+            result = try await body(cluster)
+        } catch {
+            stop(cluster, keep: keep, note: note)
+            throw error
+        }
+        stop(cluster, keep: keep, note: note)
+        return result
+    }
+
+    private func stop(_ cluster: LocalPostgresCluster, keep: Bool, note: (String) -> Void) {
+        do {
+            try cluster.stop(keepFiles: keep)
+        } catch {
+            note("could not stop PostgreSQL cleanly: \(error.message)")
+        }
+        remove(keep: keep)
+        note(keep ? "stopped; files kept in \(directory.path)" : "stopped; cluster and files removed")
     }
 }
