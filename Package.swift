@@ -23,33 +23,27 @@ let package = Package(
     targets: [
         /// The policy language: lexer, parser, validator, evaluator. Standard library and Foundation only.
         .target(name: "AirlockPolicy"),
-        /// Domain types, canonical JSON, envelope encryption, clocks. No I/O.
+        /// Domain types, canonical JSON, envelope encryption, clocks, the request and lease state machines, the
+        /// credential provider protocol and its registry. No I/O.
         .target(
             name: "AirlockCore",
             dependencies: [
+                "AirlockPolicy",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        /// PostgreSQL persistence: migrations, the audit log and its chainer, wrapped data keys.
+        /// PostgreSQL persistence: migrations, the audit log, its chainer and verifier, wrapped data keys.
         .target(
             name: "AirlockStore",
             dependencies: [
                 "AirlockCore",
+                "AirlockPolicy",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        /// Audit queries and chain verification.
-        .target(
-            name: "AirlockAudit",
-            dependencies: [
-                "AirlockCore",
-                "AirlockStore",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         /// Credential providers: dynamic PostgreSQL login roles (SCRAM verifiers, group roles, revocation).
@@ -64,17 +58,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        /// The application layer: the use cases (ask and decide, review, issue, renew, revoke, expire, replay) with
+        /// typed inputs, typed results and one domain error. Imports no HTTP: the server and the CLI call it.
+        .target(
+            name: "AirlockBroker",
+            dependencies: [
+                "AirlockCore",
+                "AirlockPolicy",
+                "AirlockStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         /// A throwaway local PostgreSQL cluster, for `airlock dev` and the tests.
         .target(name: "AirlockLocalCluster"),
         /// The HTTP API: Hummingbird routes, configuration, health, metrics.
         .target(
             name: "AirlockServer",
             dependencies: [
+                "AirlockBroker",
                 "AirlockPolicy",
                 "AirlockProviders",
                 "AirlockCore",
                 "AirlockStore",
-                "AirlockAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -92,7 +97,7 @@ let package = Package(
                 "AirlockCore",
                 "AirlockPolicy",
                 "AirlockStore",
-                "AirlockAudit",
+                "AirlockBroker",
                 "AirlockServer",
                 "AirlockLocalCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -130,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockCoreTests",
-            dependencies: ["AirlockCore", "AirlockTestRandom"]
+            dependencies: ["AirlockCore", "AirlockPolicy", "AirlockTestRandom"]
         ),
         .testTarget(
             name: "AirlockProvidersTests",
@@ -142,20 +147,28 @@ let package = Package(
         .testTarget(
             name: "AirlockStoreTests",
             dependencies: [
-                "AirlockCore", "AirlockStore", "AirlockAudit", "AirlockTestSupport",
+                "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [
-                "AirlockPolicy", "AirlockAudit",
+                "AirlockPolicy", "AirlockBroker",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
                 "AirlockTestRandom",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "AirlockBrokerTests",
+            dependencies: [
+                "AirlockBroker", "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

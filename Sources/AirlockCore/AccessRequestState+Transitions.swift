@@ -1,10 +1,11 @@
+import AirlockPolicy
 import Foundation
 
 extension AccessRequestState {
     /// What happens to a request. Times travel with the events: the machine reads no clock.
     public enum Event: Sendable, Hashable {
         /// The policy decided (the first event of every request).
-        case decided(AccessDecision, at: Date)
+        case decided(Decision, at: Date)
         /// A reviewer approves, holding `groups`.
         case approve(by: String, groups: Set<String>, at: Date)
         /// A reviewer denies, holding `groups`.
@@ -48,7 +49,7 @@ extension AccessRequestState {
         }
     }
 
-    private mutating func decide(_ decision: AccessDecision, at: Date) throws(AccessRequestError) -> Action {
+    private mutating func decide(_ decision: Decision, at: Date) throws(AccessRequestError) -> Action {
         guard status == .requested else {
             throw AccessRequestError(.invalidTransition, "the request is already decided")
         }

@@ -1,3 +1,4 @@
+import AirlockPolicy
 import Foundation
 
 /// The lifecycle of one access request as a value-type state machine.
@@ -86,7 +87,7 @@ public struct AccessRequestState: Sendable, Hashable {
     /// The current status.
     public internal(set) var status: Status
     /// The policy decision, once made.
-    public internal(set) var decision: AccessDecision?
+    public internal(set) var decision: Decision?
     /// Reviews so far, in order.
     public internal(set) var reviews: [Review]
     /// The seconds the credential will be (or was) granted for: the decision's TTL.
@@ -113,7 +114,7 @@ public struct AccessRequestState: Sendable, Hashable {
 
     /// A request restored from storage.
     public init(
-        requester: String, status: Status, decision: AccessDecision?, reviews: [Review], grantedTTLSeconds: Int64?,
+        requester: String, status: Status, decision: Decision?, reviews: [Review], grantedTTLSeconds: Int64?,
         decidedAt: Date?, decisionDeadline: Date?, pickupDeadline: Date?, closedAt: Date?,
         windows: Windows = Windows()
     ) {
@@ -169,124 +170,4 @@ public struct AccessRequestError: Error, Sendable, Hashable, CustomStringConvert
 
     /// The message.
     public var description: String { message }
-}
-
-/// The policy decision as the request lifecycle sees it: the decision object of POLICY-LANGUAGE.md.
-///
-/// `AirlockCore` does not depend on `AirlockPolicy`; the server bridges with
-/// `try AccessDecision(json: JSONValue.parse(decision.json))`, which also is how a stored decision is read back.
-public struct AccessDecision: Sendable, Hashable {
-    /// What was decided.
-    public enum Outcome: String, Sendable, Hashable, CaseIterable {
-        case permit
-        case pendingApproval = "pending_approval"
-        case deny
-    }
-
-    /// A rule whose evaluation failed.
-    public struct RuleError: Sendable, Hashable {
-        /// The rule id.
-        public var rule: String
-        /// What went wrong.
-        public var message: String
-
-        /// Creates a rule error.
-        public init(rule: String, message: String) {
-            self.rule = rule
-            self.message = message
-        }
-    }
-
-    /// The outcome.
-    public var outcome: Outcome
-    /// The seconds granted (or, when pending, granted on approval); nil on deny.
-    public var ttlSeconds: Int64?
-    /// The ids of the applying rules of the deciding kind.
-    public var rules: [String]
-    /// The applying approval rules (pending only): alternatives.
-    public var approvals: [ApprovalRule]
-    /// The alert channels.
-    public var notify: [String]
-    /// The rules whose evaluation failed.
-    public var errors: [RuleError]
-
-    /// Creates a decision.
-    public init(
-        outcome: Outcome, ttlSeconds: Int64?, rules: [String], approvals: [ApprovalRule] = [],
-        notify: [String] = [], errors: [RuleError] = []
-    ) {
-        self.outcome = outcome
-        self.ttlSeconds = ttlSeconds
-        self.rules = rules
-        self.approvals = approvals
-        self.notify = notify
-        self.errors = errors
-    }
-
-    /// The decision object: `{"decision", "ttl_seconds" (not on deny), "rules", "approvals", "notify", "errors"}`.
-    public var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "decision": .string(outcome.rawValue),
-            "rules": .array(rules.map { .string($0) }),
-            "approvals": .array(approvals.map { approval in
-                .object([
-                    "rule": .string(approval.rule),
-                    "requires": .array(approval.requires.map {
-                        .object(["group": .string($0.group), "count": .int(Int64($0.count))])
-                    }),
-                ])
-            }),
-            "notify": .array(notify.map { .string($0) }),
-            "errors": .array(errors.map { .object(["rule": .string($0.rule), "message": .string($0.message)]) }),
-        ]
-        if outcome != .deny, let ttlSeconds { object["ttl_seconds"] = .int(ttlSeconds) }
-        return .object(object)
-    }
-
-    /// Reads a decision object (as `Decision.json` writes it and `access_requests.decision` stores it).
-    public init(json: JSONValue) throws(AccessRequestError) {
-        func fail(_ what: String) -> AccessRequestError {
-            AccessRequestError(.invalidTransition, "malformed decision: \(what)")
-        }
-        guard case .object(let object) = json,
-              case .string(let outcomeText) = object["decision"], let outcome = Outcome(rawValue: outcomeText)
-        else { throw fail("`decision`") }
-        func strings(_ key: String) throws(AccessRequestError) -> [String] {
-            guard let value = object[key] else { return [] }
-            guard case .array(let items) = value else { throw fail("`\(key)`") }
-            var result: [String] = []
-            for item in items {
-                guard case .string(let text) = item else { throw fail("`\(key)`") }
-                result.append(text)
-            }
-            return result
-        }
-        var ttl: Int64?
-        if case .int(let seconds) = object["ttl_seconds"] { ttl = seconds }
-        var approvals: [ApprovalRule] = []
-        if case .array(let items) = object["approvals"] {
-            for item in items {
-                guard case .object(let rule) = item, case .string(let id) = rule["rule"],
-                      case .array(let requires) = rule["requires"] else { throw fail("`approvals`") }
-                var requirements: [ApprovalRequirement] = []
-                for requirement in requires {
-                    guard case .object(let fields) = requirement, case .string(let group) = fields["group"],
-                          case .int(let count) = fields["count"] else { throw fail("`approvals`") }
-                    requirements.append(ApprovalRequirement(group: group, count: Int(count)))
-                }
-                approvals.append(ApprovalRule(rule: id, requires: requirements))
-            }
-        }
-        var errors: [RuleError] = []
-        if case .array(let items) = object["errors"] {
-            for item in items {
-                guard case .object(let fields) = item, case .string(let rule) = fields["rule"],
-                      case .string(let message) = fields["message"] else { throw fail("`errors`") }
-                errors.append(RuleError(rule: rule, message: message))
-            }
-        }
-        self.init(
-            outcome: outcome, ttlSeconds: ttl, rules: try strings("rules"), approvals: approvals,
-            notify: try strings("notify"), errors: errors)
-    }
 }

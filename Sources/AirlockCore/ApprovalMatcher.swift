@@ -1,31 +1,9 @@
-/// One group requirement of an approval rule: `count` distinct members of `group` must approve.
-public struct ApprovalRequirement: Sendable, Hashable, Codable {
-    /// The approving group.
-    public var group: String
-    /// How many distinct members of the group must approve.
-    public var count: Int
+import AirlockPolicy
 
-    /// Creates a requirement.
-    public init(group: String, count: Int) {
-        self.group = group
-        self.count = count
-    }
-}
-
-/// The requirements of one applying `require_approval` rule. Rules are alternatives: meeting every
-/// requirement of any one of them approves the request.
-public struct ApprovalRule: Sendable, Hashable, Codable {
-    /// The rule id.
-    public var rule: String
-    /// Its requirements, in the order written.
-    public var requires: [ApprovalRequirement]
-
-    /// Creates an approval rule.
-    public init(rule: String, requires: [ApprovalRequirement]) {
-        self.rule = rule
-        self.requires = requires
-    }
-}
+/// One group requirement of an approval rule (the policy decision's own type).
+public typealias ApprovalRequirement = Decision.GroupRequirement
+/// The requirements of one applying `require_approval` rule (the policy decision's own type).
+public typealias ApprovalRule = Decision.Approval
 
 /// A person who approved, with the groups they held when they approved.
 public struct Approver: Sendable, Hashable {

@@ -25,7 +25,7 @@ public struct CredentialToken: Sendable, CustomStringConvertible, CustomDebugStr
     public static func mint(
         resource: Resource, role: String, subject: String, leaseID: UUID, expiresAt: Date
     ) throws(CredentialTokenError) -> CredentialToken {
-        guard resource.kind == .token, let audience = resource.audience else {
+        guard let audience = resource.audience else {
             throw CredentialTokenError("resource `\(resource.id)` does not issue tokens")
         }
         guard let template = resource.roles[role] else {

@@ -1,3 +1,4 @@
+import AirlockPolicy
 /// How a re-decided request differs from its stored decision (what `airlock policy replay` reports).
 ///
 /// Only what changes the access someone would get counts: the outcome, the TTL granted (when both decisions
@@ -17,14 +18,14 @@ public struct DecisionChange: Sendable, Hashable {
     }
 
     /// The stored decision.
-    public var before: AccessDecision
+    public var before: Decision
     /// The decision under the proposed policy set.
-    public var after: AccessDecision
+    public var after: Decision
     /// What differs, in ``Aspect`` order; never empty.
     public var aspects: [Aspect]
 
     /// The change from `before` to `after`, or nil when both grant the same access.
-    public static func between(_ before: AccessDecision, _ after: AccessDecision) -> DecisionChange? {
+    public static func between(_ before: Decision, _ after: Decision) -> DecisionChange? {
         var aspects: [Aspect] = []
         if before.outcome != after.outcome { aspects.append(.outcome) }
         if before.outcome != .deny, after.outcome != .deny, before.ttlSeconds != after.ttlSeconds {
@@ -39,7 +40,7 @@ public struct DecisionChange: Sendable, Hashable {
     }
 
     /// The approval alternatives of `decision`, each as the set of its requirements.
-    static func requirements(_ decision: AccessDecision) -> Set<Set<ApprovalRequirement>> {
+    static func requirements(_ decision: Decision) -> Set<Set<ApprovalRequirement>> {
         Set(decision.approvals.map { Set($0.requires) })
     }
 }

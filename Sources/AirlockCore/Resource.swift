@@ -1,9 +1,35 @@
 /// Something access can be requested to: a PostgreSQL database or a token audience.
 /// Declared as code in `Policies/resources.json` and validated at load, like policies.
 public struct Resource: Sendable, Hashable {
-    /// What kind of credential the resource issues.
-    public enum Kind: String, Sendable, Hashable, Codable {
-        case postgres, token
+    /// What kind of credential the resource issues: the name a credential provider is registered under.
+    ///
+    /// Open-ended on purpose: the kinds are whatever providers the broker registers (`postgres` logins and `alkc_`
+    /// `token`s today). A name is lowercase letters, digits, `_` and `-`, starting with a letter, 1–32 characters.
+    public struct Kind: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+        public let rawValue: String
+
+        /// The kind named `rawValue`, or nil when the name is not a valid kind name.
+        public init?(rawValue: String) {
+            guard Self.isValidName(rawValue) else { return nil }
+            self.rawValue = rawValue
+        }
+
+        private init(validated name: String) {
+            rawValue = name
+        }
+
+        /// PostgreSQL login roles.
+        public static let postgres = Kind(validated: "postgres")
+        /// `alkc_` tokens checked by introspection.
+        public static let token = Kind(validated: "token")
+
+        public var description: String { rawValue }
+
+        static func isValidName(_ name: String) -> Bool {
+            let scalars = Array(name.unicodeScalars)
+            guard let first = scalars.first, scalars.count <= 32, ("a"..."z").contains(first) else { return false }
+            return scalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+        }
     }
 
     /// `resource.id`: lowercase letters, digits and `-`, starting with a letter, at most 63 characters.

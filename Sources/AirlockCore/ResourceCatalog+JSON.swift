@@ -15,6 +15,8 @@ struct ResourceReader {
         .sequence: ["USAGE", "SELECT", "UPDATE"],
         .schema: ["USAGE"],
     ]
+    /// The kinds whose settings this file format describes.
+    static let fileKinds: Set<Resource.Kind> = [.postgres, .token]
     static let builtInAttributes: Set<String> = ["id", "kind", "env", "owner", "sensitivity", "tags"]
 
     private func fail(_ field: String, _ message: String) -> ResourceCatalogError {
@@ -47,7 +49,7 @@ struct ResourceReader {
             "description",
         ])
         let kindText = try string(fields["kind"], "kind")
-        guard let kind = Resource.Kind(rawValue: kindText) else {
+        guard let kind = Resource.Kind(rawValue: kindText), Self.fileKinds.contains(kind) else {
             throw fail("kind", "`\(kindText)` is not `postgres` or `token`")
         }
         let env = try string(fields["env"], "env")
@@ -65,12 +67,11 @@ struct ResourceReader {
 
         var postgres: PostgresTarget?
         var audience: String?
-        switch kind {
-        case .postgres:
+        if kind == .postgres {
             guard let target = fields["postgres"] else { throw fail("postgres", "a postgres resource needs `postgres`") }
             guard fields["audience"] == nil else { throw fail("audience", "only token resources have an audience") }
             postgres = try readPostgres(target)
-        case .token:
+        } else {
             guard fields["postgres"] == nil else { throw fail("postgres", "a token resource has no `postgres`") }
             audience = try fields["audience"].map { value throws(ResourceCatalogError) in try string(value, "audience") } ?? id
         }
@@ -192,8 +193,7 @@ struct ResourceReader {
         _ name: String, _ value: JSONValue, kind: Resource.Kind
     ) throws(ResourceCatalogError) -> RoleTemplate {
         let path = "roles.\(name)"
-        switch kind {
-        case .token:
+        if kind == .token {
             let fields = try object(value, path, allowed: ["scopes"])
             let scopes = try strings(fields["scopes"] ?? .null, "\(path).scopes")
             guard !scopes.isEmpty else { throw fail("\(path).scopes", "must list at least one scope") }
@@ -201,7 +201,7 @@ struct ResourceReader {
                 CharacterSet.alphanumerics.contains($0) || ":._-".unicodeScalars.contains($0)
             }) { throw fail("\(path).scopes", "`\(scope)` is not a valid scope") }
             return RoleTemplate(name: name, scopes: scopes)
-        case .postgres:
+        } else {
             let fields = try object(value, path, allowed: ["grants"])
             guard case .array(let items)? = fields["grants"], !items.isEmpty else {
                 throw fail("\(path).grants", "must be a non-empty array of grants")

@@ -12,6 +12,12 @@ extension EvaluationInput {
         } catch {
             throw InputError(message: error.message)
         }
+        return try decode(document: document, schema: schema)
+    }
+
+    /// Decodes an input document that is already a value (the broker builds one per request): the same rules as
+    /// ``decode(jsonLine:schema:)``, without writing or parsing any text.
+    public static func decode(document: JSONInput, schema: Schema) throws(InputError) -> EvaluationInput {
         guard case .object(let members) = document else {
             throw InputError(message: "expected a json object, got \(document.kindDescription)")
         }

@@ -1,6 +1,6 @@
-/// A parsed JSON value, as read by ``JSONReader``. Integers and other numbers are kept apart,
-/// and booleans are never numbers.
-enum JSONInput: Equatable {
+/// A JSON value as the policy module reads it (from ``JSONReader``, or built by a caller that already holds typed
+/// values). Integers and other numbers are kept apart, and booleans are never numbers.
+public enum JSONInput: Equatable, Sendable {
     case null
     case bool(Bool)
     /// An integer literal that fits `Int64`.
@@ -11,7 +11,7 @@ enum JSONInput: Equatable {
     case array([JSONInput])
     case object([(String, JSONInput)])
 
-    static func == (lhs: JSONInput, rhs: JSONInput) -> Bool {
+    public static func == (lhs: JSONInput, rhs: JSONInput) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): true
         case let (.bool(a), .bool(b)): a == b

@@ -85,4 +85,9 @@ public struct PolicySet: Sendable {
     public func decodeInput(jsonLine: String) throws(InputError) -> EvaluationInput {
         try EvaluationInput.decode(jsonLine: jsonLine, schema: schema)
     }
+
+    /// Decodes an input document built as a value against this set's schema.
+    public func decodeInput(_ document: JSONInput) throws(InputError) -> EvaluationInput {
+        try EvaluationInput.decode(document: document, schema: schema)
+    }
 }

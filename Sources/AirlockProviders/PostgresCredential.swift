@@ -1,10 +1,11 @@
+import AirlockCore
 import Foundation
 
 /// A PostgreSQL login Airlock issued: shown once to its owner and never stored.
 ///
 /// `description`, `debugDescription` and reflection (`dump`, `Mirror`) hide the password and the DSN; read
 /// ``password`` or ``dsn`` explicitly to hand them over.
-public struct PostgresCredential: IssuedCredential, CustomReflectable {
+public struct PostgresCredential: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The login role, `airlock_<template>_<random>`.
     public let username: String
     /// The password (40 base62 characters). Never log it.

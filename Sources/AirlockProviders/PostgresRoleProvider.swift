@@ -16,9 +16,7 @@ import Synchronization
 /// The provider keeps one small pool per target, created on first use. It is a `Service`: run it (in the
 /// application's `ServiceGroup`, or in a task group in tests) for as long as it is used; calls made before
 /// ``run()`` starts wait for it.
-public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
-    /// Issued logins are ``PostgresCredential``s.
-    public typealias Credential = PostgresCredential
+public final class PostgresRoleProvider: Service, Sendable {
 
     private let logger: Logger
     private let pools: TargetPools
@@ -144,11 +142,6 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
         let statement = "ALTER ROLE \(try SQLIdentifier.quoted(username)) VALID UNTIL "
             + (try PostgresStatements.timestampLiteral(validUntil))
         try await execute([statement], on: target, what: "extend login")
-    }
-
-    /// ``CredentialProvider`` conformance: revokes the login named `identifier`.
-    public func revoke(resource: Resource, identifier: String) async throws -> RevocationOutcome {
-        try await revoke(resource: resource, username: identifier)
     }
 
     /// Revokes an issued login: NOLOGIN, terminate its sessions, hand over and drop what it owns in the target
@@ -287,7 +280,7 @@ public final class PostgresRoleProvider: CredentialProvider, Service, Sendable {
     }
 
     private static func target(of resource: Resource) throws(ProviderError) -> PostgresTarget {
-        guard resource.kind == .postgres, let target = resource.postgres else {
+        guard let target = resource.postgres else {
             throw ProviderError(code: "invalid_resource", message: "resource \(resource.id) is not a postgres resource")
         }
         return target

@@ -1,3 +1,4 @@
+import AirlockCore
 import Crypto
 
 /// The one place where SQL identifiers that cannot be bound (role, schema, table and database names) are checked

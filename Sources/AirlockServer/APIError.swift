@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockStore
 import Foundation
@@ -28,6 +29,8 @@ public struct APIError: Error, Sendable {
         switch error {
         case let error as APIError:
             apiError = error
+        case let error as BrokerError:
+            apiError = APIError(error)
         case let error as HTTPError:
             apiError = APIError(error.status, code: Self.code(for: error.status), message: Self.message(for: error))
         default:

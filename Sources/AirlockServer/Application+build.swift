@@ -1,4 +1,4 @@
-import AirlockAudit
+import AirlockBroker
 import AirlockCore
 import AirlockProviders
 import AirlockStore
@@ -65,10 +65,27 @@ struct BrokerParts {
         let authenticator = try Authenticator(configuration: auth, tokens: tokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let postgres = PostgresRoleProvider(logger: logger)
-        let broker = AccessBroker(
-            requests: requests, leases: LeaseStore(requests: requests), catalog: catalog, policies: policies,
-            postgres: postgres, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
+        // One registration line per kind of credential: the broker finds providers by the resource's kind.
+        let providers = CredentialProviders([
+            postgres,
+            CredentialTokenProvider(),
+        ])
+        let decider = AccessDecider(
+            catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
             timeZone: settings.timeZone, logger: logger)
+        let accessRequests = AccessRequests(decider: decider, store: requests)
+        let leaseStore = LeaseStore(requests: requests)
+        let issuance = CredentialIssuance(requests: accessRequests, leases: leaseStore, providers: providers, logger: logger)
+        let backoff = Backoff(base: .seconds(5), cap: .seconds(300))
+        let revocation = CredentialRevocation(
+            store: LeaseRevocationStore(requests: requests), catalog: catalog, providers: providers,
+            retryDelay: { attempts in
+                var generator = SystemRandomNumberGenerator()
+                return backoff.delay(attempt: attempts, using: &generator)
+            },
+            credentialRemoved: { tokenCaches.clear() }, logger: logger)
+        let leases = Leases(
+            decider: decider, requests: requests, store: leaseStore, providers: providers, revocation: revocation)
 
         let router = Router(context: AirlockRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
@@ -76,17 +93,15 @@ struct BrokerParts {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
         HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
-        let accessRequests = AccessRequestRoutes(broker: broker, trustedProxies: auth.trustedProxies)
-        accessRequests.register(on: router)
-        ServiceCredentialRoutes(requests: accessRequests).register(on: router)
-        DecisionRoutes(broker: broker, trustedProxies: auth.trustedProxies).register(on: router)
+        let accessRequestRoutes = AccessRequestRoutes(
+            requests: accessRequests, issuance: issuance, trustedProxies: auth.trustedProxies)
+        accessRequestRoutes.register(on: router)
+        ServiceCredentialRoutes(routes: accessRequestRoutes).register(on: router)
+        DecisionRoutes(routes: accessRequestRoutes).register(on: router)
         IntrospectionRoutes(introspector: CredentialTokenStore(
             database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)
-        let revoker = LeaseRevoker(
-            store: LeaseRevocationStore(requests: requests), catalog: catalog, postgres: postgres, caches: tokenCaches,
-            logger: logger)
-        LeaseRoutes(broker: broker, revoker: revoker).register(on: router)
+        LeaseRoutes(leases: leases).register(on: router)
         TokenRoutes(tokens: tokens).register(on: router)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
@@ -102,7 +117,7 @@ struct BrokerParts {
                 try await requests.expireDue(limit: 100).count == 100
             },
             PeriodicSweep(name: "lease revocation", readiness: readiness, interval: .seconds(1), logger: logger) {
-                try await revoker.revokeDue(limit: 50) == 50
+                try await revocation.revokeDue(limit: 50) == 50
             },
         ]
     }

@@ -8,7 +8,7 @@ import ServiceLifecycle
 ///
 /// - `request expiry`: requests nobody decided within the request window, and approved requests nobody picked up
 ///   within the pickup window (each expiry commits with its `airlock.access.expired` event).
-/// - `lease revocation`: ``LeaseRevoker`` (expired, revoked and abandoned leases).
+/// - `lease revocation`: ``CredentialRevocation`` (expired, revoked and abandoned leases).
 struct PeriodicSweep: Service {
     let name: String
     let readiness: Readiness

@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockStore
 import Foundation

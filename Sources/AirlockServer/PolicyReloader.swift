@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockPolicy
 import AirlockStore

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import Foundation
 import Logging
 import PostgresNIO
@@ -16,7 +17,7 @@ public struct DecidedRequest: Sendable, Hashable {
     /// When the request was made.
     public var createdAt: Date
     /// The decision it got.
-    public var decision: AccessDecision
+    public var decision: Decision
     /// The complete policy input (`access_requests.evaluation_input`), as JSON text.
     public var evaluationInput: String
 }
@@ -54,9 +55,9 @@ public struct AccessRequestHistory: Sendable {
         var result: [DecidedRequest] = []
         for try await (id, principal, resource, role, createdAt, decision, input)
             in rows.decode((UUID, String, String, String, Date, String, String).self) {
-            let parsed: AccessDecision
+            let parsed: Decision
             do {
-                parsed = try AccessDecision(json: JSONValue.parse(decision))
+                parsed = try Decision(stored: JSONValue.parse(decision))
             } catch {
                 throw StoreError(code: "corrupt_row", message: "access request `\(id)` has an unreadable decision")
             }

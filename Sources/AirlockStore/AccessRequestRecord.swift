@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import Foundation
 import PostgresNIO
 
@@ -78,7 +79,7 @@ public struct AccessRequestRecord: Sendable, Hashable {
     /// The status.
     public var status: AccessRequestState.Status
     /// The policy decision.
-    public var decision: AccessDecision
+    public var decision: Decision
     /// The policy set the decision was made under.
     public var policySetID: UUID?
     /// When the request was made.
@@ -140,7 +141,7 @@ extension AccessRequestRecord {
         self.breakGlass = try cells["break_glass"].decode(Bool.self)
         self.sourceIP = try cells["source_ip"].decode(String?.self)
         self.status = status
-        self.decision = try AccessDecision(json: JSONValue.parse(try cells["decision"].decode(String.self)))
+        self.decision = try Decision(stored: JSONValue.parse(try cells["decision"].decode(String.self)))
         self.policySetID = try cells["policy_set_id"].decode(UUID?.self)
         self.createdAt = try cells["created_at"].decode(Date.self)
         self.decidedAt = try cells["decided_at"].decode(Date?.self)
@@ -206,7 +207,7 @@ struct AuditFacts {
     let principal: String
     let resource: String
     let role: String
-    let decision: AccessDecision
+    let decision: Decision
 
     func event(_ type: String, ttl: Int?, extra: [String: JSONValue] = [:]) -> NewAuditEvent {
         var data: [String: JSONValue] = [

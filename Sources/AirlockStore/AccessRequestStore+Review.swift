@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import Foundation
 import Logging
 import PostgresNIO

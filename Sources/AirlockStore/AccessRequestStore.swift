@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import Foundation
 import Logging
 import PostgresNIO
@@ -38,7 +39,7 @@ public struct AccessRequestStore: Sendable {
     /// Records a decided request (pending, approved or denied by policy) and its audit events in one statement,
     /// inserting the resource row first if it is missing.
     public func create(
-        _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
+        _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
         policySetID: UUID?
     ) async throws -> AccessRequestRecord {
         let id = try await createReturningID(
@@ -49,7 +50,7 @@ public struct AccessRequestStore: Sendable {
     /// ``create(_:resource:decision:evaluationInput:policySetID:)`` without reading the request back: the id only
     /// (one round trip; the caller already knows the status from the decision).
     public func createReturningID(
-        _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
+        _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
         policySetID: UUID?
     ) async throws -> UUID {
         try await database.client.withConnection { connection in
@@ -64,7 +65,7 @@ public struct AccessRequestStore: Sendable {
     /// The resource row (if missing), the request and its audit events are written by one statement, so they
     /// commit together even outside a transaction, in one round trip.
     public func create(
-        _ request: NewAccessRequest, resource: Resource, decision: AccessDecision, evaluationInput: JSONValue,
+        _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
         policySetID: UUID?, on connection: PostgresConnection
     ) async throws -> UUID {
         guard resource.id == request.resourceID else {
@@ -96,7 +97,7 @@ public struct AccessRequestStore: Sendable {
                     granted_ttl_seconds, created_at, decided_at, decision_deadline, pickup_deadline, closed_at)
                 VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.resourceID),
                     \(request.role), \(request.ttlSeconds), \(request.reason), \(request.ticket), \(request.breakGlass),
-                    \(request.sourceIP)::inet, \(state.status.rawValue), \(decision.json.canonicalString())::jsonb,
+                    \(request.sourceIP)::inet, \(state.status.rawValue), \(decision.stored.canonicalString())::jsonb,
                     \(evaluationInput.canonicalString())::jsonb, \(policySetID), \(granted), \(now),
                     \(state.decidedAt), \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt))
             )

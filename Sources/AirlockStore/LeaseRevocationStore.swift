@@ -10,7 +10,7 @@ public struct LeaseToRevoke: Sendable, Hashable {
     public let principalID: String
     public let resourceID: String
     public let role: String
-    public let kind: String
+    public let kind: Resource.Kind
     /// The PostgreSQL login; nil for tokens, and for a login whose issuance never completed (find it by its
     /// `COMMENT ON ROLE`).
     public let username: String?
@@ -84,30 +84,34 @@ public struct LeaseRevocationStore: Sendable {
         var claimed: [LeaseToRevoke] = []
         for try await row in rows.decode((UUID, UUID, String, String, String, String, String?, UUID?, String, Int32).self) {
             claimed.append(LeaseToRevoke(
-                id: row.0, requestID: row.1, principalID: row.2, resourceID: row.3, role: row.4, kind: row.5,
+                id: row.0, requestID: row.1, principalID: row.2, resourceID: row.3, role: row.4,
+                kind: try LeaseStore.kind(row.5),
                 username: row.6, tokenID: row.7, reason: row.8, attempts: Int(row.9)))
         }
         return claimed
     }
 
-    /// The credential of `lease` is gone: the lease becomes `expired` (reason `expired`) or `revoked`, its token row
-    /// is revoked, and the events are appended, in one statement. `username` is the login found, if any.
-    public func finish(_ lease: LeaseToRevoke, username: String?, terminatedSessions: Int = 0) async throws {
+    /// The credential of `lease` is gone: the lease becomes `status` (``LeaseState`` says which: `expired` or
+    /// `revoked`), its token row is revoked, and the events are appended, in one statement. `username` is the login
+    /// found, if any.
+    public func finish(
+        _ lease: LeaseToRevoke, as status: LeaseStatus, username: String?, terminatedSessions: Int = 0
+    ) async throws {
+        precondition(status.isEnded, "a lease finishes as expired or revoked")
         let now = requests.clock.now()
-        let status = lease.reason == "expired" ? "expired" : "revoked"
         var data = Self.facts(lease, username: username)
         data["reason"] = .string(lease.reason)
         data["terminated_sessions"] = .int(Int64(terminatedSessions))
         var events = [requests.auditLog.stamp(NewAuditEvent(
             type: "airlock.credential.revoked", subject: lease.id.uuidString.lowercased(), data: data))]
-        if status == "expired" {
+        if status == .expired {
             events.append(requests.auditLog.stamp(NewAuditEvent(
                 type: "airlock.lease.expired", subject: lease.id.uuidString.lowercased(),
                 data: Self.facts(lease, username: username))))
         }
         try await requests.database.client.query("""
             WITH lease AS (
-                UPDATE leases SET status = \(status), revoked_at = \(now), last_error = NULL, next_attempt_at = NULL,
+                UPDATE leases SET status = \(status.rawValue), revoked_at = \(now), last_error = NULL, next_attempt_at = NULL,
                     username = coalesce(username, \(username))
                 WHERE id = \(lease.id) AND status = 'revoking'
                 RETURNING id
@@ -120,21 +124,20 @@ public struct LeaseRevocationStore: Sendable {
             """, logger: logger)
     }
 
-    /// The revocation of `lease` failed with `error` (no secret in it): the next attempt is scheduled after
-    /// `retryAfter`, and `airlock.credential.revocation_failed` (severity high) is appended, in one statement —
+    /// The revocation of `lease` failed with `error` (no secret in it): the next attempt is scheduled at
+    /// `retryAt`, and `airlock.credential.revocation_failed` (severity high) is appended, in one statement —
     /// unless another worker has claimed the lease since (its claim timed out): then nothing changes here.
-    public func failed(_ lease: LeaseToRevoke, error: String, retryAfter: TimeInterval) async throws {
-        let now = requests.clock.now()
+    public func failed(_ lease: LeaseToRevoke, error: String, retryAt: Date) async throws {
         var data = Self.facts(lease, username: lease.username)
         data["error"] = .string(error)
         data["attempts"] = .int(Int64(lease.attempts))
-        data["next_attempt_at"] = .string(AuditTime.format(now.addingTimeInterval(retryAfter)))
+        data["next_attempt_at"] = .string(AuditTime.format(retryAt))
         let event = requests.auditLog.stamp(NewAuditEvent(
             type: "airlock.credential.revocation_failed", subject: lease.id.uuidString.lowercased(), severity: .high,
             data: data))
         try await requests.database.client.query("""
             WITH lease AS (
-                UPDATE leases SET last_error = \(error), next_attempt_at = \(now.addingTimeInterval(retryAfter))
+                UPDATE leases SET last_error = \(error), next_attempt_at = \(retryAt)
                 WHERE id = \(lease.id) AND status = 'revoking' AND attempts = \(Int32(lease.attempts))
                 RETURNING id
             )
@@ -152,5 +155,15 @@ public struct LeaseRevocationStore: Sendable {
         if let username { data["username"] = .string(username) }
         if let token = lease.tokenID { data["token_id"] = .string(token.uuidString.lowercased()) }
         return data
+    }
+}
+
+extension LeaseToRevoke {
+    /// What the lease becomes once its credential is gone, as the lease state machine decides it: `expired` when
+    /// it reached its expiry, `revoked` for every other reason.
+    public var finalStatus: LeaseStatus {
+        var state = LeaseState(status: .revoking, expiresAt: .distantPast, endReason: reason)
+        guard case .finish(let status)? = try? state.apply(.credentialRemoved(at: .distantPast)) else { return .revoked }
+        return status
     }
 }

@@ -10,9 +10,11 @@ public struct LeaseRecord: Sendable, Hashable {
     public var principalID: String
     public var resourceID: String
     public var role: String
-    public var kind: String
+    public var kind: Resource.Kind
     public var username: String?
-    public var status: String
+    /// The `alkc_` token's id, for token credentials.
+    public var tokenID: UUID?
+    public var status: LeaseStatus
     public var issuedAt: Date?
     public var expiresAt: Date
     public var revokedAt: Date?
@@ -136,13 +138,17 @@ public struct LeaseStore: Sendable {
         return AccessRequestError(.alreadyRetrieved, "the request changed while it was being picked up")
     }
 
-    /// Marks the lease `active` with the minted `username` (PostgreSQL) or stores `token` (its hash only, for
-    /// `token` resources), marks the request `issued`, and appends `airlock.credential.issued` (names the username
-    /// or token id and the lease, never the secret), in one statement.
+    /// Marks the lease `active` with what it records of `credential` (a login's name; a token's hash, never its
+    /// secret), marks the request `issued`, and appends `airlock.credential.issued` (names the username or token id
+    /// and the lease, never the secret), in one statement.
     ///
     /// Throws ``StoreError`` `lease_not_issuing` and changes nothing when the lease is no longer being issued
     /// (abandoned) or its request is no longer approved.
-    public func activate(_ intent: LeaseIntent, username: String?, token: CredentialToken? = nil) async throws {
+    public func activate(_ intent: LeaseIntent, credential: MintedCredential) async throws {
+        var lease = LeaseState(status: .issuing, expiresAt: intent.expiresAt)
+        guard case .activate = try lease.apply(.minted(at: requests.clock.now())) else { return }
+        let username = credential.username
+        let token = credential.token
         let tokenID = token?.id
         var data: [String: JSONValue] = [
             "lease_id": .string(intent.lease.uuidString.lowercased()),
@@ -167,7 +173,7 @@ public struct LeaseStore: Sendable {
                 WHERE id = \(intent.requestID) AND status = 'approved' AND EXISTS (SELECT 1 FROM locked)
                 RETURNING id
             ), lease AS (
-                UPDATE leases SET status = 'active', username = \(username), token_id = \(tokenID),
+                UPDATE leases SET status = \(lease.status.rawValue), username = \(username), token_id = \(tokenID),
                     issued_at = \(requests.clock.now())
                 WHERE id IN (SELECT id FROM locked) AND EXISTS (SELECT 1 FROM request)
                 RETURNING id
@@ -241,8 +247,8 @@ public struct LeaseStore: Sendable {
 
     private func fetch(_ condition: PostgresQuery) async throws -> [LeaseRecord] {
         var query: PostgresQuery = """
-            SELECT id, request_id, principal_id, resource_id, role, kind, username, status, issued_at, expires_at,
-                revoked_at, last_error FROM leases
+            SELECT id, request_id, principal_id, resource_id, role, kind, username, token_id, status, issued_at,
+                expires_at, revoked_at, last_error FROM leases
             """
         query.sql += " " + condition.sql
         query.binds = condition.binds
@@ -253,11 +259,26 @@ public struct LeaseStore: Sendable {
             leases.append(LeaseRecord(
                 id: try c["id"].decode(UUID.self), requestID: try c["request_id"].decode(UUID.self),
                 principalID: try c["principal_id"].decode(String.self), resourceID: try c["resource_id"].decode(String.self),
-                role: try c["role"].decode(String.self), kind: try c["kind"].decode(String.self),
-                username: try c["username"].decode(String?.self), status: try c["status"].decode(String.self),
+                role: try c["role"].decode(String.self), kind: try Self.kind(c["kind"].decode(String.self)),
+                username: try c["username"].decode(String?.self), tokenID: try c["token_id"].decode(UUID?.self),
+                status: try Self.status(c["status"].decode(String.self)),
                 issuedAt: try c["issued_at"].decode(Date?.self), expiresAt: try c["expires_at"].decode(Date.self),
                 revokedAt: try c["revoked_at"].decode(Date?.self), lastError: try c["last_error"].decode(String?.self)))
         }
         return leases
+    }
+
+    static func status(_ text: String) throws -> LeaseStatus {
+        guard let status = LeaseStatus(rawValue: text) else {
+            throw StoreError(code: "invalid_lease", message: "unknown lease status `\(text)`")
+        }
+        return status
+    }
+
+    static func kind(_ text: String) throws -> Resource.Kind {
+        guard let kind = Resource.Kind(rawValue: text) else {
+            throw StoreError(code: "invalid_lease", message: "invalid resource kind `\(text)`")
+        }
+        return kind
     }
 }

@@ -1,4 +1,3 @@
-import AirlockAudit
 import AirlockStore
 import ArgumentParser
 import Foundation

@@ -1,3 +1,4 @@
+import AirlockBroker
 import ArgumentParser
 
 /// `airlock policy check | fmt | test | eval | explain | bench | replay`: work with policy files; only `replay`

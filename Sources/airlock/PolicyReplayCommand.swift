@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockPolicy
 import AirlockServer
 import AirlockStore

@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockPolicy
 import AirlockServer
@@ -55,8 +56,8 @@ enum PolicyReplayOutput {
         let changed: [JSONValue] = report.changes.map { change in
             var object = facts(change.request)
             object["changes"] = .array(change.change.aspects.map { .string($0.rawValue) })
-            object["before"] = change.change.before.json
-            object["after"] = change.change.after.json
+            object["before"] = change.change.before.stored
+            object["after"] = change.change.after.stored
             return .object(object)
         }
         let failed: [JSONValue] = report.failures.map { failure in
@@ -71,7 +72,7 @@ enum PolicyReplayOutput {
     }
 
     /// `permit 1h`, `pending_approval 30m (db-owners 2, security 1)`, `deny`.
-    static func describe(_ decision: AccessDecision) -> String {
+    static func describe(_ decision: Decision) -> String {
         var text = decision.outcome.rawValue
         if decision.outcome != .deny, let ttl = decision.ttlSeconds { text += " " + DurationText.format(ttl) }
         if decision.outcome == .pendingApproval, !decision.approvals.isEmpty {
@@ -84,7 +85,7 @@ enum PolicyReplayOutput {
     }
 
     /// The deciding rules, or `(none)` for a default deny.
-    static func rules(_ decision: AccessDecision) -> String {
+    static func rules(_ decision: Decision) -> String {
         decision.rules.isEmpty ? "(none)" : decision.rules.joined(separator: ",")
     }
 

@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockStore
 import AirlockTestSupport
 import Foundation

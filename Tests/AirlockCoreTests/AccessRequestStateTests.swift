@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import Foundation
 import Testing
 
@@ -8,7 +9,7 @@ struct AccessRequestStateTests {
     static let prodWrite = ApprovalRule(rule: "prod-write", requires: [
         ApprovalRequirement(group: "db-owners", count: 2), ApprovalRequirement(group: "security", count: 1),
     ])
-    static let pending = AccessDecision(
+    static let pending = Decision(
         outcome: .pendingApproval, ttlSeconds: 1800, rules: ["prod-write"], approvals: [prodWrite], notify: ["security"])
 
     func pendingState(windows: AccessRequestState.Windows = .init()) throws -> AccessRequestState {
@@ -21,7 +22,7 @@ struct AccessRequestStateTests {
     @Test("permit approves at once with the decision's ttl and a pickup deadline")
     func permit() throws {
         var state = AccessRequestState(requester: "svc", windows: .init(decision: 60, pickup: 30))
-        let action = try state.apply(.decided(AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"]), at: t0))
+        let action = try state.apply(.decided(Decision(outcome: .permit, ttlSeconds: 600, rules: ["p"]), at: t0))
         #expect(action == .approve(ttlSeconds: 600, pickupDeadline: t0.addingTimeInterval(30), rule: nil, assignment: [:]))
         #expect(state.status == .approved && state.grantedTTLSeconds == 600)
         #expect(try state.apply(.pickUp(at: t0.addingTimeInterval(10))) == .issue(ttlSeconds: 600))
@@ -34,12 +35,12 @@ struct AccessRequestStateTests {
     @Test("deny is terminal; a permit without ttl fails closed")
     func deny() throws {
         var state = AccessRequestState(requester: "bob")
-        #expect(try state.apply(.decided(AccessDecision(outcome: .deny, ttlSeconds: nil, rules: []), at: t0)) == .deny(reviewer: nil))
+        #expect(try state.apply(.decided(Decision(outcome: .deny, ttlSeconds: nil, rules: []), at: t0)) == .deny(reviewer: nil))
         #expect(state.status == .denied && state.closedAt == t0)
         #expect(Self.code { try state.apply(.pickUp(at: t0)) } == .requestClosed)
         #expect(Self.code { try state.apply(.approve(by: "a", groups: ["db-owners"], at: t0)) } == .requestClosed)
         var broken = AccessRequestState(requester: "bob")
-        #expect(try broken.apply(.decided(AccessDecision(outcome: .permit, ttlSeconds: nil, rules: ["p"]), at: t0)) == .deny(reviewer: nil))
+        #expect(try broken.apply(.decided(Decision(outcome: .permit, ttlSeconds: nil, rules: ["p"]), at: t0)) == .deny(reviewer: nil))
         #expect(Self.code { try broken.apply(.decided(Self.pending, at: t0)) } == .invalidTransition)
     }
 
@@ -90,21 +91,23 @@ struct AccessRequestStateTests {
         #expect(state.status == .expired)
 
         var approved = AccessRequestState(requester: "svc", windows: windows)
-        try approved.apply(.decided(AccessDecision(outcome: .permit, ttlSeconds: 60, rules: ["p"]), at: t0))
+        try approved.apply(.decided(Decision(outcome: .permit, ttlSeconds: 60, rules: ["p"]), at: t0))
         #expect(try approved.apply(.expire(now: t0.addingTimeInterval(899))) == .none)
         #expect(Self.code { try approved.apply(.pickUp(at: t0.addingTimeInterval(900))) } == .requestClosed)
         #expect(try approved.apply(.expire(now: t0.addingTimeInterval(900))) == .expire(.pickupWindow))
         #expect(try approved.apply(.expire(now: t0.addingTimeInterval(9000))) == .none)
     }
 
-    @Test("the decision object round-trips through its JSON")
+    @Test("the stored decision round-trips and is the policy's own decision JSON")
     func decisionJSON() throws {
-        let decision = AccessDecision(
+        let decision = Decision(
             outcome: .pendingApproval, ttlSeconds: 1800, rules: ["prod-write"], approvals: [Self.prodWrite],
             notify: ["security"], errors: [.init(rule: "x", message: "boom")])
-        #expect(try AccessDecision(json: decision.json) == decision)
-        let deny = AccessDecision(outcome: .deny, ttlSeconds: 5, rules: [])
-        guard case .object(let object) = deny.json else { throw AccessRequestError(.invalidTransition, "not an object") }
+        #expect(try Decision(stored: decision.stored) == decision)
+        #expect(try JSONValue.parse(Data(decision.json.utf8)) == decision.stored)
+        let deny = Decision(outcome: .deny, ttlSeconds: 5, rules: [])
+        #expect(try JSONValue.parse(Data(deny.json.utf8)) == deny.stored)
+        guard case .object(let object) = deny.stored else { throw AccessRequestError(.invalidTransition, "not an object") }
         #expect(object["ttl_seconds"] == nil)
         #expect(AccessRequestError.Code.allCases.map(\.rawValue).contains("already_retrieved"))
     }

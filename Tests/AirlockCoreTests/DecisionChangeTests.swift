@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import Testing
 
 @Suite("Decision changes (policy replay)")
@@ -7,21 +8,21 @@ struct DecisionChangeTests {
         ApprovalRequirement(group: "db-owners", count: 2), ApprovalRequirement(group: "security", count: 1),
     ])
 
-    static func permit(_ ttl: Int64, rules: [String] = ["sre"]) -> AccessDecision {
-        AccessDecision(outcome: .permit, ttlSeconds: ttl, rules: rules)
+    static func permit(_ ttl: Int64, rules: [String] = ["sre"]) -> Decision {
+        Decision(outcome: .permit, ttlSeconds: ttl, rules: rules)
     }
 
-    static func pending(_ ttl: Int64, _ approvals: [ApprovalRule] = [prodWrite]) -> AccessDecision {
-        AccessDecision(outcome: .pendingApproval, ttlSeconds: ttl, rules: approvals.map(\.rule), approvals: approvals)
+    static func pending(_ ttl: Int64, _ approvals: [ApprovalRule] = [prodWrite]) -> Decision {
+        Decision(outcome: .pendingApproval, ttlSeconds: ttl, rules: approvals.map(\.rule), approvals: approvals)
     }
 
-    static let deny = AccessDecision(outcome: .deny, ttlSeconds: nil, rules: [])
+    static let deny = Decision(outcome: .deny, ttlSeconds: nil, rules: [])
 
     @Test("the same access is no change, whatever the rules, channels and errors say")
     func sameAccess() {
         #expect(DecisionChange.between(Self.permit(1800), Self.permit(1800)) == nil)
         #expect(DecisionChange.between(Self.permit(1800, rules: ["a"]), Self.permit(1800, rules: ["b"])) == nil)
-        #expect(DecisionChange.between(Self.deny, AccessDecision(
+        #expect(DecisionChange.between(Self.deny, Decision(
             outcome: .deny, ttlSeconds: nil, rules: ["high-risk"], notify: ["security"],
             errors: [.init(rule: "high-risk", message: "attribute `risk.score` is absent")])) == nil)
         #expect(DecisionChange.between(Self.pending(600), Self.pending(600)) == nil)
@@ -48,7 +49,7 @@ struct DecisionChangeTests {
         ])]), [.approvals]),
         (pending(1800), pending(600, []), [.ttl, .approvals]),
     ])
-    func changes(before: AccessDecision, after: AccessDecision, aspects: [DecisionChange.Aspect]) throws {
+    func changes(before: Decision, after: Decision, aspects: [DecisionChange.Aspect]) throws {
         let change = try #require(DecisionChange.between(before, after))
         #expect(change.aspects == aspects)
         #expect(change.before == before)

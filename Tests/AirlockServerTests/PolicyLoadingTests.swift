@@ -1,4 +1,3 @@
-import AirlockAudit
 import AirlockCore
 import AirlockPolicy
 import AirlockServer

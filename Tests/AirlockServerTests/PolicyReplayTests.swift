@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockPolicy
 import AirlockServer
@@ -133,7 +134,7 @@ struct PolicyReplayTests {
                 NewAccessRequest(principal: sample.principal, resourceID: sample.resource.id, role: sample.role,
                                  ttlSeconds: Int(sample.ttl), reason: sample.reason, breakGlass: sample.breakGlass,
                                  sourceIP: sample.sourceIP),
-                resource: sample.resource, decision: try AccessDecision(json: JSONValue.parse(decision.json)),
+                resource: sample.resource, decision: try Decision(stored: JSONValue.parse(decision.json)),
                 evaluationInput: input, policySetID: nil)
         }
     }

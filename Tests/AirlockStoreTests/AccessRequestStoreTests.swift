@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import AirlockStore
 import AirlockTestSupport
 import Foundation
@@ -25,7 +26,7 @@ struct AccessRequestStoreTests {
         roles: ["readwrite": RoleTemplate(name: "readwrite", grants: [
             .init(privileges: ["SELECT", "INSERT"], objectKind: .table, schema: "public"),
         ])])
-    static let pending = AccessDecision(
+    static let pending = Decision(
         outcome: .pendingApproval, ttlSeconds: 1800, rules: ["prod-write"],
         approvals: [ApprovalRule(rule: "prod-write", requires: [
             ApprovalRequirement(group: "db-owners", count: 2), ApprovalRequirement(group: "security", count: 1),
@@ -40,7 +41,7 @@ struct AccessRequestStoreTests {
             database: database, auditLog: AuditLog(source: "/airlock/test", clock: clock), clock: clock, logger: logger)
     }
 
-    func create(_ store: AccessRequestStore, _ decision: AccessDecision = pending) async throws -> AccessRequestRecord {
+    func create(_ store: AccessRequestStore, _ decision: Decision = pending) async throws -> AccessRequestRecord {
         try await store.create(Self.request, resource: Self.ordersDB, decision: decision,
                                evaluationInput: ["principal": ["id": "bob"]], policySetID: nil)
     }
@@ -75,7 +76,7 @@ struct AccessRequestStoreTests {
             #expect(created.decisionDeadline == Self.start.addingTimeInterval(3600))
             #expect(created.sourceIP == "10.1.2.3" && created.ticket == "INC-4411" && created.decision == Self.pending)
             clock.advance(1)  // pages are ordered by creation time, then id
-            let denied = try await create(store, AccessDecision(outcome: .deny, ttlSeconds: nil, rules: ["f"]))
+            let denied = try await create(store, Decision(outcome: .deny, ttlSeconds: nil, rules: ["f"]))
             #expect(denied.status == .denied && denied.grantedTTLSeconds == nil)
             #expect(try await store.get(created.id) == created)
             #expect(try await store.get(UUID()) == nil)
@@ -139,7 +140,7 @@ struct AccessRequestStoreTests {
             let clock = TestClock(Self.start)
             let store = store(database, clock: clock)
             let pending = try await create(store).id
-            let permitted = try await create(store, AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"])).id
+            let permitted = try await create(store, Decision(outcome: .permit, ttlSeconds: 600, rules: ["p"])).id
             #expect(try await store.expireDue().isEmpty)
             clock.advance(900)
             #expect(try await store.expireDue() == [permitted])
@@ -173,7 +174,7 @@ struct AccessRequestStoreTests {
     func concurrentReviews() async throws {
         // Two db-owners approve at the same instant; without the row lock each would see only its own approval
         // and the request would stay pending forever.
-        let twoOwners = AccessDecision(
+        let twoOwners = Decision(
             outcome: .pendingApproval, ttlSeconds: 900, rules: ["two-owners"],
             approvals: [ApprovalRule(rule: "two-owners", requires: [ApprovalRequirement(group: "db-owners", count: 2)])])
         try await TestDatabase.withDatabase { database in
@@ -195,5 +196,12 @@ struct AccessRequestStoreTests {
             let approvedEvents = try await events(database).filter { $0 == "airlock.access.approved" }.count
             #expect(approvedEvents == 10)
         }
+    }
+}
+
+extension MintedCredential {
+    /// A login's name as a provider would return it (no secret needed by the store).
+    static func login(_ username: String, for intent: LeaseIntent) -> MintedCredential {
+        MintedCredential(leaseID: intent.lease, expiresAt: intent.expiresAt, username: username, secretFields: [:])
     }
 }

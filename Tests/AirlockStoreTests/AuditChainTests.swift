@@ -1,4 +1,3 @@
-import AirlockAudit
 import AirlockCore
 import AirlockStore
 import AirlockTestSupport

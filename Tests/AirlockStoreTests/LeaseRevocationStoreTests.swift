@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import AirlockStore
 import AirlockTestSupport
 import Foundation
@@ -11,7 +12,7 @@ struct LeaseRevocationStoreTests {
     let logger = Support.logger
     let base = AccessRequestStoreTests()
     static let start = AccessRequestStoreTests.start
-    static let permit = AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
+    static let permit = Decision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
 
     /// `count` active leases (600 s) issued at the clock's time.
     func activeLeases(_ requests: AccessRequestStore, _ count: Int) async throws -> [UUID] {
@@ -20,14 +21,14 @@ struct LeaseRevocationStoreTests {
         for index in 0..<count {
             let request = try await base.create(requests, Self.permit)
             let intent = try await leases.begin(request.id, by: AccessRequestStoreTests.bob, issuable: ["orders-db": .postgres])
-            try await leases.activate(intent, username: "airlock_readwrite_\(String(format: "%012d", index))")
+            try await leases.activate(intent, credential: .login("airlock_readwrite_\(String(format: "%012d", index))", for: intent))
             ids.append(intent.lease)
         }
         return ids
     }
 
     func status(_ requests: AccessRequestStore, _ id: UUID) async throws -> String? {
-        try await LeaseStore(requests: requests).get(id)?.status
+        try await LeaseStore(requests: requests).get(id)?.status.rawValue
     }
 
     @Test("due leases are claimed once across concurrent workers; a claim that is not finished is taken again later")
@@ -66,9 +67,9 @@ struct LeaseRevocationStoreTests {
             let revoked = try #require(claimed.first { $0.id == ids[1] })
             #expect(expired.reason == "expired" && revoked.reason == "revoked by alice")
 
-            try await store.finish(expired, username: expired.username)
+            try await store.finish(expired, as: expired.finalStatus, username: expired.username)
             #expect(try await status(requests, ids[0]) == "expired")
-            try await store.failed(revoked, error: "cannot connect", retryAfter: 30)
+            try await store.failed(revoked, error: "cannot connect", retryAt: clock.now().addingTimeInterval(30))
             #expect(try await status(requests, ids[1]) == "revoking")
             #expect(try await LeaseStore(requests: requests).get(ids[1])?.lastError == "cannot connect")
             clock.advance(29)
@@ -76,9 +77,9 @@ struct LeaseRevocationStoreTests {
             clock.advance(2)
             let retry = try #require(try await store.claimDue().first)
             #expect(retry.id == ids[1] && retry.attempts == 2)
-            try await store.finish(retry, username: retry.username)
+            try await store.finish(retry, as: retry.finalStatus, username: retry.username)
             #expect(try await status(requests, ids[1]) == "revoked")
-            try await store.finish(retry, username: retry.username)  // finishing twice changes nothing
+            try await store.finish(retry, as: retry.finalStatus, username: retry.username)  // finishing twice changes nothing
 
             let rows = try await database.client.query("SELECT type FROM audit_events ORDER BY ingest_id", logger: logger)
             var types: [String] = []
@@ -118,7 +119,7 @@ struct LeaseRevocationStoreTests {
             try await leases.abandon(intent.lease, username: "airlock_readwrite_abcdefghijkl", error: "target refused")
             let claimed = try #require(try await store.claimDue().first)
             #expect(claimed.reason == "issuance_failed" && claimed.username == "airlock_readwrite_abcdefghijkl")
-            try await store.finish(claimed, username: claimed.username)
+            try await store.finish(claimed, as: claimed.finalStatus, username: claimed.username)
             #expect(try await status(requests, intent.lease) == "revoked")
         }
     }

@@ -1,18 +1,19 @@
 import AirlockCore
+import AirlockPolicy
 import AirlockStore
 import AirlockTestSupport
 import Foundation
 import PostgresNIO
 import Testing
 
-/// Pickup, intent first: ``LeaseStore/begin(_:by:issuable:)`` and ``LeaseStore/activate(_:username:token:)``
+/// Pickup, intent first: ``LeaseStore/begin(_:by:issuable:)`` and ``LeaseStore/activate(_:credential:)``
 /// write each step in one statement; these tests hold them to the request state machine.
 @Suite("Lease store on PostgreSQL", .timeLimit(.minutes(2)))
 struct LeaseStoreTests {
     let logger = Support.logger
     let base = AccessRequestStoreTests()
     static let start = AccessRequestStoreTests.start
-    static let permit = AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
+    static let permit = Decision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
     static let issuable: [String: Resource.Kind] = ["orders-db": .postgres]
     static let bob = AccessRequestStoreTests.bob
 
@@ -34,24 +35,24 @@ struct LeaseStoreTests {
             #expect(intent.expiresAt == Self.start.addingTimeInterval(605))
             #expect(intent.resourceID == "orders-db" && intent.role == "readwrite" && intent.requestID == request.id)
             let begun = try #require(try await leases.get(intent.lease))
-            #expect(begun.status == "issuing" && begun.username == nil)
+            #expect(begun.status == .issuing && begun.username == nil)
             #expect(try await requests.get(request.id)?.status == .approved)
 
             var expected = request.state()
             _ = try expected.apply(.pickUp(at: Self.start.addingTimeInterval(5)))
             clock.advance(1)
-            try await leases.activate(intent, username: "airlock_readwrite_abcdefghijkl")
+            try await leases.activate(intent, credential: .login("airlock_readwrite_abcdefghijkl", for: intent))
             let issued = try #require(try await requests.get(request.id))
             #expect(issued.status == expected.status && issued.closedAt == expected.closedAt)
             #expect(issued.leaseID == intent.lease)
             let active = try #require(try await leases.get(intent.lease))
-            #expect(active.status == "active" && active.username == "airlock_readwrite_abcdefghijkl")
+            #expect(active.status == .active && active.username == "airlock_readwrite_abcdefghijkl")
             #expect(active.issuedAt == Self.start.addingTimeInterval(6))
             #expect(try await base.events(database).last == "airlock.credential.issued")
 
             let events = try await count(database, "SELECT count(*) FROM audit_events")
             #expect(await AccessRequestStoreTests.code {
-                try await leases.activate(intent, username: "airlock_readwrite_abcdefghijkm")
+                try await leases.activate(intent, credential: .login("airlock_readwrite_abcdefghijkm", for: intent))
             } == "lease_not_issuing")
             #expect(await AccessRequestStoreTests.code {
                 _ = try await leases.begin(request.id, by: Self.bob, issuable: Self.issuable)
@@ -68,7 +69,7 @@ struct LeaseStoreTests {
             let requests = base.store(database, clock: clock)
             let leases = LeaseStore(requests: requests)
             let pending = try await base.create(requests)
-            let denied = try await base.create(requests, AccessDecision(outcome: .deny, ttlSeconds: nil, rules: ["d"]))
+            let denied = try await base.create(requests, Decision(outcome: .deny, ttlSeconds: nil, rules: ["d"]))
             let approved = try await base.create(requests, Self.permit)
             let late = try await base.create(requests, Self.permit)
             let mallory = Principal(id: "mallory", kind: .user, groups: ["db-owners"])
@@ -120,10 +121,10 @@ struct LeaseStoreTests {
             let intent = try await leases.begin(request.id, by: Self.bob, issuable: Self.issuable)
             try await leases.abandon(intent.lease, username: "airlock_readwrite_abcdefghijkl", error: "mint failed")
             #expect(await AccessRequestStoreTests.code {
-                try await leases.activate(intent, username: "airlock_readwrite_abcdefghijkl")
+                try await leases.activate(intent, credential: .login("airlock_readwrite_abcdefghijkl", for: intent))
             } == "lease_not_issuing")
             let lease = try #require(try await leases.get(intent.lease))
-            #expect(lease.status == "revoking" && lease.username == "airlock_readwrite_abcdefghijkl")
+            #expect(lease.status == .revoking && lease.username == "airlock_readwrite_abcdefghijkl")
             #expect(lease.lastError == "mint failed")
             #expect(try await requests.get(request.id)?.status == .approved)
             #expect(try await base.events(database).contains("airlock.credential.issued") == false)

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import AirlockStore
 import AirlockTestSupport
 import Foundation
@@ -137,7 +138,7 @@ struct TokenCacheTests {
             let leases = LeaseStore(requests: requests)
             let api = Resource(id: "payments-api", kind: .token, env: "prod", owner: "payments", sensitivity: 6,
                                audience: "payments-api", roles: ["read": RoleTemplate(name: "read", scopes: ["payments:read"])])
-            let permit = AccessDecision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
+            let permit = Decision(outcome: .permit, ttlSeconds: 600, rules: ["p"])
             let ci = Principal(id: "ci", kind: .service, groups: ["ci"])
             func issue() async throws -> CredentialToken {
                 let id = try await requests.createReturningID(
@@ -146,7 +147,8 @@ struct TokenCacheTests {
                 let intent = try await leases.begin(id, by: ci, issuable: ["payments-api": .token])
                 let token = try CredentialToken.mint(
                     resource: api, role: "read", subject: "ci", leaseID: intent.lease, expiresAt: intent.expiresAt)
-                try await leases.activate(intent, username: nil, token: token)
+                try await leases.activate(intent, credential: MintedCredential(
+                    leaseID: intent.lease, expiresAt: intent.expiresAt, token: token, secretFields: [:]))
                 return token
             }
             let first = try await issue()

@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockPolicy
 import Hummingbird
@@ -7,8 +8,7 @@ import Hummingbird
 /// someone else. The answer is `{decision, approvers?, explanation}`: `approvers` when the decision is pending,
 /// `explanation` for every outcome (which rules applied, and for the others the first condition that failed).
 struct DecisionRoutes {
-    let broker: AccessBroker
-    let trustedProxies: [CIDR]
+    let routes: AccessRequestRoutes
 
     /// The fields of a body's `principal` object (the attributes of `principal` in policies).
     static let principalFields: Set<String> = ["id", "kind", "groups", "email", "mfa_age", "on_call"]
@@ -27,19 +27,13 @@ struct DecisionRoutes {
             }
             principal = try Self.principal(body)
         }
-        let ask = try AccessRequestRoutes.ask(body, sourceIP: SourceAddress.resolve(
-            peer: context.peerAddress, forwardedFor: request.headers[values: .forwardedFor],
-            trustedProxies: trustedProxies))
-        let resource = try broker.validate(ask)
-        let input = broker.evaluationInput(principal: principal, resource: resource, ask: ask)
-        let (_, decisionJSON, explanation, _) = try broker.decide(input, explainAlways: true)
-        let decision = try AccessDecision(json: decisionJSON)
+        let ask = try AccessRequestRoutes.ask(body, sourceIP: routes.sourceIP(request, context))
+        let (decided, approvers) = try await routes.requests.whatIf(ask, for: principal)
         var answer: [String: JSONValue] = [
-            "decision": decisionJSON, "explanation": explanation.map(ExplanationJSON.make) ?? .array([]),
+            "decision": decided.decision.stored,
+            "explanation": decided.explanation.map(ExplanationJSON.make) ?? .array([]),
         ]
-        if decision.outcome == .pendingApproval {
-            answer["approvers"] = try await ApproversJSON.make(decision, requester: principal.id, requests: broker.requests)
-        }
+        if let approvers { answer["approvers"] = ApproversJSON.make(approvers) }
         return JSONResponse.make(.object(answer))
     }
 

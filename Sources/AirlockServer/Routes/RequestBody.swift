@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import Foundation
 import Hummingbird
@@ -36,7 +37,7 @@ struct RequestBody {
         guard let object = value.objectValue else { throw Self.invalid("`\(prefix)\(key)` must be an object") }
         let nested = prefix + key + "."
         for name in object.keys.sorted() where !allowed.contains(name) {
-            throw APIError(.badRequest, code: "unknown_field", message: "unknown field `\(nested)\(AccessBroker.shown(name))`")
+            throw APIError(.badRequest, code: "unknown_field", message: "unknown field `\(nested)\(BrokerError.shown(name))`")
         }
         return RequestBody(fields: object, prefix: nested)
     }

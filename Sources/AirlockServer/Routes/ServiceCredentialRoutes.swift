@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import Foundation
 import Hummingbird
@@ -9,31 +10,19 @@ import Hummingbird
 /// with the decision (and the explanation of a denial); a pending request stays pending, so an approver may still
 /// approve it and the caller pick it up with `GET /v1/access-requests/{id}/credentials`.
 struct ServiceCredentialRoutes {
-    let requests: AccessRequestRoutes
+    let routes: AccessRequestRoutes
 
     func register(on router: Router<AirlockRequestContext>) {
         router.post("v1/credentials") { request, context in try await issue(request, context) }
     }
 
     func issue(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
-        let ask = try await requests.recordAsk(
-            request, context, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket"], reasonRequired: false)
-        guard ask.decision.outcome == .permit else {
-            var details: [String: JSONValue] = [
-                "decision": ask.decisionJSON, "access_request_id": JSONResponse.id(ask.id),
-                "status": .string(ask.status.rawValue),
-            ]
-            if let explanation = ask.explanation { details["explanation"] = ExplanationJSON.make(explanation) }
-            let message = ask.decision.outcome == .deny
-                ? "the policy denies this request"
-                : "the policy requires approval; the request \(ask.id.uuidString.lowercased()) is pending"
-            throw APIError(.forbidden, code: "policy_denied", message: message, details: details)
-        }
-        var credential = try await CredentialIssuer(broker: requests.broker).issue(requestID: ask.id, for: ask.principal)
-        if case .object(var fields) = credential {
-            fields["access_request_id"] = JSONResponse.id(ask.id)
-            credential = .object(fields)
-        }
-        return JSONResponse.make(credential, status: .created)
+        let principal = try context.requirePrincipal()
+        let body = try await RequestBody.read(request, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket"])
+        let ask = try AccessRequestRoutes.ask(body, reasonRequired: false, sourceIP: routes.sourceIP(request, context))
+        let issued = try await routes.issuance.issueNow(ask, by: principal)
+        guard case .object(var fields) = AccessRequestRoutes.render(issued) else { preconditionFailure() }
+        fields["access_request_id"] = JSONResponse.id(issued.accessRequestID)
+        return JSONResponse.make(.object(fields), status: .created)
     }
 }

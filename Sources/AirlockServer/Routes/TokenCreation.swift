@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import Foundation
 
@@ -46,7 +47,7 @@ struct TokenCreation {
         for name in names {
             guard let scope = ApiTokenScope(rawValue: name) else {
                 let known = ApiTokenScope.allCases.map(\.rawValue).joined(separator: ", ")
-                throw RequestBody.invalid("unknown scope `\(AccessBroker.shown(name))`; known scopes: \(known)")
+                throw RequestBody.invalid("unknown scope `\(BrokerError.shown(name))`; known scopes: \(known)")
             }
             if !scopes.contains(scope) { scopes.append(scope) }
         }
@@ -56,7 +57,7 @@ struct TokenCreation {
     private static func groups(_ names: [String]) throws -> [String] {
         for name in names where !isGroupName(name) {
             throw RequestBody.invalid(
-                "group `\(AccessBroker.shown(name))` must match `^[a-z0-9][a-z0-9_-]{0,63}$`")
+                "group `\(BrokerError.shown(name))` must match `^[a-z0-9][a-z0-9_-]{0,63}$`")
         }
         return names
     }

@@ -7,8 +7,7 @@ import Foundation
 /// (`airlock policy replay`): a what-if before merging a policy change.
 ///
 /// Each request is decided again on exactly the input stored with it (principal, resource, request, the hour
-/// and weekday it was made, its risk), so only the policies differ. It lives beside ``AccessBroker``, the other
-/// place that bridges the policy language and the store.
+/// and weekday it was made, its risk), so only the policies differ.
 public struct PolicyReplay: Sendable {
     /// One request whose decision would change.
     public struct Change: Sendable, Hashable {
@@ -66,13 +65,7 @@ public struct PolicyReplay: Sendable {
         } catch {
             return .failed(error.message)
         }
-        let decision = policies.evaluate(input)
-        let after: AccessDecision
-        do {
-            after = try AccessDecision(json: JSONValue.parse(decision.json))
-        } catch {
-            return .failed("the new decision cannot be read: \(error)")
-        }
+        let after = policies.evaluate(input)
         return DecisionChange.between(request.decision, after).map(Outcome.changed) ?? .unchanged
     }
 

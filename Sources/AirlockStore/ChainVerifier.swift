@@ -1,5 +1,4 @@
 import AirlockCore
-import AirlockStore
 import Foundation
 import Logging
 import PostgresNIO

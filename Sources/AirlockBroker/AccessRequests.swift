@@ -1,0 +1,131 @@
+import AirlockCore
+import AirlockPolicy
+import AirlockStore
+import Foundation
+import Logging
+
+/// An ask as recorded: its id, the decision and the status it gives.
+public struct RecordedAsk: Sendable {
+    public var id: UUID
+    public var principal: Principal
+    public var decision: Decision
+    public var explanation: Explanation?
+    /// The status the decision gives (`approved`, `pending_approval` or `denied`).
+    public var status: AccessRequestState.Status
+    /// Who may approve it, when pending.
+    public var approvers: ApproverRoster?
+}
+
+/// Who may approve a request: per applying approval rule, what is required and who has approved, and the members
+/// Airlock knows of in each group (people who approved as members of it before).
+public struct ApproverRoster: Sendable, Hashable {
+    public var progress: [ApprovalProgress]
+    public var knownMembers: [String: [String]]
+}
+
+/// A request with who may still approve it (when pending).
+public struct RequestView: Sendable {
+    public var record: AccessRequestRecord
+    public var approvers: ApproverRoster?
+}
+
+/// Asking, deciding and reviewing: records asks with their decision and audit events (one statement), answers
+/// what-if questions, and takes approvers' verdicts.
+public struct AccessRequests: Sendable {
+    public let decider: AccessDecider
+    public let store: AccessRequestStore
+
+    public init(decider: AccessDecider, store: AccessRequestStore) {
+        self.decider = decider
+        self.store = store
+    }
+
+    /// Checks and decides `ask` for `principal` and records the request with its audit events.
+    public func ask(_ ask: Ask, by principal: Principal) async throws -> RecordedAsk {
+        let resource = try decider.validate(ask)
+        let input = await decider.input(principal: principal, resource: resource, ask: ask)
+        let decided = try decider.decide(input)
+        let id = try await store.createReturningID(
+            NewAccessRequest(principal: principal, resourceID: resource.id, role: ask.role,
+                             ttlSeconds: Int(ask.ttlSeconds), reason: ask.reason, ticket: ask.ticket,
+                             breakGlass: ask.breakGlass, sourceIP: ask.sourceIP),
+            resource: resource, decision: decided.decision, evaluationInput: input.stored,
+            policySetID: decided.policySetID)
+        var recorded = RecordedAsk(
+            id: id, principal: principal, decision: decided.decision, explanation: decided.explanation,
+            status: Self.status(of: decided.decision), approvers: nil)
+        // Only a pending request needs reading back (for its approvers).
+        if recorded.status == .pendingApproval, let record = try await store.get(id) {
+            recorded.status = record.status
+            recorded.approvers = try await roster(record.approvalProgress)
+        }
+        return recorded
+    }
+
+    /// What the active policy set would decide for `principal` asking `ask`, with the explanation for every
+    /// outcome and, when pending, who may approve. Records nothing.
+    public func whatIf(_ ask: Ask, for principal: Principal) async throws -> (DecidedAsk, ApproverRoster?) {
+        let resource = try decider.validate(ask)
+        let input = await decider.input(principal: principal, resource: resource, ask: ask)
+        let decided = try decider.decide(input, explainAlways: true)
+        guard decided.decision.outcome == .pendingApproval else { return (decided, nil) }
+        let progress = ApprovalMatcher.progress(decided.decision.approvals, approvers: [], requester: principal.id)
+        return (decided, try await roster(progress))
+    }
+
+    /// The request `id`, if `viewer` may see it: its requester, someone who may approve it, auditors and admins.
+    public func show(_ id: UUID, to viewer: Principal) async throws -> RequestView {
+        guard let record = try await store.get(id) else { throw BrokerError.notFound("no such access request") }
+        let mayApprove = record.approvalProgress.contains { progress in
+            progress.requirements.contains { viewer.groups.contains($0.requirement.group) }
+        }
+        guard record.principalID == viewer.id || mayApprove || viewer.has(scope: "auditor")
+            || viewer.has(scope: "admin") else {
+            throw BrokerError.notFound("no such access request")
+        }
+        return try await view(record)
+    }
+
+    /// `status` requests: the caller's own (`mine`), or those the caller may review, oldest first, a page at a time.
+    public func list(
+        for principal: Principal, status: AccessRequestState.Status, mine: Bool, after: UUID?
+    ) async throws -> (items: [RequestView], nextCursor: UUID?) {
+        let page = try await store.list(
+            principal: mine ? principal.id : nil, status: status, reviewableBy: mine ? nil : principal, after: after)
+        var items: [RequestView] = []
+        for record in page.items { items.append(try await view(record)) }
+        return (items, page.nextCursor)
+    }
+
+    /// Records `reviewer`'s verdict on request `id`.
+    public func review(
+        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
+    ) async throws -> RequestView {
+        do {
+            return try await view(try await store.review(id, by: reviewer, verdict: verdict, comment: comment))
+        } catch let error as AccessRequestError {
+            throw BrokerError(error)
+        } catch let error as StoreError where error.code == "not_found" {
+            throw BrokerError.notFound("no such access request")
+        }
+    }
+
+    func view(_ record: AccessRequestRecord) async throws -> RequestView {
+        RequestView(
+            record: record,
+            approvers: record.status == .pendingApproval ? try await roster(record.approvalProgress) : nil)
+    }
+
+    func roster(_ progress: [ApprovalProgress]) async throws -> ApproverRoster {
+        let groups = Array(Set(progress.flatMap { $0.requirements.map(\.requirement.group) })).sorted()
+        return ApproverRoster(progress: progress, knownMembers: try await store.knownMembers(of: groups))
+    }
+
+    static func status(of decision: Decision) -> AccessRequestState.Status {
+        switch decision.outcome {
+        case .permit: .approved
+        case .pendingApproval: .pendingApproval
+        case .deny: .denied
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import AirlockCore
+import AirlockStore
+import Foundation
+import Logging
+
+/// Removes the credentials of leases that end: at expiry, on explicit revocation, on revoke-all, and for
+/// issuances left incomplete. Each lease's credential goes through its resource's provider; a failure is recorded
+/// (`airlock.credential.revocation_failed`) and retried after ``retryDelay``, forever.
+public struct CredentialRevocation: Sendable {
+    public let store: LeaseRevocationStore
+    public let catalog: ResourceCatalog
+    public let providers: CredentialProviders
+    /// The pause before attempt `n + 1` after `n` failed ones (the server gives a growing, jittered backoff).
+    let retryDelay: @Sendable (_ failedAttempts: Int) -> Duration
+    /// Called after a lease's credential is gone (the server clears its token caches: the database notifies every
+    /// broker, but this one need not wait).
+    let credentialRemoved: @Sendable () -> Void
+    let logger: Logger
+
+    public init(
+        store: LeaseRevocationStore, catalog: ResourceCatalog, providers: CredentialProviders,
+        retryDelay: @escaping @Sendable (_ failedAttempts: Int) -> Duration,
+        credentialRemoved: @escaping @Sendable () -> Void = {}, logger: Logger
+    ) {
+        self.store = store
+        self.catalog = catalog
+        self.providers = providers
+        self.retryDelay = retryDelay
+        self.credentialRemoved = credentialRemoved
+        self.logger = logger
+    }
+
+    /// Claims due leases (only `ids`, when given) and revokes them concurrently; returns how many were claimed.
+    @discardableResult
+    public func revokeDue(ids: [UUID]? = nil, limit: Int = 50) async throws -> Int {
+        let claimed = try await store.claimDue(limit: limit, ids: ids)
+        await withDiscardingTaskGroup { group in
+            for lease in claimed { group.addTask { await revoke(lease) } }
+        }
+        return claimed.count
+    }
+
+    /// Removes the credential of one claimed lease and records the outcome.
+    public func revoke(_ lease: LeaseToRevoke) async {
+        let now = store.requests.clock.now()
+        var state = LeaseState(status: .revoking, expiresAt: now, endReason: lease.reason)
+        do {
+            guard let resource = catalog[lease.resourceID], let provider = providers.provider(for: resource) else {
+                throw ProviderError(code: "unknown_resource", message: "resource `\(lease.resourceID)` is no longer configured")
+            }
+            let outcome = try await provider.revoke(
+                LeaseCredential(leaseID: lease.id, username: lease.username, tokenID: lease.tokenID), on: resource)
+            guard outcome.isComplete else {
+                throw ProviderError(code: "revocation_incomplete", message: outcome.description)
+            }
+            guard case .finish(let status) = try state.apply(.credentialRemoved(at: now)) else { return }
+            // A login an interrupted issuance left behind was found by the provider: record its name.
+            let username = lease.username ?? (lease.tokenID == nil && outcome.existed ? outcome.identifier : nil)
+            try await store.finish(lease, as: status, username: username, terminatedSessions: outcome.terminatedSessions)
+            credentialRemoved()
+            logger.info("lease ended", metadata: [
+                "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)", "reason": "\(lease.reason)",
+            ])
+        } catch {
+            let message = (error as? ProviderError)?.message ?? describeDatabaseError(error)
+            let pause = retryDelay(max(0, lease.attempts - 1))
+            let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
+            if case .retry(let at)? = try? state.apply(.removalFailed(retryAt: now.addingTimeInterval(seconds))) {
+                try? await store.failed(lease, error: message, retryAt: at)
+            }
+            logger.error("revocation failed; it will be retried", metadata: [
+                "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)", "attempts": "\(lease.attempts)",
+                "error": "\(message)",
+            ])
+        }
+    }
+}

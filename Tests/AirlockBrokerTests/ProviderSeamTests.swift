@@ -1,0 +1,149 @@
+import AirlockBroker
+import AirlockCore
+import AirlockPolicy
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// The credential provider seam is real: a kind Airlock has never heard of, served by a provider that exists
+/// only here, is asked for, issued, renewed, revoked and expired through the broker's own services, on a real
+/// database, with nothing in the broker knowing the kind.
+@Suite(.serialized)
+struct ProviderSeamTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+    static let memo = Resource.Kind(rawValue: "memo")!
+    static let notes = Resource(
+        id: "notes", kind: memo, env: "prod", owner: "docs", roles: ["reader": RoleTemplate(name: "reader")])
+    static let alice = Principal(id: "alice", kind: .user, groups: ["docs"])
+
+    /// A provider for `memo` resources: it keeps the credentials it minted, so the test sees each one appear and go.
+    final class MemoProvider: CredentialProvider {
+        let live = Mutex<[UUID: Date]>([:])
+        let revoked = Mutex<[UUID]>([])
+        var kind: Resource.Kind { ProviderSeamTests.memo }
+
+        func mint(_ request: MintRequest) async throws -> MintedCredential {
+            live.withLock { $0[request.leaseID] = request.expiresAt }
+            return MintedCredential(
+                leaseID: request.leaseID, expiresAt: request.expiresAt, username: "memo_\(request.role)",
+                secretFields: ["passphrase": .string("not-a-real-secret-\(request.leaseID)")])
+        }
+
+        func extend(_ credential: LeaseCredential, on resource: Resource, until: Date) async throws {
+            live.withLock { $0[credential.leaseID] = until }
+        }
+
+        func revoke(_ credential: LeaseCredential, on resource: Resource) async throws -> RevocationOutcome {
+            let existed = live.withLock { $0.removeValue(forKey: credential.leaseID) != nil }
+            revoked.withLock { $0.append(credential.leaseID) }
+            return RevocationOutcome(identifier: credential.username ?? "", existed: existed)
+        }
+
+        func leftover(of leaseID: UUID, on resource: Resource) async throws -> String? { nil }
+    }
+
+    struct Broker {
+        let requests: AccessRequests
+        let issuance: CredentialIssuance
+        let leases: Leases
+        let provider: MemoProvider
+        let clock: SettableClock
+    }
+
+    final class SettableClock: WallClock {
+        let time: Mutex<Date>
+        init(_ start: Date) { time = Mutex(start) }
+        func now() -> Date { time.withLock { $0 } }
+        func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    }
+
+    static func broker(_ database: Database) async throws -> Broker {
+        let clock = SettableClock(start)
+        let policySet = try ActivePolicySet.load(
+            files: ["main.airlock": #"permit "memo-readers" when resource.kind == "memo" and "docs" in principal.groups ttl <= 10m;"#],
+            id: UUID(), directory: "")
+        try await database.client.query("""
+            INSERT INTO policy_sets (id, digest, files, status) VALUES (\(policySet.id), \(policySet.digest), '{}', 'loaded')
+            """, logger: TestDatabase.logger)
+        let store = AccessRequestStore(
+            database: database, auditLog: AuditLog(source: "airlock-test", clock: clock), clock: clock,
+            logger: TestDatabase.logger)
+        let decider = AccessDecider(
+            catalog: ResourceCatalog(resources: [notes]), policies: LoadedPolicies(policySet), maximumTTLSeconds: 3600,
+            clock: clock, timeZone: TimeZone(identifier: "UTC")!, logger: TestDatabase.logger)
+        let provider = MemoProvider()
+        let providers = CredentialProviders([provider])
+        let requests = AccessRequests(decider: decider, store: store)
+        let leaseStore = LeaseStore(requests: store)
+        let revocation = CredentialRevocation(
+            store: LeaseRevocationStore(requests: store), catalog: decider.catalog, providers: providers,
+            retryDelay: { _ in .seconds(5) }, logger: TestDatabase.logger)
+        return Broker(
+            requests: requests,
+            issuance: CredentialIssuance(requests: requests, leases: leaseStore, providers: providers, logger: TestDatabase.logger),
+            leases: Leases(decider: decider, requests: store, store: leaseStore, providers: providers, revocation: revocation),
+            provider: provider, clock: clock)
+    }
+
+    @Test("a test provider plugs in through the registry: issued, renewed and revoked end to end")
+    func issueRenewRevoke() async throws {
+        try await TestDatabase.withDatabase { database in
+            let broker = try await Self.broker(database)
+            let issued = try await broker.issuance.issueNow(
+                Ask(resource: "notes", role: "reader", ttlSeconds: 300), by: Self.alice)
+            #expect(issued.kind == Self.memo)
+            #expect(issued.credential.secretFields["passphrase"] != nil)
+            #expect(!"\(issued.credential)".contains("not-a-real-secret"))
+            let leaseID = issued.credential.leaseID
+            #expect(broker.provider.live.withLock { $0[leaseID] } == Self.start.addingTimeInterval(300))
+            let lease = try await broker.leases.show(leaseID, to: Self.alice)
+            #expect(lease.status == .active && lease.kind == Self.memo && lease.username == "memo_reader")
+
+            broker.clock.advance(60)
+            let renewed = try await broker.leases.renew(leaseID, by: Self.alice, ttlSeconds: 500)
+            #expect(renewed.expiresAt == Self.start.addingTimeInterval(560))
+            #expect(broker.provider.live.withLock { $0[leaseID] } == Self.start.addingTimeInterval(560))
+
+            let ended = try await broker.leases.revoke(leaseID, by: Self.alice)
+            #expect(ended.status == .revoked)
+            #expect(broker.provider.live.withLock { $0.isEmpty })
+            #expect(broker.provider.revoked.withLock { $0 } == [leaseID])
+        }
+    }
+
+    @Test("a test provider's credential expires through the revocation sweep")
+    func expiry() async throws {
+        try await TestDatabase.withDatabase { database in
+            let broker = try await Self.broker(database)
+            let recorded = try await broker.requests.ask(
+                Ask(resource: "notes", role: "reader", ttlSeconds: 120, reason: "read the runbook"), by: Self.alice)
+            #expect(recorded.status == .approved)
+            let issued = try await broker.issuance.pickUp(recorded.id, by: Self.alice)
+            let leaseID = issued.credential.leaseID
+            #expect(try await broker.leases.revocation.revokeDue() == 0)
+            broker.clock.advance(121)
+            #expect(try await broker.leases.revocation.revokeDue() == 1)
+            #expect(try await broker.leases.show(leaseID, to: Self.alice).status == .expired)
+            #expect(broker.provider.revoked.withLock { $0 } == [leaseID])
+        }
+    }
+
+    @Test("a kind no provider is registered for cannot be picked up")
+    func unregisteredKind() async throws {
+        try await TestDatabase.withDatabase { database in
+            let broker = try await Self.broker(database)
+            let unserved = CredentialIssuance(
+                requests: broker.requests, leases: broker.issuance.leases, providers: CredentialProviders([]),
+                logger: TestDatabase.logger)
+            let recorded = try await broker.requests.ask(
+                Ask(resource: "notes", role: "reader", ttlSeconds: 120, reason: "r"), by: Self.alice)
+            await #expect(throws: BrokerError.resourceNoLongerConfigured) {
+                try await unserved.pickUp(recorded.id, by: Self.alice)
+            }
+            #expect(broker.provider.live.withLock { $0.isEmpty })
+        }
+    }
+}
