@@ -102,7 +102,7 @@ struct BrokerParts {
             database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)
         LeaseRoutes(leases: leases).register(on: router)
-        TokenRoutes(tokens: tokens).register(on: router)
+        TokenRoutes(tokens: ApiTokens(store: tokens)).register(on: router)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
 

@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockPolicy
 import AirlockStore
@@ -26,41 +27,52 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(name: .customLong("group"), help: "A group of the token's service principal (repeatable).")
         var groups: [String] = []
 
-        @Option(help: "A name for people; the principal is token:<name>.")
-        var name: String = ""
+        @Option(help: "A name for people; the principal is token:<name>. Default: cli-<random>, one principal per token.")
+        var name: String?
 
         @Option(help: ArgumentHelp("Lifetime such as 30d or 12h; none by default.", valueName: "duration"))
         var ttl: String?
 
+        /// The token asked for, checked as `POST /v1/tokens` checks it (``ApiTokens/validate(_:)``).
         func validate() throws {
             do {
-                _ = try ApiTokenStore.validate(scopes: scopes)
-            } catch {
+                _ = try ApiTokens.validate(try newToken())
+            } catch let error as BrokerError {
                 throw ValidationError(error.message)
             }
-            _ = try parsedTTL()
         }
 
-        func parsedTTL() throws -> TimeInterval? {
+        func newToken() throws -> NewApiToken {
+            NewApiToken(
+                name: name ?? Self.defaultName, scopes: scopes, groups: groups, ttlSeconds: try parsedTTL())
+        }
+
+        /// `cli-` and 8 random hex digits: tokens made without `--name` are each a principal of their own.
+        static let defaultName: String = {
+            var generator = SystemRandomNumberGenerator()
+            return "cli-" + String(UInt32.random(in: .min ... .max, using: &generator), radix: 16)
+        }()
+
+        func parsedTTL() throws -> Int64? {
             guard let ttl else { return nil }
             guard case .success(let seconds) = DurationText.parse(ttl), seconds > 0 else {
                 throw ValidationError("--ttl `\(ttl)` is not a positive duration such as 30m, 12h or 30d")
             }
-            return TimeInterval(seconds)
+            return seconds
         }
 
         func run() async throws {
             let settings = try options.load()
             let logger = LogSetup.bootstrap(settings, level: .warning)
             let url = try settings.requireDatabaseURL()
-            let (name, scopes, groups, ttl) = (self.name, self.scopes, self.groups, try parsedTTL())
+            let token = try newToken()
             let source = settings.auditSource
             let created = try await Database.withDatabase(url, logger: logger) { database in
-                try await ApiTokenStore(database: database, auditLog: AuditLog(source: source))
-                    .create(name: name, scopes: scopes, groups: groups, ttl: ttl, actor: "cli", logger: logger)
+                try await ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: source)))
+                    .create(token, by: "cli", logger: logger)
             }
-            print(created.token)
-            FileHandle.standardError.write(Data("token id \(created.id.uuidString.lowercased())\n".utf8))
+            print(created.secret)
+            FileHandle.standardError.write(Data("token id \(created.record.id.uuidString.lowercased())\n".utf8))
         }
     }
 
@@ -79,7 +91,7 @@ struct TokenCommand: AsyncParsableCommand {
             let url = try settings.requireDatabaseURL()
             let source = settings.auditSource
             let records = try await Database.withDatabase(url, logger: logger) { database in
-                try await ApiTokenStore(database: database, auditLog: AuditLog(source: source))
+                try await ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: source)))
                     .list(logger: logger)
             }
             for record in records { print(json ? Self.jsonLine(record) : Self.line(record)) }
@@ -124,15 +136,17 @@ struct TokenCommand: AsyncParsableCommand {
             let logger = LogSetup.bootstrap(settings, level: .warning)
             let url = try settings.requireDatabaseURL()
             let source = settings.auditSource
-            let outcome = try await Database.withDatabase(url, logger: logger) { database in
-                try await ApiTokenStore(database: database, auditLog: AuditLog(source: source))
-                    .revoke(id: tokenID, actor: "cli", logger: logger)
+            let outcome: ApiTokenStore.Revocation
+            do {
+                outcome = try await Database.withDatabase(url, logger: logger) { database in
+                    try await ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: source)))
+                        .revoke(tokenID, by: "cli", logger: logger)
+                }
+            } catch BrokerError.notFound {
+                throw ValidationError("no api token has id `\(id)`")
             }
-            switch outcome {
-            case .revoked: print("revoked \(tokenID.uuidString.lowercased())")
-            case .alreadyRevoked: print("\(tokenID.uuidString.lowercased()) was already revoked")
-            case .notFound: throw ValidationError("no api token has id `\(id)`")
-            }
+            print(outcome == .revoked
+                ? "revoked \(tokenID.uuidString.lowercased())" : "\(tokenID.uuidString.lowercased()) was already revoked")
         }
     }
 }

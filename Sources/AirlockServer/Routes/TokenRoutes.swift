@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockStore
 import Foundation
@@ -15,7 +16,7 @@ import Hummingbird
 ///
 /// `airlock.token.created` and `airlock.token.revoked` are audited with the caller's principal id as `actor`.
 struct TokenRoutes {
-    let tokens: ApiTokenStore
+    let tokens: ApiTokens
 
     func register(on router: Router<AirlockRequestContext>) {
         let group = router.group("v1/tokens")
@@ -26,25 +27,12 @@ struct TokenRoutes {
 
     func create(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
         let admin = try context.requirePrincipal(withScope: .admin)
-        let ask = try TokenCreation(try await RequestBody.read(request, allowed: TokenCreation.fields))
-        let created: (id: UUID, token: String)
-        do {
-            created = try await tokens.create(
-                name: ask.name, scopes: ask.scopes.map(\.rawValue), groups: ask.groups,
-                ttl: ask.ttlSeconds.map(TimeInterval.init), actor: admin.id, logger: context.logger)
-        } catch let error as StoreError where error.code == "invalid_ttl" {
-            throw APIError(.unprocessableContent, code: "invalid_ttl", message: error.message)
-        } catch let error as StoreError where error.code == "invalid_scope" {
-            throw RequestBody.invalid(error.message)
-        }
-        guard let record = try await tokens.get(id: created.id, logger: context.logger) else {
-            // Created in a committed transaction just above; only a concurrent hard delete could get here.
-            throw APIError(.internalServerError, code: "internal_error", message: "the new token vanished; see the audit log")
-        }
+        let ask = try TokenCreation.read(try await RequestBody.read(request, allowed: TokenCreation.fields))
+        let (record, secret) = try await tokens.create(ask, by: admin.id, logger: context.logger)
         context.logger.info(
             "api token created", metadata: ["token_id": "\(Self.text(record.id))", "actor": "\(admin.id)"])
         var answer = Self.fields(record)
-        answer["token"] = .string(created.token)
+        answer["token"] = .string(secret)
         var response = JSONResponse.make(.object(answer), status: .created)
         response.headers[.cacheControl] = "no-store"
         return response
@@ -58,15 +46,11 @@ struct TokenRoutes {
 
     func revoke(_ context: AirlockRequestContext) async throws -> Response {
         let admin = try context.requirePrincipal(withScope: .admin)
-        let notFound = APIError(.notFound, code: "not_found", message: "no such api token")
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw notFound }
-        switch try await tokens.revoke(id: id, actor: admin.id, logger: context.logger) {
-        case .revoked:
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw BrokerError.notFound("no such api token")
+        }
+        if try await tokens.revoke(id, by: admin.id, logger: context.logger) == .revoked {
             context.logger.info("api token revoked", metadata: ["token_id": "\(Self.text(id))", "actor": "\(admin.id)"])
-        case .alreadyRevoked:
-            break
-        case .notFound:
-            throw notFound
         }
         return Response(status: .noContent)
     }
