@@ -23,11 +23,19 @@ let package = Package(
     targets: [
         /// The policy language: lexer, parser, validator, evaluator. Standard library and Foundation only.
         .target(name: "AirlockPolicy"),
-        /// Domain types, canonical JSON, envelope encryption, clocks. No I/O.
+        /// Domain types, canonical JSON, envelope encryption, clocks, backoff and deadlines. No I/O.
         .target(
             name: "AirlockCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        /// postgres-nio helpers both PostgreSQL adapters share (Store and Providers never import each other):
+        /// an error as one line an operator can act on, its SQLSTATE. No Airlock types.
+        .target(
+            name: "AirlockPostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         /// PostgreSQL persistence: migrations, the audit log and its chainer, wrapped data keys.
@@ -35,6 +43,7 @@ let package = Package(
             name: "AirlockStore",
             dependencies: [
                 "AirlockCore",
+                "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -57,6 +66,7 @@ let package = Package(
             name: "AirlockProviders",
             dependencies: [
                 "AirlockCore",
+                "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -151,7 +161,6 @@ let package = Package(
             dependencies: [
                 "AirlockPolicy", "AirlockAudit",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
-                "AirlockTestRandom",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

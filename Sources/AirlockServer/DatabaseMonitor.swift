@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockStore
 import Logging
 import Metrics
