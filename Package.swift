@@ -23,13 +23,21 @@ let package = Package(
     targets: [
         /// The policy language: lexer, parser, validator, evaluator. Standard library and Foundation only.
         .target(name: "AirlockPolicy"),
-        /// Domain types, canonical JSON, envelope encryption, clocks, the request and lease state machines, the
-        /// credential provider protocol and its registry. No I/O.
+        /// Domain types, canonical JSON, envelope encryption, clocks, backoff and deadlines, the request and lease
+        /// state machines, the credential provider protocol and its registry. No I/O.
         .target(
             name: "AirlockCore",
             dependencies: [
                 "AirlockPolicy",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        /// postgres-nio helpers both PostgreSQL adapters share (Store and Providers never import each other):
+        /// an error as one line an operator can act on, its SQLSTATE. No Airlock types.
+        .target(
+            name: "AirlockPostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         /// PostgreSQL persistence: migrations, the audit log, its chainer and verifier, wrapped data keys.
@@ -38,6 +46,7 @@ let package = Package(
             dependencies: [
                 "AirlockCore",
                 "AirlockPolicy",
+                "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -51,6 +60,7 @@ let package = Package(
             name: "AirlockProviders",
             dependencies: [
                 "AirlockCore",
+                "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -64,6 +74,7 @@ let package = Package(
             name: "AirlockBroker",
             dependencies: [
                 "AirlockCore",
+                "AirlockPostgres",
                 "AirlockPolicy",
                 "AirlockStore",
                 .product(name: "Logging", package: "swift-log"),
@@ -77,6 +88,7 @@ let package = Package(
             dependencies: [
                 "AirlockBroker",
                 "AirlockPolicy",
+                "AirlockPostgres",
                 "AirlockProviders",
                 "AirlockCore",
                 "AirlockStore",
@@ -97,6 +109,7 @@ let package = Package(
                 "AirlockCore",
                 "AirlockPolicy",
                 "AirlockStore",
+                "AirlockPostgres",
                 "AirlockBroker",
                 "AirlockServer",
                 "AirlockLocalCluster",
@@ -110,6 +123,7 @@ let package = Package(
             name: "AirlockTestSupport",
             dependencies: [
                 "AirlockCore",
+                "AirlockPostgres",
                 "AirlockStore",
                 "AirlockLocalCluster",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -140,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "AirlockProvidersTests",
             dependencies: [
-                "AirlockProviders", "AirlockCore", "AirlockStore", "AirlockTestSupport",
+                "AirlockProviders", "AirlockCore", "AirlockPostgres", "AirlockStore", "AirlockTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -156,7 +170,6 @@ let package = Package(
             dependencies: [
                 "AirlockPolicy", "AirlockBroker",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
-                "AirlockTestRandom",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

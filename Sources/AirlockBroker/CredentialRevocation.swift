@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPostgres
 import AirlockStore
 import Foundation
 import Logging

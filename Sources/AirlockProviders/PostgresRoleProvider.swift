@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPostgres
 import Foundation
 import Logging
 import PostgresNIO
@@ -165,7 +166,7 @@ public final class PostgresRoleProvider: Service, Sendable {
             }
             outcome.existed = try rows.first?.decode(Int64.self) != 0
         } catch {
-            logger.debug("revocation: cannot check whether the role exists", metadata: ["error": "\(describePostgresError(error))"])
+            logger.debug("revocation: cannot check whether the role exists", metadata: ["error": "\(describeDatabaseError(error))"])
         }
         let steps: [(RevocationOutcome.Step, [String])] = [
             (.disableLogin, ["ALTER ROLE \(role) NOLOGIN"]),
@@ -183,7 +184,7 @@ public final class PostgresRoleProvider: Service, Sendable {
             } catch let error as ProviderError where error.code == "sqlstate_42704" {
                 continue  // the role does not exist: nothing left to do for this step
             } catch {
-                outcome.failures[step] = (error as? ProviderError)?.message ?? describePostgresError(error)
+                outcome.failures[step] = (error as? ProviderError)?.message ?? describeDatabaseError(error)
             }
         }
         if outcome.isComplete {
@@ -208,7 +209,7 @@ public final class PostgresRoleProvider: Service, Sendable {
                         try await sync.apply(on: connection, logger: logger)
                     }
                 } catch {
-                    let state = postgresErrorState(error)
+                    let state = databaseErrorState(error)
                     guard attempt < 3, state == "23505" || state == "42710" else { throw Self.wrap(error, "prepare group role") }
                 }
             }
@@ -259,23 +260,17 @@ public final class PostgresRoleProvider: Service, Sendable {
     /// A ``ProviderError`` for `error`: server errors get the code `sqlstate_<state>`. Never includes query text.
     private static func wrap(_ error: any Error, _ what: String) -> ProviderError {
         if let error = error as? ProviderError { return error }
-        let code = postgresErrorState(error).map { "sqlstate_\($0)" } ?? "target_error"
-        return ProviderError(code: code, message: "\(what): \(describePostgresError(error))")
+        let code = databaseErrorState(error).map { "sqlstate_\($0)" } ?? "target_error"
+        return ProviderError(code: code, message: "\(what): \(describeDatabaseError(error))")
     }
 
+    /// Runs `body` bounded by ``operationTimeout`` (even when it ignores cancellation), failing with a
+    /// `timeout` ``ProviderError`` naming `what`.
     private func withDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let timeout = operationTimeout
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw ProviderError(code: "timeout", message: "\(what) did not finish within \(timeout)")
-            }
-            return value
+        do {
+            return try await withTimeout(operationTimeout, body)
+        } catch let error as TimeoutError {
+            throw ProviderError(code: "timeout", message: "\(what) did not finish within \(error.limit)")
         }
     }
 

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPostgres
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -97,7 +98,7 @@ final class TargetPools: Sendable {
             throw ProviderError(
                 code: "target_unreachable",
                 message: "cannot connect to \(target.host):\(target.port)/\(target.database) as "
-                    + "\(target.adminUser): \(describePostgresError(error))",
+                    + "\(target.adminUser): \(describeDatabaseError(error))",
                 redacting: [target.adminPassword])
         }
     }
@@ -141,29 +142,4 @@ final class TargetPools: Sendable {
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }
-}
-
-/// A postgres-nio error as one line: the server's message and SQLSTATE, or the connection failure. Never the
-/// query text or its bound values.
-func describePostgresError(_ error: any Error) -> String {
-    if let transaction = error as? PostgresTransactionError,
-       let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
-        return describePostgresError(inner)
-    }
-    if let provider = error as? ProviderError { return provider.message }
-    guard let error = error as? PSQLError else { return String(describing: type(of: error)) }
-    if let message = error.serverInfo?[.message] {
-        return message + (error.serverInfo?[.sqlState].map { " (sqlstate \($0))" } ?? "")
-    }
-    if let underlying = error.underlying { return "\(error.code.description): \(underlying)" }
-    return error.code.description
-}
-
-/// The SQLSTATE of a server error, if `error` is one.
-func postgresErrorState(_ error: any Error) -> String? {
-    if let transaction = error as? PostgresTransactionError,
-       let inner = transaction.closureError ?? transaction.commitError {
-        return postgresErrorState(inner)
-    }
-    return (error as? PSQLError)?.serverInfo?[.sqlState]
 }

@@ -1,3 +1,5 @@
+import AirlockCore
+import AirlockPostgres
 import AirlockStore
 import Logging
 import Metrics

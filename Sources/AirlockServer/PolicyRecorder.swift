@@ -1,5 +1,6 @@
 import AirlockBroker
 import AirlockCore
+import AirlockPostgres
 import AirlockStore
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPostgres
 import Foundation
 import Logging
 import Metrics

@@ -1,3 +1,5 @@
+import AirlockCore
+import AirlockPostgres
 import Foundation
 import Logging
 import PostgresNIO
@@ -17,6 +19,9 @@ public struct ChannelListener: Sendable {
     let logger: Logger
     let heartbeatInterval: Duration
     let isReady: @Sendable () -> Bool
+    /// The pause after the `n`th failure in a row: 100 ms doubling, at most 5 s, jittered so brokers that lost
+    /// the same server do not all come back at the same instant.
+    let reconnect = Backoff(base: .milliseconds(100), cap: .seconds(5))
 
     public init(
         database: Database, channel: String, logger: Logger, heartbeatInterval: Duration = .seconds(5),
@@ -35,6 +40,7 @@ public struct ChannelListener: Sendable {
         listening: @escaping @Sendable (Bool) async -> Void, received: @escaping @Sendable (String) async -> Void
     ) async {
         var failures = 0
+        var generator = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             guard isReady() else {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -55,7 +61,7 @@ public struct ChannelListener: Sendable {
             }
             await listening(false)
             failures += 1
-            try? await Task.sleep(for: .milliseconds(min(5_000, 100 * (1 << min(failures, 6)))))
+            try? await Task.sleep(for: reconnect.delay(attempt: failures, using: &generator))
         }
         await listening(false)
     }

@@ -1,3 +1,4 @@
+import AirlockPostgres
 import Logging
 import NIOCore
 import NIOPosix

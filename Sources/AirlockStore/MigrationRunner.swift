@@ -1,3 +1,4 @@
+import AirlockPostgres
 import Foundation
 import Logging
 import PostgresNIO

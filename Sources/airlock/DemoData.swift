@@ -1,3 +1,4 @@
+import AirlockPostgres
 import AirlockStore
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import AirlockBroker
 import AirlockCore
 import AirlockPolicy
+import AirlockPostgres
 import AirlockServer
 import AirlockStore
 import Foundation

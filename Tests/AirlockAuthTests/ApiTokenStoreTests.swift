@@ -55,10 +55,8 @@ struct ApiTokenStoreTests {
                 #expect(Array(hash) == ApiTokenFormat.hash(token))
                 #expect(name == "")
             }
-            let events = try await database.client.query(
-                "SELECT type, event FROM audit_events ORDER BY ingest_id", logger: logger)
             var types: [String] = []
-            for try await (type, event) in events.decode((String, String).self) {
+            for (type, event) in try await AuditReader.events(in: database).map({ ($0.type, $0.event) }) {
                 types.append(type)
                 #expect(!event.contains(token))
                 #expect(!event.contains(String(token.dropFirst(4).prefix(20))))

@@ -1,20 +1,10 @@
 import AirlockCore
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import JWTKit
 import Logging
 import Synchronization
-
-/// A clock the test sets.
-final class TestClock: WallClock {
-    private let current: Mutex<Date>
-
-    init(_ date: Date = Date(timeIntervalSince1970: 1_800_000_000)) { current = Mutex(date) }
-
-    func now() -> Date { current.withLock { $0 } }
-    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-    var unix: Double { now().timeIntervalSince1970 }
-}
 
 /// An ES256 signing key with its JWKS, for a test issuer.
 struct TestKey: Sendable {
@@ -41,24 +31,6 @@ struct TestKey: Sendable {
         await keys.add(ecdsa: privateKey, kid: kid)
         return try await keys.sign(claims, kid: kid)
     }
-}
-
-/// Temporary files for key sets.
-final class TemporaryDirectory: Sendable {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-auth-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = url.appendingPathComponent(name)
-        try Data(text.utf8).write(to: file)
-        return file.path
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
 }
 
 /// A key set server for `.url` issuers: serves what the test puts in, counting fetches.

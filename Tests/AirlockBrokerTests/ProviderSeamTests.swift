@@ -50,18 +50,11 @@ struct ProviderSeamTests {
         let issuance: CredentialIssuance
         let leases: Leases
         let provider: MemoProvider
-        let clock: SettableClock
-    }
-
-    final class SettableClock: WallClock {
-        let time: Mutex<Date>
-        init(_ start: Date) { time = Mutex(start) }
-        func now() -> Date { time.withLock { $0 } }
-        func advance(_ seconds: TimeInterval) { time.withLock { $0 = $0.addingTimeInterval(seconds) } }
+        let clock: TestClock
     }
 
     static func broker(_ database: Database) async throws -> Broker {
-        let clock = SettableClock(start)
+        let clock = TestClock(start)
         let policySet = try ActivePolicySet.load(
             files: ["main.airlock": #"permit "memo-readers" when resource.kind == "memo" and "docs" in principal.groups ttl <= 10m;"#],
             id: UUID(), directory: "")

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPostgres
 import AirlockProviders
 import AirlockStore
 import AirlockTestSupport

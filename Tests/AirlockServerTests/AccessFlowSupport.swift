@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPostgres
 import AirlockServer
 import AirlockStore
 import AirlockTestSupport
@@ -61,7 +62,7 @@ struct AccessFlowFixture {
             """
         try Data(resources.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
 
-        let broker = try await Databases.fresh()
+        let broker = try await TestDatabase.fresh()
         // As in production and `airlock dev`: the broker's database accepts no logins it did not grant.
         try await Database.execute(
             unsafeSQL: ["REVOKE CONNECT, TEMPORARY ON DATABASE \(broker.database) FROM PUBLIC"],

@@ -26,7 +26,7 @@ struct AccessFlowTests {
         let erin = try await fixture.token("erin", groups: ["security"])
 
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
 
             // alice: permitted at once, read-only.
             let asked = try await client.call(.post, "/v1/access-requests", token: alice, body: """
@@ -94,12 +94,7 @@ struct AccessFlowTests {
 
         // No password or token in any log line, audit event or error body.
         for token in [alice, bob, carol, dave, erin, fixture.target.password ?? "no admin password"] { secrets.append(token) }
-        let events = try await TestDatabase.withExisting(try #require(config.settings.databaseURL)) { database in
-            let rows = try await database.client.query("SELECT event FROM audit_events", logger: TestDatabase.logger)
-            var events: [String] = []
-            for try await event in rows.decode(String.self) { events.append(event) }
-            return events
-        }
+        let events = try await AuditReader.events(at: try #require(config.settings.databaseURL)).map(\.event)
         #expect(events.count >= 8, "expected the flow's audit events")
         #expect(events.contains { $0.contains("airlock.credential.issued") })
         let haystacks = logs.all + events + bodies.all
@@ -118,7 +113,7 @@ struct AccessFlowTests {
         let app = try buildApplication(config: fixture.config)
         let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let asked = try await client.call(.post, "/v1/access-requests", token: alice, body: """
                 {"resource": "orders-db", "role": "readonly", "ttl_seconds": 6, "reason": "quick look"}
                 """)

@@ -22,7 +22,7 @@ struct AccessInputTests {
         let url = try #require(fixture.config.settings.databaseURL)
 
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let cases: [(String, HTTPResponse.Status, String)] = [
                 (#"{"resource": "nope", "role": "readonly", "ttl_seconds": 60, "reason": "r"}"#, .unprocessableContent, "unknown_resource"),
                 (#"{"resource": "orders-db", "role": "admin", "ttl_seconds": 60, "reason": "r"}"#, .unprocessableContent, "unknown_role"),
@@ -80,7 +80,7 @@ struct AccessInputTests {
         let app = try buildApplication(config: fixture.config)
         let alice = try await fixture.token("alice", groups: ["sre"])
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let response = try await client.execute(
                 uri: "/v1/access-requests", method: .post,
                 headers: [.authorization: "Bearer \(alice)", .contentType: "application/json",

@@ -18,7 +18,7 @@ struct AuditRoutesTests {
                 .create(name: "siem", scopes: ["auditor"], logger: TestDatabase.logger).token
         }
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             for _ in 0..<3 {
                 _ = try await client.call(.post, "/v1/access-requests", token: alice, body: """
                     {"resource": "orders-db", "role": "readonly", "ttl_seconds": 600, "reason": "INC-7"}

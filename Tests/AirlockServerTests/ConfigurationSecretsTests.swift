@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -37,7 +38,7 @@ struct ConfigurationSecretsTests {
 
     @Test("keys.master_key_file supplies the current key; AIRLOCK_MASTER_KEY wins over it")
     func masterKeyFile() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let fileKey = KeyEncryptionKey.generate()
         let path = try dir.write("master.key", fileKey.text + "\n")
         let fromFile = try AirlockConfiguration.load(file: nil, environment: ["AIRLOCK_KEYS_MASTER_KEY_FILE": path])
@@ -53,7 +54,7 @@ struct ConfigurationSecretsTests {
 
     @Test("a bad or missing master key file is an error naming the file, never its content")
     func badMasterKeyFile() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let secretish = "akek1_" + String(repeating: "x", count: 40)
         let path = try dir.write("master.key", secretish)
         let bad = #expect(throws: ConfigurationError.self) {
@@ -73,7 +74,7 @@ struct ConfigurationSecretsTests {
 
     @Test("previous keys come from AIRLOCK_PREVIOUS_MASTER_KEYS and keys.previous_key_files, in order")
     func previousKeys() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let current = KeyEncryptionKey.generate()
         let (first, second, third) = (KeyEncryptionKey.generate(), KeyEncryptionKey.generate(), KeyEncryptionKey.generate())
         let thirdPath = try dir.write("third.key", third.text)
@@ -112,7 +113,7 @@ struct ConfigurationSecretsTests {
 
     @Test("database.password_file supplies the password, which the URL's description hides")
     func passwordFile() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let password = "Tr0ub4dor-&3-horse"
         let path = try dir.write("db.password", password + "\n")
         let config = try AirlockConfiguration.load(file: nil, environment: [
@@ -129,7 +130,7 @@ struct ConfigurationSecretsTests {
 
     @Test("the password file wins over a password in the URL")
     func passwordFileOverridesURLPassword() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let path = try dir.write("db.password", "from-file")
         let config = try AirlockConfiguration.load(file: nil, environment: [:], overrides: [
             "database.url": "postgres://broker:in-url@127.0.0.1/airlock", "database.password_file": path,
@@ -139,7 +140,7 @@ struct ConfigurationSecretsTests {
 
     @Test("an unreadable password file is an error naming the setting and the path")
     func missingPasswordFile() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.missing("db.password")
         let error = #expect(throws: ConfigurationError.self) {
             try AirlockConfiguration.load(file: nil, environment: [

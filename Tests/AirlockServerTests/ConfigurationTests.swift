@@ -1,4 +1,5 @@
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Logging
 import Testing
@@ -22,7 +23,7 @@ struct ConfigurationTests {
 
     @Test("a file with nested sections sets every setting")
     func fileValues() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let file = try dir.write("airlock.json", """
             {"listen": "0.0.0.0:9000",
              "database": {"url": "postgres://broker@db.internal:6543/airlock?sslmode=require",
@@ -49,7 +50,7 @@ struct ConfigurationTests {
 
     @Test("a dotted key at the top level of the file means the same as the nested form")
     func dottedKeysInFile() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let file = try dir.write("c.json", #"{"database.max_connections": 33, "log.level": "warning"}"#)
         let config = try AirlockConfiguration.load(file: file, environment: [:])
         #expect(config.databaseMaxConnections == 33)
@@ -58,7 +59,7 @@ struct ConfigurationTests {
 
     @Test("AIRLOCK_* environment variables win over the file, flags win over both")
     func layering() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let file = try dir.write("c.json", """
             {"listen": "127.0.0.1:1111", "database": {"url": "postgres://file@h/filedb", "max_connections": 5},
              "log": {"level": "error"}}
@@ -132,7 +133,7 @@ struct ConfigurationTests {
     @Test("a bad value stops with an error naming the setting, what is expected and where it came from",
           arguments: badValues)
     func badValue(_ bad: BadValue) throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         var file: String?
         var environment: [String: String] = [:]
         var overrides: [String: String] = [:]
@@ -166,7 +167,7 @@ struct ConfigurationTests {
         (#"{"listn": "127.0.0.1:1"}"#, "listn", "listen"),
     ])
     func unknownKey(json: String, key: String, suggestion: String) throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let file = try dir.write("c.json", json)
         let error = #expect(throws: ConfigurationError.self) {
             try AirlockConfiguration.load(file: file, environment: [:])
@@ -178,7 +179,7 @@ struct ConfigurationTests {
 
     @Test("an unknown key with nothing close gets no suggestion")
     func unknownKeyWithoutSuggestion() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let file = try dir.write("c.json", #"{"telemetry": {"endpoint": "x"}}"#)
         let error = #expect(throws: ConfigurationError.self) {
             try AirlockConfiguration.load(file: file, environment: [:])
@@ -191,7 +192,7 @@ struct ConfigurationTests {
         "{\"listen\": ", "[1, 2]", "", "{\"listen\": {\"host\": \"x\"}}", "{\"keys\": {\"previous_key_files\": [1]}}",
     ])
     func malformedFile(text: String) throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let file = try dir.write("c.json", text)
         let error = #expect(throws: ConfigurationError.self) {
             try AirlockConfiguration.load(file: file, environment: [:])
@@ -201,7 +202,7 @@ struct ConfigurationTests {
 
     @Test("a config file that does not exist is an error naming it")
     func missingFile() throws {
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.missing("nowhere.json")
         let error = #expect(throws: ConfigurationError.self) {
             try AirlockConfiguration.load(file: path, environment: [:])
@@ -216,7 +217,7 @@ struct ConfigurationTests {
         #expect(setting.environmentName == "AIRLOCK_" + key.uppercased().replacingOccurrences(of: ".", with: "_"))
         #expect(!setting.expected.isEmpty)
         #expect(Setting.all.filter { $0.key == key }.count == 1)
-        let dir = try TempDirectory()
+        let dir = try TemporaryDirectory()
         let json = key.split(separator: ".").reversed().reduce("null") { inner, part in "{\"\(part)\": \(inner)}" }
         _ = try AirlockConfiguration.load(file: try dir.write("c.json", json), environment: [:])
     }

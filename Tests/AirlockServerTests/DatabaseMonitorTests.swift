@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockServer
 import AirlockStore
 import AirlockTestSupport
@@ -38,7 +39,7 @@ struct DatabaseMonitorTests {
             #expect(health.status == .ok)
 
             // First "not yet checked", then the reason the check failed, naming where it tried.
-            let response = try await S.pollReadyz(client) { response in
+            let response = try await S.waitForReadyz(client, expecting: "503 naming 127.0.0.1:\(url.port)") { response in
                 try response.status == .serviceUnavailable && S.errorBody(response).message.contains("127.0.0.1:\(url.port)")
             }
             #expect(response.status == .serviceUnavailable)
@@ -70,7 +71,7 @@ struct DatabaseMonitorTests {
 
     @Test("pending migrations without migrateOnStart stop the server with pending_migrations and change nothing")
     func pendingMigrationsRefused() async throws {
-        let url = try await Databases.fresh(migrated: false)
+        let url = try await TestDatabase.fresh(migrated: false)
         let error = try await Self.runUntilItStops(S.configuration(url: url, migrateOnStart: false))
         let storeError = try #require(error as? StoreError, "\(String(describing: error))")
         #expect(storeError.code == "pending_migrations")
@@ -81,10 +82,10 @@ struct DatabaseMonitorTests {
 
     @Test("with migrateOnStart the server migrates an empty database and becomes ready")
     func migrateOnStart() async throws {
-        let url = try await Databases.fresh(migrated: false)
+        let url = try await TestDatabase.fresh(migrated: false)
         let app = try buildApplication(config: S.configuration(url: url, migrateOnStart: true))
         try await app.test(.live) { client in
-            let response = try await S.pollReadyz(client) { $0.status == .ok }
+            let response = try await S.waitUntilReady(client)
             #expect(response.status == .ok, "\(String(buffer: response.body))")
         }
         #expect(try await Self.pending(in: url).isEmpty)
@@ -92,7 +93,7 @@ struct DatabaseMonitorTests {
 
     @Test("an applied migration whose file changed stops the server even with migrateOnStart", arguments: [false, true])
     func changedMigrationRefused(migrateOnStart: Bool) async throws {
-        let url = try await Databases.fresh()
+        let url = try await TestDatabase.fresh()
         var config = try S.configuration(url: url, migrateOnStart: migrateOnStart)
         let original = try #require(config.migrations.first)
         config.migrations[0] = try Migration(fileName: original.fileName, contents: Data((original.sql + "\n-- edited\n").utf8))

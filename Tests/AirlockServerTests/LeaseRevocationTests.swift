@@ -41,12 +41,7 @@ struct LeaseRevocationTests {
     }
 
     static func events(_ fixture: AccessFlowFixture) async throws -> [String] {
-        try await TestDatabase.withExisting(try #require(fixture.config.settings.databaseURL)) { database in
-            var types: [String] = []
-            let rows = try await database.client.query("SELECT type FROM audit_events ORDER BY ingest_id", logger: TestDatabase.logger)
-            for try await type in rows.decode(String.self) { types.append(type) }
-            return types
-        }
+        try await AuditReader.events(at: try #require(fixture.config.settings.databaseURL)).map(\.type)
     }
 
     func issue(_ client: some TestClientProtocol, token: String, ttl: Int) async throws -> (lease: String, user: String, password: String) {
@@ -65,7 +60,7 @@ struct LeaseRevocationTests {
         let app = try buildApplication(config: fixture.config)
         let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let (lease, user, password) = try await issue(client, token: alice, ttl: 3)
             let open = try await Self.session(user, password, on: fixture.target)
             _ = try await open.query("SELECT 1", logger: TestDatabase.logger).collect()
@@ -96,7 +91,7 @@ struct LeaseRevocationTests {
                 .create(name: "ops", scopes: ["admin"], logger: TestDatabase.logger).token
         }
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let first = try await issue(client, token: alice, ttl: 1800)
             let second = try await issue(client, token: alice, ttl: 1800)
             let third = try await issue(client, token: alice, ttl: 1800)
@@ -138,7 +133,7 @@ struct LeaseRevocationTests {
         let staleAlice = try await fixture.token("alice", groups: ["sre"], mfa: false)
         let mallory = try await fixture.token("mallory", groups: ["sre"], mfa: true)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let login = try await issue(client, token: alice, ttl: 60)
             let before = try await client.call(.get, "/v1/leases/\(login.lease)", token: alice)
             let issued = try #require(before.json["issued_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
@@ -188,7 +183,7 @@ struct LeaseRevocationTests {
         let app = try buildApplication(config: config)
         let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let login = try await issue(client, token: alice, ttl: 60)
             let issuedAt = try #require(try await client.call(.get, "/v1/leases/\(login.lease)", token: alice)
                 .json["issued_at"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })

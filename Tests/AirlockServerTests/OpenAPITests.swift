@@ -1,4 +1,5 @@
 import AirlockServer
+import AirlockTestSupport
 import Foundation
 import Testing
 
@@ -32,7 +33,7 @@ struct OpenAPITests {
 
     @Test(.timeLimit(.minutes(1)))
     func theDocumentMatchesTheRoutes() async throws {
-        var config = try ServerSupport.configuration(url: try await Databases.fresh())
+        var config = try ServerSupport.configuration(url: try await TestDatabase.fresh())
         config.devIssuer = try DevIssuer()
         let served = Set(try brokerRoutes(config: config).map { route in
             route.replacingOccurrences(of: "/{", with: "/:").replacingOccurrences(of: "}", with: "")

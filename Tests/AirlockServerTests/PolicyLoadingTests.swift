@@ -15,7 +15,7 @@ struct PolicyLoadingTests {
 
     @Test(.timeLimit(.minutes(2)))
     func anInvalidPolicySetStopsStartUpWithEveryDiagnostic() async throws {
-        var config = try S.configuration(url: try await Databases.fresh())
+        var config = try S.configuration(url: try await TestDatabase.fresh())
         config.settings.policiesDirectory = S.writePolicies(
             """
             permit "a" when principal.groops contains "sre";
@@ -35,17 +35,17 @@ struct PolicyLoadingTests {
 
     @Test(.timeLimit(.minutes(1)))
     func aMissingPolicyDirectoryStopsStartUp() async throws {
-        var config = try S.configuration(url: try await Databases.fresh())
+        var config = try S.configuration(url: try await TestDatabase.fresh())
         config.settings.policiesDirectory = "/nonexistent/airlock-policies"
         #expect(throws: PolicyLoadError.self) { _ = try buildApplication(config: config) }
     }
 
     @Test(.timeLimit(.minutes(2)))
     func theLoadedSetIsRecordedAndAuditedBeforeReadiness() async throws {
-        let url = try await Databases.fresh()
+        let url = try await TestDatabase.fresh()
         let app = try buildApplication(config: try S.configuration(url: url))
         try await app.test(.live) { client in
-            let response = try await S.pollReadyz(client) { $0.status == .ok }
+            let response = try await S.waitUntilReady(client)
             #expect(response.status == .ok)
         }
         try await TestDatabase.withExisting(url) { database in
@@ -58,11 +58,7 @@ struct PolicyLoadingTests {
             #expect(status == "loaded")
             #expect(digest.count == 64)
 
-            let events = try await database.client.query(
-                "SELECT subject, event FROM audit_events WHERE type = 'airlock.policy.loaded'",
-                logger: TestDatabase.logger)
-            var found: [(String, String)] = []
-            for try await row in events.decode((String, String).self) { found.append(row) }
+            let found = try await AuditReader.events(in: database, type: "airlock.policy.loaded").map { ($0.subject, $0.event) }
             #expect(found.count == 1)
             #expect(found.first?.0 == id.uuidString.lowercased())
             let event = try JSONValue.parse(Data((found.first?.1 ?? "").utf8))

@@ -52,8 +52,8 @@ struct PolicyReloadTests {
 
         try await appA.test(.live) { clientA in
             try await appB.test(.live) { clientB in
-                _ = try await ServerSupport.pollReadyz(clientA) { $0.status == .ok }
-                _ = try await ServerSupport.pollReadyz(clientB) { $0.status == .ok }
+                try await ServerSupport.waitUntilReady(clientA)
+                try await ServerSupport.waitUntilReady(clientB)
                 let ask = """
                     {"resource": "orders-db", "role": "readonly", "ttl_seconds": 600, "reason": "look"}
                     """
@@ -85,12 +85,7 @@ struct PolicyReloadTests {
                 #expect(a == "permit" && b == "permit", "A: \(a ?? "?"), B: \(b ?? "?")")
             }
         }
-        let events = try await TestDatabase.withExisting(try #require(base.config.settings.databaseURL)) { database in
-            var types: [String] = []
-            let rows = try await database.client.query("SELECT type FROM audit_events ORDER BY ingest_id", logger: TestDatabase.logger)
-            for try await type in rows.decode(String.self) { types.append(type) }
-            return types
-        }
+        let events = try await AuditReader.events(at: try #require(base.config.settings.databaseURL)).map(\.type)
         #expect(events.filter { $0 == "airlock.policy.rejected" }.count == 1, "\(events)")
         #expect(events.filter { $0 == "airlock.policy.loaded" }.count == 3, "\(events)")
     }
@@ -110,7 +105,7 @@ struct PolicyReloadTests {
         let bob = try await base.token("bob", groups: ["backend"])
         let url = try #require(config.settings.databaseURL)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let ask = #"{"resource": "orders-db", "role": "readonly", "ttl_seconds": 600, "reason": "look"}"#
             func outcome() async throws -> String? {
                 try await client.call(.post, "/v1/decisions", token: bob, body: ask).json["decision"]?["decision"]?.stringValue

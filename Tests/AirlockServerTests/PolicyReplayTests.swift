@@ -115,18 +115,13 @@ struct PolicyReplayTests {
         }
     }
 
-    struct FixedClock: WallClock {
-        let date: Date
-        func now() -> Date { date }
-    }
-
     /// Decides every sample under the example policies and stores it, `daysAgo` days (and a few minutes) back.
     static func store(_ samples: [Sample], in database: Database, now: Date) async throws {
         let policies = try load(examplePolicies)
         for sample in samples {
             let input = sample.input
             let decision = policies.evaluate(try policies.decodeInput(jsonLine: input.canonicalString()))
-            let clock = FixedClock(date: now.addingTimeInterval(-Double(sample.daysAgo * 86_400 + sample.index * 60)))
+            let clock = TestClock(now.addingTimeInterval(-Double(sample.daysAgo * 86_400 + sample.index * 60)))
             let store = AccessRequestStore(
                 database: database, auditLog: AuditLog(source: "/airlock/test", clock: clock), clock: clock,
                 logger: TestDatabase.logger)

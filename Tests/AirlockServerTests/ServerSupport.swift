@@ -9,30 +9,6 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// Fresh test databases, safe to ask for concurrently.
-///
-/// `TestDatabase.fresh()` is not: its `Server` actor checks `templateReady`, then awaits while creating the template,
-/// so concurrent first callers (actor reentrancy) all run `CREATE DATABASE airlock_tpl_…` and all but one fail
-/// with a PSQLError (duplicate database). Until that is fixed, the template is made once here, with retries in case
-/// another suite of the same process races this one.
-enum Databases {
-    private static let template = Task<Void, any Error> {
-        for attempt in 1... {
-            do {
-                _ = try await TestDatabase.fresh()
-                return
-            } catch where attempt < 5 {
-                try await Task.sleep(for: .seconds(2))
-            }
-        }
-    }
-
-    static func fresh(migrated: Bool = true) async throws -> DatabaseURL {
-        try await template.value
-        return try await TestDatabase.fresh(migrated: migrated)
-    }
-}
-
 /// Builders and readers shared by the server tests.
 enum ServerSupport {
     static let requestID = HTTPField.Name("X-Request-Id")!
@@ -97,16 +73,39 @@ enum ServerSupport {
         try JSONDecoder().decode([String: String].self, from: Data(String(buffer: response.body).utf8))
     }
 
-    /// Polls `/readyz` until `done` holds for its response or `limit` passes; returns the last response.
-    static func pollReadyz(
-        _ client: some TestClientProtocol, limit: Duration = .seconds(20),
+    /// Polls `/readyz` until it answers 200 and returns that answer; throws, showing the last answer, when the
+    /// broker is not ready within `limit`.
+    @discardableResult
+    static func waitUntilReady(_ client: some TestClientProtocol, limit: Duration = .seconds(20)) async throws -> TestResponse {
+        try await waitForReadyz(client, limit: limit, expecting: "200") { $0.status == .ok }
+    }
+
+    /// Polls `/readyz` until `done` holds for its answer and returns that answer; throws, showing `expected` and
+    /// the last answer, when it does not within `limit`.
+    @discardableResult
+    static func waitForReadyz(
+        _ client: some TestClientProtocol, limit: Duration = .seconds(20), expecting expected: String,
         until done: (TestResponse) throws -> Bool
     ) async throws -> TestResponse {
         let deadline = ContinuousClock.now + limit
         while true {
             let response = try await client.execute(uri: "/readyz", method: .get)
-            if try done(response) || ContinuousClock.now >= deadline { return response }
+            if try done(response) { return response }
+            guard ContinuousClock.now < deadline else {
+                throw ReadyzTimeout(
+                    limit: limit, expected: expected, status: response.status.code, body: String(buffer: response.body))
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
     }
+}
+
+/// `/readyz` did not give the awaited answer in time.
+struct ReadyzTimeout: Error, CustomStringConvertible {
+    let limit: Duration
+    let expected: String
+    let status: Int
+    let body: String
+
+    var description: String { "/readyz did not answer \(expected) within \(limit); last answer: \(status) \(body)" }
 }

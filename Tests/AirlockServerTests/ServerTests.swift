@@ -14,7 +14,7 @@ struct ServerTests {
 
     @Test("/healthz answers 200 {\"status\":\"ok\"} as JSON, with the server name")
     func healthz() async throws {
-        let app = try buildApplication(config: S.configuration(url: try await Databases.fresh()))
+        let app = try buildApplication(config: S.configuration(url: try await TestDatabase.fresh()))
         try await app.test(.live) { client in
             let response = try await client.execute(uri: "/healthz", method: .get)
             #expect(response.status == .ok)
@@ -27,11 +27,11 @@ struct ServerTests {
     @Test("/readyz becomes 200 {\"status\":\"ready\"} once the database is checked; onServerRunning gets the port")
     func readyz() async throws {
         let reported = Mutex<Int?>(nil)
-        var config = try S.configuration(url: try await Databases.fresh())
+        var config = try S.configuration(url: try await TestDatabase.fresh())
         config.onServerRunning = { port in reported.withLock { $0 = port } }
         let app = try buildApplication(config: config)
         try await app.test(.live) { client in
-            let response = try await S.pollReadyz(client) { $0.status == .ok }
+            let response = try await S.waitUntilReady(client)
             #expect(response.status == .ok, "\(String(buffer: response.body))")
             #expect(try S.json(response) == ["status": "ready"])
             let port = try #require(reported.withLock { $0 })
@@ -42,7 +42,7 @@ struct ServerTests {
 
     @Test("/metrics serves the registry as Prometheus text")
     func metrics() async throws {
-        let config = try S.configuration(url: try await Databases.fresh())
+        let config = try S.configuration(url: try await TestDatabase.fresh())
         let gauge = config.metrics.makeGauge(
             descriptor: .init(metricName: "airlock_test_leases", unitName: "active", helpText: "Leases now active."))
         gauge.set(7.0)
@@ -69,7 +69,7 @@ struct ServerTests {
 
     @Test("every response gets a fresh X-Request-Id when the caller sends none", arguments: ["/healthz", "/readyz", "/metrics", "/nope"])
     func generatedRequestID(uri: String) async throws {
-        let app = try buildApplication(config: S.configuration(url: try await Databases.fresh()))
+        let app = try buildApplication(config: S.configuration(url: try await TestDatabase.fresh()))
         try await app.test(.live) { client in
             let first = try await client.execute(uri: uri, method: .get)
             let second = try await client.execute(uri: uri, method: .get)
@@ -83,7 +83,7 @@ struct ServerTests {
 
     @Test("a sane caller X-Request-Id is echoed, also in error bodies", arguments: ["abc-123", "Trace.ID_42"])
     func echoedRequestID(id: String) async throws {
-        let app = try buildApplication(config: S.configuration(url: try await Databases.fresh()))
+        let app = try buildApplication(config: S.configuration(url: try await TestDatabase.fresh()))
         try await app.test(.live) { client in
             let ok = try await client.execute(uri: "/healthz", method: .get, headers: [S.requestID: id])
             #expect(ok.headers[S.requestID] == id)
@@ -97,7 +97,7 @@ struct ServerTests {
         String(repeating: "x", count: 129), "has spaces in it", "quote\"d", "a,b",
     ])
     func replacedRequestID(id: String) async throws {
-        let app = try buildApplication(config: S.configuration(url: try await Databases.fresh()))
+        let app = try buildApplication(config: S.configuration(url: try await TestDatabase.fresh()))
         try await app.test(.live) { client in
             let response = try await client.execute(uri: "/healthz", method: .get, headers: [S.requestID: id])
             #expect(response.status == .ok)
@@ -111,7 +111,7 @@ struct ServerTests {
         ("/nope", HTTPRequest.Method.get), ("/v2/access-requests/123", .get), ("/healthz/extra", .get),
     ])
     func notFound(uri: String, method: HTTPRequest.Method) async throws {
-        let app = try buildApplication(config: S.configuration(url: try await Databases.fresh()))
+        let app = try buildApplication(config: S.configuration(url: try await TestDatabase.fresh()))
         try await app.test(.live) { client in
             let response = try await client.execute(uri: uri, method: method)
             #expect(response.status == .notFound)

@@ -39,7 +39,7 @@ struct ServiceCredentialTests {
     static func fixture(logs: CapturedLogs) async throws -> Fixture {
         let directory = ServerSupport.writePolicies(policies)
         try Data(resources.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
-        let broker = try await Databases.fresh()
+        let broker = try await TestDatabase.fresh()
         var config = try ServerSupport.configuration(url: broker)
         config.settings.policiesDirectory = directory
         config.logger = logs.logger()
@@ -67,7 +67,7 @@ struct ServiceCredentialTests {
         let bodies = CapturedLogs()
         for secret in [ci, fixture.introspector, fixture.service] { secrets.append(secret) }
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let issued = try await client.call(.post, "/v1/credentials", token: ci, body: """
                 {"resource": "payments-api", "role": "read", "ttl_seconds": 3}
                 """)
@@ -112,12 +112,7 @@ struct ServiceCredentialTests {
             #expect(status == "expired")
             bodies.append("\(issued.json)".replacingOccurrences(of: token, with: "<token>"))
         }
-        let events = try await TestDatabase.withExisting(fixture.broker) { database in
-            var events: [String] = []
-            let rows = try await database.client.query("SELECT event FROM audit_events", logger: TestDatabase.logger)
-            for try await event in rows.decode(String.self) { events.append(event) }
-            return events
-        }
+        let events = try await AuditReader.events(at: fixture.broker).map(\.event)
         #expect(events.contains { $0.contains("airlock.credential.issued") && $0.contains("token_id") })
         #expect(secrets.all.count == 4)
         for secret in secrets.all {
@@ -133,7 +128,7 @@ struct ServiceCredentialTests {
         let ci = try await fixture.issuer.issueToken(user: "ci-orders", groups: ["ci"], service: true)
         let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let issued = try await client.call(.post, "/v1/credentials", token: ci, body: """
                 {"resource": "payments-api", "role": "read", "ttl_seconds": 600}
                 """)
@@ -159,7 +154,7 @@ struct ServiceCredentialTests {
         let outsider = try await fixture.issuer.issueToken(user: "batch-job", groups: ["batch"], service: true)
         let person = try await fixture.issuer.issueToken(user: "frank", groups: ["payments"])
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let denied = try await client.call(.post, "/v1/credentials", token: outsider, body: """
                 {"resource": "payments-api", "role": "read", "ttl_seconds": 300, "reason": "nightly"}
                 """)
@@ -206,7 +201,7 @@ struct ServiceCredentialTests {
         let app = try buildApplication(config: fixture.config)
         let person = try await fixture.issuer.issueToken(user: "frank", groups: ["payments"])
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let someToken = ApiTokenFormat.generate(prefix: .credential)
             for caller in [person, fixture.service] {
                 let refused = try await client.call(.post, "/v1/tokens/introspect", token: caller,

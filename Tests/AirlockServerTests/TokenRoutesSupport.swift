@@ -3,30 +3,20 @@ import AirlockServer
 import AirlockStore
 import AirlockTestSupport
 import Foundation
-import Synchronization
-
-/// The system time plus an offset the test moves forward, so dev JWTs (signed at real time) still verify while
-/// `alk_` tokens can be made to expire without waiting.
-final class AdvancingClock: WallClock {
-    private let offset = Mutex<TimeInterval>(0)
-
-    func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
-    func advance(_ seconds: TimeInterval) { offset.withLock { $0 += seconds } }
-}
 
 /// A broker on a fresh database with the dev issuer, a test clock, captured logs and one `alk_` admin token
 /// (`token:root-admin`, created straight in the store as `airlock token create` would).
 struct TokenRoutesFixture {
     let config: ServerConfiguration
     let issuer: DevIssuer
-    let clock: AdvancingClock
+    let clock: TestClock
     let logs: CapturedLogs
     let adminToken: String
     let databaseURL: DatabaseURL
 
     static func make() async throws -> TokenRoutesFixture {
-        let url = try await Databases.fresh()
-        let clock = AdvancingClock()
+        let url = try await TestDatabase.fresh()
+        let clock = TestClock.followingSystemTime()
         let logs = CapturedLogs()
         var config = try ServerSupport.configuration(url: url)
         let issuer = try DevIssuer()
@@ -44,13 +34,7 @@ struct TokenRoutesFixture {
 
     /// Every audit event as stored (its JSON text), in order.
     func auditEvents() async throws -> [String] {
-        try await TestDatabase.withExisting(databaseURL) { database in
-            let rows = try await database.client.query(
-                "SELECT event FROM audit_events ORDER BY ingest_id", logger: TestDatabase.logger)
-            var events: [String] = []
-            for try await event in rows.decode(String.self) { events.append(event) }
-            return events
-        }
+        try await AuditReader.events(at: databaseURL).map(\.event)
     }
 }
 

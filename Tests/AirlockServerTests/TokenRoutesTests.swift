@@ -16,7 +16,7 @@ struct TokenRoutesTests {
         let app = try buildApplication(config: fixture.config)
         let root = fixture.adminToken
         let (deployer, ops, deployerID) = try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
 
             // Created: the secret once, no-store; scopes and groups deduplicated.
             let response = try await client.execute(
@@ -108,7 +108,7 @@ struct TokenRoutesTests {
         let user = try await fixture.issuer.issueToken(user: "alice", groups: ["admin", "security"], mfa: true)
         let workload = try await fixture.issuer.issueToken(user: "ci-runner", groups: ["admin"], service: true)
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             var tokens: [String: (id: String, token: String)] = [:]
             for (name, scopes) in [("svc", #"["service"]"#), ("audit", #"["auditor", "introspect"]"#)] {
                 let made = try await client.call(
@@ -186,7 +186,7 @@ struct TokenRoutesTests {
         let app = try buildApplication(config: fixture.config)
         let root = fixture.adminToken
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             for (body, status, code, mentions) in Self.badBodies {
                 let answer = try await client.call(.post, "/v1/tokens", token: root, body: body)
                 let shown = body.prefix(80)
@@ -219,7 +219,7 @@ struct TokenRoutesTests {
         let app = try buildApplication(config: fixture.config)
         let root = fixture.adminToken
         try await app.test(.live) { client in
-            _ = try await ServerSupport.pollReadyz(client) { $0.status == .ok }
+            try await ServerSupport.waitUntilReady(client)
             let made = try await client.call(
                 .post, "/v1/tokens", token: root, body: #"{"name": "brief", "scopes": ["service"], "ttl_seconds": 60}"#)
             let token = try #require(made.json["token"]?.stringValue)

@@ -45,7 +45,7 @@ struct AuditChainConcurrencyTests {
     /// Checks that every committed event is chained exactly once, gap-free, in each writer's commit order.
     func checkChain(_ database: Database, writerIDs: [[UUID]]) async throws {
         let total = Self.writers * Self.eventsPerWriter
-        let rows = try await Support.rows(in: database)
+        let rows = try await AuditReader.events(in: database, order: .chained)
         #expect(rows.count == total)
         #expect(rows.allSatisfy { $0.sequence != nil })
         #expect(rows.map(\.sequence) == (1...total).map { Int64($0) })
@@ -73,8 +73,7 @@ struct AuditChainConcurrencyTests {
             let (writerIDs, chainedWhileWriting) = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await chainer.run() }
                 let writerIDs = try await Self.runWriters(database)
-                let chainedWhileWriting = try await Support.count(
-                    "SELECT count(*) FROM audit_events WHERE sequence IS NOT NULL", in: database)
+                let chainedWhileWriting = try await AuditReader.events(in: database).filter { $0.sequence != nil }.count
                 group.cancelAll()
                 try await group.waitForAll()
                 return (writerIDs, chainedWhileWriting)

@@ -22,7 +22,7 @@ struct AuditChainTests {
             }
             #expect(try await AuditChainer(database: database, logger: logger).chainPending() == 7)
 
-            let rows = try await Support.rows(in: database)
+            let rows = try await AuditReader.events(in: database, order: .chained)
             #expect(rows.map(\.sequence) == (1...7).map { Int64($0) })
             #expect(rows.map(\.subject) == (1...7).map { "e\($0)" })
             #expect(rows.first?.prevhash == AuditChain.genesisHash)
@@ -53,7 +53,7 @@ struct AuditChainTests {
             try await Support.appendCommitted("kept-2", in: database)
             #expect(try await Support.drain(database) == 2)
 
-            let rows = try await Support.rows(in: database)
+            let rows = try await AuditReader.events(in: database, order: .chained)
             #expect(rows.map(\.subject) == ["kept-1", "kept-2"])
             #expect(rows.map(\.sequence) == [1, 2])
             let verification = try await ChainVerifier(database: database).verify(logger: logger)
@@ -64,7 +64,7 @@ struct AuditChainTests {
     @Test("the stored event is canonical CloudEvents JSON and the hash covers exactly those bytes")
     func canonicalEvent() async throws {
         let time = Date(timeIntervalSince1970: 1_795_000_000.125)
-        let log = AuditLog(source: "/airlock/replica-1", clock: FixedClock(date: time))
+        let log = AuditLog(source: "/airlock/replica-1", clock: TestClock(time))
         try await TestDatabase.withDatabase { database in
             let event = NewAuditEvent(
                 type: "airlock.access.requested", subject: "req-42", severity: .high, channels: ["pager", "chat"],
@@ -73,7 +73,7 @@ struct AuditChainTests {
                 try await log.append(event, on: connection, logger: logger)
             }
             _ = try await Support.drain(database)
-            let row = try #require(try await Support.rows(in: database).first)
+            let row = try #require(try await AuditReader.events(in: database, order: .chained).first)
             #expect(row.id == id)
 
             let parsed = try JSONValue.parse(Data(row.event.utf8))
@@ -94,9 +94,8 @@ struct AuditChainTests {
             #expect(row.hash == AuditChain.hash(prevhash: AuditChain.genesisHash, event: row.event))
 
             // The indexed columns agree with the bytes.
-            let columns = try await database.client.query(
-                "SELECT type, subject, severity FROM audit_events WHERE id = \(id)", logger: logger)
-            for try await (type, subject, severity) in columns.decode((String, String, String).self) {
+            for (type, subject, severity) in try await AuditReader.events(in: database).filter({ $0.id == id })
+                .map({ ($0.type, $0.subject, $0.severity) }) {
                 #expect(type == "airlock.access.requested" && subject == "req-42" && severity == "high")
             }
         }
@@ -181,13 +180,13 @@ struct AuditChainTests {
                 // While this transaction is open, another request commits its event and the chainer runs.
                 try await Support.appendCommitted("fast", in: database)
                 #expect(try await chainer.chainPending() == 1)
-                let rows = try await Support.rows(in: database)
+                let rows = try await AuditReader.events(in: database, order: .chained)
                 #expect(rows.map(\.subject) == ["fast"])
                 #expect(rows.first?.sequence == 1)
                 return id
             }
             #expect(try await chainer.chainPending() == 1)
-            let rows = try await Support.rows(in: database)
+            let rows = try await AuditReader.events(in: database, order: .chained)
             #expect(rows.map(\.subject) == ["fast", "slow"])
             #expect(rows.map(\.sequence) == [1, 2])
             #expect(rows.last?.id == slowID)

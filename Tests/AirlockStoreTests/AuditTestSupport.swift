@@ -4,16 +4,6 @@ import AirlockTestSupport
 import Foundation
 import PostgresNIO
 
-/// One row of `audit_events` as the chain sees it.
-struct ChainRow: Sendable {
-    let sequence: Int64?
-    let id: UUID
-    let subject: String
-    let prevhash: String?
-    let hash: String?
-    let event: String
-}
-
 extension Support {
     static let auditLog = AuditLog(source: "/airlock/test")
 
@@ -35,21 +25,6 @@ extension Support {
         guard chained == count else { throw TestFailure("chained \(chained) of \(count)") }
     }
 
-    /// Every row of `audit_events`, chained ones by sequence, then unchained ones by ingest order.
-    static func rows(in database: Database) async throws -> [ChainRow] {
-        let rows = try await database.client.query(
-            """
-            SELECT sequence, id, subject, prevhash, hash, event FROM audit_events
-            ORDER BY sequence NULLS LAST, ingest_id
-            """, logger: logger)
-        var result: [ChainRow] = []
-        for try await (sequence, id, subject, prevhash, hash, event)
-            in rows.decode((Int64?, UUID, String, String?, String?, String).self) {
-            result.append(ChainRow(sequence: sequence, id: id, subject: subject, prevhash: prevhash, hash: hash, event: event))
-        }
-        return result
-    }
-
     /// Drains the chainer until a pass chains nothing; returns how many it chained.
     static func drain(_ database: Database) async throws -> Int {
         let chainer = AuditChainer(database: database, logger: logger)
@@ -62,7 +37,7 @@ extension Support {
     }
 
     /// Checks the links of `rows` (sequences 1…N, prevhash, hash) independently of ``ChainVerifier``.
-    static func linksAreValid(_ rows: [ChainRow]) -> Bool {
+    static func linksAreValid(_ rows: [AuditRow]) -> Bool {
         var previous = AuditChain.genesisHash
         for (offset, row) in rows.enumerated() {
             guard row.sequence == Int64(offset + 1), row.prevhash == previous,

@@ -81,9 +81,7 @@ struct LeaseRevocationStoreTests {
             #expect(try await status(requests, ids[1]) == "revoked")
             try await store.finish(retry, as: retry.finalStatus, username: retry.username)  // finishing twice changes nothing
 
-            let rows = try await database.client.query("SELECT type FROM audit_events ORDER BY ingest_id", logger: logger)
-            var types: [String] = []
-            for try await type in rows.decode(String.self) { types.append(type) }
+            let types = try await AuditReader.events(in: database).map(\.type)
             #expect(types.filter { $0 == "airlock.credential.revoked" }.count == 2)
             #expect(types.filter { $0 == "airlock.lease.expired" }.count == 1)
             #expect(types.filter { $0 == "airlock.credential.revocation_failed" }.count == 1)

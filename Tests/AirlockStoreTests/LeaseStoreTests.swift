@@ -50,14 +50,14 @@ struct LeaseStoreTests {
             #expect(active.issuedAt == Self.start.addingTimeInterval(6))
             #expect(try await base.events(database).last == "airlock.credential.issued")
 
-            let events = try await count(database, "SELECT count(*) FROM audit_events")
+            let events = try await AuditReader.events(in: database).count
             #expect(await AccessRequestStoreTests.code {
                 try await leases.activate(intent, credential: .login("airlock_readwrite_abcdefghijkm", for: intent))
             } == "lease_not_issuing")
             #expect(await AccessRequestStoreTests.code {
                 _ = try await leases.begin(request.id, by: Self.bob, issuable: Self.issuable)
             } == "already_retrieved")
-            #expect(try await count(database, "SELECT count(*) FROM audit_events") == events)
+            #expect(try await AuditReader.events(in: database).count == events)
             #expect(try await leases.get(intent.lease)?.username == "airlock_readwrite_abcdefghijkl")
         }
     }

@@ -45,10 +45,10 @@ struct MigrationRunnerTests {
 
     @Test("a version recorded in the database but unknown to this build is reported, not re-applied")
     func unknownToThisBuild() async throws {
-        let directory = try Support.directory([
+        let directory = try TemporaryDirectory(files: [
             "0001_a.sql": "CREATE TABLE a (x int);", "0002_b.sql": "CREATE TABLE b (x int);",
         ])
-        let all = try Migration.load(from: directory)
+        let all = try Migration.load(from: directory.url)
         try await TestDatabase.withDatabase(migrated: false) { database in
             try await MigrationRunner(migrations: all).migrate(database, logger: logger)
             let older = MigrationRunner(migrations: [all[0]])
@@ -62,12 +62,12 @@ struct MigrationRunnerTests {
 
     @Test("two runners starting together apply each migration exactly once")
     func concurrentRunners() async throws {
-        let directory = try Support.directory([
+        let directory = try TemporaryDirectory(files: [
             "0001_counter.sql": "CREATE TABLE applied_log (version int NOT NULL);\nINSERT INTO applied_log VALUES (1);",
             "0002_slow.sql": "SELECT pg_sleep(0.3);\nCREATE TABLE slow (x int);\nINSERT INTO applied_log VALUES (2);",
             "0003_last.sql": "CREATE TABLE last (x int);\nINSERT INTO applied_log VALUES (3);",
         ])
-        let runner = MigrationRunner(migrations: try Migration.load(from: directory))
+        let runner = MigrationRunner(migrations: try Migration.load(from: directory.url))
         let url = try await TestDatabase.fresh(migrated: false)
         let results = try await withThrowingTaskGroup(of: [Int].self) { group in
             for _ in 0..<2 {
@@ -94,14 +94,14 @@ struct MigrationRunnerTests {
 
     @Test("an applied file that changed stops the run, naming the file, before anything else is applied")
     func checksumMismatch() async throws {
-        let directory = try Support.directory(["0001_first.sql": "CREATE TABLE first (x int);"])
+        let directory = try TemporaryDirectory(files: ["0001_first.sql": "CREATE TABLE first (x int);"])
         try await TestDatabase.withDatabase(migrated: false) { database in
-            let original = try Migration.load(from: directory)
+            let original = try Migration.load(from: directory.url)
             try await MigrationRunner(migrations: original).migrate(database, logger: logger)
 
-            try Data("CREATE TABLE first (x bigint);".utf8).write(to: directory.appendingPathComponent("0001_first.sql"))
-            try Data("CREATE TABLE second (x int);".utf8).write(to: directory.appendingPathComponent("0002_second.sql"))
-            let changed = MigrationRunner(migrations: try Migration.load(from: directory))
+            try directory.write("0001_first.sql", "CREATE TABLE first (x bigint);")
+            try directory.write("0002_second.sql", "CREATE TABLE second (x int);")
+            let changed = MigrationRunner(migrations: try Migration.load(from: directory.url))
 
             let error = await #expect(throws: StoreError.self) { try await changed.migrate(database, logger: logger) }
             #expect(error?.code == "migration_checksum_mismatch")
@@ -129,13 +129,13 @@ struct MigrationRunnerTests {
 
     @Test("a failing migration is rolled back, not recorded, and stops the run")
     func failingMigration() async throws {
-        let directory = try Support.directory([
+        let directory = try TemporaryDirectory(files: [
             "0001_ok.sql": "CREATE TABLE ok (x int);",
             "0002_bad.sql": "CREATE TABLE made_by_bad (x int);\nSELECT * FROM no_such_table;",
             "0003_after.sql": "CREATE TABLE after_bad (x int);",
         ])
         try await TestDatabase.withDatabase(migrated: false) { database in
-            let runner = MigrationRunner(migrations: try Migration.load(from: directory))
+            let runner = MigrationRunner(migrations: try Migration.load(from: directory.url))
             let error = await #expect(throws: StoreError.self) { try await runner.migrate(database, logger: logger) }
             #expect(error?.code == "migration_failed")
             #expect(error?.message.contains("`0002_bad.sql`") == true)
@@ -147,8 +147,8 @@ struct MigrationRunnerTests {
             #expect(try await Self.recorded(in: database).map(\.version) == [1])
 
             // Fixed, it applies from where it stopped, on another pool (so the lock must have been released).
-            try Data("CREATE TABLE made_by_bad (x int);".utf8).write(to: directory.appendingPathComponent("0002_bad.sql"))
-            let fixed = MigrationRunner(migrations: try Migration.load(from: directory))
+            try directory.write("0002_bad.sql", "CREATE TABLE made_by_bad (x int);")
+            let fixed = MigrationRunner(migrations: try Migration.load(from: directory.url))
             let appliedLater = try await Support.withPool(database.url) { other in
                 try await fixed.migrate(other, logger: logger).map(\.version)
             }
@@ -159,9 +159,9 @@ struct MigrationRunnerTests {
 
     @Test("a migration with a syntax error in its text fails before touching the database")
     func unsplittable() async throws {
-        let directory = try Support.directory(["0001_broken.sql": "CREATE TABLE broken (x text DEFAULT 'open);"])
+        let directory = try TemporaryDirectory(files: ["0001_broken.sql": "CREATE TABLE broken (x text DEFAULT 'open);"])
         try await TestDatabase.withDatabase(migrated: false) { database in
-            let runner = MigrationRunner(migrations: try Migration.load(from: directory))
+            let runner = MigrationRunner(migrations: try Migration.load(from: directory.url))
             let error = await #expect(throws: StoreError.self) { try await runner.migrate(database, logger: logger) }
             #expect(error?.code == "sql_syntax")
             #expect(try await Support.tableExists("broken", in: database) == false)

@@ -59,40 +59,40 @@ struct MigrationTests {
 
     @Test("load sorts by version and ignores files that are not .sql")
     func loadSorts() throws {
-        let directory = try Support.directory([
+        let directory = try TemporaryDirectory(files: [
             "0010_later.sql": "SELECT 10;",
             "0002_second.sql": "SELECT 2;",
             "0001_first.sql": "SELECT 1;",
             "README.md": "not a migration",
             "notes.txt": "0003_ignored",
         ])
-        let migrations = try Migration.load(from: directory)
+        let migrations = try Migration.load(from: directory.url)
         #expect(migrations.map(\.version) == [1, 2, 10])
         #expect(migrations.map(\.fileName) == ["0001_first.sql", "0002_second.sql", "0010_later.sql"])
     }
 
     @Test("two files with one version are rejected, naming both")
     func duplicateVersions() throws {
-        let directory = try Support.directory(["0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 2;"])
-        let error = try #require(throws: StoreError.self) { try Migration.load(from: directory) }
+        let directory = try TemporaryDirectory(files: ["0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 2;"])
+        let error = try #require(throws: StoreError.self) { try Migration.load(from: directory.url) }
         #expect(error.code == "duplicate_migration")
         #expect(error.message.contains("0001_a.sql") && error.message.contains("0001_b.sql"))
     }
 
     @Test("a badly named .sql file in the directory fails the load")
     func badNameInDirectory() throws {
-        let directory = try Support.directory(["0001_a.sql": "SELECT 1;", "2_b.sql": "SELECT 2;"])
-        let error = try #require(throws: StoreError.self) { try Migration.load(from: directory) }
+        let directory = try TemporaryDirectory(files: ["0001_a.sql": "SELECT 1;", "2_b.sql": "SELECT 2;"])
+        let error = try #require(throws: StoreError.self) { try Migration.load(from: directory.url) }
         #expect(error.code == "invalid_migration_name")
         #expect(error.message.contains("2_b.sql"))
     }
 
     @Test("an empty or missing directory is migrations_not_found")
     func missingDirectory() throws {
-        let empty = try Support.directory(["README.md": "nothing here"])
-        let emptyError = try #require(throws: StoreError.self) { try Migration.load(from: empty) }
+        let empty = try TemporaryDirectory(files: ["README.md": "nothing here"])
+        let emptyError = try #require(throws: StoreError.self) { try Migration.load(from: empty.url) }
         #expect(emptyError.code == "migrations_not_found")
-        let missing = empty.appendingPathComponent("does-not-exist")
+        let missing = empty.url.appendingPathComponent("does-not-exist")
         let missingError = try #require(throws: StoreError.self) { try Migration.load(from: missing) }
         #expect(missingError.code == "migrations_not_found")
         #expect(missingError.message.contains("does-not-exist"))

@@ -10,17 +10,6 @@ import Synchronization
 enum Support {
     static var logger: Logger { TestDatabase.logger }
 
-    /// A new temporary directory holding `files` (name → contents).
-    static func directory(_ files: [String: String]) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("airlock-store-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for (name, contents) in files {
-            try Data(contents.utf8).write(to: directory.appendingPathComponent(name))
-        }
-        return directory
-    }
-
     /// Runs `body` with a second, independent pool on the database `url` names.
     static func withPool<T: Sendable>(
         _ url: DatabaseURL, _ body: @Sendable (Database) async throws -> T
@@ -61,12 +50,6 @@ enum Support {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A clock stuck at one instant.
-struct FixedClock: WallClock {
-    let date: Date
-    func now() -> Date { date }
 }
 
 /// A flag one task raises and others poll.

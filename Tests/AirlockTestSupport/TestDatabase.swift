@@ -1,4 +1,5 @@
 import AirlockLocalCluster
+import AirlockPostgres
 import AirlockStore
 import Foundation
 import Logging

@@ -1,22 +1,16 @@
 import PostgresNIO
 
-/// Turns a postgres-nio error into one line an operator can act on, without the query's bound values.
+/// Turns a postgres-nio error into one line an operator can act on, without the query's text or bound values.
 ///
 /// `PSQLError.description` is deliberately generic; the useful parts are the server's message and the
-/// underlying connection error. Bound values (which could hold secrets) are never included.
+/// underlying connection error. Bound values (which could hold secrets) are never included. Any other error is
+/// described by its own `description` (an Airlock error's is its one-line message).
 public func describeDatabaseError(_ error: any Error) -> String {
-    if let transaction = error as? PostgresTransactionError {
-        if let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
-            return describeDatabaseError(inner)
-        }
+    if let transaction = error as? PostgresTransactionError,
+       let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError {
+        return describeDatabaseError(inner)
     }
-    guard let error = error as? PSQLError else {
-        if let store = error as? StoreError { return store.message }
-        if let channel = error as? any CustomStringConvertible, String(describing: type(of: error)).contains("IOError") {
-            return channel.description
-        }
-        return String(describing: error)
-    }
+    guard let error = error as? PSQLError else { return String(describing: error) }
     if let message = error.serverInfo?[.message] {
         let state = error.serverInfo?[.sqlState].map { " (sqlstate \($0))" } ?? ""
         return "\(message)\(state)"
