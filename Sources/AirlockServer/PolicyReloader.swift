@@ -24,6 +24,9 @@ struct PolicyReloader: Service {
     let logger: Logger
     /// Whether SIGHUP triggers a reload (``ServerConfiguration/reloadPoliciesOnHangup``).
     var trapsHangup = true
+    /// Asked to re-decide active leases once this broker has recorded and activated a new set (the continuous
+    /// evaluation seam; today nothing is re-decided until a lease is renewed).
+    var reevaluation: any LeaseReevaluation = NoLeaseReevaluation()
 
     /// Runs until the broker stops; stopping (graceful shutdown or cancellation) is not an error.
     func run() async throws {
@@ -70,6 +73,13 @@ struct PolicyReloader: Service {
             return
         }
         policies.activate(next)
+        do {
+            try await reevaluation.reevaluate(principal: nil, because: "policy set \(next.id) activated")
+        } catch {
+            logger.error("re-deciding active leases after the policy change failed", metadata: [
+                "error": "\(describeDatabaseError(error))",
+            ])
+        }
     }
 
     /// Activates the sets other replicas announce, for as long as the broker runs (a ``ChannelListener``: its own

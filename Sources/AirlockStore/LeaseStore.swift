@@ -199,9 +199,12 @@ public struct LeaseStore: Sendable {
     /// A failed issuance: the lease goes to `revoking` (due now) with the error, and the login's name when it was
     /// created, so revocation removes whatever part of the credential may exist. `error` must hold no secret.
     public func abandon(_ leaseID: UUID, username: String? = nil, error: String) async throws {
+        let now = requests.clock.now()
+        var lease = LeaseState(status: .issuing, expiresAt: now)
+        guard case .removeCredential = try lease.apply(.issuanceFailed(at: now)) else { return }
         try await requests.database.client.query("""
-            UPDATE leases SET status = 'revoking', last_error = \(error), next_attempt_at = \(requests.clock.now()),
-                username = coalesce(\(username), username), revoke_reason = 'issuance_failed'
+            UPDATE leases SET status = \(lease.status.rawValue), last_error = \(error), next_attempt_at = \(now),
+                username = coalesce(\(username), username), revoke_reason = \(lease.endReason)
             WHERE id = \(leaseID) AND status = 'issuing'
             """, logger: logger)
     }
