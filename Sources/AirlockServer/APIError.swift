@@ -26,29 +26,39 @@ public struct APIError: Error, Sendable {
     /// The response for any error: ``APIError`` as itself, Hummingbird's HTTP errors by status, anything else a
     /// generic 500 whose detail goes only to the log.
     static func response(for error: any Error, requestID: String, logger: Logger) -> Response {
-        let apiError: APIError
-        switch error {
-        case let error as APIError:
-            apiError = error
-        case let error as BrokerError:
-            apiError = APIError(error)
-        case let error as HTTPError:
-            apiError = APIError(error.status, code: Self.code(for: error.status), message: Self.message(for: error))
-        default:
-            // Not `String(reflecting:)`: a database error's debug description carries the query and its bound
-            // values. `describeDatabaseError` keeps the server's message and drops the binds.
-            logger.error("unhandled error", metadata: ["error": "\(describeDatabaseError(error))"])
-            apiError = APIError(.internalServerError, code: "internal_error", message: "internal error; see the broker log")
-        }
-        var body = apiError.details
-        body["error"] = .object([
-            "code": .string(apiError.code), "message": .string(apiError.message), "request_id": .string(requestID),
-        ])
-        let data = Data(JSONValue.object(body).canonicalString().utf8)
+        let apiError = from(error, logger: logger)
+        let data = Data(apiError.body(requestID: requestID).canonicalString().utf8)
         return Response(
             status: apiError.status,
             headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `{"error": {"code", "message", "request_id"}, ...details}`.
+    func body(requestID: String) -> JSONValue {
+        var body = details
+        body["error"] = .object([
+            "code": .string(code), "message": .string(message), "request_id": .string(requestID),
+        ])
+        return .object(body)
+    }
+
+    /// The API's view of any error: ``APIError`` as itself, a domain error by its status and code, Hummingbird's
+    /// HTTP errors by status, anything else a generic 500 whose detail goes only to the log.
+    static func from(_ error: any Error, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as BrokerError:
+            return APIError(error)
+        case let error as HTTPError:
+            return APIError(error.status, code: Self.code(for: error.status), message: Self.message(for: error))
+        default:
+            // Not `String(reflecting:)`: a database error's debug description carries the query and its bound
+            // values. `describeDatabaseError` keeps the server's message and drops the binds.
+            logger.error("unhandled error", metadata: ["error": "\(describeDatabaseError(error))"])
+            return APIError(.internalServerError, code: "internal_error", message: "internal error; see the broker log")
+        }
     }
 
     private static func code(for status: HTTPResponse.Status) -> String {
