@@ -3,31 +3,6 @@ import AirlockPolicy
 import Foundation
 import Logging
 
-/// What a caller asks for.
-public struct Ask: Sendable, Hashable {
-    public var resource: String
-    public var role: String
-    public var ttlSeconds: Int64
-    public var reason: String
-    public var ticket: String?
-    public var breakGlass: Bool
-    /// The caller's address, as the server resolved it (trusted proxies considered).
-    public var sourceIP: String?
-
-    public init(
-        resource: String, role: String, ttlSeconds: Int64, reason: String = "", ticket: String? = nil,
-        breakGlass: Bool = false, sourceIP: String? = nil
-    ) {
-        self.resource = resource
-        self.role = role
-        self.ttlSeconds = ttlSeconds
-        self.reason = reason
-        self.ticket = ticket
-        self.breakGlass = breakGlass
-        self.sourceIP = sourceIP
-    }
-}
-
 /// The attributes one decision is made from, as typed values by entity (`principal`, `resource`, `request`,
 /// `risk`). The policy reads them without any text in between; ``stored`` is the same document as JSON, kept with
 /// the request so replay decides on exactly what this decision saw.

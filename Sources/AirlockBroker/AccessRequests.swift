@@ -46,9 +46,7 @@ public struct AccessRequests: Sendable {
         let input = await decider.input(principal: principal, resource: resource, ask: ask)
         let decided = try decider.decide(input)
         let id = try await store.createReturningID(
-            NewAccessRequest(principal: principal, resourceID: resource.id, role: ask.role,
-                             ttlSeconds: Int(ask.ttlSeconds), reason: ask.reason, ticket: ask.ticket,
-                             breakGlass: ask.breakGlass, sourceIP: ask.sourceIP),
+            NewAccessRequest(principal: principal, ask: ask),
             resource: resource, decision: decided.decision, evaluationInput: input.stored,
             policySetID: decided.policySetID)
         var recorded = RecordedAsk(

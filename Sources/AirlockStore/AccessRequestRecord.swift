@@ -3,38 +3,27 @@ import AirlockPolicy
 import Foundation
 import PostgresNIO
 
-/// What a principal asks for, before the decision (the body of `POST /v1/access-requests`, plus who and from where).
+/// What a principal asks for, before the decision: who, and their ``Ask``.
 public struct NewAccessRequest: Sendable, Hashable {
     /// Who asks.
     public var principal: Principal
-    /// The resource id (it must be in the catalog).
-    public var resourceID: String
-    /// The role template asked for.
-    public var role: String
-    /// The TTL asked for, in seconds (positive).
-    public var ttlSeconds: Int
-    /// `request.reason`.
-    public var reason: String
-    /// `request.ticket`.
-    public var ticket: String?
-    /// `request.break_glass`.
-    public var breakGlass: Bool
-    /// `request.source_ip`, as text.
-    public var sourceIP: String?
+    /// What they ask for (the resource must be in the catalog, the TTL positive).
+    public var ask: Ask
 
     /// Creates a request.
+    public init(principal: Principal, ask: Ask) {
+        self.principal = principal
+        self.ask = ask
+    }
+
+    /// Creates a request from its parts.
     public init(
         principal: Principal, resourceID: String, role: String, ttlSeconds: Int, reason: String,
         ticket: String? = nil, breakGlass: Bool = false, sourceIP: String? = nil
     ) {
-        self.principal = principal
-        self.resourceID = resourceID
-        self.role = role
-        self.ttlSeconds = ttlSeconds
-        self.reason = reason
-        self.ticket = ticket
-        self.breakGlass = breakGlass
-        self.sourceIP = sourceIP
+        self.init(principal: principal, ask: Ask(
+            resource: resourceID, role: role, ttlSeconds: Int64(ttlSeconds), reason: reason, ticket: ticket,
+            breakGlass: breakGlass, sourceIP: sourceIP))
     }
 }
 

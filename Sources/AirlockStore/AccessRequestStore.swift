@@ -68,7 +68,7 @@ public struct AccessRequestStore: Sendable {
         _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
         policySetID: UUID?, on connection: PostgresConnection
     ) async throws -> UUID {
-        guard resource.id == request.resourceID else {
+        guard resource.id == request.ask.resource else {
             throw StoreError(code: "unknown_resource", message: "the resource does not match the request")
         }
         let now = clock.now()
@@ -76,10 +76,10 @@ public struct AccessRequestStore: Sendable {
         let action = try state.apply(.decided(decision, at: now))
         let id = UUID()
         let granted = state.status == .denied ? nil : state.grantedTTLSeconds.map(Int.init)
-        let facts = AuditFacts(id: id, principal: request.principal.id, resource: request.resourceID,
-                               role: request.role, decision: decision)
+        let facts = AuditFacts(id: id, principal: request.principal.id, resource: request.ask.resource,
+                               role: request.ask.role, decision: decision)
         var events = [auditLog.stamp(facts.event("airlock.access.requested", ttl: granted, extra: [
-            "requested_ttl_seconds": .int(Int64(request.ttlSeconds)), "break_glass": .bool(request.breakGlass),
+            "requested_ttl_seconds": .int(request.ask.ttlSeconds), "break_glass": .bool(request.ask.breakGlass),
         ]))]
         if let event = facts.event(for: action, ttl: granted) { events.append(auditLog.stamp(event)) }
         let row = ResourceRow(resource)
@@ -95,9 +95,9 @@ public struct AccessRequestStore: Sendable {
                 INSERT INTO access_requests (id, principal_id, principal_kind, resource_id, role, ttl_seconds, reason,
                     ticket, break_glass, source_ip, status, decision, evaluation_input, policy_set_id,
                     granted_ttl_seconds, created_at, decided_at, decision_deadline, pickup_deadline, closed_at)
-                VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.resourceID),
-                    \(request.role), \(request.ttlSeconds), \(request.reason), \(request.ticket), \(request.breakGlass),
-                    \(request.sourceIP)::inet, \(state.status.rawValue), \(decision.stored.canonicalString())::jsonb,
+                VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.ask.resource),
+                    \(request.ask.role), \(request.ask.ttlSeconds), \(request.ask.reason), \(request.ask.ticket), \(request.ask.breakGlass),
+                    \(request.ask.sourceIP)::inet, \(state.status.rawValue), \(decision.stored.canonicalString())::jsonb,
                     \(evaluationInput.canonicalString())::jsonb, \(policySetID), \(granted), \(now),
                     \(state.decidedAt), \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt))
             )
