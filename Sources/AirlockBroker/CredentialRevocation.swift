@@ -49,15 +49,18 @@ public struct CredentialRevocation: Sendable {
             guard let resource = catalog[lease.resourceID], let provider = providers.provider(for: resource) else {
                 throw ProviderError(code: "unknown_resource", message: "resource `\(lease.resourceID)` is no longer configured")
             }
-            let outcome = try await provider.revoke(
-                LeaseCredential(leaseID: lease.id, username: lease.username, tokenID: lease.tokenID), on: resource)
+            var credential = LeaseCredential(leaseID: lease.id, username: lease.username, tokenID: lease.tokenID)
+            if credential.username == nil, credential.tokenID == nil {
+                // An issuance interrupted before it recorded its credential: ask the provider what it left.
+                credential.username = try await provider.leftover(of: lease.id, on: resource)
+            }
+            let outcome = try await provider.revoke(credential, on: resource)
             guard outcome.isComplete else {
                 throw ProviderError(code: "revocation_incomplete", message: outcome.description)
             }
             guard case .finish(let status) = try state.apply(.credentialRemoved(at: now)) else { return }
-            // A login an interrupted issuance left behind was found by the provider: record its name.
-            let username = lease.username ?? (lease.tokenID == nil && outcome.existed ? outcome.identifier : nil)
-            try await store.finish(lease, as: status, username: username, terminatedSessions: outcome.terminatedSessions)
+            try await store.finish(
+                lease, as: status, username: credential.username, terminatedSessions: outcome.terminatedSessions)
             credentialRemoved()
             logger.info("lease ended", metadata: [
                 "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)", "reason": "\(lease.reason)",

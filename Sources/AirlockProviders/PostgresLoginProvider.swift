@@ -21,16 +21,15 @@ extension PostgresRoleProvider: CredentialProvider {
         try await extend(resource: resource, username: username, validUntil: until)
     }
 
-    /// Revokes the lease's login; one an interrupted issuance never recorded is found by its `COMMENT ON ROLE`.
+    /// Revokes the lease's login (none recorded, and none left behind: nothing to do).
     public func revoke(_ credential: LeaseCredential, on resource: Resource) async throws -> RevocationOutcome {
-        var username = credential.username
-        if username == nil { username = try await leftover(of: credential.leaseID, on: resource) }
-        guard let username else {
+        guard let username = credential.username else {
             return RevocationOutcome(identifier: "lease \(credential.leaseID.uuidString.lowercased())", existed: false)
         }
         return try await revoke(resource: resource, username: username)
     }
 
+    /// A login an interrupted issuance created is found by its `COMMENT ON ROLE` (the lease id).
     public func leftover(of leaseID: UUID, on resource: Resource) async throws -> String? {
         try await login(of: leaseID, on: resource)
     }
