@@ -21,10 +21,7 @@ struct AuditCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let settings = try options.load()
-            let logger = LogSetup.bootstrap(settings, level: .warning)
-            let url = try settings.requireDatabaseURL()
-            let result = try await Database.withDatabase(url, logger: logger) { database in
+            let result = try await options.withDatabase { database, _, logger in
                 try await ChainVerifier(database: database).verify(logger: logger)
             }
             if json {

@@ -37,11 +37,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            let settings = try options.load()
-            let logger = LogSetup.bootstrap(settings, level: .warning)
-            let url = try settings.requireDatabaseURL()
-            let ring = try settings.requireKeyRing()
-            let rotation = try await Database.withDatabase(url, logger: logger) { database in
+            let ring = try options.load().requireKeyRing()
+            let rotation = try await options.withDatabase { database, _, logger in
                 try await DataKeyStore(database: database, keyRing: ring).rotateKeyEncryptionKey(logger: logger)
             }
             print("rewrapped \(rotation.rewrapped) data keys under \(ring.current.id) (\(rotation.alreadyCurrent) already were)")

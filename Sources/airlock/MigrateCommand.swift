@@ -15,12 +15,9 @@ struct MigrateCommand: AsyncParsableCommand {
     var status = false
 
     func run() async throws {
-        let settings = try options.load()
-        let logger = LogSetup.bootstrap(settings, level: .warning)
-        let url = try settings.requireDatabaseURL()
-        let runner = MigrationRunner(migrations: try loadMigrations(settings))
+        let runner = MigrationRunner(migrations: try loadMigrations(try options.load()))
         let showStatus = status
-        let lines: [String] = try await Database.withDatabase(url, logger: logger) { database in
+        let lines: [String] = try await options.withDatabase { database, _, logger in
             if showStatus {
                 return try await runner.status(of: database, logger: logger).map(Self.describe)
             }

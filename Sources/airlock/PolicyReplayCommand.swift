@@ -59,11 +59,8 @@ struct PolicyReplayCommand: AsyncParsableCommand {
         let limit = self.limit
         let report: PolicyReplay.Report
         do {
-            let settings = try options.load()
-            let logger = LogSetup.bootstrap(settings, level: .warning)
-            let url = try settings.requireDatabaseURL()
             let replay = PolicyReplay(policies: policySet)
-            report = try await Database.withDatabase(url, logger: logger) { database in
+            report = try await options.withDatabase { database, _, logger in
                 try await replay.run(AccessRequestHistory(database: database, logger: logger), since: since, limit: limit)
             }
         } catch {

@@ -20,6 +20,18 @@ struct ServerOptions: ParsableArguments {
         if let databaseURL { overrides["database.url"] = databaseURL }
         return try AirlockConfiguration.load(file: file, environment: environment, overrides: overrides)
     }
+
+    /// Runs `body` on the broker's database with the configuration and a quiet logger: how every command that
+    /// works on the database directly begins.
+    func withDatabase<T: Sendable>(
+        _ body: @Sendable (_ database: Database, _ settings: AirlockConfiguration, _ logger: Logger) async throws -> T
+    ) async throws -> T {
+        let settings = try load()
+        let logger = LogSetup.bootstrap(settings, level: .warning)
+        return try await Database.withDatabase(try settings.requireDatabaseURL(), logger: logger) { database in
+            try await body(database, settings, logger)
+        }
+    }
 }
 
 /// Sets up swift-log once for the process, in the configured format and level.

@@ -1,6 +1,7 @@
 import AirlockBroker
 import AirlockCore
 import AirlockPolicy
+import AirlockServer
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -62,14 +63,9 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let settings = try options.load()
-            let logger = LogSetup.bootstrap(settings, level: .warning)
-            let url = try settings.requireDatabaseURL()
             let token = try newToken()
-            let source = settings.auditSource
-            let created = try await Database.withDatabase(url, logger: logger) { database in
-                try await ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: source)))
-                    .create(token, by: "cli", logger: logger)
+            let created = try await options.withDatabase { database, settings, logger in
+                try await ApiTokens.on(database, settings).create(token, by: "cli", logger: logger)
             }
             print(created.secret)
             FileHandle.standardError.write(Data("token id \(created.record.id.uuidString.lowercased())\n".utf8))
@@ -86,13 +82,8 @@ struct TokenCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let settings = try options.load()
-            let logger = LogSetup.bootstrap(settings, level: .warning)
-            let url = try settings.requireDatabaseURL()
-            let source = settings.auditSource
-            let records = try await Database.withDatabase(url, logger: logger) { database in
-                try await ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: source)))
-                    .list(logger: logger)
+            let records = try await options.withDatabase { database, settings, logger in
+                try await ApiTokens.on(database, settings).list(logger: logger)
             }
             for record in records { print(json ? Self.jsonLine(record) : Self.line(record)) }
         }
@@ -132,15 +123,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let tokenID = UUID(uuidString: id) else { throw ValidationError("`\(id)` is not a token id") }
-            let settings = try options.load()
-            let logger = LogSetup.bootstrap(settings, level: .warning)
-            let url = try settings.requireDatabaseURL()
-            let source = settings.auditSource
             let outcome: ApiTokenStore.Revocation
             do {
-                outcome = try await Database.withDatabase(url, logger: logger) { database in
-                    try await ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: source)))
-                        .revoke(tokenID, by: "cli", logger: logger)
+                outcome = try await options.withDatabase { database, settings, logger in
+                    try await ApiTokens.on(database, settings).revoke(tokenID, by: "cli", logger: logger)
                 }
             } catch BrokerError.notFound {
                 throw ValidationError("no api token has id `\(id)`")
@@ -148,5 +134,12 @@ struct TokenCommand: AsyncParsableCommand {
             print(outcome == .revoked
                 ? "revoked \(tokenID.uuidString.lowercased())" : "\(tokenID.uuidString.lowercased()) was already revoked")
         }
+    }
+}
+
+extension ApiTokens {
+    /// The token service on `database`, auditing as this broker's configured source.
+    static func on(_ database: Database, _ settings: AirlockConfiguration) -> ApiTokens {
+        ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: settings.auditSource)))
     }
 }
