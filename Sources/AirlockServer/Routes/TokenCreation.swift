@@ -25,7 +25,10 @@ struct TokenCreation {
 
     init(_ body: RequestBody) throws {
         let name = try body.string("name", required: true, maxLength: Self.maximumNameLength) ?? ""
-        guard !name.allSatisfy(\.isWhitespace) else { throw RequestBody.invalid("`name` must not be blank") }
+        // Blank: white space code points only (a space with a combining mark is not blank).
+        guard !name.unicodeScalars.allSatisfy(\.properties.isWhitespace) else {
+            throw RequestBody.invalid("`name` must not be blank")
+        }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw RequestBody.invalid("`name` contains control characters")
         }
