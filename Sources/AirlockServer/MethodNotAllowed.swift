@@ -45,9 +45,7 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         let allowed = route.methods.map(\.rawValue).sorted().joined(separator: ", ")
-        let error = APIError(
-            .methodNotAllowed, code: "method_not_allowed",
-            message: "this path does not answer `\(AccessBroker.shown(request.method.rawValue))`; it allows \(allowed)")
+        let error = APIError(.methodNotAllowed, code: "method_not_allowed", message: "this path allows \(allowed)")
         // The request id middleware put the id in the logger's metadata; it also sets `X-Request-Id` on the way out.
         let requestID = context.logger[metadataKey: "request_id"].map { "\($0)" } ?? ""
         var response = APIError.response(for: error, requestID: requestID, logger: context.logger)
