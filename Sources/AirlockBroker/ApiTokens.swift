@@ -64,10 +64,13 @@ public struct ApiTokens: Sendable {
 
     /// The checks of a new token; its scopes, parsed and without duplicates.
     public static func validate(_ token: NewApiToken) throws(BrokerError) -> [ApiTokenScope] {
-        guard !token.name.isEmpty, token.name.count <= maximumNameLength else {
+        guard !token.name.isEmpty, token.name.unicodeScalars.count <= maximumNameLength else {
             throw .invalidInput("`name` must be 1 to \(maximumNameLength) characters")
         }
-        guard !token.name.allSatisfy(\.isWhitespace) else { throw .invalidInput("`name` must not be blank") }
+        // Blank: white space code points only (a space with a combining mark is not blank).
+        guard !token.name.unicodeScalars.allSatisfy(\.properties.isWhitespace) else {
+            throw .invalidInput("`name` must not be blank")
+        }
         guard !token.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalidInput("`name` contains control characters")
         }

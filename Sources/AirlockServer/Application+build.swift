@@ -105,6 +105,7 @@ struct BrokerParts {
         TokenRoutes(tokens: ApiTokens(store: tokens)).register(on: router)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
+        router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests
 
         self.router = router
         self.services = [

@@ -47,7 +47,7 @@ struct AuditRoutesTests {
             #expect(exact.json["items"]?.arrayValue?.count == 3)
 
             #expect(try await client.call(.get, "/v1/audit", token: alice).status == .forbidden)
-            for bad in ["after=-1", "after=x", "limit=0", "limit=1001", "type=a%20b", "type=x'%3B"] {
+            for bad in ["after=-1", "after=x", "limit=0", "limit=1001", "type=a%20b", "type=x'%3B", "type=%C3%A9"] {
                 let answer = try await client.call(.get, "/v1/audit?\(bad)", token: auditor)
                 #expect(answer.status == .unprocessableContent, "\(bad): \(answer.json)")
             }

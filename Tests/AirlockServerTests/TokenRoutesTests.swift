@@ -159,6 +159,9 @@ struct TokenRoutesTests {
         (#"{"scopes": ["admin"]}"#, .unprocessableContent, "validation_failed", "`name`"),
         (#"{"name": "  ", "scopes": ["admin"]}"#, .unprocessableContent, "validation_failed", "`name`"),
         (#"{"name": "a\u0000b", "scopes": ["admin"]}"#, .unprocessableContent, "validation_failed", "`name`"),
+        // Lengths count code points, as Docs/openapi.yaml's maxLength does: 65 here, though 64 grapheme clusters.
+        (#"{"name": "e\u0301\#(String(repeating: "n", count: 63))", "scopes": ["admin"]}"#, .unprocessableContent,
+         "validation_failed", "`name`"),
         (#"{"name": "\#(String(repeating: "n", count: 65))", "scopes": ["admin"]}"#, .unprocessableContent,
          "validation_failed", "`name`"),
         (#"{"name": "x", "scopes": ["admin"], "ttl_seconds": 0}"#, .unprocessableContent, "invalid_ttl", nil),
@@ -210,6 +213,10 @@ struct TokenRoutesTests {
             let longest = try await client.call(
                 .post, "/v1/tokens", token: root, body: #"{"name": "long", "scopes": ["auditor"], "ttl_seconds": 31622400}"#)
             #expect(longest.status == .created, "\(longest.json)")
+            // Not blank: a space with a combining mark has a code point that is not white space.
+            let accent = try await client.call(
+                .post, "/v1/tokens", token: root, body: #"{"name": " \u0301", "scopes": ["auditor"]}"#)
+            #expect(accent.status == .created, "\(accent.json)")
         }
     }
 

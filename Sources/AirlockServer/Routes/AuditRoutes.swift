@@ -20,7 +20,8 @@ struct AuditRoutes {
             var type: String?
             if let text = query.get("type") {
                 guard (1...128).contains(text.utf8.count),
-                      text.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) })
+                      text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0)
+                          || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D })
                 else { throw RequestBody.invalid("`type` must be an event type such as airlock.credential.issued") }
                 type = text
             }

@@ -48,7 +48,10 @@ struct RequestBody {
             return nil
         }
         guard let text = value.stringValue else { throw Self.invalid("`\(prefix)\(key)` must be a string") }
-        guard text.count <= maxLength else { throw Self.invalid("`\(prefix)\(key)` is longer than \(maxLength) characters") }
+        // Unicode code points, as JSON Schema's maxLength counts (Docs/openapi.yaml), not grapheme clusters.
+        guard text.unicodeScalars.count <= maxLength else {
+            throw Self.invalid("`\(prefix)\(key)` is longer than \(maxLength) characters")
+        }
         guard !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" }) else {
             throw Self.invalid("`\(prefix)\(key)` contains control characters")
         }
