@@ -22,9 +22,7 @@ struct RouteContractTests {
 
     /// A broker whose database is unreachable, with the dev issuer for tokens.
     static func app() throws -> (app: some ApplicationProtocol, issuer: DevIssuer) {
-        let port = Int.random(in: 20_000...60_000)
-        var config = try ServerSupport.configuration(
-            url: try DatabaseURL("postgres://airlock:unused@127.0.0.1:\(port)/airlock?sslmode=disable"))
+        var config = try ServerSupport.configuration(url: try ServerSupport.unreachableURL())
         let directory = ServerSupport.writePolicies(#"permit "readers" when "sre" in principal.groups ttl <= 30m;"#)
         try Data(resources.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
         config.settings.policiesDirectory = directory
