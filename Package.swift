@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [
-                "AirlockPolicy", "AirlockBroker",
+                "AirlockPolicy", "AirlockBroker", "AirlockPostgres",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,4 +1,3 @@
-import AirlockBroker
 import AirlockStore
 import AirlockTestSupport
 import Foundation
