@@ -89,7 +89,12 @@ struct ProviderSeamTests {
                 Ask(resource: "notes", role: "reader", ttlSeconds: 300), by: Self.alice)
             #expect(issued.kind == Self.memo)
             #expect(issued.credential.secretFields["passphrase"] != nil)
-            #expect(!"\(issued.credential)".contains("not-a-real-secret"))
+            // No printing path shows the secret: description, debug description, reflection, dump.
+            var dumped = ""
+            dump(issued, to: &dumped)
+            for text in ["\(issued)", "\(issued.credential)", String(reflecting: issued), String(reflecting: issued.credential), dumped] {
+                #expect(!text.contains("not-a-real-secret"), "\(text)")
+            }
             let leaseID = issued.credential.leaseID
             #expect(broker.provider.live.withLock { $0[leaseID] } == Self.start.addingTimeInterval(300))
             let lease = try await broker.leases.show(leaseID, to: Self.alice)
