@@ -140,22 +140,12 @@ public struct AccessRequestState: Sendable, Hashable {
     public var approvalRules: [ApprovalRule] { decision?.approvals ?? [] }
 }
 
-/// An invalid event for a request's current state, with a stable code.
-///
-/// Codes map one to one to the API's error codes (`self_approval` and `not_an_approver` are 403,
-/// `already_reviewed`, `request_closed` and `not_approved` 409, `already_retrieved` 410);
-/// `invalid_transition` is a programming error of the caller (500).
-public struct AccessRequestError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The stable codes.
-    public enum Code: String, Sendable, Hashable, CaseIterable {
-        case selfApproval = "self_approval"
-        case alreadyReviewed = "already_reviewed"
-        case notAnApprover = "not_an_approver"
-        case requestClosed = "request_closed"
-        case notApproved = "not_approved"
-        case alreadyRetrieved = "already_retrieved"
-        case invalidTransition = "invalid_transition"
-    }
+/// An event a state machine refuses in its current state: a stable code and one lowercase line for the client.
+/// Each machine has its own codes (``AccessRequestError``, ``LeaseError``).
+public struct TransitionError<Codes: RawRepresentable & Sendable & Hashable>: Error, Sendable, Hashable,
+    CustomStringConvertible where Codes.RawValue == String {
+    /// The machine's codes.
+    public typealias Code = Codes
 
     /// What went wrong, for callers to branch on.
     public let code: Code
@@ -170,4 +160,22 @@ public struct AccessRequestError: Error, Sendable, Hashable, CustomStringConvert
 
     /// The message.
     public var description: String { message }
+}
+
+/// An invalid event for a request's current state.
+///
+/// Codes map one to one to the API's error codes (`self_approval` and `not_an_approver` are 403,
+/// `already_reviewed`, `request_closed` and `not_approved` 409, `already_retrieved` 410);
+/// `invalid_transition` is a programming error of the caller (500).
+public typealias AccessRequestError = TransitionError<AccessRequestErrorCode>
+
+/// The stable codes of ``AccessRequestError``.
+public enum AccessRequestErrorCode: String, Sendable, Hashable, CaseIterable {
+    case selfApproval = "self_approval"
+    case alreadyReviewed = "already_reviewed"
+    case notAnApprover = "not_an_approver"
+    case requestClosed = "request_closed"
+    case notApproved = "not_approved"
+    case alreadyRetrieved = "already_retrieved"
+    case invalidTransition = "invalid_transition"
 }

@@ -141,28 +141,15 @@ public struct LeaseState: Sendable, Hashable {
     }
 }
 
-/// An event a lease cannot take in its current state, with a stable code.
-public struct LeaseError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The stable codes.
-    public enum Code: String, Sendable, Hashable, CaseIterable {
-        /// Renewing a lease that is not active, or has expired.
-        case notActive = "not_active"
-        /// Activating (or failing) a lease that is no longer being issued.
-        case notIssuing = "not_issuing"
-        /// A programming error of the caller.
-        case invalidTransition = "invalid_transition"
-    }
+/// An event a lease cannot take in its current state.
+public typealias LeaseError = TransitionError<LeaseErrorCode>
 
-    /// What went wrong.
-    public let code: Code
-    /// One lowercase line for the client.
-    public let message: String
-
-    /// Creates an error.
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The stable codes of ``LeaseError``.
+public enum LeaseErrorCode: String, Sendable, Hashable, CaseIterable {
+    /// Renewing a lease that is not active, or has expired.
+    case notActive = "not_active"
+    /// Activating (or failing) a lease that is no longer being issued.
+    case notIssuing = "not_issuing"
+    /// A programming error of the caller.
+    case invalidTransition = "invalid_transition"
 }
