@@ -24,6 +24,15 @@ public protocol CredentialProvider: Sendable {
     /// What an interrupted issuance of `leaseID` left on the target (a login created before the lease recorded
     /// its name), by the name to revoke; nil when nothing is there.
     func leftover(of leaseID: UUID, on resource: Resource) async throws -> String?
+
+    /// Checks a resource of this kind as the catalog declares it (its `settings` and role templates), at load:
+    /// a resource this provider could not serve stops the broker from starting. Throws ``ProviderError``.
+    func validate(_ resource: Resource) throws
+}
+
+extension CredentialProvider {
+    /// The catalog reader has checked the built-in kinds already.
+    public func validate(_ resource: Resource) throws {}
 }
 
 /// What a provider is asked to mint.
@@ -120,6 +129,21 @@ public struct CredentialProviders: Sendable {
 
     /// The kinds registered.
     public var kinds: Set<Resource.Kind> { Set(byKind.keys) }
+
+    /// Checks that every resource of `catalog` has a provider here and that its provider accepts it.
+    public func validate(_ catalog: ResourceCatalog) throws {
+        for resource in catalog.resources {
+            guard let provider = byKind[resource.kind] else {
+                throw ProviderError(
+                    code: "unknown_kind", message: "resource `\(resource.id)`: no credential provider for kind `\(resource.kind)`")
+            }
+            do {
+                try provider.validate(resource)
+            } catch let error as ProviderError {
+                throw ProviderError(code: error.code, message: "resource `\(resource.id)`: \(error.message)")
+            }
+        }
+    }
 
     /// The resources of `catalog` this broker can issue for, with their kinds (what a pickup may claim).
     public func issuable(in catalog: ResourceCatalog) -> [String: Resource.Kind] {

@@ -49,6 +49,9 @@ public struct Resource: Sendable, Hashable {
     public var postgres: PostgresTarget?
     /// For `token` resources: the audience minted tokens carry.
     public var audience: String?
+    /// For a kind served by a provider beyond the two the file format describes: the resource's `settings` object,
+    /// which that provider checks (``CredentialProvider/validate(_:)``). Empty for `postgres` and `token`.
+    public var settings: [String: JSONValue]
     /// The role templates (`request.role`), by name.
     public var roles: [String: RoleTemplate]
 
@@ -56,7 +59,7 @@ public struct Resource: Sendable, Hashable {
     public init(
         id: String, kind: Kind, env: String, owner: String = "", sensitivity: Int = 0, tags: [String] = [],
         attributes: [String: JSONValue] = [:], postgres: PostgresTarget? = nil, audience: String? = nil,
-        roles: [String: RoleTemplate]
+        settings: [String: JSONValue] = [:], roles: [String: RoleTemplate]
     ) {
         self.id = id
         self.kind = kind
@@ -67,6 +70,7 @@ public struct Resource: Sendable, Hashable {
         self.attributes = attributes
         self.postgres = postgres
         self.audience = audience
+        self.settings = settings
         self.roles = roles
     }
 }
@@ -150,12 +154,16 @@ public struct RoleTemplate: Sendable, Hashable {
     public var grants: [Grant]
     /// For `token` resources: the scopes a minted token carries.
     public var scopes: [String]
+    /// For a kind served by a provider beyond `postgres` and `token`: the template as written, which that provider
+    /// checks.
+    public var settings: [String: JSONValue]
 
     /// Creates a template.
-    public init(name: String, grants: [Grant] = [], scopes: [String] = []) {
+    public init(name: String, grants: [Grant] = [], scopes: [String] = [], settings: [String: JSONValue] = [:]) {
         self.name = name
         self.grants = grants
         self.scopes = scopes
+        self.settings = settings
     }
 }
 

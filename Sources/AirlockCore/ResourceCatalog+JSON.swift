@@ -3,11 +3,14 @@ import Foundation
 /// Reads and validates the resources document. Each `read…` throws the first problem it finds.
 struct ResourceReader {
     let environment: [String: String]
+    /// Kinds beyond ``fileKinds`` that a registered provider serves (their settings are the provider's to check).
+    let providedKinds: Set<Resource.Kind>
     /// The resource being read, for error messages.
     private var current: String?
 
-    init(environment: [String: String]) {
+    init(environment: [String: String], providedKinds: Set<Resource.Kind> = []) {
         self.environment = environment
+        self.providedKinds = providedKinds.subtracting(Self.fileKinds)
     }
 
     static let privileges: [RoleTemplate.Grant.ObjectKind: Set<String>] = [
@@ -45,11 +48,16 @@ struct ResourceReader {
         }
         current = id
         let fields = try object(value, "", allowed: [
-            "id", "kind", "env", "owner", "sensitivity", "tags", "attributes", "postgres", "audience", "roles",
-            "description",
+            "id", "kind", "env", "owner", "sensitivity", "tags", "attributes", "postgres", "audience", "settings",
+            "roles", "description",
         ])
         let kindText = try string(fields["kind"], "kind")
-        guard let kind = Resource.Kind(rawValue: kindText), Self.fileKinds.contains(kind) else {
+        guard let kind = Resource.Kind(rawValue: kindText), Self.fileKinds.contains(kind) || providedKinds.contains(kind)
+        else {
+            if !providedKinds.isEmpty {
+                let known = (Self.fileKinds.union(providedKinds)).map(\.rawValue).sorted().joined(separator: ", ")
+                throw fail("kind", "`\(kindText)` is not a kind this broker issues (\(known))")
+            }
             throw fail("kind", "`\(kindText)` is not `postgres` or `token`")
         }
         let env = try string(fields["env"], "env")
@@ -67,13 +75,26 @@ struct ResourceReader {
 
         var postgres: PostgresTarget?
         var audience: String?
+        var settings: [String: JSONValue] = [:]
         if kind == .postgres {
             guard let target = fields["postgres"] else { throw fail("postgres", "a postgres resource needs `postgres`") }
             guard fields["audience"] == nil else { throw fail("audience", "only token resources have an audience") }
             postgres = try readPostgres(target)
-        } else {
+        } else if kind == .token {
             guard fields["postgres"] == nil else { throw fail("postgres", "a token resource has no `postgres`") }
             audience = try fields["audience"].map { value throws(ResourceCatalogError) in try string(value, "audience") } ?? id
+        } else {
+            // A kind a registered provider serves: its settings are the provider's to check.
+            for section in ["postgres", "audience"] where fields[section] != nil {
+                throw fail(section, "a `\(kind)` resource has no `\(section)`; its provider reads `settings`")
+            }
+            if let value = fields["settings"] {
+                guard case .object(let object) = value else { throw fail("settings", "must be an object") }
+                settings = object
+            }
+        }
+        if Self.fileKinds.contains(kind), fields["settings"] != nil {
+            throw fail("settings", "a `\(kind)` resource has no `settings`")
         }
         guard case .object(let roleFields) = fields["roles"], !roleFields.isEmpty else {
             throw fail("roles", "must be a non-empty object of role templates")
@@ -87,7 +108,7 @@ struct ResourceReader {
         }
         return Resource(
             id: id, kind: kind, env: env, owner: owner, sensitivity: sensitivity, tags: tags, attributes: attributes,
-            postgres: postgres, audience: audience, roles: roles)
+            postgres: postgres, audience: audience, settings: settings, roles: roles)
     }
 
     private func readAttributes(_ value: JSONValue?) throws(ResourceCatalogError) -> [String: JSONValue] {
@@ -193,6 +214,10 @@ struct ResourceReader {
         _ name: String, _ value: JSONValue, kind: Resource.Kind
     ) throws(ResourceCatalogError) -> RoleTemplate {
         let path = "roles.\(name)"
+        guard Self.fileKinds.contains(kind) else {
+            guard case .object(let fields) = value else { throw fail(path, "must be an object") }
+            return RoleTemplate(name: name, settings: fields)
+        }
         if kind == .token {
             let fields = try object(value, path, allowed: ["scopes"])
             let scopes = try strings(fields["scopes"] ?? .null, "\(path).scopes")

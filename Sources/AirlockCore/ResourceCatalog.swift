@@ -48,25 +48,32 @@ public struct ResourceCatalog: Sendable, Hashable {
 
     /// Loads and validates the file at `url`, resolving `${NAME}` references and `admin_password_env` from
     /// `environment` (never from the process environment, so callers and tests decide exactly what is visible).
-    public static func load(contentsOf url: URL, environment: [String: String]) throws(ResourceCatalogError) -> ResourceCatalog {
+    ///
+    /// `providedKinds` are the kinds, beyond `postgres` and `token`, that this broker has a provider for: their
+    /// resources carry a `settings` object and role templates as written, which the provider checks.
+    public static func load(
+        contentsOf url: URL, environment: [String: String], providedKinds: Set<Resource.Kind> = []
+    ) throws(ResourceCatalogError) -> ResourceCatalog {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
             throw ResourceCatalogError(resource: nil, field: "", message: "cannot read `\(url.path)`")
         }
-        return try parse(data, environment: environment)
+        return try parse(data, environment: environment, providedKinds: providedKinds)
     }
 
     /// Parses and validates a resources document (see the type's documentation for the format).
-    public static func parse(_ data: Data, environment: [String: String]) throws(ResourceCatalogError) -> ResourceCatalog {
+    public static func parse(
+        _ data: Data, environment: [String: String], providedKinds: Set<Resource.Kind> = []
+    ) throws(ResourceCatalogError) -> ResourceCatalog {
         let document: JSONValue
         do {
             document = try JSONValue.parse(data)
         } catch {
             throw ResourceCatalogError(resource: nil, field: "", message: "not valid json: \(error)")
         }
-        var reader = ResourceReader(environment: environment)
+        var reader = ResourceReader(environment: environment, providedKinds: providedKinds)
         return ResourceCatalog(resources: try reader.readDocument(document))
     }
 }

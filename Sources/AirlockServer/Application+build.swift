@@ -42,7 +42,15 @@ struct BrokerParts {
         let databaseURL = try settings.requireDatabaseURL()
         _ = try settings.requireKeyRing()
         let policies = LoadedPolicies(try ActivePolicySet.load(directory: settings.policiesDirectory))
-        let catalog = try loadResources(directory: settings.policiesDirectory, environment: config.environment)
+        let postgres = PostgresRoleProvider(logger: logger)
+        // One registration line per kind of credential: the broker finds providers by the resource's kind.
+        let providers = CredentialProviders([
+            postgres,
+            CredentialTokenProvider(),
+        ])
+        let catalog = try loadResources(
+            directory: settings.policiesDirectory, environment: config.environment, providedKinds: providers.kinds)
+        try providers.validate(catalog)
         let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
         let readiness = Readiness()
         readiness.block("policies", reason: "the loaded policy set is not yet recorded")
@@ -64,12 +72,6 @@ struct BrokerParts {
         let tokens = ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock, caches: tokenCaches)
         let authenticator = try Authenticator(configuration: auth, tokens: tokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
-        let postgres = PostgresRoleProvider(logger: logger)
-        // One registration line per kind of credential: the broker finds providers by the resource's kind.
-        let providers = CredentialProviders([
-            postgres,
-            CredentialTokenProvider(),
-        ])
         let decider = AccessDecider(
             catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
             timeZone: settings.timeZone, logger: logger)
@@ -126,8 +128,10 @@ struct BrokerParts {
 
 /// `DIR/resources.json`, validated like policies; no file means no resources (every request is
 /// `unknown_resource`).
-func loadResources(directory: String, environment: [String: String]) throws -> ResourceCatalog {
+func loadResources(
+    directory: String, environment: [String: String], providedKinds: Set<Resource.Kind> = []
+) throws -> ResourceCatalog {
     let url = URL(fileURLWithPath: directory).appendingPathComponent("resources.json")
     guard FileManager.default.fileExists(atPath: url.path) else { return ResourceCatalog(resources: []) }
-    return try ResourceCatalog.load(contentsOf: url, environment: environment)
+    return try ResourceCatalog.load(contentsOf: url, environment: environment, providedKinds: providedKinds)
 }

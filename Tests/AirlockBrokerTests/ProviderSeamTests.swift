@@ -15,8 +15,11 @@ import Testing
 struct ProviderSeamTests {
     static let start = Date(timeIntervalSince1970: 1_800_000_000)
     static let memo = Resource.Kind(rawValue: "memo")!
-    static let notes = Resource(
-        id: "notes", kind: memo, env: "prod", owner: "docs", roles: ["reader": RoleTemplate(name: "reader")])
+    /// Declared in a resources file like any other, with settings only its provider understands.
+    static let resourcesFile = #"""
+        {"resources": [{"id": "notes", "kind": "memo", "env": "prod", "owner": "docs",
+          "settings": {"shelf": "runbooks"}, "roles": {"reader": {}}}]}
+        """#
     static let alice = Principal(id: "alice", kind: .user, groups: ["docs"])
 
     /// A provider for `memo` resources: it keeps the credentials it minted, so the test sees each one appear and go.
@@ -43,6 +46,12 @@ struct ProviderSeamTests {
         }
 
         func leftover(of leaseID: UUID, on resource: Resource) async throws -> String? { nil }
+
+        func validate(_ resource: Resource) throws {
+            guard case .string? = resource.settings["shelf"] else {
+                throw ProviderError(code: "invalid_settings", message: "`settings.shelf` must be a string")
+            }
+        }
     }
 
     struct Broker {
@@ -64,11 +73,13 @@ struct ProviderSeamTests {
         let store = AccessRequestStore(
             database: database, auditLog: AuditLog(source: "airlock-test", clock: clock), clock: clock,
             logger: TestDatabase.logger)
-        let decider = AccessDecider(
-            catalog: ResourceCatalog(resources: [notes]), policies: LoadedPolicies(policySet), maximumTTLSeconds: 3600,
-            clock: clock, timeZone: TimeZone(identifier: "UTC")!, logger: TestDatabase.logger)
         let provider = MemoProvider()
         let providers = CredentialProviders([provider])
+        let catalog = try ResourceCatalog.parse(Data(resourcesFile.utf8), environment: [:], providedKinds: providers.kinds)
+        try providers.validate(catalog)
+        let decider = AccessDecider(
+            catalog: catalog, policies: LoadedPolicies(policySet), maximumTTLSeconds: 3600,
+            clock: clock, timeZone: TimeZone(identifier: "UTC")!, logger: TestDatabase.logger)
         let requests = AccessRequests(decider: decider, store: store)
         let leaseStore = LeaseStore(requests: store)
         let revocation = CredentialRevocation(
@@ -127,6 +138,19 @@ struct ProviderSeamTests {
             #expect(try await broker.leases.show(leaseID, to: Self.alice).status == .expired)
             #expect(broker.provider.revoked.withLock { $0 } == [leaseID])
         }
+    }
+
+    @Test("a provider checks its resources at load: bad settings, or a kind nobody serves, stop the broker")
+    func validation() throws {
+        let providers = CredentialProviders([MemoProvider()])
+        let noShelf = try ResourceCatalog.parse(
+            Data(Self.resourcesFile.replacingOccurrences(of: #""shelf": "runbooks""#, with: #""shelf": 7"#).utf8),
+            environment: [:], providedKinds: providers.kinds)
+        #expect(throws: ProviderError(code: "invalid_settings", message: "resource `notes`: `settings.shelf` must be a string")) {
+            try providers.validate(noShelf)
+        }
+        let good = try ResourceCatalog.parse(Data(Self.resourcesFile.utf8), environment: [:], providedKinds: providers.kinds)
+        #expect(throws: ProviderError.self) { try CredentialProviders([]).validate(good) }
     }
 
     @Test("a kind no provider is registered for cannot be picked up")

@@ -152,6 +152,32 @@ struct ResourceCatalogTests {
         #expect(try ResourceCatalog.parse(Data(fromFile.utf8), environment: [:])["orders-db"]?.postgres?.adminPassword == "from-file")
     }
 
+    @Test("a kind a registered provider serves is read with its settings; unknown otherwise")
+    func providedKinds() throws {
+        let memo = #"""
+            {"resources": [{"id": "notes", "kind": "memo", "env": "prod",
+              "settings": {"shelf": "runbooks"}, "roles": {"reader": {"access": "read"}}}]}
+            """#
+        let memoKind = try #require(Resource.Kind(rawValue: "memo"))
+        let unknown = Self.error { try ResourceCatalog.parse(Data(memo.utf8), environment: [:]) }
+        #expect(unknown?.field == "kind" && unknown?.message.contains("is not `postgres` or `token`") == true)
+        let catalog = try ResourceCatalog.parse(Data(memo.utf8), environment: [:], providedKinds: [memoKind])
+        let notes = try #require(catalog["notes"])
+        #expect(notes.kind == memoKind && notes.settings == ["shelf": "runbooks"])
+        #expect(notes.roles["reader"]?.settings == ["access": "read"])
+        #expect(notes.postgres == nil && notes.audience == nil)
+
+        let withTarget = memo.replacingOccurrences(of: #""settings""#, with: #""audience": "x", "settings""#)
+        let mixed = Self.error { try ResourceCatalog.parse(Data(withTarget.utf8), environment: [:], providedKinds: [memoKind]) }
+        #expect(mixed?.field == "audience", "\(String(describing: mixed))")
+        let tokenWithSettings = #"""
+            {"resources": [{"id": "api", "kind": "token", "env": "prod", "settings": {},
+              "roles": {"read": {"scopes": ["a"]}}}]}
+            """#
+        let refused = Self.error { try ResourceCatalog.parse(Data(tokenWithSettings.utf8), environment: [:], providedKinds: [memoKind]) }
+        #expect(refused?.field == "settings")
+    }
+
     static func error(_ body: () throws -> ResourceCatalog) -> ResourceCatalogError? {
         do {
             _ = try body()

@@ -117,7 +117,9 @@ func login(_ credential: PostgresCredential, database: String? = nil) async thro
     var configuration = PostgresConnection.Configuration(
         host: credential.host, port: credential.port, username: credential.username, password: credential.password,
         database: database ?? credential.database, tls: .disable)
-    configuration.options.connectTimeout = .seconds(5)
+    // Generous: 32 logins may connect at once while the other suites load the two cores; a slow connect is not
+    // what these tests check.
+    configuration.options.connectTimeout = .seconds(30)
     return try await PostgresConnection.connect(configuration: configuration, id: 7, logger: TestDatabase.logger)
 }
 
