@@ -7,7 +7,6 @@ import Logging
 /// An ask as recorded: its id, the decision and the status it gives.
 public struct RecordedAsk: Sendable {
     public var id: UUID
-    public var principal: Principal
     public var decision: Decision
     public var explanation: Explanation?
     /// The status the decision gives (`approved`, `pending_approval` or `denied`).
@@ -50,7 +49,7 @@ public struct AccessRequests: Sendable {
             resource: resource, decision: decided.decision, evaluationInput: input.stored,
             policySetID: decided.policySetID)
         var recorded = RecordedAsk(
-            id: id, principal: principal, decision: decided.decision, explanation: decided.explanation,
+            id: id, decision: decided.decision, explanation: decided.explanation,
             status: Self.status(of: decided.decision), approvers: nil)
         // Only a pending request needs reading back (for its approvers).
         if recorded.status == .pendingApproval, let record = try await store.get(id) {

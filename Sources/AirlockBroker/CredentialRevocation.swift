@@ -44,14 +44,15 @@ public struct CredentialRevocation: Sendable {
     /// Removes the credential of one claimed lease and records the outcome.
     public func revoke(_ lease: LeaseToRevoke) async {
         let now = store.requests.clock.now()
-        var state = LeaseState(status: .revoking, expiresAt: now, endReason: lease.reason)
+        var state = lease.state
         do {
             guard let resource = catalog[lease.resourceID], let provider = providers.provider(for: resource) else {
                 throw ProviderError(code: "unknown_resource", message: "resource `\(lease.resourceID)` is no longer configured")
             }
             var credential = LeaseCredential(leaseID: lease.id, username: lease.username, tokenID: lease.tokenID)
-            if credential.username == nil, credential.tokenID == nil {
-                // An issuance interrupted before it recorded its credential: ask the provider what it left.
+            if credential.username == nil {
+                // Nothing recorded on the target (a token, or an issuance interrupted before it recorded its
+                // login): ask the provider what it may have left.
                 credential.username = try await provider.leftover(of: lease.id, on: resource)
             }
             let outcome = try await provider.revoke(credential, on: resource)

@@ -45,10 +45,12 @@ public struct Leases: Sendable {
             throw BrokerError.forbidden("only the lease's owner or an admin may revoke it")
         }
         var state = lease.state
-        let action = try Self.apply(.revoke(reason: "revoked by \(caller.id)", at: decider.clock.now()), to: &state)
-        if action == .removeCredential {
-            let marked = try await revocation.store.markForRevocation(ids: [id], reason: state.endReason ?? "revoked")
-            if !marked.isEmpty || lease.status == .revoking { try await revocation.revokeDue(ids: [id]) }
+        let reason = "revoked by \(caller.id)"
+        // An ended lease stays as it is; an active, issuing or revoking one has its credential removed now (marking
+        // changes only an active or issuing one: a revoking lease is marked already).
+        if case .removeCredential? = try? state.apply(.revoke(reason: reason, at: decider.clock.now())) {
+            _ = try await revocation.store.markForRevocation(ids: [id], reason: reason)
+            try await revocation.revokeDue(ids: [id])
         }
         guard let after = try await store.get(id) else { throw BrokerError.notFound("no such lease") }
         return after
@@ -92,8 +94,12 @@ public struct Leases: Sendable {
         let now = decider.clock.now()
         let maximum = issuedAt.addingTimeInterval(TimeInterval(cap))
         var state = lease.state
-        let action = try Self.apply(
-            .renew(until: now.addingTimeInterval(TimeInterval(ttlSeconds)), cap: maximum, at: now), to: &state)
+        let action: LeaseState.Action
+        do {
+            action = try state.apply(.renew(until: now.addingTimeInterval(TimeInterval(ttlSeconds)), cap: maximum, at: now))
+        } catch {
+            throw BrokerError.closed(error.message)
+        }
         guard case .extendCredential(let until) = action else { return lease }
         do {
             try await provider.extend(lease.credential, on: resource, until: until)
@@ -129,14 +135,6 @@ public struct Leases: Sendable {
 
     static func maySee(_ lease: LeaseRecord, _ viewer: Principal) -> Bool {
         lease.principalID == viewer.id || viewer.has(scope: "auditor") || viewer.has(scope: "admin")
-    }
-
-    static func apply(_ event: LeaseState.Event, to state: inout LeaseState) throws(BrokerError) -> LeaseState.Action {
-        do {
-            return try state.apply(event)
-        } catch {
-            throw .closed(error.message)
-        }
     }
 }
 

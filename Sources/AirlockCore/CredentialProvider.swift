@@ -121,9 +121,6 @@ public struct CredentialProviders: Sendable {
         self.byKind = byKind
     }
 
-    /// The provider for resources of `kind`, or nil when this broker cannot issue them.
-    public subscript(kind: Resource.Kind) -> (any CredentialProvider)? { byKind[kind] }
-
     /// The provider for `resource`.
     public func provider(for resource: Resource) -> (any CredentialProvider)? { byKind[resource.kind] }
 

@@ -159,11 +159,9 @@ public struct LeaseRevocationStore: Sendable {
 }
 
 extension LeaseToRevoke {
-    /// What the lease becomes once its credential is gone, as the lease state machine decides it: `expired` when
-    /// it reached its expiry, `revoked` for every other reason.
-    public var finalStatus: LeaseStatus {
-        var state = LeaseState(status: .revoking, expiresAt: .distantPast, endReason: reason)
-        guard case .finish(let status)? = try? state.apply(.credentialRemoved(at: .distantPast)) else { return .revoked }
-        return status
+    /// The claimed lease as its state machine sees it: `revoking`, for ``reason`` (its expiry plays no part from
+    /// here on). Its `credentialRemoved` event says whether it finishes `expired` or `revoked`.
+    public var state: LeaseState {
+        LeaseState(status: .revoking, expiresAt: .distantPast, endReason: reason)
     }
 }

@@ -145,8 +145,9 @@ public struct LeaseStore: Sendable {
     /// Throws ``StoreError`` `lease_not_issuing` and changes nothing when the lease is no longer being issued
     /// (abandoned) or its request is no longer approved.
     public func activate(_ intent: LeaseIntent, credential: MintedCredential) async throws {
+        let now = requests.clock.now()
         var lease = LeaseState(status: .issuing, expiresAt: intent.expiresAt)
-        guard case .activate = try lease.apply(.minted(at: requests.clock.now())) else { return }
+        guard case .activate = try lease.apply(.minted(at: now)) else { return }
         let username = credential.username
         let token = credential.token
         let tokenID = token?.id
@@ -174,14 +175,14 @@ public struct LeaseStore: Sendable {
                 RETURNING id
             ), lease AS (
                 UPDATE leases SET status = \(lease.status.rawValue), username = \(username), token_id = \(tokenID),
-                    issued_at = \(requests.clock.now())
+                    issued_at = \(now)
                 WHERE id IN (SELECT id FROM locked) AND EXISTS (SELECT 1 FROM request)
                 RETURNING id
             ), token AS (
                 INSERT INTO api_tokens (id, kind, name, token_hash, scopes, audience, subject, lease_id, created_at,
                     expires_at)
                 SELECT \(tokenID), 'credential', '', \(token.map { Data($0.hash) }), \(token?.scopes ?? []),
-                    \(token?.audience), \(token?.subject), \(intent.lease), \(requests.clock.now()), \(token?.expiresAt)
+                    \(token?.audience), \(token?.subject), \(intent.lease), \(now), \(token?.expiresAt)
                 WHERE \(tokenID)::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM lease)
             ), event AS (
                 INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)

@@ -50,7 +50,6 @@ struct RouteContractTests {
             for (body, status, code) in cases {
                 for path in ["/v1/access-requests", "/v1/decisions"] {
                     let answer = try await client.call(.post, path, token: alice, body: body)
-                    if path == "/v1/decisions", body.hasSuffix(#""ttl_seconds": 60}"#) { continue }  // reason optional there
                     #expect(answer.status == status, "\(path) \(body) → \(answer.json)")
                     #expect(answer.json["error"]?["code"]?.stringValue == code, "\(path) \(body) → \(answer.json)")
                     #expect(answer.json["error"]?["request_id"]?.stringValue?.isEmpty == false)
@@ -59,6 +58,31 @@ struct RouteContractTests {
             let oneCall = try await client.call(.post, "/v1/credentials", token: alice,
                                                 body: #"{"resource": "payments-api", "role": "read", "ttl_seconds": 99999}"#)
             #expect(oneCall.status == .unprocessableContent && oneCall.json["error"]?["code"] == "invalid_ttl")
+        }
+    }
+
+    @Test("hostile renewals and revocations are refused before any lease is read")
+    func leaseInput() async throws {
+        let (app, issuer) = try Self.app()
+        let alice = try await issuer.issueToken(user: "alice", groups: ["sre"])
+        let lease = "/v1/leases/\(UUID().uuidString.lowercased())"
+        let cases: [(String, String, HTTPResponse.Status, String)] = [
+            (lease + "/renew", #"{"ttl_seconds": 0}"#, .unprocessableContent, "invalid_ttl"),
+            (lease + "/renew", #"{"ttl_seconds": 3601}"#, .unprocessableContent, "invalid_ttl"),
+            (lease + "/renew", #"{"ttl_seconds": 9223372036854775807}"#, .unprocessableContent, "invalid_ttl"),
+            (lease + "/renew", #"{"ttl_seconds": "60"}"#, .unprocessableContent, "validation_failed"),
+            (lease + "/renew", #"{"ttl_seconds": 60, "expires_at": "2099-01-01T00:00:00Z"}"#, .badRequest, "unknown_field"),
+            (lease + "/renew", #"{"ttl_seconds": 60"#, .badRequest, "malformed_json"),
+            ("/v1/leases/not-a-uuid/renew", #"{"ttl_seconds": 60}"#, .notFound, "not_found"),
+            ("/v1/leases/%2e%2e%2fx/revoke", "{}", .notFound, "not_found"),
+            ("/v1/leases/' OR 1=1 --/revoke", "{}", .notFound, "not_found"),
+        ]
+        try await app.test(.router) { client in
+            for (path, body, status, code) in cases {
+                let answer = try await client.call(.post, path, token: alice, body: body)
+                #expect(answer.status == status, "\(path) \(body) → \(answer.json)")
+                #expect(answer.json["error"]?["code"]?.stringValue == code, "\(path) \(body) → \(answer.json)")
+            }
         }
     }
 

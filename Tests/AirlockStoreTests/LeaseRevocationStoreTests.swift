@@ -27,6 +27,16 @@ struct LeaseRevocationStoreTests {
         return ids
     }
 
+    /// What the lease state machine finishes a claimed lease as, once its credential is gone (what the revoker
+    /// stores).
+    static func ended(_ lease: LeaseToRevoke) throws -> LeaseStatus {
+        var state = lease.state
+        guard case .finish(let status) = try state.apply(.credentialRemoved(at: start)) else {
+            throw TestFailure("lease \(lease.id) does not finish")
+        }
+        return status
+    }
+
     func status(_ requests: AccessRequestStore, _ id: UUID) async throws -> String? {
         try await LeaseStore(requests: requests).get(id)?.status.rawValue
     }
@@ -67,7 +77,7 @@ struct LeaseRevocationStoreTests {
             let revoked = try #require(claimed.first { $0.id == ids[1] })
             #expect(expired.reason == "expired" && revoked.reason == "revoked by alice")
 
-            try await store.finish(expired, as: expired.finalStatus, username: expired.username)
+            try await store.finish(expired, as: try Self.ended(expired), username: expired.username)
             #expect(try await status(requests, ids[0]) == "expired")
             try await store.failed(revoked, error: "cannot connect", retryAt: clock.now().addingTimeInterval(30))
             #expect(try await status(requests, ids[1]) == "revoking")
@@ -77,9 +87,9 @@ struct LeaseRevocationStoreTests {
             clock.advance(2)
             let retry = try #require(try await store.claimDue().first)
             #expect(retry.id == ids[1] && retry.attempts == 2)
-            try await store.finish(retry, as: retry.finalStatus, username: retry.username)
+            try await store.finish(retry, as: try Self.ended(retry), username: retry.username)
             #expect(try await status(requests, ids[1]) == "revoked")
-            try await store.finish(retry, as: retry.finalStatus, username: retry.username)  // finishing twice changes nothing
+            try await store.finish(retry, as: try Self.ended(retry), username: retry.username)  // finishing twice changes nothing
 
             let types = try await AuditReader.events(in: database).map(\.type)
             #expect(types.filter { $0 == "airlock.credential.revoked" }.count == 2)
@@ -117,7 +127,7 @@ struct LeaseRevocationStoreTests {
             try await leases.abandon(intent.lease, username: "airlock_readwrite_abcdefghijkl", error: "target refused")
             let claimed = try #require(try await store.claimDue().first)
             #expect(claimed.reason == "issuance_failed" && claimed.username == "airlock_readwrite_abcdefghijkl")
-            try await store.finish(claimed, as: claimed.finalStatus, username: claimed.username)
+            try await store.finish(claimed, as: try Self.ended(claimed), username: claimed.username)
             #expect(try await status(requests, intent.lease) == "revoked")
         }
     }

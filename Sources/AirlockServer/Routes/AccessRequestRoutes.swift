@@ -23,7 +23,7 @@ struct AccessRequestRoutes {
         group.post(":id/deny") { request, context in try await review(request, context, verdict: .deny) }
         group.get(":id/credentials") { _, context in
             let issued = try await issuance.pickUp(try requestID(context), by: try context.requirePrincipal())
-            return JSONResponse.make(Self.render(issued))
+            return JSONResponse.make(.object(Self.fields(issued)))
         }
     }
 
@@ -116,11 +116,11 @@ struct AccessRequestRoutes {
     }
 
     /// A credential as its owner receives it: the provider's fields, with its kind, expiry and lease.
-    static func render(_ issued: IssuedCredential) -> JSONValue {
+    static func fields(_ issued: IssuedCredential) -> [String: JSONValue] {
         var fields = issued.credential.secretFields
         fields["kind"] = .string(issued.kind.rawValue)
         fields["expires_at"] = JSONResponse.time(issued.credential.expiresAt)
         fields["lease_id"] = JSONResponse.id(issued.credential.leaseID)
-        return .object(fields)
+        return fields
     }
 }

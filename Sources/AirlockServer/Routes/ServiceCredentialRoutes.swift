@@ -21,7 +21,7 @@ struct ServiceCredentialRoutes {
         let body = try await RequestBody.read(request, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket"])
         let ask = try AccessRequestRoutes.ask(body, reasonRequired: false, sourceIP: routes.sourceIP(request, context))
         let issued = try await routes.issuance.issueNow(ask, by: principal)
-        guard case .object(var fields) = AccessRequestRoutes.render(issued) else { preconditionFailure() }
+        var fields = AccessRequestRoutes.fields(issued)
         fields["access_request_id"] = JSONResponse.id(issued.accessRequestID)
         return JSONResponse.make(.object(fields), status: .created)
     }
