@@ -141,6 +141,8 @@ let package = Package(
             dependencies: [
                 "AirlockLocalCluster", "AirlockStore", "AirlockTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

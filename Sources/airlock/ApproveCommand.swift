@@ -33,9 +33,9 @@ enum ReviewCall {
             return
         }
         let request = try reply.json()
-        let status = request["status"]?.stringValue ?? "?"
+        let status = request["status"]?.shown ?? "?"
         let done = verdict == "approve" ? "approved" : "denied"
-        print("\(done) request \(request["id"]?.stringValue ?? id); it is now \(status)")
+        print("\(done) request \(request["id"]?.shown ?? id); it is now \(status)")
         if status == "pending_approval" {
             let needed = ClientOutput.stillNeeded(request)
             if !needed.isEmpty { print("  still needs \(needed)") }

@@ -62,10 +62,10 @@ struct AuditTailCommand: AsyncParsableCommand {
     static func line(_ event: JSONValue) -> String {
         let data = event["data"]
         let facts = ["principal", "resource", "role", "username", "lease_id", "reason", "error"].compactMap { key in
-            data?[key]?.stringValue.map { "\(key)=\($0)" }
+            data?[key]?.shown.map { "\(key)=\($0)" }
         }
-        return [event["sequence"]?.intValue.map(String.init) ?? "?", event["time"]?.stringValue ?? "?",
-                event["type"]?.stringValue ?? "?"].joined(separator: " ")
+        return [event["sequence"]?.intValue.map(String.init) ?? "?", event["time"]?.shown ?? "?",
+                event["type"]?.shown ?? "?"].joined(separator: " ")
             + (facts.isEmpty ? "" : " " + facts.joined(separator: " "))
     }
 }

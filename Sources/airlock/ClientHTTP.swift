@@ -33,13 +33,12 @@ struct ClientHTTP: Sendable {
     private let base: URL
     private let token: String
 
+    /// Refuses an address that is not http(s), and plain http to anything but a loopback host: the token would
+    /// cross the network in clear text.
     init(address: String, token: String) throws {
-        guard let base = URL(string: address), let scheme = base.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", base.host != nil else {
-            throw ClientError("--addr `\(address)` is not an http(s) URL such as \(ClientOptions.defaultAddress)")
-        }
+        let base = try BrokerAddress(address)
         self.address = address
-        self.base = base
+        self.base = base.url
         self.token = token
     }
 
@@ -65,7 +64,7 @@ struct ClientHTTP: Sendable {
         }
         let configuration = URLSessionConfiguration.ephemeral
         configuration.connectionProxyDictionary = [:]
-        let session = URLSession(configuration: configuration)
+        let session = URLSession(configuration: configuration, delegate: RedirectRefusal(), delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
         let data: Data
         let response: URLResponse
@@ -79,10 +78,22 @@ struct ClientHTTP: Sendable {
         guard let http = response as? HTTPURLResponse else {
             throw ClientError("the broker at \(address) did not answer over HTTP")
         }
+        if (300..<400).contains(http.statusCode) {
+            throw redirectError(http)
+        }
         guard (200..<300).contains(http.statusCode) else {
             throw Self.apiError(status: http.statusCode, body: data)
         }
         return Reply(status: http.statusCode, body: data)
+    }
+
+    /// A redirect is never followed: the request carried the caller's token, and the new address (another host,
+    /// or plain http) was chosen by whoever answered.
+    private func redirectError(_ response: HTTPURLResponse) -> ClientError {
+        let location = (response.value(forHTTPHeaderField: "Location")).map(TerminalText.escaped) ?? "nowhere"
+        return ClientError(
+            "the broker at \(address) answered with a redirect (HTTP \(response.statusCode)) to \(location); "
+                + "Airlock never follows a redirect with your token: if that is your broker, pass it as --addr")
     }
 
     private func transportError(_ error: URLError) -> ClientError {
@@ -103,23 +114,71 @@ struct ClientHTTP: Sendable {
     /// `error: MESSAGE (code)`, with a hint for 401s and the request id for 5xx.
     static func apiError(status: Int, body: Data) -> ClientError {
         let error = (try? JSONValue.parse(body))?["error"]
-        let code = error?["code"]?.stringValue
-        let message = error?["message"]?.stringValue ?? "the broker answered HTTP \(status)"
+        let code = error?["code"]?.shown
+        let message = error?["message"]?.shown ?? "the broker answered HTTP \(status)"
         var line = message
         if let code { line += " (\(code))" }
         if code == "policy_denied", let decision = (try? JSONValue.parse(body))?["decision"] {
-            let rules = decision["rules"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            line += "\ndecision: \(decision["decision"]?.stringValue ?? "?")"
+            let rules = decision["rules"]?.arrayValue?.compactMap(\.shown) ?? []
+            line += "\ndecision: \(decision["decision"]?.shown ?? "?")"
                 + (rules.isEmpty ? " (no rule applies)" : ", rules: \(rules.joined(separator: ", "))")
         }
         if status == 401 {
             line += "\nhint: log in again with `airlock login --dev USER` (against `airlock dev`) "
                 + "or `airlock login --token TOKEN`"
         }
-        if status >= 500, let requestID = error?["request_id"]?.stringValue {
+        if status >= 500, let requestID = error?["request_id"]?.shown {
             line += " [request \(requestID)]"
         }
         return ClientError(line)
+    }
+}
+
+/// Stops URLSession from following redirects: the answer is the 3xx itself, so the `Authorization` header never
+/// reaches the place it points to.
+private final class RedirectRefusal: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
+    }
+}
+
+/// A broker address the client may send a token to: an http(s) URL with a host, and https unless the host is a
+/// loopback address (`127.0.0.0/8`, `::1`, `localhost`). `origin` identifies it for binding a stored token.
+struct BrokerAddress: Equatable {
+    let url: URL
+    /// `scheme://host:port/path` in lower case with the default port filled in and no trailing slash.
+    let origin: String
+
+    init(_ text: String) throws {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = url.host?.lowercased(), !host.isEmpty,
+              url.user == nil, url.password == nil else {
+            throw ClientError("--addr `\(TerminalText.escaped(text))` is not an http(s) URL such as \(ClientOptions.defaultAddress)")
+        }
+        if scheme == "http", !Self.isLoopback(host) {
+            throw ClientError(
+                "refusing to send your token to \(TerminalText.escaped(text)) over plain http: use https "
+                    + "(plain http is allowed only to a loopback address such as 127.0.0.1)")
+        }
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        var path = url.path
+        while path.hasSuffix("/") { path.removeLast() }
+        self.url = url
+        self.origin = "\(scheme)://\(host):\(port)\(path)"
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" || bare == "0:0:0:0:0:0:0:1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts.allSatisfy({ part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+                && (UInt8(part) != nil)
+        }) else { return false }
+        return parts[0] == "127"
     }
 }
 

@@ -31,10 +31,21 @@ struct ClientOptions: ParsableArguments {
     }
 
     /// The token from `--token`, `AIRLOCK_TOKEN`, or the token file; a missing token is a helpful error.
-    func resolveToken() throws -> String {
+    /// The stored token is bound to the broker `airlock login` stored it for (the default address when none was
+    /// stored): a stray `--addr` or `AIRLOCK_ADDR` never sends it to another broker.
+    func resolveToken(for address: String) throws -> String {
         if let token, !token.isEmpty { return token }
         if let token = ProcessInfo.processInfo.environment["AIRLOCK_TOKEN"], !token.isEmpty { return token }
-        if let token = try TokenFile.read() { return token }
+        if let token = try TokenFile.read() {
+            let issuedFor = TokenFile.storedAddress() ?? Self.defaultAddress
+            let bound = (try? BrokerAddress(issuedFor))?.origin
+            guard let bound, bound == (try BrokerAddress(address)).origin else {
+                throw ClientError(
+                    "the stored token was issued for \(TerminalText.escaped(issuedFor)), not \(TerminalText.escaped(address)): "
+                        + "log in to that broker (`airlock login --addr URL ...`) or pass --token / AIRLOCK_TOKEN")
+            }
+            return token
+        }
         throw ClientError(
             "not logged in: run `airlock login --dev USER` (against `airlock dev`) or `airlock login --token TOKEN`, "
                 + "or set AIRLOCK_TOKEN")
@@ -43,7 +54,8 @@ struct ClientOptions: ParsableArguments {
     /// An HTTP client for the broker, with the caller's token.
     func client() throws -> ClientHTTP {
         let address = brokerAddress
-        let token = try resolveToken()
+        _ = try BrokerAddress(address)
+        let token = try resolveToken(for: address)
         return try ClientHTTP(address: address, token: token)
     }
 }

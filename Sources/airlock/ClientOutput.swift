@@ -30,25 +30,25 @@ enum ClientOutput {
         for rule in answer["approvers"]?.arrayValue ?? [] {
             for requirement in rule["requires"]?.arrayValue ?? [] {
                 let members = strings(requirement["members"])
-                if !members.isEmpty, let group = requirement["group"]?.stringValue {
+                if !members.isEmpty, let group = requirement["group"]?.shown {
                     lines.append("  known members of \(group): \(members.joined(separator: ", "))")
                 }
             }
         }
         // On deny: every forbid that applied, then what each permit or approval rule still needs.
         let explanation = answer["explanation"]?.arrayValue ?? []
-        for item in explanation where item["effect"]?.stringValue == "forbid" && item["applied"]?.boolValue == true {
-            lines.append("  forbidden by \(item["rule"]?.stringValue ?? "?")")
+        for item in explanation where item["effect"]?.shown == "forbid" && item["applied"]?.boolValue == true {
+            lines.append("  forbidden by \(item["rule"]?.shown ?? "?")")
         }
-        for item in explanation where item["effect"]?.stringValue != "forbid" {
-            guard let message = item["message"]?.stringValue else { continue }
-            let rule = item["rule"]?.stringValue ?? "?"
+        for item in explanation where item["effect"]?.shown != "forbid" {
+            guard let message = item["message"]?.shown else { continue }
+            let rule = item["rule"]?.shown ?? "?"
             let line = item["line"]?.intValue.map { " (line \($0))" } ?? ""
             lines.append("  \(rule)\(line): \(message)")
         }
         for error in decision?["errors"]?.arrayValue ?? [] {
-            let rule = error["rule"]?.stringValue ?? "?"
-            lines.append("  error in \(rule): \(error["message"]?.stringValue ?? "evaluation failed")")
+            let rule = error["rule"]?.shown ?? "?"
+            lines.append("  error in \(rule): \(error["message"]?.shown ?? "evaluation failed")")
         }
         return lines
     }
@@ -60,7 +60,7 @@ enum ClientOutput {
             let parts = (rule["requires"]?.arrayValue ?? []).compactMap { requirement -> String? in
                 let count = requirement["count"]?.intValue ?? 0
                 let done = Int64(requirement["approved_by"]?.arrayValue?.count ?? 0)
-                guard count > done, let group = requirement["group"]?.stringValue else { return nil }
+                guard count > done, let group = requirement["group"]?.shown else { return nil }
                 return "\(count - done) more from \(group)"
             }
             return parts.isEmpty ? nil : parts.joined(separator: " and ")
@@ -69,7 +69,7 @@ enum ClientOutput {
            let approvals = request["decision"]?["approvals"]?.arrayValue, !approvals.isEmpty {
             return approvals.map { rule in
                 (rule["requires"]?.arrayValue ?? []).map { requirement in
-                    "\(requirement["count"]?.intValue ?? 1) from \(requirement["group"]?.stringValue ?? "?")"
+                    "\(requirement["count"]?.intValue ?? 1) from \(requirement["group"]?.shown ?? "?")"
                 }.joined(separator: " and ")
             }.joined(separator: " or ")
         }
@@ -77,7 +77,7 @@ enum ClientOutput {
     }
 
     static func strings(_ value: JSONValue?) -> [String] {
-        (value?.arrayValue ?? []).compactMap(\.stringValue)
+        (value?.arrayValue ?? []).compactMap(\.shown)
     }
 
     /// A credential in the chosen format; the password appears only here, on stdout.
@@ -126,9 +126,9 @@ enum ClientOutput {
 
     /// A one-line summary of a credential without its secret, for stderr.
     static func credentialNote(_ credential: JSONValue) -> String {
-        let who = credential["username"]?.stringValue.map { "user \($0), " } ?? ""
-        let expires = credential["expires_at"]?.stringValue ?? "?"
-        let lease = credential["lease_id"]?.stringValue ?? "?"
+        let who = credential["username"]?.shown.map { "user \($0), " } ?? ""
+        let expires = credential["expires_at"]?.shown ?? "?"
+        let lease = credential["lease_id"]?.shown ?? "?"
         return "credential issued: \(who)lease \(lease), expires \(expires)"
     }
 

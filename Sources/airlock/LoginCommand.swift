@@ -69,7 +69,9 @@ struct LoginCommand: AsyncParsableCommand {
                 Swift.print(value)
                 return
             }
-            let path = try TokenFile.store(value, address: ClientOptions.resolveAddress(addr))
+            let address = ClientOptions.resolveAddress(addr)
+            _ = try BrokerAddress(address)
+            let path = try TokenFile.store(value, address: address)
             if json {
                 let answer: JSONValue = ["subject": subject.map { .string($0) } ?? .null, "token_file": .string(path)]
                 Swift.print(answer.description)

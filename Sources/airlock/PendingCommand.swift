@@ -32,13 +32,13 @@ struct PendingCommand: AsyncParsableCommand {
                 return
             }
             for item in items {
-                let id = item["id"]?.stringValue ?? "?"
-                let who = item["principal"]?.stringValue ?? "?"
-                let what = "\(item["resource"]?.stringValue ?? "?")/\(item["role"]?.stringValue ?? "?")"
+                let id = item["id"]?.shown ?? "?"
+                let who = item["principal"]?.shown ?? "?"
+                let what = "\(item["resource"]?.shown ?? "?")/\(item["role"]?.shown ?? "?")"
                 let ttl = ClientOutput.duration(item["ttl_seconds"]?.intValue)
                 print("\(id)  \(who)  \(what)  ttl \(ttl)")
-                print("  reason: \(item["reason"]?.stringValue ?? "")")
-                if let ticket = item["ticket"]?.stringValue { print("  ticket: \(ticket)") }
+                print("  reason: \(item["reason"]?.shown ?? "")")
+                if let ticket = item["ticket"]?.shown { print("  ticket: \(ticket)") }
                 let needed = ClientOutput.stillNeeded(item)
                 if !needed.isEmpty { print("  needs: \(needed)") }
             }

@@ -68,12 +68,12 @@ struct RequestCommand: AsyncParsableCommand {
             if breakGlass { body["break_glass"] = .bool(true) }
             let reply = try await client.post("/v1/access-requests", .object(body))
             let answer = try reply.json()
-            let id = answer["id"]?.stringValue ?? ""
-            let status = answer["status"]?.stringValue ?? "?"
+            let id = answer["id"]?.shown ?? ""
+            let status = answer["status"]?.shown ?? "?"
             if options.json {
                 print(reply.text)
             } else {
-                let decision = answer["decision"]?["decision"]?.stringValue ?? status
+                let decision = answer["decision"]?["decision"]?.shown ?? status
                 print("request \(id) \(status)\(decision == status ? "" : " (\(decision))")")
                 ClientOutput.decisionLines(answer).forEach { print($0) }
             }
@@ -109,7 +109,7 @@ struct RequestCommand: AsyncParsableCommand {
         var lastLine = ""
         while true {
             let request = try await client.get("/v1/access-requests/\(pathSegment(id))").json()
-            let status = request["status"]?.stringValue ?? "?"
+            let status = request["status"]?.shown ?? "?"
             let elapsed = (ContinuousClock.now - started).components.seconds
             var line = "waiting: \(status)"
             let needed = ClientOutput.stillNeeded(request)
@@ -133,12 +133,12 @@ struct RequestCommand: AsyncParsableCommand {
 
     private func reportDecision(_ request: JSONValue, status: String) {
         let reviews = (request["approvals"]?.arrayValue ?? []).map { review -> String in
-            let who = review["approver"]?.stringValue ?? "?"
-            let verdict = review["verdict"]?.stringValue ?? "reviewed"
-            let comment = review["comment"]?.stringValue ?? ""
+            let who = review["approver"]?.shown ?? "?"
+            let verdict = review["verdict"]?.shown ?? "reviewed"
+            let comment = review["comment"]?.shown ?? ""
             return "  \(who): \(verdict)\(comment.isEmpty ? "" : ": \(comment)")"
         }
-        ClientOutput.note("request \(request["id"]?.stringValue ?? "") \(status)")
+        ClientOutput.note("request \(request["id"]?.shown ?? "") \(status)")
         reviews.forEach { ClientOutput.note($0) }
     }
 }
