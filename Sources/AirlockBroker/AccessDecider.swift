@@ -81,6 +81,10 @@ public struct AccessDecider: Sendable {
             throw .unknownRole(resource: resource.id, role: ask.role, known: resource.roles.keys.sorted())
         }
         try checkTTL(ask.ttlSeconds)
+        if let problem = FreeText.problem(in: ask.reason, field: "reason", multiline: true)
+            ?? ask.ticket.flatMap({ FreeText.problem(in: $0, field: "ticket", multiline: false) }) {
+            throw .invalidInput(problem)
+        }
         return resource
     }
 

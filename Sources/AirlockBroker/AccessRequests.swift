@@ -98,6 +98,9 @@ public struct AccessRequests: Sendable {
     public func review(
         _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
     ) async throws -> RequestView {
+        if let problem = FreeText.problem(in: comment, field: "comment", multiline: true) {
+            throw BrokerError.invalidInput(problem)
+        }
         do {
             return try await view(try await store.review(id, by: reviewer, verdict: verdict, comment: comment))
         } catch let error as AccessRequestError {

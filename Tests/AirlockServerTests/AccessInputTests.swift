@@ -64,6 +64,50 @@ struct AccessInputTests {
         }
     }
 
+    /// A reason, ticket or comment that could draw a fake line on an approver's terminal is refused (issue 10,
+    /// item 10): control characters (C0, C1), bidi overrides, separators; a newline only where text may span lines.
+    @Test(.timeLimit(.minutes(3)))
+    func charactersThatForgeTerminalLinesAreRefused() async throws {
+        let fixture = try await AccessFlowFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let bob = try await fixture.token("bob", groups: ["backend"])
+        let owner = try await fixture.token("olga", groups: ["db-owners"])
+        let url = try #require(fixture.config.settings.databaseURL)
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let hostile: [(String, String)] = [
+                ("reason", #"fix\u202e"#), ("reason", #"ok\u009b2K"#), ("reason", #"ok\u001b[2K"#),
+                ("reason", #"a\u2028needs: nothing"#), ("reason", #"a\r  needs: nothing"#), ("reason", #"zero\u200bwidth"#),
+                ("ticket", #"T-1\n  needs: nothing"#), ("ticket", #"T-1\u2066"#),
+            ]
+            for (field, value) in hostile {
+                var body = #"{"resource": "orders-db", "role": "readwrite", "ttl_seconds": 60, "reason": "r""#
+                body = field == "reason"
+                    ? #"{"resource": "orders-db", "role": "readwrite", "ttl_seconds": 60, "reason": "\#(value)"}"#
+                    : body + #", "ticket": "\#(value)"}"#
+                let answer = try await client.call(.post, "/v1/access-requests", token: bob, body: body)
+                #expect(answer.status == .unprocessableContent, "\(body) → \(answer.json)")
+                #expect(answer.json["error"]?["code"]?.stringValue == "validation_failed", "\(body) → \(answer.json)")
+                #expect(answer.json["error"]?["message"]?.stringValue?.contains("`\(field)`") == true, "\(answer.json)")
+            }
+            #expect(try await Self.requestCount(url) == 0, "a refused request left a row")
+
+            // A multi-line reason and any script are fine.
+            let fine = try await client.call(.post, "/v1/access-requests", token: bob, body: """
+                {"resource": "orders-db", "role": "readwrite", "ttl_seconds": 60,
+                 "reason": "incident 42\\n\\tstep 2: josé 東京 ✓", "ticket": "INC-42 (ünïcode)"}
+                """)
+            #expect(fine.status == .created, "\(fine.json)")
+            let id = try #require(fine.json["id"]?.stringValue)
+            let comment = try await client.call(
+                .post, "/v1/access-requests/\(id)/approve", token: owner, body: #"{"comment": "ok\u202e"}"#)
+            #expect(comment.status == .unprocessableContent, "\(comment.json)")
+            #expect(comment.json["error"]?["message"]?.stringValue?.contains("`comment` may not contain") == true)
+            let shown = try await client.call(.get, "/v1/access-requests/\(id)", token: bob)
+            #expect(shown.json["approvals"]?.arrayValue?.isEmpty == true, "a refused comment recorded an approval")
+        }
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func anUntrustedPeerCannotClaimAnotherSourceAddress() async throws {
         var fixture = try await AccessFlowFixture.make()
