@@ -39,7 +39,7 @@ struct ServiceApproversTests {
             Decision.GroupRequirement(group: "release-managers", count: 1),
             Decision.GroupRequirement(group: "release-checks", count: 2, includesServices: true),
         ])])
-        #expect(decision.json.contains(#"{"group":"release-managers","count":1},{"group":"release-checks","count":2,"services":true}"#),
+        #expect(decision.json.contains(#"{"group": "release-managers", "count": 1}, {"group": "release-checks", "count": 2, "services": true}"#),
                 "\(decision.json)")
         #expect(Evaluator(rules: set.rules).decide(baseInput { $0[.request, "role"] = .string("deploy") }) == decision)
     }
@@ -66,6 +66,7 @@ struct ServiceApproversTests {
                "approvals": [{"rule": "deploy-gate", "requires": [{"group": "release-managers", "count": 1},
                  {"group": "release-checks", "count": 2, "services": true}]}]}},
               {"name": "gate without the flag fails", "input": {"request": {"role": "deploy"}}, "expect": {
+               "decision": "pending_approval",
                "approvals": [{"rule": "deploy-gate", "requires": [{"group": "release-managers", "count": 1},
                  {"group": "release-checks", "count": 2}]}]}}
             ]}
