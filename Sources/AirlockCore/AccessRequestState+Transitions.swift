@@ -94,10 +94,12 @@ extension AccessRequestState {
         guard !reviews.contains(where: { Principal.sameID($0.reviewer, reviewer) }) else {
             throw AccessRequestError(.alreadyReviewed, "`\(reviewer)` has already reviewed this request")
         }
+        // Only people review, except toward a requirement that includes services (`including services`).
         guard ApprovalMatcher.isEligible(approver, for: approvalRules) else {
-            throw AccessRequestError(.notAnApprover, approver.kind == .service
-                && ApprovalMatcher.isEligible(Approver(id: reviewer, kind: .user, groups: approver.groups), for: approvalRules)
-                ? "`\(reviewer)` is a service; only people approve this request (no requirement includes services)"
+            let asPerson = Approver(id: reviewer, kind: .user, groups: approver.groups)
+            let serviceInGroup = approver.kind == .service && ApprovalMatcher.isEligible(asPerson, for: approvalRules)
+            throw AccessRequestError(.notAnApprover, serviceInGroup
+                ? "`\(reviewer)` is a service; only people review this request (no requirement includes services)"
                 : "`\(reviewer)` is in none of the groups that approve this request")
         }
         reviews.append(Review(reviewer: reviewer, kind: approver.kind, groups: approver.groups, verdict: verdict, at: at))
