@@ -53,10 +53,12 @@ public struct AuthConfiguration: Sendable {
         guard (0...600).contains(clockSkewSeconds) else {
             throw AuthConfigurationError("`clock_skew_seconds` must be between 0 and 600")
         }
-        var seen = Set<PrincipalID>()
+        // Swift string equality on purpose: two issuers that are canonically equivalent (but not byte-equal) would be
+        // ambiguous, so they count as configured twice.
+        var seen = Set<String>()
         for issuer in issuers {
             guard !issuer.issuer.isEmpty else { throw AuthConfigurationError("an issuer has an empty `issuer`") }
-            guard seen.insert(PrincipalID(issuer.issuer)).inserted else {
+            guard seen.insert(issuer.issuer).inserted else {
                 throw AuthConfigurationError("issuer `\(issuer.issuer)` is configured twice")
             }
             if let problem = PrincipalMapping.problem(withIssuer: issuer.issuer) {
