@@ -190,6 +190,7 @@ let package = Package(
             name: "AirlockAuthTests",
             dependencies: [
                 "AirlockServer", "AirlockCore", "AirlockStore", "AirlockTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

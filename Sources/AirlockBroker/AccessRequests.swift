@@ -41,6 +41,7 @@ public struct AccessRequests: Sendable {
 
     /// Checks and decides `ask` for `principal` and records the request with its audit events.
     public func ask(_ ask: Ask, by principal: Principal) async throws -> RecordedAsk {
+        try principal.requireActingAsPrincipal()
         let resource = try decider.validate(ask)
         let input = await decider.input(principal: principal, resource: resource, ask: ask)
         let decided = try decider.decide(input)
@@ -62,6 +63,7 @@ public struct AccessRequests: Sendable {
     /// What the active policy set would decide for `principal` asking `ask`, with the explanation for every
     /// outcome and, when pending, who may approve. Records nothing.
     public func whatIf(_ ask: Ask, for principal: Principal) async throws -> (DecidedAsk, ApproverRoster?) {
+        try principal.requireActingAsPrincipal()
         let resource = try decider.validate(ask)
         let input = await decider.input(principal: principal, resource: resource, ask: ask)
         let decided = try decider.decide(input, explainAlways: true)
@@ -73,10 +75,9 @@ public struct AccessRequests: Sendable {
     /// The request `id`, if `viewer` may see it: its requester, someone who may approve it, auditors and admins.
     public func show(_ id: UUID, to viewer: Principal) async throws -> RequestView {
         guard let record = try await store.get(id) else { throw BrokerError.notFound("no such access request") }
-        let mayApprove = record.approvalProgress.contains { progress in
-            progress.requirements.contains { viewer.groups.contains($0.requirement.group) }
-        }
-        guard record.principalID == viewer.id || mayApprove || viewer.has(scope: "auditor")
+        let mayApprove = viewer.actsAsPrincipal
+            && ApprovalMatcher.isEligible(Approver(viewer), for: record.decision.approvals)
+        guard viewer.owns(record.principalID) || mayApprove || viewer.has(scope: "auditor")
             || viewer.has(scope: "admin") else {
             throw BrokerError.notFound("no such access request")
         }
@@ -87,6 +88,7 @@ public struct AccessRequests: Sendable {
     public func list(
         for principal: Principal, status: AccessRequestState.Status, mine: Bool, after: UUID?
     ) async throws -> (items: [RequestView], nextCursor: UUID?) {
+        try principal.requireActingAsPrincipal()
         let page = try await store.list(
             principal: mine ? principal.id : nil, status: status, reviewableBy: mine ? nil : principal, after: after)
         var items: [RequestView] = []
@@ -98,6 +100,7 @@ public struct AccessRequests: Sendable {
     public func review(
         _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
     ) async throws -> RequestView {
+        try reviewer.requireActingAsPrincipal()
         if let problem = FreeText.problem(in: comment, field: "comment", multiline: true) {
             throw BrokerError.invalidInput(problem)
         }

@@ -33,6 +33,7 @@ public struct CredentialIssuance: Sendable {
 
     /// Picks up the credential of request `requestID` for `principal`.
     public func pickUp(_ requestID: UUID, by principal: Principal) async throws -> IssuedCredential {
+        try principal.requireActingAsPrincipal()
         let catalog = requests.decider.catalog
         let intent: LeaseIntent
         do {

@@ -34,6 +34,7 @@ public struct Leases: Sendable {
     /// The viewer's leases, newest first; auditors and admins see everyone's.
     public func list(for viewer: Principal) async throws -> [LeaseRecord] {
         let everyone = viewer.has(scope: "auditor") || viewer.has(scope: "admin")
+        if !everyone { try viewer.requireActingAsPrincipal() }
         return try await store.list(principal: everyone ? nil : viewer.id)
     }
 
@@ -41,7 +42,7 @@ public struct Leases: Sendable {
     /// lease is left `revoking` with its error and retried in the background. An ended lease is returned as it is.
     public func revoke(_ id: UUID, by caller: Principal) async throws -> LeaseRecord {
         let lease = try await show(id, to: caller)
-        guard lease.principalID == caller.id || caller.has(scope: "admin") else {
+        guard caller.owns(lease.principalID) || caller.has(scope: "admin") else {
             throw BrokerError.forbidden("only the lease's owner or an admin may revoke it")
         }
         var state = lease.state
@@ -79,7 +80,8 @@ public struct Leases: Sendable {
     /// provider's `extend`), then the lease (and its token's expiry), with `airlock.lease.renewed`.
     public func renew(_ id: UUID, by principal: Principal, ttlSeconds: Int64) async throws -> LeaseRecord {
         try decider.checkTTL(ttlSeconds)
-        guard let lease = try await store.get(id), lease.principalID == principal.id else {
+        try principal.requireActingAsPrincipal()
+        guard let lease = try await store.get(id), principal.owns(lease.principalID) else {
             throw BrokerError.notFound("no such lease")
         }
         guard lease.status == .active, let issuedAt = lease.issuedAt else {
@@ -134,7 +136,7 @@ public struct Leases: Sendable {
     }
 
     static func maySee(_ lease: LeaseRecord, _ viewer: Principal) -> Bool {
-        lease.principalID == viewer.id || viewer.has(scope: "auditor") || viewer.has(scope: "admin")
+        viewer.owns(lease.principalID) || viewer.has(scope: "auditor") || viewer.has(scope: "admin")
     }
 }
 

@@ -6,10 +6,10 @@ extension AccessRequestState {
     public enum Event: Sendable, Hashable {
         /// The policy decided (the first event of every request).
         case decided(Decision, at: Date)
-        /// A reviewer approves, holding `groups`.
-        case approve(by: String, groups: Set<String>, at: Date)
+        /// A reviewer (a person, or a service where a requirement includes services) approves, holding `groups`.
+        case approve(by: String, kind: Principal.Kind, groups: Set<String>, at: Date)
         /// A reviewer denies, holding `groups`.
-        case deny(by: String, groups: Set<String>, at: Date)
+        case deny(by: String, kind: Principal.Kind, groups: Set<String>, at: Date)
         /// The requester picks the credential up (it is minted now).
         case pickUp(at: Date)
         /// The expiry sweep looks at the request at `now`.
@@ -42,8 +42,10 @@ extension AccessRequestState {
     public mutating func apply(_ event: Event) throws(AccessRequestError) -> Action {
         switch event {
         case .decided(let decision, let at): return try decide(decision, at: at)
-        case .approve(let reviewer, let groups, let at): return try review(reviewer, groups, .approve, at: at)
-        case .deny(let reviewer, let groups, let at): return try review(reviewer, groups, .deny, at: at)
+        case .approve(let reviewer, let kind, let groups, let at):
+            return try review(Approver(id: reviewer, kind: kind, groups: groups), .approve, at: at)
+        case .deny(let reviewer, let kind, let groups, let at):
+            return try review(Approver(id: reviewer, kind: kind, groups: groups), .deny, at: at)
         case .pickUp(let at): return try pickUp(at: at)
         case .expire(let now): return expire(now: now)
         }
@@ -76,24 +78,31 @@ extension AccessRequestState {
     }
 
     private mutating func review(
-        _ reviewer: String, _ groups: Set<String>, _ verdict: Verdict, at: Date
+        _ approver: Approver, _ verdict: Verdict, at: Date
     ) throws(AccessRequestError) -> Action {
+        let reviewer = approver.id
         guard status == .pendingApproval else {
             throw AccessRequestError(.requestClosed, "the request is \(status.rawValue), not pending approval")
         }
         if let deadline = decisionDeadline, at >= deadline {
             throw AccessRequestError(.requestClosed, "the request expired before it was decided")
         }
-        guard reviewer != requester else {
+        // Principal ids are compared byte for byte: a canonically equivalent id is another principal.
+        guard !Principal.sameID(reviewer, requester) else {
             throw AccessRequestError(.selfApproval, "a requester cannot review their own request")
         }
-        guard !reviews.contains(where: { $0.reviewer == reviewer }) else {
+        guard !reviews.contains(where: { Principal.sameID($0.reviewer, reviewer) }) else {
             throw AccessRequestError(.alreadyReviewed, "`\(reviewer)` has already reviewed this request")
         }
-        guard ApprovalMatcher.isEligible(groups: groups, for: approvalRules) else {
-            throw AccessRequestError(.notAnApprover, "`\(reviewer)` is in none of the groups that approve this request")
+        // Only people review, except toward a requirement that includes services (`including services`).
+        guard ApprovalMatcher.isEligible(approver, for: approvalRules) else {
+            let asPerson = Approver(id: reviewer, kind: .user, groups: approver.groups)
+            let serviceInGroup = approver.kind == .service && ApprovalMatcher.isEligible(asPerson, for: approvalRules)
+            throw AccessRequestError(.notAnApprover, serviceInGroup
+                ? "`\(reviewer)` is a service; only people review this request (no requirement includes services)"
+                : "`\(reviewer)` is in none of the groups that approve this request")
         }
-        reviews.append(Review(reviewer: reviewer, groups: groups, verdict: verdict, at: at))
+        reviews.append(Review(reviewer: reviewer, kind: approver.kind, groups: approver.groups, verdict: verdict, at: at))
         if verdict == .deny {
             return close(as: .denied, at: at, action: .deny(reviewer: reviewer))
         }

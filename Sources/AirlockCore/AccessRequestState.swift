@@ -58,6 +58,8 @@ public struct AccessRequestState: Sendable, Hashable {
     public struct Review: Sendable, Hashable {
         /// The reviewer's principal id.
         public var reviewer: String
+        /// The reviewer's kind: a service counts only toward requirements that include services.
+        public var kind: Principal.Kind
         /// The reviewer's groups at the time of the review.
         public var groups: Set<String>
         /// Approve or deny.
@@ -66,11 +68,25 @@ public struct AccessRequestState: Sendable, Hashable {
         public var at: Date
 
         /// Creates a review.
-        public init(reviewer: String, groups: Set<String>, verdict: Verdict, at: Date) {
+        public init(reviewer: String, kind: Principal.Kind, groups: Set<String>, verdict: Verdict, at: Date) {
             self.reviewer = reviewer
+            self.kind = kind
             self.groups = groups
             self.verdict = verdict
             self.at = at
+        }
+
+        public static func == (lhs: Review, rhs: Review) -> Bool {
+            Principal.sameID(lhs.reviewer, rhs.reviewer) && lhs.kind == rhs.kind && lhs.groups == rhs.groups
+                && lhs.verdict == rhs.verdict && lhs.at == rhs.at
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(PrincipalID(reviewer))
+            hasher.combine(kind)
+            hasher.combine(groups)
+            hasher.combine(verdict)
+            hasher.combine(at)
         }
     }
 
@@ -132,8 +148,8 @@ public struct AccessRequestState: Sendable, Hashable {
 
     /// The approvers whose approvals count so far (the requester excluded).
     public var approvers: [Approver] {
-        reviews.filter { $0.verdict == .approve && $0.reviewer != requester }
-            .map { Approver(id: $0.reviewer, groups: $0.groups) }
+        reviews.filter { $0.verdict == .approve && !Principal.sameID($0.reviewer, requester) }
+            .map { Approver(id: $0.reviewer, kind: $0.kind, groups: $0.groups) }
     }
 
     /// The applying approval rules (empty unless the policy asked for approval).

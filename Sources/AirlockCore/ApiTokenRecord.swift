@@ -1,14 +1,15 @@
 import Foundation
 
-/// What an Airlock `alk_` token may do. The right to approve never comes from a scope, only from policy groups.
+/// What an Airlock `alk_` token may do. The right to approve never comes from a scope, only from policy groups (and
+/// a token, a service, approves only where a requirement includes services).
 public enum ApiTokenScope: String, Sendable, Hashable, Codable, CaseIterable {
     /// Administration: tokens, webhooks, signals, the kill switch.
     case admin
     /// Reading the audit log and every request and lease.
     case auditor
-    /// Acting as a service principal with the token's groups.
+    /// Acting as a service principal with the token's groups; without it a token is no principal at all.
     case service
-    /// A resource server calling `POST /v1/tokens/introspect`.
+    /// A resource server calling `POST /v1/tokens/introspect`, for the token's audience only.
     case introspect
 }
 
@@ -30,12 +31,15 @@ public struct ApiTokenRecord: Sendable, Hashable {
     public var lastUsedAt: Date?
     /// When it was revoked, if it was.
     public var revokedAt: Date?
+    /// The audience an `introspect` token introspects for: it sees only `alkc_` tokens minted for it.
+    public var audience: String?
 
     /// Creates a record.
     public init(
         id: UUID, name: String, scopes: [ApiTokenScope], groups: [String], createdAt: Date,
-        expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil
+        expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil, audience: String? = nil
     ) {
+        self.audience = audience
         self.id = id
         self.name = name
         self.scopes = scopes
@@ -47,10 +51,14 @@ public struct ApiTokenRecord: Sendable, Hashable {
     }
 
     /// The principal this token authenticates as: `token:<name>` (or `token:<id>` when unnamed), a service with
-    /// the token's groups and scopes.
+    /// the token's groups, scopes and audience. It acts as a principal only with the `service` scope
+    /// (``Principal/actsAsPrincipal``).
     public var principal: Principal {
         Principal(
-            id: "token:" + (name.isEmpty ? id.uuidString.lowercased() : name), kind: .service, groups: groups,
-            scopes: Set(scopes.map(\.rawValue)))
+            id: Self.principalPrefix + (name.isEmpty ? id.uuidString.lowercased() : name), kind: .service,
+            groups: groups, scopes: Set(scopes.map(\.rawValue)), credential: .apiToken(audience: audience))
     }
+
+    /// The prefix of every token's principal id, `token:`; no JWT subject maps to an id with it.
+    public static let principalPrefix = "token:"
 }

@@ -5,17 +5,41 @@ public typealias ApprovalRequirement = Decision.GroupRequirement
 /// The requirements of one applying `require_approval` rule (the policy decision's own type).
 public typealias ApprovalRule = Decision.Approval
 
-/// A person who approved, with the groups they held when they approved.
+/// A principal who approved, with its kind and the groups it held when it approved.
 public struct Approver: Sendable, Hashable {
-    /// The approver's principal id.
+    /// The approver's principal id (compared byte for byte, see ``Principal``).
     public var id: String
+    /// Person or service: a service counts only toward requirements that include services.
+    public var kind: Principal.Kind
     /// The approver's groups at the time of the approval.
     public var groups: Set<String>
 
     /// Creates an approver.
-    public init(id: String, groups: Set<String>) {
+    public init(id: String, kind: Principal.Kind, groups: Set<String>) {
         self.id = id
+        self.kind = kind
         self.groups = groups
+    }
+
+    /// The approver `principal` would be, with its groups now.
+    public init(_ principal: Principal) {
+        self.init(id: principal.id, kind: principal.kind, groups: Set(principal.groups))
+    }
+
+    /// Whether this approver may count toward `requirement`: a member of its group, and a person unless the
+    /// requirement includes services.
+    public func mayApprove(_ requirement: ApprovalRequirement) -> Bool {
+        groups.contains(requirement.group) && (kind == .user || requirement.includesServices)
+    }
+
+    public static func == (lhs: Approver, rhs: Approver) -> Bool {
+        Principal.sameID(lhs.id, rhs.id) && lhs.kind == rhs.kind && lhs.groups == rhs.groups
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(PrincipalID(id))
+        hasher.combine(kind)
+        hasher.combine(groups)
     }
 }
 
@@ -42,8 +66,9 @@ public struct ApprovalProgress: Sendable, Hashable {
 
 /// Decides whether the approvals so far satisfy an approval rule, by bipartite matching.
 ///
-/// Within a rule every requirement `group G count N` needs N distinct approvers who are members of G; one
-/// person counts once, toward at most one requirement; the requester never counts. Whether such an
+/// Within a rule every requirement `group G count N` needs N distinct approvers who are members of G (people
+/// only, unless the requirement includes services); one principal counts once, toward at most one requirement;
+/// the requester never counts. Principal ids are told apart byte for byte (``PrincipalID``). Whether such an
 /// assignment exists is a maximum-flow question (approvers → requirement slots), answered here with augmenting
 /// paths (Kuhn's algorithm with capacities), never greedily: an approver in two required groups is assigned to
 /// whichever requirement lets the request be approved.
@@ -77,7 +102,7 @@ public enum ApprovalMatcher {
             let matching = maximumMatching(rule, approvers: approvers, requester: requester)
             let size = matching.reduce(0) { $0 + $1.count }
             let requirements = zip(rule.requires, matching).map { requirement, assigned in
-                let hypothetical = Approver(id: "\u{0}hypothetical", groups: [requirement.group])
+                let hypothetical = Approver(id: "\u{0}hypothetical", kind: .user, groups: [requirement.group])
                 let grown = maximumMatching(rule, approvers: approvers + [hypothetical], requester: requester)
                 return ApprovalProgress.Requirement(
                     requirement: requirement, assigned: assigned.sorted(),
@@ -94,7 +119,8 @@ public enum ApprovalMatcher {
     public static func wouldAdvance(
         _ candidate: Approver, rules: [ApprovalRule], approvers: [Approver], requester: String
     ) -> Bool {
-        guard candidate.id != requester, !approvers.contains(where: { $0.id == candidate.id }) else { return false }
+        guard !Principal.sameID(candidate.id, requester),
+              !approvers.contains(where: { Principal.sameID($0.id, candidate.id) }) else { return false }
         return rules.contains { rule in
             let before = maximumMatching(rule, approvers: approvers, requester: requester).reduce(0) { $0 + $1.count }
             let after = maximumMatching(rule, approvers: approvers + [candidate], requester: requester)
@@ -103,21 +129,24 @@ public enum ApprovalMatcher {
         }
     }
 
-    /// Whether `groups` include a group required by any of `rules` (the right to review at all).
-    public static func isEligible(groups: Set<String>, for rules: [ApprovalRule]) -> Bool {
-        rules.contains { rule in rule.requires.contains { groups.contains($0.group) } }
+    /// Whether `reviewer` may count toward some requirement of `rules` (the right to review, approve or deny, at
+    /// all): a member of a required group, and a person unless that requirement includes services.
+    public static func isEligible(_ reviewer: Approver, for rules: [ApprovalRule]) -> Bool {
+        rules.contains { rule in rule.requires.contains(where: reviewer.mayApprove) }
     }
 
     /// A maximum matching of approvers to the requirement slots of `rule`: for each requirement (in order) the
     /// ids assigned to it. The requester and repeated ids are ignored; requirements with a non-positive count
     /// need nobody.
     static func maximumMatching(_ rule: ApprovalRule, approvers: [Approver], requester: String) -> [[String]] {
-        var seen: Set<String> = []
-        let people = approvers.filter { $0.id != requester && seen.insert($0.id).inserted }
+        var seen: Set<PrincipalID> = []
+        let people = approvers.filter {
+            !Principal.sameID($0.id, requester) && seen.insert(PrincipalID($0.id)).inserted
+        }
         let capacities = rule.requires.map { max(0, $0.count) }
-        // Requirement indices each person may fill.
+        // Requirement indices each approver may fill.
         let edges = people.map { person in
-            rule.requires.indices.filter { person.groups.contains(rule.requires[$0].group) && capacities[$0] > 0 }
+            rule.requires.indices.filter { person.mayApprove(rule.requires[$0]) && capacities[$0] > 0 }
         }
         var assigned = Array(repeating: [Int](), count: rule.requires.count)
 

@@ -12,8 +12,12 @@ extension Decision {
             "approvals": .array(approvals.map { approval in
                 .object([
                     "rule": .string(approval.rule),
-                    "requires": .array(approval.requires.map {
-                        .object(["group": .string($0.group), "count": .int(Int64($0.count))])
+                    "requires": .array(approval.requires.map { requirement in
+                        var fields: [String: JSONValue] = [
+                            "group": .string(requirement.group), "count": .int(Int64(requirement.count)),
+                        ]
+                        if requirement.includesServices { fields["services"] = .bool(true) }
+                        return .object(fields)
                     }),
                 ])
             }),
@@ -53,7 +57,14 @@ extension Decision {
                 for requirement in requires {
                     guard case .object(let fields) = requirement, case .string(let group) = fields["group"],
                           case .int(let count) = fields["count"] else { throw fail("`approvals`") }
-                    requirements.append(ApprovalRequirement(group: group, count: Int(count)))
+                    // Absent (every decision stored before `including services` existed): people only.
+                    var includesServices = false
+                    switch fields["services"] {
+                    case nil, .null?: break
+                    case .bool(let value)?: includesServices = value
+                    default: throw fail("`approvals`")
+                    }
+                    requirements.append(ApprovalRequirement(group: group, count: Int(count), includesServices: includesServices))
                 }
                 approvals.append(ApprovalRule(rule: id, requires: requirements))
             }

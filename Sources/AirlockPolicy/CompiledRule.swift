@@ -33,7 +33,9 @@ struct CompiledRule: Sendable {
         ttlSeconds = rule.ttlSeconds
         notify = rule.notify
         approval = rule.effect == .requireApproval
-            ? Decision.Approval(rule: rule.id, requires: rule.approvers.map { Decision.GroupRequirement(group: $0.group, count: $0.count) })
+            ? Decision.Approval(rule: rule.id, requires: rule.approvers.map {
+                Decision.GroupRequirement(group: $0.group, count: $0.count, includesServices: $0.includesServices)
+            })
             : nil
         var links: [Link] = []
         var neverApplies = false

@@ -15,10 +15,12 @@ extension Decision {
             JSONWriter.object([
                 ("rule", JSONWriter.string(approval.rule)),
                 ("requires", JSONWriter.array(approval.requires.map { requirement in
-                    JSONWriter.object([
+                    var fields = [
                         ("group", JSONWriter.string(requirement.group)),
                         ("count", String(requirement.count)),
-                    ])
+                    ]
+                    if requirement.includesServices { fields.append(("services", "true")) }
+                    return JSONWriter.object(fields)
                 })),
             ])
         })))

@@ -10,17 +10,21 @@ public struct Decision: Sendable, Hashable {
         case deny
     }
 
-    /// One group requirement of an approval alternative: `count` distinct members of `group`.
+    /// One group requirement of an approval alternative: `count` distinct members of `group`; people only, unless
+    /// `includesServices` (`including services` in the rule).
     public struct GroupRequirement: Sendable, Hashable {
         /// The approving group.
         public var group: String
         /// How many distinct members must approve.
         public var count: Int
+        /// Whether service principals in the group count too (`"services": true` in the decision JSON).
+        public var includesServices: Bool
 
         /// Creates a requirement.
-        public init(group: String, count: Int) {
+        public init(group: String, count: Int, includesServices: Bool = false) {
             self.group = group
             self.count = count
+            self.includesServices = includesServices
         }
     }
 

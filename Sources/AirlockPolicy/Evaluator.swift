@@ -60,7 +60,7 @@ public struct Evaluator: Sendable {
             let sorted = approvals.sorted { $0.id < $1.id }
             let alternatives = sorted.map { rule in
                 Decision.Approval(rule: rule.id, requires: rule.approvers.map {
-                    Decision.GroupRequirement(group: $0.group, count: $0.count)
+                    Decision.GroupRequirement(group: $0.group, count: $0.count, includesServices: $0.includesServices)
                 })
             }
             return Decision(outcome: .pendingApproval, ttlSeconds: granted(approvals), rules: sorted.map(\.id),

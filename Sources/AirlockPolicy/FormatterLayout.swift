@@ -100,8 +100,10 @@ struct FormatLayout {
             case .ttl(let seconds):
                 text = "ttl <= \(DurationText.format(seconds))"
             case .approvers(let requirements):
-                text = "approvers " + requirements.map { "group(\(Self.quoted($0.group))) count \($0.count)" }
-                    .joined(separator: ", ")
+                text = "approvers " + requirements.map { requirement in
+                    "group(\(Self.quoted(requirement.group))) count \(requirement.count)"
+                        + (requirement.includesServices ? " including services" : "")
+                }.joined(separator: ", ")
             case .notify(let channels):
                 text = "notify " + channels.map(Self.quoted).joined(separator: ", ")
             }

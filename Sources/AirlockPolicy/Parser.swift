@@ -211,7 +211,16 @@ public struct Parser {
         guard count >= 1, count <= Int64(Int32.max) else {
             throw failure("`count \(count)` must be at least 1", at: location)
         }
-        return ApprovalRequirement(group: group, count: Int(count), location: location)
+        var includesServices = false
+        if current.is("including") {
+            advance()
+            guard current.is("services") else {
+                throw unexpected("`services` after `including`", suggestions: ["services"])
+            }
+            advance()
+            includesServices = true
+        }
+        return ApprovalRequirement(group: group, count: Int(count), includesServices: includesServices, location: location)
     }
 
     private mutating func parseDeclaration() throws(Failure) -> AttributeDeclaration {

@@ -129,7 +129,9 @@ public struct PolicyTestExpectation: Sendable, Hashable {
             JSONWriter.object([
                 ("rule", JSONWriter.string(approval.rule)),
                 ("requires", JSONWriter.array(approval.requires.map { requirement in
-                    JSONWriter.object([("group", JSONWriter.string(requirement.group)), ("count", String(requirement.count))])
+                    var fields = [("group", JSONWriter.string(requirement.group)), ("count", String(requirement.count))]
+                    if requirement.includesServices { fields.append(("services", "true")) }
+                    return JSONWriter.object(fields)
                 })),
             ])
         })

@@ -146,12 +146,19 @@ struct PolicyTestFileReader {
                 .enumerated().map { (position, requirement) throws(PolicyTestError) in
                     let itemContext = "\(requiresContext.dropLast())[\(position)]`"
                     let fields = try object(requirement, itemContext)
-                    try checkKeys(fields, allowed: ["group", "count"], context: itemContext)
+                    try checkKeys(fields, allowed: ["group", "count", "services"], context: itemContext)
                     let group = try string(try required("group", in: fields, itemContext), "\(itemContext.dropLast()).group`")
                     guard case .integer(let count) = try required("count", in: fields, itemContext),
                         count >= 1, count <= Int64(Int32.max)
                     else { throw fail("\(itemContext.dropLast()).count` must be a whole number of at least 1") }
-                    return Decision.GroupRequirement(group: group, count: Int(count))
+                    var includesServices = false
+                    if let services = value("services", in: fields) {
+                        guard case .bool(let flag) = services else {
+                            throw fail("\(itemContext.dropLast()).services` must be true or false")
+                        }
+                        includesServices = flag
+                    }
+                    return Decision.GroupRequirement(group: group, count: Int(count), includesServices: includesServices)
                 }
             return Decision.Approval(rule: rule, requires: requires)
         }

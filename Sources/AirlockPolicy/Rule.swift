@@ -79,7 +79,7 @@ public struct Clause: Sendable, Hashable {
         case unless(Expression)
         /// `ttl <= DURATION`, in seconds
         case ttl(seconds: Int64)
-        /// `approvers group("A") count N, ...`
+        /// `approvers group("A") count N [including services], ...`
         case approvers([ApprovalRequirement])
         /// `notify "CH", ...`
         case notify([String])
@@ -133,19 +133,24 @@ public struct Condition: Sendable, Hashable {
     }
 }
 
-/// One requirement of an `approvers` clause: `group("db-owners") count 2`.
+/// One requirement of an `approvers` clause: `group("db-owners") count 2`, or
+/// `group("release-gates") count 1 including services` when service principals may count toward it.
 public struct ApprovalRequirement: Sendable, Hashable {
     /// The group whose members may approve.
     public var group: String
     /// How many distinct members must approve (default 1, always at least 1 in a loaded set).
     public var count: Int
+    /// Whether service principals (workload tokens, `alk_` service tokens) in the group may approve toward this
+    /// requirement (`including services`); without it only people (principal kind `user`) do.
+    public var includesServices: Bool
     /// Where `group` is.
     public var location: SourceLocation
 
     /// Creates a requirement.
-    public init(group: String, count: Int, location: SourceLocation) {
+    public init(group: String, count: Int, includesServices: Bool = false, location: SourceLocation) {
         self.group = group
         self.count = count
+        self.includesServices = includesServices
         self.location = location
     }
 }

@@ -65,7 +65,7 @@ struct BrokerParts {
             isDatabaseReady: { readiness.isMet("database") })
 
         var auth = settings.auth
-        if let devIssuer = config.devIssuer { auth.issuers += devIssuer.issuerConfigurations }
+        if let devIssuer = config.devIssuer { auth = auth.trusting(devIssuer) }
         // Token lookups are cached while the listener hears every token change (see TokenCache); the routes that
         // revoke share the store, so a revocation here clears the cache before it answers.
         let tokenCaches = TokenCaches()
@@ -104,7 +104,7 @@ struct BrokerParts {
             database: database, clock: config.clock, caches: tokenCaches, logger: logger))
             .register(on: router)
         LeaseRoutes(leases: leases).register(on: router)
-        TokenRoutes(tokens: ApiTokens(store: tokens)).register(on: router)
+        TokenRoutes(tokens: ApiTokens(store: tokens, policies: policies)).register(on: router)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
         router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests

@@ -31,6 +31,8 @@ public struct NewAccessRequest: Sendable, Hashable {
 public struct AccessReview: Sendable, Hashable {
     /// The reviewer's principal id.
     public var reviewer: String
+    /// The reviewer's kind (`approvals.approver_kind`).
+    public var kind: Principal.Kind
     /// The reviewer's groups when reviewing.
     public var groups: [String]
     /// Approve or deny.
@@ -90,7 +92,9 @@ public struct AccessRequestRecord: Sendable, Hashable {
     public func state(windows: AccessRequestState.Windows = .init()) -> AccessRequestState {
         AccessRequestState(
             requester: principalID, status: status, decision: decision,
-            reviews: reviews.map { .init(reviewer: $0.reviewer, groups: Set($0.groups), verdict: $0.verdict, at: $0.at) },
+            reviews: reviews.map {
+                .init(reviewer: $0.reviewer, kind: $0.kind, groups: Set($0.groups), verdict: $0.verdict, at: $0.at)
+            },
             grantedTTLSeconds: grantedTTLSeconds.map(Int64.init), decidedAt: decidedAt,
             decisionDeadline: decisionDeadline, pickupDeadline: pickupDeadline, closedAt: closedAt, windows: windows)
     }
@@ -143,13 +147,15 @@ extension AccessRequestRecord {
 }
 
 extension AccessReview {
-    /// Decodes `(approver_id, groups, verdict, comment, created_at)`.
-    init(_ row: (String, [String], String, String, Date)) {
+    /// Decodes `(approver_id, approver_kind, groups, verdict, comment, created_at)`; an unknown kind reads as a
+    /// service (which approves nothing a person must approve).
+    init(_ row: (String, String, [String], String, String, Date)) {
         self.reviewer = row.0
-        self.groups = row.1
-        self.verdict = AccessRequestState.Verdict(rawValue: row.2) ?? .deny
-        self.comment = row.3
-        self.at = row.4
+        self.kind = Principal.Kind(rawValue: row.1) ?? .service
+        self.groups = row.2
+        self.verdict = AccessRequestState.Verdict(rawValue: row.3) ?? .deny
+        self.comment = row.4
+        self.at = row.5
     }
 }
 

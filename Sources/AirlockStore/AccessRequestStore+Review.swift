@@ -31,11 +31,12 @@ extension AccessRequestStore {
         var state = record.state(windows: windows)
         let groups = Set(reviewer.groups)
         let action = verdict == .approve
-            ? try state.apply(.approve(by: reviewer.id, groups: groups, at: now))
-            : try state.apply(.deny(by: reviewer.id, groups: groups, at: now))
+            ? try state.apply(.approve(by: reviewer.id, kind: reviewer.kind, groups: groups, at: now))
+            : try state.apply(.deny(by: reviewer.id, kind: reviewer.kind, groups: groups, at: now))
         try await connection.query("""
-            INSERT INTO approvals (id, request_id, approver_id, verdict, groups, comment, created_at)
-            VALUES (\(UUID()), \(id), \(reviewer.id), \(verdict.rawValue), \(groups.sorted()), \(comment), \(now))
+            INSERT INTO approvals (id, request_id, approver_id, approver_kind, verdict, groups, comment, created_at)
+            VALUES (\(UUID()), \(id), \(reviewer.id), \(reviewer.kind.rawValue), \(verdict.rawValue), \(groups.sorted()),
+                    \(comment), \(now))
             """, logger: logger)
         try await update(record, to: state, on: connection)
         let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID, role: record.role,

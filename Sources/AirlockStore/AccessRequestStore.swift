@@ -131,11 +131,15 @@ public struct AccessRequestStore: Sendable {
             query.sql += " AND r.principal_id <> $\(query.binds.count + 1)"
             query.binds.append(reviewer.id)
             query.sql += " AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver_id = $\(query.binds.count))"
+            // A service sees only requests with a requirement that includes services (people see every one of
+            // their groups'), as the state machine lets it review only those.
             query.sql += """
                  AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.decision->'approvals') a,
-                  jsonb_array_elements(a->'requires') q WHERE q->>'group' = ANY($\(query.binds.count + 1)))
+                  jsonb_array_elements(a->'requires') q WHERE q->>'group' = ANY($\(query.binds.count + 1))
+                  AND ($\(query.binds.count + 2) = 'user' OR q->'services' = 'true'::jsonb))
                 """
             query.binds.append(reviewer.groups)
+            query.binds.append(reviewer.kind.rawValue)
         }
         query.sql += " ORDER BY r.created_at, r.id LIMIT \(limit + 1)"
         return try await database.client.withConnection { connection in
@@ -178,11 +182,11 @@ public struct AccessRequestStore: Sendable {
 
     private func reviews(of id: UUID, on connection: PostgresConnection) async throws -> [AccessReview] {
         let rows = try await connection.query("""
-            SELECT approver_id, groups, verdict, comment, created_at FROM approvals
+            SELECT approver_id, approver_kind, groups, verdict, comment, created_at FROM approvals
             WHERE request_id = \(id) ORDER BY created_at, id
             """, logger: logger)
         var result: [AccessReview] = []
-        for try await row in rows.decode((String, [String], String, String, Date).self) { result.append(AccessReview(row)) }
+        for try await row in rows.decode((String, String, [String], String, String, Date).self) { result.append(AccessReview(row)) }
         return result
     }
 

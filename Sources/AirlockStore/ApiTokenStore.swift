@@ -54,9 +54,10 @@ public struct ApiTokenStore: Sendable {
     /// Creates a token and returns its id and the token itself, which exists nowhere else afterwards: show it
     /// once. `ttl` nil means no expiry. Records `airlock.token.created` (without the secret) in the same
     /// transaction. Throws `StoreError` `invalid_scope` for an unknown scope or none, `invalid_ttl` for ttl ≤ 0.
+    /// `audience` is that of an `introspect` token (``ApiTokenRecord/audience``).
     public func create(
-        name: String, scopes: [String], groups: [String] = [], ttl: TimeInterval? = nil, actor: String = "cli",
-        logger: Logger
+        name: String, scopes: [String], groups: [String] = [], ttl: TimeInterval? = nil, audience: String? = nil,
+        actor: String = "cli", logger: Logger
     ) async throws -> (id: UUID, token: String) {
         let parsedScopes = try Self.validate(scopes: scopes)
         if let ttl, !(ttl > 0) {
@@ -74,13 +75,15 @@ public struct ApiTokenStore: Sendable {
             "scopes": .array(scopeNames.map { .string($0) }), "groups": .array(groupNames.map { .string($0) }),
         ]
         if let expiresAt { data["expires_at"] = .string(AuditTime.format(expiresAt)) }
+        if let audience { data["audience"] = .string(audience) }
         let event = NewAuditEvent(
             type: "airlock.token.created", subject: id.uuidString.lowercased(), severity: .low, data: data)
         try await database.client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 """
-                INSERT INTO api_tokens (id, kind, name, token_hash, scopes, groups, created_at, expires_at)
-                VALUES (\(id), 'airlock', \(name), \(hash), \(scopeNames), \(groupNames), \(now), \(expiresAt))
+                INSERT INTO api_tokens (id, kind, name, token_hash, scopes, groups, created_at, expires_at, audience)
+                VALUES (\(id), 'airlock', \(name), \(hash), \(scopeNames), \(groupNames), \(now), \(expiresAt),
+                        \(audience))
                 """, logger: logger)
             try await auditLog.append(event, on: connection, logger: logger)
         }
@@ -146,11 +149,11 @@ public struct ApiTokenStore: Sendable {
     public func list(logger: Logger) async throws -> [ApiTokenRecord] {
         let rows = try await database.client.query(
             """
-            SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at
+            SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at, audience
             FROM api_tokens WHERE kind = 'airlock' ORDER BY created_at DESC, id
             """, logger: logger)
         var records: [ApiTokenRecord] = []
-        for try await row in rows.decode((UUID, String, [String], [String], Date, Date?, Date?, Date?).self) {
+        for try await row in rows.decode((UUID, String, [String], [String], Date, Date?, Date?, Date?, String?).self) {
             records.append(Self.record(row))
         }
         return records
@@ -160,11 +163,11 @@ public struct ApiTokenStore: Sendable {
     public func get(id: UUID, logger: Logger) async throws -> ApiTokenRecord? {
         let rows = try await database.client.query(
             """
-            SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at
+            SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at, audience
             FROM api_tokens WHERE id = \(id) AND kind = 'airlock'
             """, logger: logger)
         var found: ApiTokenRecord?
-        for try await row in rows.decode((UUID, String, [String], [String], Date, Date?, Date?, Date?).self) {
+        for try await row in rows.decode((UUID, String, [String], [String], Date, Date?, Date?, Date?, String?).self) {
             found = Self.record(row)
         }
         return found
@@ -192,22 +195,22 @@ public struct ApiTokenStore: Sendable {
     }
 
     private static func record(
-        _ row: (UUID, String, [String], [String], Date, Date?, Date?, Date?)
+        _ row: (UUID, String, [String], [String], Date, Date?, Date?, Date?, String?)
     ) -> ApiTokenRecord {
         ApiTokenRecord(
             id: row.0, name: row.1, scopes: row.2.compactMap(ApiTokenScope.init(rawValue:)), groups: row.3,
-            createdAt: row.4, expiresAt: row.5, lastUsedAt: row.6, revokedAt: row.7)
+            createdAt: row.4, expiresAt: row.5, lastUsedAt: row.6, revokedAt: row.7, audience: row.8)
     }
 }
 
 /// The `alk_` lookup on the hash index, prepared once per connection (it runs on every API call).
 struct ApiTokenByHash: PostgresPreparedStatement {
-    static let name = "airlock_api_token_by_hash_v1"
+    static let name = "airlock_api_token_by_hash_v2"
     static let sql = """
-        SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at
+        SELECT id, name, scopes, groups, created_at, expires_at, last_used_at, revoked_at, audience
         FROM api_tokens WHERE token_hash = $1 AND kind = 'airlock'
         """
-    typealias Row = (UUID, String, [String], [String], Date, Date?, Date?, Date?)
+    typealias Row = (UUID, String, [String], [String], Date, Date?, Date?, Date?, String?)
 
     let hash: Data
 

@@ -120,7 +120,7 @@ public struct LeaseStore: Sendable {
             try await requests.load(requestID, on: connection, lock: false, withReviews: false)
         }
         guard let record else { return StoreError(code: "not_found", message: "no access request `\(requestID)`") }
-        guard record.principalID == principal.id else {
+        guard Principal.sameID(record.principalID, principal.id) else {
             return StoreError(code: "forbidden", message: "only the requester may pick up the credential")
         }
         var state = record.state(windows: requests.windows)

@@ -52,7 +52,8 @@ struct BenchIntrospectionCommand: AsyncParsableCommand {
             result = try await BenchIssuanceEnvironment.with(policies: policies, logger: logger) { environment in
                 let introspector = try await Database.withDatabase(try environment.adminURL("airlock"), logger: logger) {
                     try await ApiTokenStore(database: $0, auditLog: AuditLog(source: "/airlock/bench"))
-                        .create(name: "bench-introspection", scopes: ["introspect"], actor: "bench", logger: logger).token
+                        .create(name: "bench-introspection", scopes: ["introspect"], audience: "payments-api",
+                                actor: "bench", logger: logger).token
                 }
                 benchNote("issuing \(count) payments-api tokens ...")
                 let service = try await environment.issuer.issueToken(user: "ci-bench", groups: ["ci"], service: true)

@@ -12,7 +12,10 @@ struct LoginCommand: AsyncParsableCommand {
         discussion: """
             With `airlock dev` running: `airlock login --dev alice --groups sre --mfa` signs a token as alice with \
             the dev issuer. Otherwise `airlock login --token TOKEN` (or `--token -` to read it from stdin). \
-            The token is stored in $AIRLOCK_HOME/token (default ~/.airlock/token), readable by you only.
+            The token is stored in $AIRLOCK_HOME/token (default ~/.airlock/token), readable by you only. \
+            A dev login prints the principal id the broker will see: the user itself, or \
+            airlock-dev-workload#USER with --service (ids of issuers other than the primary one are \
+            ISSUER#sub; see Docs/authentication.md).
             """)
 
     @Option(help: ArgumentHelp("Sign a token for USER with `airlock dev`'s dev issuer.", valueName: "user"))
@@ -72,11 +75,17 @@ struct LoginCommand: AsyncParsableCommand {
             let address = ClientOptions.resolveAddress(addr)
             _ = try BrokerAddress(address)
             let path = try TokenFile.store(value, address: address)
+            let principal = subject.map { DevIssuer.principalID(user: $0, service: service) }
             if json {
-                let answer: JSONValue = ["subject": subject.map { .string($0) } ?? .null, "token_file": .string(path)]
+                let answer: JSONValue = [
+                    "subject": subject.map { .string($0) } ?? .null, "principal": principal.map { .string($0) } ?? .null,
+                    "token_file": .string(path),
+                ]
                 Swift.print(answer.description)
             } else {
-                Swift.print("logged in\(subject.map { " as \($0)" } ?? ""); token stored in \(path)")
+                var who = ""
+                if let subject, let principal { who = " as \(subject) (principal id \(principal))" }
+                Swift.print("logged in\(who); token stored in \(path)")
             }
         }
     }

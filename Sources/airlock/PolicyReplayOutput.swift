@@ -78,7 +78,8 @@ enum PolicyReplayOutput {
         if decision.outcome != .deny, let ttl = decision.ttlSeconds { text += " " + DurationText.format(ttl) }
         if decision.outcome == .pendingApproval, !decision.approvals.isEmpty {
             let alternatives = decision.approvals.map { rule in
-                rule.requires.map { "\($0.group) \($0.count)" }.joined(separator: ", ")
+                rule.requires.map { "\($0.group) \($0.count)" + ($0.includesServices ? " including services" : "") }
+                    .joined(separator: ", ")
             }
             text += " (" + alternatives.joined(separator: " | ") + ")"
         }

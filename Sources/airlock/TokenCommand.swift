@@ -18,7 +18,12 @@ struct TokenCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API token; the token is printed once on stdout, its id on stderr.",
-            discussion: "Scopes: admin, auditor, service, introspect. Airlock keeps only a hash of the token.")
+            discussion: """
+                Scopes: admin, auditor, service, introspect. Airlock keeps only a hash of the token. Only a token \
+                with the service scope acts as a principal; an introspect token needs --audience. A --group that \
+                the policies (`policies.dir`, default Policies) use as approvers is refused unless a requirement on it says \
+                `including services`.
+                """)
 
         @OptionGroup var options: ServerOptions
 
@@ -34,6 +39,11 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Lifetime such as 30d or 12h; none by default.", valueName: "duration"))
         var ttl: String?
 
+        @Option(help: ArgumentHelp(
+            "With --scope introspect (and required there): the token resource audience it introspects for.",
+            valueName: "audience"))
+        var audience: String?
+
         /// The token asked for, checked as `POST /v1/tokens` checks it (``ApiTokens/validate(_:)``).
         func validate() throws {
             do {
@@ -45,7 +55,8 @@ struct TokenCommand: AsyncParsableCommand {
 
         func newToken() throws -> NewApiToken {
             NewApiToken(
-                name: name ?? Self.defaultName, scopes: scopes, groups: groups, ttlSeconds: try parsedTTL())
+                name: name ?? Self.defaultName, scopes: scopes, groups: groups, ttlSeconds: try parsedTTL(),
+                audience: audience)
         }
 
         /// `cli-` and 8 random hex digits: tokens made without `--name` are each a principal of their own.
@@ -64,8 +75,13 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let token = try newToken()
-            let created = try await options.withDatabase { database, settings, logger in
-                try await ApiTokens.on(database, settings).create(token, by: "cli", logger: logger)
+            let created: (record: ApiTokenRecord, secret: String)
+            do {
+                created = try await options.withDatabase { database, settings, logger in
+                    try await ApiTokens.on(database, settings).create(token, by: "cli", logger: logger)
+                }
+            } catch let error as BrokerError {
+                throw ValidationError(error.message)
             }
             print(created.secret)
             FileHandle.standardError.write(Data("token id \(created.record.id.uuidString.lowercased())\n".utf8))
@@ -138,8 +154,12 @@ struct TokenCommand: AsyncParsableCommand {
 }
 
 extension ApiTokens {
-    /// The token service on `database`, auditing as this broker's configured source.
+    /// The token service on `database`, auditing as this broker's configured source; a new token's groups are
+    /// checked against the policies of the configured policies directory (what `airlock serve` loads).
     static func on(_ database: Database, _ settings: AirlockConfiguration) -> ApiTokens {
-        ApiTokens(store: ApiTokenStore(database: database, auditLog: AuditLog(source: settings.auditSource)))
+        let directory = settings.policiesDirectory
+        return ApiTokens(
+            store: ApiTokenStore(database: database, auditLog: AuditLog(source: settings.auditSource)),
+            policies: { try ActivePolicySet.load(directory: directory).policies })
     }
 }

@@ -30,7 +30,9 @@ struct ApiTokenStoreTests {
             #expect(record.id == id)
             #expect(record.scopes == [.admin, .auditor])
             #expect(record.principal == Principal(
-                id: "token:ci", kind: .service, groups: ["deployers"], scopes: ["admin", "auditor"]))
+                id: "token:ci", kind: .service, groups: ["deployers"], scopes: ["admin", "auditor"],
+                credential: .apiToken(audience: nil)))
+            #expect(!record.principal.actsAsPrincipal)
 
             let listed = try await tokens.list(logger: logger)
             #expect(listed.map(\.id) == [id])

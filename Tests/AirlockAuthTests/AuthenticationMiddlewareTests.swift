@@ -89,7 +89,9 @@ struct AuthenticationMiddlewareTests {
             let (id, token) = try await store.create(
                 name: "deployer", scopes: ["service"], groups: ["ci"], ttl: 600, logger: logger)
             let principal = try await authenticator.authenticate(authorizationHeader: "Bearer " + token)
-            #expect(principal == Principal(id: "token:deployer", kind: .service, groups: ["ci"], scopes: ["service"]))
+            #expect(principal == Principal(
+                id: "token:deployer", kind: .service, groups: ["ci"], scopes: ["service"],
+                credential: .apiToken(audience: nil)))
 
             func code(_ token: String) async -> String? {
                 do {

@@ -64,7 +64,7 @@ struct AuthenticatorTests {
         let fixture = try AuthFixture()
         let token = try await fixture.sign()
         let principal = try await fixture.authenticator.authenticate(authorizationHeader: "Bearer " + token)
-        #expect(principal == Principal(id: "alice", kind: .user))
+        #expect(principal == Principal(id: "alice", kind: .user, credential: .jwt(issuer: "https://idp.example")))
         let lowercaseScheme = try await fixture.authenticator.authenticate(authorizationHeader: "bearer " + token)
         #expect(lowercaseScheme.id == "alice")
     }

@@ -8,7 +8,7 @@ import Testing
 struct DevIssuerTests {
     func authenticator(trusting issuer: DevIssuer, clock: TestClock) throws -> Authenticator {
         try Authenticator(
-            configuration: AuthConfiguration(issuers: issuer.issuerConfigurations), tokens: nil, clock: clock,
+            configuration: AuthConfiguration().trusting(issuer), tokens: nil, clock: clock,
             fetcher: FakeFetcher(), logger: CapturedLogs().logger())
     }
 
@@ -21,11 +21,16 @@ struct DevIssuerTests {
         clock.advance(90)
         let principal = try await authenticator.authenticate(authorizationHeader: "Bearer " + token)
         #expect(principal == Principal(
-            id: "alice", kind: .user, groups: ["dba"], email: "alice@example.com", mfaAgeSeconds: 90, onCall: true))
+            id: "alice", kind: .user, groups: ["dba"], email: "alice@example.com", mfaAgeSeconds: 90, onCall: true,
+            credential: .jwt(issuer: DevIssuer.issuer)))
 
+        // The dev issuer for people is primary (bare ids); a dev service is qualified by its workload issuer.
         let service = try await issuer.issueToken(user: "billing", service: true)
         let servicePrincipal = try await authenticator.authenticate(authorizationHeader: "Bearer " + service)
-        #expect(servicePrincipal == Principal(id: "billing", kind: .service))
+        #expect(servicePrincipal == Principal(
+            id: "airlock-dev-workload#billing", kind: .service, credential: .jwt(issuer: DevIssuer.workloadIssuer)))
+        #expect(servicePrincipal.id == DevIssuer.principalID(user: "billing", service: true))
+        #expect(DevIssuer.principalID(user: "alice", service: false) == "alice")
 
         let plain = try await issuer.issueToken(user: "bob")
         let bob = try await authenticator.authenticate(authorizationHeader: "Bearer " + plain)

@@ -110,7 +110,7 @@ struct ClientCommandTests {
 
         let login = try await AirlockBinary.run(["login", "--dev", "alice", "--groups", "sre", "--mfa"], environment: env)
         #expect(login.status == 0, "\(login.errors)")
-        #expect(login.output.contains("logged in as alice"))
+        #expect(login.output.contains("logged in as alice (principal id alice)"), "\(login.output)")
 
         let request = try await AirlockBinary.run(Self.ask, environment: env)
         #expect(request.status == 0, "\(request.errors)")
@@ -189,6 +189,8 @@ struct ClientCommandTests {
         let ciEnv = ["AIRLOCK_HOME": ciHome, "AIRLOCK_ADDR": broker]
         let ciLogin = try await AirlockBinary.run(["login", "--dev", "ci-bot", "--groups", "ci", "--service"], environment: ciEnv)
         #expect(ciLogin.status == 0, "\(ciLogin.errors)")
+        // Issue 10, item 3: the login says which principal id the broker sees (qualified by the workload issuer).
+        #expect(ciLogin.output.contains("principal id airlock-dev-workload#ci-bot"), "\(ciLogin.output)")
         let tokenFile = ciHome + "/child-token"
         let ciScript = "test -z \"$AIRLOCK_TOKEN\" || exit 9; printf %s \"$AIRLOCK_CREDENTIAL_TOKEN\" > \(tokenFile)"
         let oneCall = try await AirlockBinary.run(

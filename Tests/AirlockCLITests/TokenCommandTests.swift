@@ -35,6 +35,45 @@ struct TokenCommandTests {
         #expect(try await Self.tokenCount(url) == 0)
     }
 
+    /// Issue 10, item 1: a token is a service, and services approve nothing a person must approve, so a token may not
+    /// be put in an approver group of the configured policies unless a requirement on it says `including services`.
+    @Test(.timeLimit(.minutes(2)))
+    func aTokenInAPeopleOnlyApproverGroupIsRefused() async throws {
+        let url = try await TestDatabase.fresh()
+        let policies = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-token-policies-\(UUID())")
+        try FileManager.default.createDirectory(at: policies, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: policies) }
+        try Data("""
+            require_approval "prod-write"
+              when request.role == "readwrite"
+              approvers group("db-owners") count 2, group("release-checks") count 1 including services;
+            """.utf8).write(to: policies.appendingPathComponent("main.airlock"))
+        let environment = ServeAndMigrateCommandTests.masterKeyEnvironment.merging(["AIRLOCK_POLICIES_DIR": policies.path]) { $1 }
+        func create(_ group: String) async throws -> (status: Int32?, output: String, errors: String) {
+            try await AirlockBinary.run(
+                ["token", "create", "--scope", "service", "--name", "bot-\(group)", "--group", group,
+                 "--database-url", url.testURLString], environment: environment)
+        }
+        let refused = try await create("db-owners")
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("group `db-owners` approves requests (rule `prod-write`)"), "\(refused.errors)")
+        #expect(refused.output.isEmpty)
+        #expect(try await Self.tokenCount(url) == 0)
+        let allowed = try await create("release-checks")
+        #expect(allowed.status == 0, "\(allowed.errors)")
+        let unrelated = try await create("ci")
+        #expect(unrelated.status == 0, "\(unrelated.errors)")
+        #expect(try await Self.tokenCount(url) == 2)
+        // An introspect token names the audience it introspects for.
+        let noAudience = try await AirlockBinary.run(
+            ["token", "create", "--scope", "introspect", "--database-url", url.testURLString], environment: environment)
+        #expect(noAudience.status != 0 && noAudience.errors.contains("needs an `audience`"), "\(noAudience.errors)")
+        let withAudience = try await AirlockBinary.run(
+            ["token", "create", "--scope", "introspect", "--audience", "payments-api", "--database-url", url.testURLString],
+            environment: environment)
+        #expect(withAudience.status == 0, "\(withAudience.errors)")
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func aTokenWithoutANameIsAPrincipalOfItsOwn() async throws {
         let url = try await TestDatabase.fresh()

@@ -38,7 +38,7 @@ struct AccessRequestStateTests {
         #expect(try state.apply(.decided(Decision(outcome: .deny, ttlSeconds: nil, rules: []), at: t0)) == .deny(reviewer: nil))
         #expect(state.status == .denied && state.closedAt == t0)
         #expect(Self.code { try state.apply(.pickUp(at: t0)) } == .requestClosed)
-        #expect(Self.code { try state.apply(.approve(by: "a", groups: ["db-owners"], at: t0)) } == .requestClosed)
+        #expect(Self.code { try state.apply(.approve(by: "a", kind: .user, groups: ["db-owners"], at: t0)) } == .requestClosed)
         var broken = AccessRequestState(requester: "bob")
         #expect(try broken.apply(.decided(Decision(outcome: .permit, ttlSeconds: nil, rules: ["p"]), at: t0)) == .deny(reviewer: nil))
         #expect(Self.code { try broken.apply(.decided(Self.pending, at: t0)) } == .invalidTransition)
@@ -48,37 +48,59 @@ struct AccessRequestStateTests {
     func approvalFlow() throws {
         var state = try pendingState()
         #expect(Self.code { try state.apply(.pickUp(at: t0)) } == .notApproved)
-        #expect(try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0)) == .recordReview)
-        #expect(try state.apply(.approve(by: "dave", groups: ["db-owners"], at: t0)) == .recordReview)
+        #expect(try state.apply(.approve(by: "alice", kind: .user, groups: ["db-owners"], at: t0)) == .recordReview)
+        #expect(try state.apply(.approve(by: "dave", kind: .user, groups: ["db-owners"], at: t0)) == .recordReview)
         let at = t0.addingTimeInterval(100)
-        let action = try state.apply(.approve(by: "sam", groups: ["security"], at: at))
+        let action = try state.apply(.approve(by: "sam", kind: .user, groups: ["security"], at: at))
         #expect(action == .approve(
             ttlSeconds: 1800, pickupDeadline: at.addingTimeInterval(900), rule: "prod-write",
             assignment: ["alice": "db-owners", "dave": "db-owners", "sam": "security"]))
         #expect(state.status == .approved && state.decidedAt == at)
-        #expect(Self.code { try state.apply(.approve(by: "zed", groups: ["security"], at: at)) } == .requestClosed)
+        #expect(Self.code { try state.apply(.approve(by: "zed", kind: .user, groups: ["security"], at: at)) } == .requestClosed)
     }
 
     @Test("invalid reviews: self approval, the same person twice, a non-member")
     func invalidReviews() throws {
         var state = try pendingState()
-        #expect(Self.code { try state.apply(.approve(by: "bob", groups: ["db-owners", "security"], at: t0)) } == .selfApproval)
-        #expect(Self.code { try state.apply(.deny(by: "bob", groups: ["security"], at: t0)) } == .selfApproval)
-        try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0))
-        #expect(Self.code { try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0)) } == .alreadyReviewed)
-        #expect(Self.code { try state.apply(.deny(by: "alice", groups: ["db-owners"], at: t0)) } == .alreadyReviewed)
-        #expect(Self.code { try state.apply(.approve(by: "mallory", groups: ["dev"], at: t0)) } == .notAnApprover)
-        #expect(Self.code { try state.apply(.deny(by: "mallory", groups: ["dev"], at: t0)) } == .notAnApprover)
+        #expect(Self.code { try state.apply(.approve(by: "bob", kind: .user, groups: ["db-owners", "security"], at: t0)) } == .selfApproval)
+        #expect(Self.code { try state.apply(.deny(by: "bob", kind: .user, groups: ["security"], at: t0)) } == .selfApproval)
+        try state.apply(.approve(by: "alice", kind: .user, groups: ["db-owners"], at: t0))
+        #expect(Self.code { try state.apply(.approve(by: "alice", kind: .user, groups: ["db-owners"], at: t0)) } == .alreadyReviewed)
+        #expect(Self.code { try state.apply(.deny(by: "alice", kind: .user, groups: ["db-owners"], at: t0)) } == .alreadyReviewed)
+        #expect(Self.code { try state.apply(.approve(by: "mallory", kind: .user, groups: ["dev"], at: t0)) } == .notAnApprover)
+        #expect(Self.code { try state.apply(.deny(by: "mallory", kind: .user, groups: ["dev"], at: t0)) } == .notAnApprover)
         #expect(state.status == .pendingApproval && state.reviews.count == 1)
+    }
+
+    @Test("a service in the approver groups may neither approve nor deny a people-only request (issue 10, item 12)")
+    func servicesDoNotReview() throws {
+        var state = try pendingState()
+        for groups: Set<String> in [["db-owners"], ["security"], ["db-owners", "security"]] {
+            #expect(Self.code { try state.apply(.approve(by: "ci", kind: .service, groups: groups, at: t0)) } == .notAnApprover)
+            #expect(Self.code { try state.apply(.deny(by: "ci", kind: .service, groups: groups, at: t0)) } == .notAnApprover)
+        }
+        #expect(state.status == .pendingApproval && state.reviews.isEmpty)
+    }
+
+    @Test("the requester's canonical twin is someone else; the same bytes are the requester (issue 10, item 11)")
+    func twinsAreOtherPrincipals() throws {
+        var state = AccessRequestState(requester: "jos\u{E9}")
+        try state.apply(.decided(Self.pending, at: t0))
+        #expect(Self.code { try state.apply(.approve(by: "jos\u{E9}", kind: .user, groups: ["db-owners"], at: t0)) }
+            == .selfApproval)
+        try state.apply(.approve(by: "jose\u{301}", kind: .user, groups: ["db-owners"], at: t0))
+        try state.apply(.approve(by: "\u{212B}", kind: .user, groups: ["db-owners"], at: t0))
+        try state.apply(.approve(by: "\u{C5}", kind: .user, groups: ["security"], at: t0))
+        #expect(state.status == .approved)
     }
 
     @Test("a denial by an eligible approver ends the request")
     func denial() throws {
         var state = try pendingState()
-        try state.apply(.approve(by: "alice", groups: ["db-owners"], at: t0))
-        #expect(try state.apply(.deny(by: "sam", groups: ["security"], at: t0)) == .deny(reviewer: "sam"))
+        try state.apply(.approve(by: "alice", kind: .user, groups: ["db-owners"], at: t0))
+        #expect(try state.apply(.deny(by: "sam", kind: .user, groups: ["security"], at: t0)) == .deny(reviewer: "sam"))
         #expect(state.status == .denied)
-        #expect(Self.code { try state.apply(.approve(by: "dave", groups: ["db-owners"], at: t0)) } == .requestClosed)
+        #expect(Self.code { try state.apply(.approve(by: "dave", kind: .user, groups: ["db-owners"], at: t0)) } == .requestClosed)
     }
 
     @Test("the decision window and the pickup window expire the request")
@@ -86,7 +108,7 @@ struct AccessRequestStateTests {
         let windows = AccessRequestState.Windows(decision: 3600, pickup: 900)
         var state = try pendingState(windows: windows)
         #expect(try state.apply(.expire(now: t0.addingTimeInterval(3599))) == .none)
-        #expect(Self.code { try state.apply(.approve(by: "a", groups: ["db-owners"], at: t0.addingTimeInterval(3600))) } == .requestClosed)
+        #expect(Self.code { try state.apply(.approve(by: "a", kind: .user, groups: ["db-owners"], at: t0.addingTimeInterval(3600))) } == .requestClosed)
         #expect(try state.apply(.expire(now: t0.addingTimeInterval(3600))) == .expire(.decisionWindow))
         #expect(state.status == .expired)
 

@@ -60,8 +60,10 @@ extension PolicyFile.Item {
                 case .when(let expression): Clause(.when(expression.locationFree), at: nowhere)
                 case .unless(let expression): Clause(.unless(expression.locationFree), at: nowhere)
                 case .approvers(let requirements):
-                    Clause(.approvers(requirements.map { ApprovalRequirement(group: $0.group, count: $0.count, location: nowhere) }),
-                        at: nowhere)
+                    Clause(.approvers(requirements.map {
+                        ApprovalRequirement(
+                            group: $0.group, count: $0.count, includesServices: $0.includesServices, location: nowhere)
+                    }), at: nowhere)
                 case .ttl, .notify: Clause(clause.kind, at: nowhere)
                 }
             }

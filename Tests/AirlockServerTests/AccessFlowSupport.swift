@@ -30,7 +30,8 @@ struct AccessFlowFixture {
           notify "security";
         """
 
-    static func make() async throws -> AccessFlowFixture {
+    /// A fixture deciding with `policies`; `extraResources` are more resource objects for `resources.json`.
+    static func make(policies: String = policies, extraResources: [String] = []) async throws -> AccessFlowFixture {
         let admin = try await TestDatabase.serverURL()
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let target = admin.with(database: "orders_\(suffix)")
@@ -58,7 +59,7 @@ struct AccessFlowFixture {
                                          {"privileges": ["SELECT", "INSERT", "UPDATE", "DELETE"], "object": "table",
                                           "schema": "public", "tables": "*"},
                                          {"privileges": ["USAGE", "SELECT"], "object": "sequence", "schema": "public",
-                                          "sequences": "*"}]}}}]}
+                                          "sequences": "*"}]}}}\(extraResources.map { ", " + $0 }.joined())]}
             """
         try Data(resources.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("resources.json"))
 

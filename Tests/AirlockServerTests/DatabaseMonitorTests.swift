@@ -77,7 +77,7 @@ struct DatabaseMonitorTests {
         #expect(storeError.code == "pending_migrations")
         #expect(storeError.message.contains("0001_initial_schema.sql"))
         #expect(storeError.message.contains("--migrate"))
-        #expect(try await Self.pending(in: url) == ["0001_initial_schema.sql", "0002_token_change_notifications.sql", "0003_announced_policy_sets.sql", "0004_open_resource_kinds.sql"])
+        #expect(try await Self.pending(in: url) == ["0001_initial_schema.sql", "0002_token_change_notifications.sql", "0003_announced_policy_sets.sql", "0004_open_resource_kinds.sql", "0005_approver_kind.sql"])
     }
 
     @Test("with migrateOnStart the server migrates an empty database and becomes ready")

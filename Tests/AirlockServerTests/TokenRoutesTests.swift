@@ -110,7 +110,7 @@ struct TokenRoutesTests {
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
             var tokens: [String: (id: String, token: String)] = [:]
-            for (name, scopes) in [("svc", #"["service"]"#), ("audit", #"["auditor", "introspect"]"#)] {
+            for (name, scopes) in [("svc", #"["service"]"#), ("audit", #"["auditor", "introspect"], "audience": "a""#)] {
                 let made = try await client.call(
                     .post, "/v1/tokens", token: root, body: #"{"name": "\#(name)", "scopes": \#(scopes)}"#)
                 tokens[name] = (try #require(made.json["id"]?.stringValue), try #require(made.json["token"]?.stringValue))

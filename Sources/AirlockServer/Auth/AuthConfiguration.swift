@@ -1,33 +1,71 @@
+import AirlockCore
 import AirlockPolicy
 import Foundation
 
-/// How the broker authenticates callers: the JWT issuers it trusts, the clock skew it tolerates and the proxies
-/// whose `X-Forwarded-For` it believes. Built by the caller, or read by ``load(fromFile:)``.
+/// How the broker authenticates callers: the JWT issuers it trusts, which of them is the primary human issuer, the
+/// clock skew it tolerates and the proxies whose `X-Forwarded-For` it believes. Built by the caller, or read by
+/// ``load(fromFile:)``.
+///
+/// Principal ids: a token of the primary human issuer is its bare `sub`; a token of any other issuer is
+/// `ISSUER#sub` (``PrincipalMapping``), so two issuers never share a subject space.
 public struct AuthConfiguration: Sendable {
     /// The trusted JWT issuers; a token from any other issuer is `unknown_issuer`.
     public var issuers: [IssuerConfiguration]
+    /// The issuer (a configured, non-workload one) whose subjects are principal ids as they are; nil: the only
+    /// human issuer when there is exactly one (``resolvedPrimaryIssuer``).
+    public var primaryIssuer: String?
     /// How far `exp`, `nbf` and `iat` may be off, in seconds (default 60).
     public var clockSkewSeconds: Int
     /// Networks of trusted reverse proxies (for `source_ip`).
     public var trustedProxies: [CIDR]
 
     /// Creates a configuration.
-    public init(issuers: [IssuerConfiguration] = [], clockSkewSeconds: Int = 60, trustedProxies: [CIDR] = []) {
+    public init(
+        issuers: [IssuerConfiguration] = [], primaryIssuer: String? = nil, clockSkewSeconds: Int = 60,
+        trustedProxies: [CIDR] = []
+    ) {
         self.issuers = issuers
+        self.primaryIssuer = primaryIssuer
         self.clockSkewSeconds = clockSkewSeconds
         self.trustedProxies = trustedProxies
     }
 
-    /// Checks what the type system cannot: distinct issuers with audiences, https key URLs, a sane skew.
+    /// The primary human issuer: ``primaryIssuer`` when set, else the one non-workload issuer if there is exactly
+    /// one, else none (every principal id is qualified).
+    public var resolvedPrimaryIssuer: String? {
+        if let primaryIssuer { return primaryIssuer }
+        let people = issuers.filter { !$0.workload }
+        return people.count == 1 ? people[0].issuer : nil
+    }
+
+    /// This configuration with the dev issuer's two issuers trusted (`airlock dev`); the dev issuer for people is the
+    /// primary one unless another is configured as primary.
+    public func trusting(_ devIssuer: DevIssuer) -> AuthConfiguration {
+        var configuration = self
+        configuration.issuers += devIssuer.issuerConfigurations
+        if configuration.primaryIssuer == nil { configuration.primaryIssuer = DevIssuer.issuer }
+        return configuration
+    }
+
+    /// Checks what the type system cannot: distinct issuers with audiences, https key URLs, a sane skew, a primary
+    /// issuer that is a configured human issuer, issuer names that keep principal ids apart.
     public func validate() throws(AuthConfigurationError) {
         guard (0...600).contains(clockSkewSeconds) else {
             throw AuthConfigurationError("`clock_skew_seconds` must be between 0 and 600")
         }
+        // Swift string equality on purpose: two issuers that are canonically equivalent (but not byte-equal) would be
+        // ambiguous, so they count as configured twice.
         var seen = Set<String>()
         for issuer in issuers {
             guard !issuer.issuer.isEmpty else { throw AuthConfigurationError("an issuer has an empty `issuer`") }
             guard seen.insert(issuer.issuer).inserted else {
                 throw AuthConfigurationError("issuer `\(issuer.issuer)` is configured twice")
+            }
+            if let problem = PrincipalMapping.problem(withIssuer: issuer.issuer) {
+                throw AuthConfigurationError("issuer `\(issuer.issuer)`: \(problem)")
+            }
+            guard !issuer.acceptedTypes.isEmpty, !issuer.acceptedTypes.contains(where: \.isEmpty) else {
+                throw AuthConfigurationError("issuer `\(issuer.issuer)` needs at least one non-empty `typ`")
             }
             guard !issuer.audiences.isEmpty, !issuer.audiences.contains("") else {
                 throw AuthConfigurationError("issuer `\(issuer.issuer)` needs at least one non-empty audience")
@@ -39,10 +77,19 @@ public struct AuthConfiguration: Sendable {
                 }
             }
         }
+        if let primaryIssuer {
+            guard let issuer = issuers.first(where: { Principal.sameID($0.issuer, primaryIssuer) }) else {
+                throw AuthConfigurationError("`primary_issuer` `\(primaryIssuer)` is not a configured issuer")
+            }
+            guard !issuer.workload else {
+                throw AuthConfigurationError("`primary_issuer` `\(primaryIssuer)` is a workload issuer; it must sign people's tokens")
+            }
+        }
     }
 
-    /// Reads `{"issuers": [{"issuer", "audiences", "jwks_file" | "jwks_url", "workload"}],
-    /// "clock_skew_seconds", "trusted_proxies"}` from `path`, rejecting unknown fields, then validates it.
+    /// Reads `{"issuers": [{"issuer", "audiences", "jwks_file" | "jwks_url", "workload", "typ", "require_typ"}],
+    /// "primary_issuer", "clock_skew_seconds", "trusted_proxies"}` from `path`, rejecting unknown fields, then
+    /// validates it.
     /// A relative `jwks_file` is resolved against the file's directory.
     public static func load(fromFile path: String) throws(AuthConfigurationError) -> AuthConfiguration {
         let data: Data
@@ -60,7 +107,8 @@ public struct AuthConfiguration: Sendable {
         } catch {
             throw AuthConfigurationError("the auth config file `\(path)` is not valid: \(Self.describe(error))")
         }
-        var configuration = AuthConfiguration(clockSkewSeconds: file.clockSkewSeconds ?? 60)
+        var configuration = AuthConfiguration(
+            primaryIssuer: file.primaryIssuer, clockSkewSeconds: file.clockSkewSeconds ?? 60)
         for proxy in file.trustedProxies ?? [] {
             guard let cidr = CIDR(proxy) else {
                 throw AuthConfigurationError("`trusted_proxies`: `\(proxy)` is not a network (e.g. 10.0.0.0/8)")
@@ -82,7 +130,9 @@ public struct AuthConfiguration: Sendable {
                     "issuer `\(issuer.issuer)` needs exactly one of `jwks_file` and `jwks_url`")
             }
             configuration.issuers.append(IssuerConfiguration(
-                issuer: issuer.issuer, audiences: issuer.audiences, jwks: source, workload: issuer.workload ?? false))
+                issuer: issuer.issuer, audiences: issuer.audiences, jwks: source, workload: issuer.workload ?? false,
+                acceptedTypes: issuer.typ ?? IssuerConfiguration.defaultAcceptedTypes,
+                requiresType: issuer.requireTyp ?? false))
         }
         try configuration.validate()
         return configuration
@@ -100,17 +150,20 @@ public struct AuthConfiguration: Sendable {
 
     private struct FileFormat: Decodable {
         var issuers: [IssuerEntry]?
+        var primaryIssuer: String?
         var clockSkewSeconds: Int?
         var trustedProxies: [String]?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case issuers, clockSkewSeconds = "clock_skew_seconds", trustedProxies = "trusted_proxies"
+            case issuers, primaryIssuer = "primary_issuer", clockSkewSeconds = "clock_skew_seconds"
+            case trustedProxies = "trusted_proxies"
         }
 
         init(from decoder: any Decoder) throws {
             try rejectUnknownFields(decoder, CodingKeys.self)
             let container = try decoder.container(keyedBy: CodingKeys.self)
             issuers = try container.decodeIfPresent([IssuerEntry].self, forKey: .issuers)
+            primaryIssuer = try container.decodeIfPresent(String.self, forKey: .primaryIssuer)
             clockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .clockSkewSeconds)
             trustedProxies = try container.decodeIfPresent([String].self, forKey: .trustedProxies)
         }
@@ -122,9 +175,12 @@ public struct AuthConfiguration: Sendable {
         var jwksFile: String?
         var jwksURL: String?
         var workload: Bool?
+        var typ: [String]?
+        var requireTyp: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case issuer, audiences, jwksFile = "jwks_file", jwksURL = "jwks_url", workload
+            case issuer, audiences, jwksFile = "jwks_file", jwksURL = "jwks_url", workload, typ
+            case requireTyp = "require_typ"
         }
 
         init(from decoder: any Decoder) throws {
@@ -135,6 +191,8 @@ public struct AuthConfiguration: Sendable {
             jwksFile = try container.decodeIfPresent(String.self, forKey: .jwksFile)
             jwksURL = try container.decodeIfPresent(String.self, forKey: .jwksURL)
             workload = try container.decodeIfPresent(Bool.self, forKey: .workload)
+            typ = try container.decodeIfPresent([String].self, forKey: .typ)
+            requireTyp = try container.decodeIfPresent(Bool.self, forKey: .requireTyp)
         }
     }
 }
@@ -173,13 +231,41 @@ public struct IssuerConfiguration: Sendable, Hashable {
     public var jwks: KeySource
     /// Whether this issuer signs workload tokens (principal kind `service`) rather than people's ID tokens.
     public var workload: Bool
+    /// The JWT header `typ` values accepted (compared without case and without an `application/` prefix, as
+    /// RFC 7515 says); default `["JWT"]`, so an OAuth access token (`at+jwt`, RFC 9068) is refused where ID
+    /// tokens are expected. For an issuer whose access tokens Airlock takes: `["at+jwt"]` with ``requiresType``.
+    public var acceptedTypes: [String]
+    /// Whether a token without a `typ` header is refused (default false: ID tokens and Kubernetes service-account
+    /// tokens often carry none).
+    public var requiresType: Bool
+
+    /// The `typ` values accepted when none are configured.
+    public static let defaultAcceptedTypes = ["JWT"]
 
     /// Creates an issuer configuration.
-    public init(issuer: String, audiences: [String], jwks: KeySource, workload: Bool = false) {
+    public init(
+        issuer: String, audiences: [String], jwks: KeySource, workload: Bool = false,
+        acceptedTypes: [String] = defaultAcceptedTypes, requiresType: Bool = false
+    ) {
         self.issuer = issuer
         self.audiences = audiences
         self.jwks = jwks
         self.workload = workload
+        self.acceptedTypes = acceptedTypes
+        self.requiresType = requiresType
+    }
+
+    /// Whether a token whose header has `typ` (nil: no `typ`) is of a type this issuer's tokens may have.
+    public func accepts(type typ: String?) -> Bool {
+        guard let typ else { return !requiresType }
+        let given = Self.normalised(typ)
+        return acceptedTypes.contains { Self.normalised($0) == given }
+    }
+
+    /// `typ` without case and without an `application/` prefix (RFC 7515 §4.1.9).
+    static func normalised(_ typ: String) -> String {
+        let lower = typ.lowercased()
+        return lower.hasPrefix("application/") ? String(lower.dropFirst("application/".count)) : lower
     }
 }
 

@@ -13,6 +13,8 @@ public enum AuthFailure: String, Error, Sendable, CaseIterable {
     case unknownKey = "unknown_key"
     case unknownToken = "unknown_token"
     case tokenRevoked = "token_revoked"
+    case invalidTokenType = "invalid_token_type"
+    case unsupportedSubject = "unsupported_subject"
 
     /// The stable `error.code`.
     public var code: String { rawValue }
@@ -31,6 +33,9 @@ public enum AuthFailure: String, Error, Sendable, CaseIterable {
         case .unknownKey: "the token's signing key is not in its issuer's key set"
         case .unknownToken: "unknown token"
         case .tokenRevoked: "the token has been revoked"
+        case .invalidTokenType: "the token's `typ` header is not a type this issuer's tokens may have here"
+        case .unsupportedSubject:
+            "the token's subject cannot be a principal id (it contains `#` or starts with `token:`)"
         }
     }
 

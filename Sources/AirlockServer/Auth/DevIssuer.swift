@@ -56,6 +56,13 @@ public struct DevIssuer: Sendable {
         ]
     }
 
+    /// The principal id a token from ``issueToken(user:groups:mfa:onCall:service:email:ttl:)`` authenticates as in
+    /// `airlock dev`, where the dev issuer for people is the primary issuer: `user` itself, or
+    /// `airlock-dev-workload#user` for a service (see ``PrincipalMapping``).
+    public static func principalID(user: String, service: Bool) -> String {
+        service ? workloadIssuer + "#" + user : user
+    }
+
     /// A signed token for `user`: issuer `airlock-dev` (or `airlock-dev-workload` with `service`), audience
     /// `airlock`, valid for `ttl` seconds; with `mfa`, `amr: ["mfa"]` and `auth_time` now.
     public func issueToken(

@@ -7,7 +7,9 @@ import Logging
 ///
 /// The token is routed by its (unverified) `iss` to that issuer's own key set and by its `kid` to one key of
 /// that set; the header's `alg` must be the key's algorithm. Only then is the signature checked, and only a
-/// verified token's `aud`, `exp`, `nbf` and `iat` are checked, against the injected clock with the skew.
+/// verified token's `typ` (the issuer's accepted types), `aud`, `exp`, `nbf` and `iat` are checked, against the
+/// injected clock with the skew. The principal id is the bare `sub` for the primary human issuer and `ISSUER#sub`
+/// for every other (``PrincipalMapping``).
 public struct JWTVerifier: Sendable {
     /// Authentication methods (`amr`) that count as multi-factor.
     public static let multiFactorMethods: Set<String> = ["mfa", "otp", "hwk"]
@@ -18,6 +20,7 @@ public struct JWTVerifier: Sendable {
     }
 
     private let issuers: [String: Issuer]
+    private let primaryIssuer: String?
     private let clockSkew: TimeInterval
     private let clock: any WallClock
 
@@ -34,6 +37,7 @@ public struct JWTVerifier: Sendable {
             issuers[issuer.issuer] = Issuer(configuration: issuer, keys: keys)
         }
         self.issuers = issuers
+        self.primaryIssuer = configuration.resolvedPrimaryIssuer
         self.clockSkew = TimeInterval(configuration.clockSkewSeconds)
         self.clock = clock
     }
@@ -44,7 +48,8 @@ public struct JWTVerifier: Sendable {
         if unverified.algorithm.lowercased() == "none" || unverified.algorithm.hasPrefix("HS") {
             throw .unsupportedAlgorithm
         }
-        guard let issuerName = unverified.claims.issuer, let issuer = issuers[issuerName] else {
+        guard let issuerName = unverified.claims.issuer, let issuer = issuers[issuerName],
+              Principal.sameID(issuer.configuration.issuer, issuerName) else {
             throw .unknownIssuer
         }
         guard let kid = unverified.keyID, let key = await issuer.keys.key(for: kid) else { throw .unknownKey }
@@ -57,7 +62,11 @@ public struct JWTVerifier: Sendable {
         } catch {
             throw .invalidSignature
         }
-        guard claims.issuer == issuerName else { throw .invalidSignature }
+        guard let verifiedIssuer = claims.issuer, Principal.sameID(verifiedIssuer, issuerName) else {
+            throw .invalidSignature
+        }
+        // The header is signed too: an access token (`at+jwt`) is not an ID token of the same issuer.
+        guard issuer.configuration.accepts(type: unverified.type) else { throw .invalidTokenType }
         return try principal(from: claims, issuer: issuer.configuration)
     }
 
@@ -78,8 +87,9 @@ public struct JWTVerifier: Sendable {
             let age = (now - authTime).rounded(.down)
             mfaAge = age.isFinite && age < 1e15 ? max(0, Int64(age)) : nil
         }
+        let id = try PrincipalMapping.id(subject: subject, issuer: issuer.issuer, primaryIssuer: primaryIssuer)
         return Principal(
-            id: subject, kind: issuer.workload ? .service : .user, groups: claims.groups, email: claims.email,
-            mfaAgeSeconds: mfaAge, onCall: claims.onCall ?? false)
+            id: id, kind: issuer.workload ? .service : .user, groups: claims.groups, email: claims.email,
+            mfaAgeSeconds: mfaAge, onCall: claims.onCall ?? false, credential: .jwt(issuer: issuer.issuer))
     }
 }

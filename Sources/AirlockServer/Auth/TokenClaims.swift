@@ -114,12 +114,15 @@ struct UnverifiedJWT: Sendable {
     let algorithm: String
     /// The header's `kid`, if any.
     let keyID: String?
+    /// The header's `typ`, if any.
+    let type: String?
     /// The payload's claims (unverified).
     let claims: TokenClaims
 
     private struct Header: Decodable {
         let alg: String
         let kid: String?
+        let typ: String?
         let crit: [String]?
     }
 
@@ -137,6 +140,7 @@ struct UnverifiedJWT: Sendable {
         else { return nil }
         self.algorithm = header.alg
         self.keyID = header.kid
+        self.type = header.typ
         self.claims = claims
     }
 

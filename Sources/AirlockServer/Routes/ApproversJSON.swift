@@ -9,12 +9,14 @@ enum ApproversJSON {
             .object([
                 "rule": .string(rule.rule),
                 "requires": .array(rule.requirements.map { requirement in
-                    .object([
+                    var fields: [String: JSONValue] = [
                         "group": .string(requirement.requirement.group),
                         "count": .int(Int64(requirement.requirement.count)),
                         "approved_by": .array(requirement.assigned.map { .string($0) }),
                         "members": .array((roster.knownMembers[requirement.requirement.group] ?? []).map { .string($0) }),
-                    ])
+                    ]
+                    if requirement.requirement.includesServices { fields["services"] = .bool(true) }
+                    return .object(fields)
                 }),
             ])
         })

@@ -6,6 +6,11 @@ import Hummingbird
 /// `POST /v1/tokens/introspect` (RFC 7662): a resource server holding an `alk_` token with the `introspect` scope
 /// asks whether an `alkc_` credential token is active.
 ///
+/// The caller learns only about tokens for its own audience: the `audience` its `alk_` token was created with.
+/// A credential token minted for another audience answers `{"active": false}`, exactly like an unknown one (RFC 7662
+/// §2.2 lets the server answer so when the caller may not know), so one resource server cannot learn who holds
+/// another's tokens. An `introspect` token without an audience (created before audiences existed) is refused (403).
+///
 /// The body is the RFC's form (`token=…&token_type_hint=…`, `application/x-www-form-urlencoded`) or JSON
 /// `{"token": "…", "token_type_hint": "…"}`. Anything that is not an active credential token (malformed, foreign,
 /// unknown, expired, revoked, or with a lease no longer active) answers `{"active": false}` and nothing else.
@@ -25,9 +30,13 @@ struct IntrospectionRoutes {
         guard caller.has(scope: ApiTokenScope.introspect.rawValue) else {
             throw APIError(.forbidden, code: "forbidden", message: "introspection needs a token with the `introspect` scope")
         }
+        guard case .apiToken(let audience?) = caller.credential else {
+            throw APIError(.forbidden, code: "forbidden", message:
+                "this introspect token has no audience; create one with the audience it introspects for")
+        }
         let token = try await Self.token(of: request)
         var answer: JSONValue = ["active": false]
-        if let active = try await tokens.active(token) {
+        if let active = try await tokens.active(token), Principal.sameID(active.audience, audience) {
             answer = .object([
                 "active": true, "scope": .string(active.scopes.joined(separator: " ")), "aud": .string(active.audience),
                 "sub": .string(active.subject), "exp": .int(Int64(active.expiresAt.timeIntervalSince1970.rounded(.down))),

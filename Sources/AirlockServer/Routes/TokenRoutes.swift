@@ -65,6 +65,7 @@ struct TokenRoutes {
             "groups": .array(record.groups.map { .string($0) }),
             "created_at": JSONResponse.time(record.createdAt), "expires_at": JSONResponse.time(record.expiresAt),
             "last_used_at": JSONResponse.time(record.lastUsedAt), "revoked_at": JSONResponse.time(record.revokedAt),
+            "audience": record.audience.map { .string($0) } ?? .null,
         ]
     }
 
