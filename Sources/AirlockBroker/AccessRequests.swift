@@ -72,15 +72,20 @@ public struct AccessRequests: Sendable {
 
     /// The request `id`, if `viewer` may see it: its requester, someone who may approve it, auditors and admins.
     public func show(_ id: UUID, to viewer: Principal) async throws -> RequestView {
-        guard let record = try await store.get(id) else { throw BrokerError.notFound("no such access request") }
-        let mayApprove = record.approvalProgress.contains { progress in
-            progress.requirements.contains { viewer.groups.contains($0.requirement.group) }
-        }
-        guard record.principalID == viewer.id || mayApprove || viewer.has(scope: "auditor")
-            || viewer.has(scope: "admin") else {
+        guard let record = try await store.get(id), Self.maySee(record, viewer) else {
             throw BrokerError.notFound("no such access request")
         }
         return try await view(record)
+    }
+
+    /// Whether `viewer` may see the request: its requester, someone in a group one of its approval rules names,
+    /// auditors and admins. Everyone else is answered as if it did not exist, whatever they ask of it.
+    static func maySee(_ record: AccessRequestRecord, _ viewer: Principal) -> Bool {
+        let mayApprove = record.approvalProgress.contains { progress in
+            progress.requirements.contains { viewer.groups.contains($0.requirement.group) }
+        }
+        return record.principalID == viewer.id || mayApprove || viewer.has(scope: "auditor")
+            || viewer.has(scope: "admin")
     }
 
     /// `status` requests: the caller's own (`mine`), or those the caller may review, oldest first, a page at a time.
@@ -94,10 +99,14 @@ public struct AccessRequests: Sendable {
         return (items, page.nextCursor)
     }
 
-    /// Records `reviewer`'s verdict on request `id`.
+    /// Records `reviewer`'s verdict on request `id`. Someone who may not see the request gets
+    /// ``BrokerError/notFound(_:)`` whatever its state, as reading it answers (no oracle for its status).
     public func review(
         _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
     ) async throws -> RequestView {
+        guard let seen = try await store.get(id), Self.maySee(seen, reviewer) else {
+            throw BrokerError.notFound("no such access request")
+        }
         do {
             return try await view(try await store.review(id, by: reviewer, verdict: verdict, comment: comment))
         } catch let error as AccessRequestError {
