@@ -100,7 +100,7 @@ public struct Leases: Sendable {
         guard let lease = try await store.get(id), lease.principalID == principal.id else {
             throw BrokerError.notFound("no such lease")
         }
-        guard lease.status == .active, let issuedAt = lease.issuedAt else {
+        guard lease.status == .active, lease.issuedAt != nil else {
             throw BrokerError.closed("the lease is \(lease.status.rawValue), not active")
         }
         guard let original = try await requests.get(lease.requestID), let resource = decider.catalog[lease.resourceID],
@@ -110,7 +110,8 @@ public struct Leases: Sendable {
         let cap = min(try await decideCap(principal: principal, resource: resource, original: original),
                       decider.maximumTTLSeconds)
         let now = decider.clock.now()
-        let maximum = issuedAt.addingTimeInterval(TimeInterval(cap))
+        // Counted from the pickup that began the lease, as its first expiry was.
+        let maximum = lease.createdAt.addingTimeInterval(TimeInterval(cap))
         var state = lease.state
         let action: LeaseState.Action
         do {

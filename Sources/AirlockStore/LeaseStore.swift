@@ -19,6 +19,9 @@ public struct LeaseRecord: Sendable, Hashable {
     public var expiresAt: Date
     public var revokedAt: Date?
     public var lastError: String?
+    /// When the lease began (the pickup wrote its intent): its first expiry, and every cap on renewal, are counted
+    /// from here, so a renewal can never add the moments minting took.
+    public var createdAt: Date
 }
 
 /// A lease begun: written as `issuing` before anything exists on the target.
@@ -288,7 +291,7 @@ public struct LeaseStore: Sendable {
     private func fetch(_ condition: PostgresQuery) async throws -> [LeaseRecord] {
         var query: PostgresQuery = """
             SELECT id, request_id, principal_id, resource_id, role, kind, username, token_id, status, issued_at,
-                expires_at, revoked_at, last_error FROM leases
+                expires_at, revoked_at, last_error, created_at FROM leases
             """
         query.sql += " " + condition.sql
         query.binds = condition.binds
@@ -303,7 +306,8 @@ public struct LeaseStore: Sendable {
                 username: try c["username"].decode(String?.self), tokenID: try c["token_id"].decode(UUID?.self),
                 status: try Self.status(c["status"].decode(String.self)),
                 issuedAt: try c["issued_at"].decode(Date?.self), expiresAt: try c["expires_at"].decode(Date.self),
-                revokedAt: try c["revoked_at"].decode(Date?.self), lastError: try c["last_error"].decode(String?.self)))
+                revokedAt: try c["revoked_at"].decode(Date?.self), lastError: try c["last_error"].decode(String?.self),
+                createdAt: try c["created_at"].decode(Date.self)))
         }
         return leases
     }

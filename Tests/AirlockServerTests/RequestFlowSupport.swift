@@ -4,6 +4,7 @@ import AirlockStore
 import AirlockTestSupport
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Testing
 

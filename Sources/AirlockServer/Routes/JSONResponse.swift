@@ -1,5 +1,6 @@
 import AirlockCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// JSON responses from ``JSONValue`` (keys sorted, as RFC 8785 writes them).
