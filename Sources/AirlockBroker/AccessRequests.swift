@@ -74,14 +74,19 @@ public struct AccessRequests: Sendable {
 
     /// The request `id`, if `viewer` may see it: its requester, someone who may approve it, auditors and admins.
     public func show(_ id: UUID, to viewer: Principal) async throws -> RequestView {
-        guard let record = try await store.get(id) else { throw BrokerError.notFound("no such access request") }
-        let mayApprove = viewer.actsAsPrincipal
-            && ApprovalMatcher.isEligible(Approver(viewer), for: record.decision.approvals)
-        guard viewer.owns(record.principalID) || mayApprove || viewer.has(scope: "auditor")
-            || viewer.has(scope: "admin") else {
+        guard let record = try await store.get(id), Self.maySee(record, viewer) else {
             throw BrokerError.notFound("no such access request")
         }
         return try await view(record)
+    }
+
+    /// Whether `viewer` may see the request: its requester, someone in a group one of its approval rules names,
+    /// auditors and admins. Everyone else is answered as if it did not exist, whatever they ask of it.
+    static func maySee(_ record: AccessRequestRecord, _ viewer: Principal) -> Bool {
+        let mayApprove = viewer.actsAsPrincipal
+            && ApprovalMatcher.isEligible(Approver(viewer), for: record.decision.approvals)
+        return viewer.owns(record.principalID) || mayApprove || viewer.has(scope: "auditor")
+            || viewer.has(scope: "admin")
     }
 
     /// `status` requests: the caller's own (`mine`), or those the caller may review, oldest first, a page at a time.
@@ -96,13 +101,17 @@ public struct AccessRequests: Sendable {
         return (items, page.nextCursor)
     }
 
-    /// Records `reviewer`'s verdict on request `id`.
+    /// Records `reviewer`'s verdict on request `id`. Someone who may not see the request gets
+    /// ``BrokerError/notFound(_:)`` whatever its state, as reading it answers (no oracle for its status).
     public func review(
         _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
     ) async throws -> RequestView {
         try reviewer.requireActingAsPrincipal()
         if let problem = FreeText.problem(in: comment, field: "comment", multiline: true) {
             throw BrokerError.invalidInput(problem)
+        }
+        guard let seen = try await store.get(id), Self.maySee(seen, reviewer) else {
+            throw BrokerError.notFound("no such access request")
         }
         do {
             return try await view(try await store.review(id, by: reviewer, verdict: verdict, comment: comment))

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import AirlockStore
 import Foundation
 import Logging
@@ -31,17 +32,85 @@ public struct CredentialIssuance: Sendable {
         self.issuable = providers.issuable(in: requests.decider.catalog)
     }
 
-    /// Picks up the credential of request `requestID` for `principal`.
-    public func pickUp(_ requestID: UUID, by principal: Principal) async throws -> IssuedCredential {
+    /// Picks up the credential of request `requestID` for `principal` (calling from `sourceIP`, when known).
+    ///
+    /// Only the requester may: for anyone else the request does not exist (``BrokerError/notFound(_:)``, as
+    /// reading it answers). The policy set in force now decides the request again, with `principal` as they are
+    /// now (their current groups, MFA age, on-call) and this call's source address, hour and risk (see
+    /// ``redecide(_:for:sourceIP:)``): a policy change or a lost group reaches an approved request before its
+    /// credential exists.
+    public func pickUp(_ requestID: UUID, by principal: Principal, sourceIP: String? = nil) async throws -> IssuedCredential {
         try principal.requireActingAsPrincipal()
+        guard let record = try await requests.store.get(requestID), Principal.sameID(record.principalID, principal.id) else {
+            throw BrokerError.notFound("no such access request")
+        }
+        let ttl = try await redecide(record, for: principal, sourceIP: sourceIP)
+        return try await issue(requestID, by: principal, ttlCap: ttl)
+    }
+
+    /// The TTL a pickup of `record` may grant now: the request's granted TTL, never more than what the policy set
+    /// in force now grants `principal` asking the same (their current attributes, `sourceIP`, now's hour and
+    /// risk). The approval stands when that decision permits, or requires approval and the reviews already given
+    /// meet one of the approval rules that apply now (so a stricter rule added since the approval is not bypassed).
+    /// Anything else closes the request as `denied` (`airlock.access.denied`, reason `redecided_at_pickup`) and is
+    /// ``BrokerError/policyDenied(_:)`` with the current decision: more access is a new request.
+    ///
+    /// A request that cannot be picked up fails first, as the pickup always has (`not_approved`,
+    /// `already_retrieved`, `request_closed`).
+    func redecide(_ record: AccessRequestRecord, for principal: Principal, sourceIP: String?) async throws -> Int64 {
+        let decider = requests.decider
+        var state = record.state(windows: requests.store.windows)
+        do {
+            var probe = state
+            _ = try probe.apply(.pickUp(at: decider.clock.now()))
+        } catch {
+            throw BrokerError(error)
+        }
+        guard let resource = decider.catalog[record.resourceID], resource.roles[record.role] != nil else {
+            throw BrokerError.resourceNoLongerConfigured
+        }
+        let ask = Ask(
+            resource: resource.id, role: record.role, ttlSeconds: Int64(record.ttlSeconds), reason: record.reason,
+            ticket: record.ticket, breakGlass: record.breakGlass, sourceIP: sourceIP)
+        let input = await decider.input(principal: principal, resource: resource, ask: ask)
+        let decided = try decider.decide(input)
+        var action: AccessRequestState.Action
+        do {
+            action = try state.apply(.redecided(decided.decision, at: decider.clock.now()))
+            if case .deny = action {
+                // Closed under the row lock (the status is checked again there), with its audit event.
+                action = try await requests.store.redecide(
+                    record.id, decision: decided.decision, policySetID: decided.policySetID)
+            }
+        } catch let error as AccessRequestError {
+            throw BrokerError(error)
+        } catch let error as StoreError where error.code == "not_found" {
+            throw BrokerError.notFound("no such access request")
+        }
+        if case .confirm(let ttl) = action { return ttl }
+        logger.notice("pickup refused: the current policy no longer grants the request; it is closed", metadata: [
+            "request_id": "\(record.id)", "decision": "\(decided.decision.outcome.rawValue)",
+            "policy_set_id": "\(decided.policySetID)",
+        ])
+        let message = decided.decision.outcome == .pendingApproval
+            ? "the approvals given do not meet the approval rules that apply now; the request is closed (ask again)"
+            : "the policy no longer permits this request; it is closed"
+        throw BrokerError.policyDenied(PolicyRefusal(
+            message: message, decision: decided.decision, explanation: decided.explanation,
+            accessRequestID: record.id, status: .denied))
+    }
+
+    /// Begins the lease of request `requestID` (at most `ttlCap` seconds, when given), mints through the resource's
+    /// provider and activates. A target that refuses answers a generic ``BrokerError/issuanceFailed(_:atTarget:)``:
+    /// its detail (which may name the target's host and admin user) goes to the log and to
+    /// `airlock.credential.issuance_failed`, for operators, never to the requester.
+    private func issue(_ requestID: UUID, by principal: Principal, ttlCap: Int64?) async throws -> IssuedCredential {
         let catalog = requests.decider.catalog
         let intent: LeaseIntent
         do {
-            intent = try await leases.begin(requestID, by: principal, issuable: issuable)
+            intent = try await leases.begin(requestID, by: principal, issuable: issuable, ttlCap: ttlCap)
         } catch let error as AccessRequestError {
             throw BrokerError(error)
-        } catch let error as StoreError where error.code == "forbidden" {
-            throw BrokerError.forbidden(error.message)
         } catch let error as StoreError where error.code == "not_found" {
             throw BrokerError.notFound("no such access request")
         } catch let error as StoreError where error.code == "not_issuable" {
@@ -62,7 +131,9 @@ public struct CredentialIssuance: Sendable {
             logger.error("credential issuance failed", metadata: [
                 "lease_id": "\(intent.lease)", "resource": "\(resource.id)", "error": "\(reason)",
             ])
-            throw BrokerError.issuanceFailed("issuing the credential failed: \(reason)", atTarget: true)
+            throw BrokerError.issuanceFailed(
+                "the target did not issue the credential; try again later, or ask an operator (lease "
+                    + "\(intent.lease.uuidString.lowercased()))", atTarget: true)
         }
         do {
             try await leases.activate(intent, credential: minted)
@@ -95,6 +166,7 @@ public struct CredentialIssuance: Sendable {
                 message: message, decision: recorded.decision, explanation: recorded.explanation,
                 accessRequestID: recorded.id, status: recorded.status))
         }
-        return try await pickUp(recorded.id, by: principal)
+        // Just decided under the policy set in force: no second decision.
+        return try await issue(recorded.id, by: principal, ttlCap: nil)
     }
 }

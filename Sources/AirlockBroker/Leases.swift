@@ -28,14 +28,20 @@ public struct Leases: Sendable {
         guard let lease = try await store.get(id), Self.maySee(lease, viewer) else {
             throw BrokerError.notFound("no such lease")
         }
-        return lease
+        return Self.shown(lease, to: viewer)
     }
 
-    /// The viewer's leases, newest first; auditors and admins see everyone's.
-    public func list(for viewer: Principal) async throws -> [LeaseRecord] {
-        let everyone = viewer.has(scope: "auditor") || viewer.has(scope: "admin")
-        if !everyone { try viewer.requireActingAsPrincipal() }
-        return try await store.list(principal: everyone ? nil : viewer.id)
+    /// The viewer's leases, newest first, `limit` (1 to ``LeaseStore/maximumPageSize``) at a time after the lease
+    /// `cursor` (the `nextCursor` of the previous page); auditors and admins see everyone's.
+    public func list(
+        for viewer: Principal, limit: Int = 100, cursor: UUID? = nil
+    ) async throws -> (items: [LeaseRecord], nextCursor: UUID?) {
+        guard (1...LeaseStore.maximumPageSize).contains(limit) else {
+            throw BrokerError.invalidInput("`limit` must be between 1 and \(LeaseStore.maximumPageSize)")
+        }
+        if !Self.isOperator(viewer) { try viewer.requireActingAsPrincipal() }
+        let page = try await store.list(principal: Self.isOperator(viewer) ? nil : viewer.id, limit: limit, after: cursor)
+        return (page.items.map { Self.shown($0, to: viewer) }, page.nextCursor)
     }
 
     /// Ends the lease `id` now (its owner or an admin): the credential is removed before this returns, or the
@@ -54,37 +60,49 @@ public struct Leases: Sendable {
             try await revocation.revokeDue(ids: [id])
         }
         guard let after = try await store.get(id) else { throw BrokerError.notFound("no such lease") }
-        return after
+        return Self.shown(after, to: caller)
     }
 
-    /// Ends every lease of `principal` now (admins): the kill switch. Returns the leases it ended.
-    public func revokeAll(of principal: String, by caller: Principal) async throws -> [LeaseRecord] {
+    /// Ends every lease of `principal` now and closes their open requests (admins): the kill switch.
+    ///
+    /// First every pending and approved request of the principal closes as `revoked` (with
+    /// `airlock.access.revoked` each), so nothing approved before can be picked up and nothing pending approved
+    /// after; then every active or issuing lease is marked and its credential removed before this returns (an
+    /// issuance racing this cannot activate: its request is no longer approved, and its lease is marked). `principal`
+    /// is any principal id, exactly as Airlock shows it (the route percent-decodes the path).
+    public func revokeAll(of principal: String, by caller: Principal) async throws -> KillSwitchOutcome {
         guard caller.has(scope: "admin") else {
             throw BrokerError.forbidden("revoke-all needs a token with the `admin` scope")
         }
-        guard !principal.isEmpty, principal.utf8.count <= 256 else { throw BrokerError.notFound("no such principal") }
-        let marked = try await revocation.store.markForRevocation(
-            principal: principal, reason: "revoke-all by \(caller.id)")
+        // PostgreSQL text cannot hold U+0000, so no principal has it in its id.
+        guard !principal.isEmpty, principal.utf8.count <= 256, !principal.unicodeScalars.contains("\u{0}") else {
+            throw BrokerError.notFound("no such principal")
+        }
+        let reason = "revoke-all by \(caller.id)"
+        let closed = try await requests.revokeOpen(of: principal, by: caller.id, reason: reason)
+        let marked = try await revocation.store.markForRevocation(principal: principal, reason: reason)
         if !marked.isEmpty { try await revocation.revokeDue(ids: marked, limit: marked.count) }
         var ended: [LeaseRecord] = []
-        for id in marked { if let lease = try await store.get(id) { ended.append(lease) } }
-        return ended
+        for id in marked { if let lease = try await store.get(id) { ended.append(Self.shown(lease, to: caller)) } }
+        return KillSwitchOutcome(principal: principal, leases: ended, closedRequests: closed)
     }
 
-    /// Extends the owner's active lease to now + `ttlSeconds`, never past issue time + the rule's cap.
+    /// Extends the owner's active lease to now + `ttlSeconds`, never past issue time + what may be granted.
     ///
     /// The policy decides again, with the owner as they are now (groups, MFA age, on-call) and the original
     /// request without its TTL, which yields the rule's cap. A renewal the policy now denies is
-    /// ``BrokerError/policyDenied(_:)``; one that needs approval is allowed only when the original request was
-    /// approved by people (their approval covered the rule's cap). The credential's own expiry moves first (the
-    /// provider's `extend`), then the lease (and its token's expiry), with `airlock.lease.renewed`.
+    /// ``BrokerError/policyDenied(_:)``. A lease whose request people approved never goes past the TTL they
+    /// approved, counted from issue (nor past the rule's cap now), and only while the approvals given still meet the
+    /// approval rules that apply now: approvers approve a duration, and more time is a new request they see. A
+    /// lease the policy permitted outright may go up to the rule's cap from issue. The credential's own expiry moves
+    /// first (the provider's `extend`), then the lease (and its token's expiry), with `airlock.lease.renewed`.
     public func renew(_ id: UUID, by principal: Principal, ttlSeconds: Int64) async throws -> LeaseRecord {
         try decider.checkTTL(ttlSeconds)
         try principal.requireActingAsPrincipal()
         guard let lease = try await store.get(id), principal.owns(lease.principalID) else {
             throw BrokerError.notFound("no such lease")
         }
-        guard lease.status == .active, let issuedAt = lease.issuedAt else {
+        guard lease.status == .active, lease.issuedAt != nil else {
             throw BrokerError.closed("the lease is \(lease.status.rawValue), not active")
         }
         guard let original = try await requests.get(lease.requestID), let resource = decider.catalog[lease.resourceID],
@@ -94,7 +112,8 @@ public struct Leases: Sendable {
         let cap = min(try await decideCap(principal: principal, resource: resource, original: original),
                       decider.maximumTTLSeconds)
         let now = decider.clock.now()
-        let maximum = issuedAt.addingTimeInterval(TimeInterval(cap))
+        // Counted from the pickup that began the lease, as its first expiry was.
+        let maximum = lease.createdAt.addingTimeInterval(TimeInterval(cap))
         var state = lease.state
         let action: LeaseState.Action
         do {
@@ -122,22 +141,64 @@ public struct Leases: Sendable {
             ticket: original.ticket, breakGlass: original.breakGlass, sourceIP: original.sourceIP)
         let input = await decider.input(principal: principal, resource: resource, ask: ask, includingTTL: false)
         let decided = try decider.decide(input)
-        let approvedByPeople = original.decision.outcome == .pendingApproval
-        switch decided.decision.outcome {
-        case .permit where decided.decision.ttlSeconds != nil:
-            return decided.decision.ttlSeconds ?? 0
-        case .pendingApproval where approvedByPeople && decided.decision.ttlSeconds != nil:
-            return decided.decision.ttlSeconds ?? 0
-        default:
-            throw BrokerError.policyDenied(PolicyRefusal(
-                message: "the policy does not permit renewing this lease now", decision: decided.decision,
-                explanation: decided.explanation))
+        let refusal = BrokerError.policyDenied(PolicyRefusal(
+            message: "the policy does not permit renewing this lease now", decision: decided.decision,
+            explanation: decided.explanation))
+        guard let ruleCap = decided.decision.ttlSeconds, ruleCap > 0 else { throw refusal }
+        guard original.decision.outcome == .pendingApproval else {
+            // Permitted outright: the rule's cap, if the policy still permits outright.
+            guard decided.decision.outcome == .permit else { throw refusal }
+            return ruleCap
         }
+        // Approved by people: never past what they approved, and only while their approvals still count.
+        guard let approved = original.grantedTTLSeconds, approved > 0 else { throw refusal }
+        switch decided.decision.outcome {
+        case .permit:
+            break
+        case .pendingApproval:
+            let state = original.state()
+            guard ApprovalMatcher.satisfiedRule(
+                decided.decision.approvals, approvers: state.approvers, requester: original.principalID) != nil
+            else {
+                throw BrokerError.policyDenied(PolicyRefusal(
+                    message: "the approvals given do not meet the approval rules that apply now; ask again",
+                    decision: decided.decision))
+            }
+        case .deny:
+            throw refusal
+        }
+        return min(ruleCap, Int64(approved))
     }
 
     static func maySee(_ lease: LeaseRecord, _ viewer: Principal) -> Bool {
-        viewer.owns(lease.principalID) || viewer.has(scope: "auditor") || viewer.has(scope: "admin")
+        viewer.owns(lease.principalID) || isOperator(viewer)
     }
+
+    static func isOperator(_ viewer: Principal) -> Bool {
+        viewer.has(scope: "auditor") || viewer.has(scope: "admin")
+    }
+
+    /// What a lease's owner is told when its revocation (or issuance) failed: the error itself may name the
+    /// target's host and admin user, which is for operators (auditors, admins, the log and the audit chain).
+    public static let failureForOwners = "the last attempt failed; it is retried (operators see the detail in the audit log)"
+
+    /// `lease` as `viewer` may see it: operators see `last_error` itself, owners only that there was one.
+    static func shown(_ lease: LeaseRecord, to viewer: Principal) -> LeaseRecord {
+        guard !isOperator(viewer), lease.lastError != nil else { return lease }
+        var redacted = lease
+        redacted.lastError = failureForOwners
+        return redacted
+    }
+}
+
+/// What the kill switch did: the leases it ended and the requests it closed.
+public struct KillSwitchOutcome: Sendable {
+    /// The principal id, as given.
+    public var principal: String
+    /// The leases ended by this call (others had ended before).
+    public var leases: [LeaseRecord]
+    /// The pending and approved requests closed as `revoked`.
+    public var closedRequests: [ClosedRequest]
 }
 
 extension LeaseRecord {

@@ -12,6 +12,13 @@ extension AccessRequestState {
         case deny(by: String, kind: Principal.Kind, groups: Set<String>, at: Date)
         /// The requester picks the credential up (it is minted now).
         case pickUp(at: Date)
+        /// The requester is about to pick the credential up and the policy has decided the request again:
+        /// `decision` is what the policy set in force now decides, with the requester as they are now. The
+        /// approval stands only when that decision still grants the request (see ``Action/confirm(ttlSeconds:)``);
+        /// otherwise the request closes as denied.
+        case redecided(Decision, at: Date)
+        /// The kill switch (revoke-all of the requester): a pending or approved request closes as revoked.
+        case revoke(at: Date)
         /// The expiry sweep looks at the request at `now`.
         case expire(now: Date)
     }
@@ -31,6 +38,11 @@ extension AccessRequestState {
         case deny(reviewer: String?)
         /// Mint the credential for `ttlSeconds`, write the lease, mark the request issued.
         case issue(ttlSeconds: Int64)
+        /// The approval stands under the current decision: pick up for `ttlSeconds`, the granted TTL lowered to what
+        /// the current decision grants. Nothing is written.
+        case confirm(ttlSeconds: Int64)
+        /// Close the request as revoked (`airlock.access.revoked`).
+        case revoke
         /// Close the request as expired (`airlock.access.expired`).
         case expire(ExpiryReason)
         /// Nothing is due.
@@ -47,6 +59,8 @@ extension AccessRequestState {
         case .deny(let reviewer, let kind, let groups, let at):
             return try review(Approver(id: reviewer, kind: kind, groups: groups), .deny, at: at)
         case .pickUp(let at): return try pickUp(at: at)
+        case .redecided(let decision, let at): return try redecide(decision, at: at)
+        case .revoke(let at): return revoke(at: at)
         case .expire(let now): return expire(now: now)
         }
     }
@@ -128,8 +142,42 @@ extension AccessRequestState {
             throw AccessRequestError(.notApproved, "the request is not approved yet")
         case .issued:
             throw AccessRequestError(.alreadyRetrieved, "the credential was already retrieved")
-        case .denied, .expired:
+        case .denied, .expired, .revoked:
             throw AccessRequestError(.requestClosed, "the request is \(status.rawValue)")
+        }
+    }
+
+    /// The pickup's re-decision. A request that cannot be picked up fails as the pickup would (`not_approved`,
+    /// `already_retrieved`, `request_closed`). Otherwise the approval stands when the current decision permits, or
+    /// requires approval and the reviews already given satisfy one of the approval rules that apply now (a stricter
+    /// rule added after the approval is not bypassed); the TTL is never more than either decision grants. Anything
+    /// else (a deny, a permit without a TTL, approvals the current rules do not accept) closes the request as
+    /// denied: more access is a new request.
+    private mutating func redecide(_ current: Decision, at: Date) throws(AccessRequestError) -> Action {
+        var probe = self
+        guard case .issue(let granted) = try probe.pickUp(at: at) else {
+            throw AccessRequestError(.invalidTransition, "an approved request has no granted ttl")
+        }
+        if let ttl = current.ttlSeconds, ttl > 0 {
+            switch current.outcome {
+            case .permit:
+                return .confirm(ttlSeconds: min(granted, ttl))
+            case .pendingApproval where ApprovalMatcher.satisfiedRule(
+                current.approvals, approvers: approvers, requester: requester) != nil:
+                return .confirm(ttlSeconds: min(granted, ttl))
+            case .pendingApproval, .deny:
+                break
+            }
+        }
+        return close(as: .denied, at: at, action: .deny(reviewer: nil))
+    }
+
+    private mutating func revoke(at: Date) -> Action {
+        switch status {
+        case .pendingApproval, .approved:
+            return close(as: .revoked, at: at, action: .revoke)
+        case .requested, .issued, .denied, .expired, .revoked:
+            return .none
         }
     }
 
@@ -141,7 +189,7 @@ extension AccessRequestState {
         case .approved:
             guard let deadline = pickupDeadline, now >= deadline else { return .none }
             return close(as: .expired, at: now, action: .expire(.pickupWindow))
-        case .requested, .issued, .denied, .expired:
+        case .requested, .issued, .denied, .expired, .revoked:
             return .none
         }
     }

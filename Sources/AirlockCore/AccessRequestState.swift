@@ -9,6 +9,9 @@ import Foundation
 ///     ├──────────▶ pending_approval ──approve (rule met)──▶ approved ──pickUp──▶ issued
 ///     │               │   └──expire (decision window)──▶ expired        │
 ///     └─permit──▶ approved ─────────expire (pickup window)──────────────┘──▶ expired
+///
+/// pending_approval, approved ──revoke (the kill switch)──▶ revoked (terminal)
+/// approved ──redecided (at pickup: the current policy no longer grants it)──▶ denied
 /// ```
 ///
 /// Every event returns the ``Action`` the I/O layer must perform (write the row, the approval, the audit event,
@@ -30,9 +33,11 @@ public struct AccessRequestState: Sendable, Hashable {
         case denied
         /// Nobody decided within the decision window, or nobody picked up within the pickup window. Terminal.
         case expired
+        /// Closed by the kill switch (revoke-all of its requester) while pending or approved. Terminal.
+        case revoked
 
         /// Whether nothing more can happen to the request.
-        public var isClosed: Bool { self == .issued || self == .denied || self == .expired }
+        public var isClosed: Bool { self == .issued || self == .denied || self == .expired || self == .revoked }
     }
 
     /// How long a request may wait for each step.

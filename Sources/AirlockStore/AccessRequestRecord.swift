@@ -230,7 +230,9 @@ struct AuditFacts {
             return event("airlock.access.expired", ttl: ttl, extra: ["reason": .string(reason.rawValue)])
         case .recordReview:
             return event("airlock.access.reviewed", ttl: ttl)
-        case .awaitApproval, .issue, .none:
+        case .revoke:
+            return event("airlock.access.revoked", ttl: ttl)
+        case .awaitApproval, .issue, .confirm, .none:
             return nil
         }
     }

@@ -84,7 +84,7 @@ extension AccessRequestStore {
     }
 
     /// Writes the state's status and times to the request row.
-    private func update(
+    func update(
         _ record: AccessRequestRecord, to state: AccessRequestState, on connection: PostgresConnection
     ) async throws {
         let granted = state.status == .denied ? record.grantedTTLSeconds : state.grantedTTLSeconds.map(Int.init)

@@ -19,6 +19,9 @@ public struct LeaseRecord: Sendable, Hashable {
     public var expiresAt: Date
     public var revokedAt: Date?
     public var lastError: String?
+    /// When the lease began (the pickup wrote its intent): its first expiry, and every cap on renewal, are counted
+    /// from here, so a renewal can never add the moments minting took.
+    public var createdAt: Date
 }
 
 /// A lease begun: written as `issuing` before anything exists on the target.
@@ -49,13 +52,14 @@ public struct LeaseStore: Sendable {
 
     /// Claims the approved request `requestID` of `principal` for pickup and writes the lease intent, in one
     /// statement (one round trip). `issuable` maps the resources whose credentials this broker can issue to their
-    /// kind; nothing is written for any other.
+    /// kind; nothing is written for any other. The lease lasts the request's granted TTL, or `ttlCap` seconds when
+    /// that is less (what the policy grants at pickup).
     ///
-    /// Throws ``StoreError`` `not_found`, `forbidden` (someone else's request) or `not_issuable`, or
+    /// Throws ``StoreError`` `not_found` (no such request, or someone else's) or `not_issuable`, or
     /// ``AccessRequestError`` from the request's state machine: `not_approved` (pending or denied),
     /// `already_retrieved` (picked up before), `request_closed` (expired, or the pickup window has passed).
     public func begin(
-        _ requestID: UUID, by principal: Principal, issuable: [String: Resource.Kind]
+        _ requestID: UUID, by principal: Principal, issuable: [String: Resource.Kind], ttlCap: Int64? = nil
     ) async throws -> LeaseIntent {
         let now = requests.clock.now()
         let lease = UUID()
@@ -68,8 +72,9 @@ public struct LeaseStore: Sendable {
         do {
             rows = try await requests.database.client.query("""
                 WITH claimed AS (
-                    SELECT r.id, r.principal_id, r.resource_id, r.role, r.granted_ttl_seconds, r.decided_at,
-                        r.decision_deadline, r.pickup_deadline
+                    SELECT r.id, r.principal_id, r.resource_id, r.role,
+                        least(r.granted_ttl_seconds::int8, coalesce(\(ttlCap)::int8, r.granted_ttl_seconds::int8)) AS ttl,
+                        r.decided_at, r.decision_deadline, r.pickup_deadline
                     FROM access_requests r
                     WHERE r.id = \(requestID) AND r.principal_id = \(principal.id) AND r.status = 'approved'
                       AND r.granted_ttl_seconds IS NOT NULL
@@ -80,13 +85,13 @@ public struct LeaseStore: Sendable {
                     INSERT INTO leases (id, request_id, principal_id, resource_id, role, kind, status, expires_at,
                         max_expires_at, created_at)
                     SELECT \(lease), c.id, c.principal_id, c.resource_id, c.role, k.kind, 'issuing',
-                        \(now) + make_interval(secs => c.granted_ttl_seconds),
-                        \(now) + make_interval(secs => c.granted_ttl_seconds), \(now)
+                        \(now) + make_interval(secs => c.ttl),
+                        \(now) + make_interval(secs => c.ttl), \(now)
                     FROM claimed c JOIN unnest(\(ids)::text[], \(kinds)::text[]) AS k (resource_id, kind)
                         ON k.resource_id = c.resource_id
                     RETURNING expires_at
                 )
-                SELECT c.resource_id, c.role, c.granted_ttl_seconds::int8, c.decided_at, c.decision_deadline,
+                SELECT c.resource_id, c.role, c.ttl, c.decided_at, c.decision_deadline,
                     c.pickup_deadline, l.expires_at
                 FROM lease l CROSS JOIN claimed c
                 """, logger: logger)
@@ -120,8 +125,9 @@ public struct LeaseStore: Sendable {
             try await requests.load(requestID, on: connection, lock: false, withReviews: false)
         }
         guard let record else { return StoreError(code: "not_found", message: "no access request `\(requestID)`") }
+        // Someone else's request is not theirs to see: the same answer as no request at all.
         guard Principal.sameID(record.principalID, principal.id) else {
-            return StoreError(code: "forbidden", message: "only the requester may pick up the credential")
+            return StoreError(code: "not_found", message: "no access request `\(requestID)`")
         }
         var state = record.state(windows: requests.windows)
         do {
@@ -198,16 +204,34 @@ public struct LeaseStore: Sendable {
     }
 
     /// A failed issuance: the lease goes to `revoking` (due now) with the error, and the login's name when it was
-    /// created, so revocation removes whatever part of the credential may exist. `error` must hold no secret.
+    /// created, so revocation removes whatever part of the credential may exist; `airlock.credential.issuance_failed`
+    /// (severity high) records the error for operators, in the same transaction. `error` must hold no secret (it may
+    /// name the target's host and admin user: it is for operators, never for the requester).
     public func abandon(_ leaseID: UUID, username: String? = nil, error: String) async throws {
         let now = requests.clock.now()
         var lease = LeaseState(status: .issuing, expiresAt: now)
         guard case .removeCredential = try lease.apply(.issuanceFailed(at: now)) else { return }
-        try await requests.database.client.query("""
-            UPDATE leases SET status = \(lease.status.rawValue), last_error = \(error), next_attempt_at = \(now),
-                username = coalesce(\(username), username), revoke_reason = \(lease.endReason)
-            WHERE id = \(leaseID) AND status = 'issuing'
-            """, logger: logger)
+        try await requests.transaction { connection in
+            let rows = try await connection.query("""
+                UPDATE leases SET status = \(lease.status.rawValue), last_error = \(error), next_attempt_at = \(now),
+                    username = coalesce(\(username), username), revoke_reason = \(lease.endReason)
+                WHERE id = \(leaseID) AND status = 'issuing'
+                RETURNING request_id, principal_id, resource_id, role, username
+                """, logger: logger)
+            var abandoned: [(UUID, String, String, String, String?)] = []
+            for try await row in rows.decode((UUID, String, String, String, String?).self) { abandoned.append(row) }
+            for (request, principal, resource, role, login) in abandoned {
+                var data: [String: JSONValue] = [
+                    "lease_id": .string(leaseID.uuidString.lowercased()),
+                    "request_id": .string(request.uuidString.lowercased()), "principal": .string(principal),
+                    "resource": .string(resource), "role": .string(role), "error": .string(error),
+                ]
+                if let login { data["username"] = .string(login) }
+                try await requests.auditLog.append(NewAuditEvent(
+                    type: "airlock.credential.issuance_failed", subject: leaseID.uuidString.lowercased(),
+                    severity: .high, data: data), on: connection, logger: logger)
+            }
+        }
     }
 
     /// Moves the expiry of the active lease `id` to `expiresAt`, never past `maxExpiresAt` (the rule's cap counted
@@ -241,18 +265,33 @@ public struct LeaseStore: Sendable {
         try await fetch("WHERE id = \(id)").first
     }
 
-    /// The leases of `principal` (all principals when nil), newest first.
-    public func list(principal: String?, limit: Int = 100) async throws -> [LeaseRecord] {
-        if let principal {
-            return try await fetch("WHERE principal_id = \(principal) ORDER BY created_at DESC LIMIT \(limit)")
-        }
-        return try await fetch("ORDER BY created_at DESC LIMIT \(limit)")
+    /// The most leases one page holds.
+    public static let maximumPageSize = 500
+
+    /// The leases of `principal` (all principals when nil), newest first, at most `limit` (1 to
+    /// ``maximumPageSize``) starting after the lease `after` (the last of the previous page; keyset pagination on
+    /// `(created_at, id)`, so a page costs the same however deep it is). `nextCursor` is the last lease of a page
+    /// with more after it. A cursor that names no lease of `principal` yields an empty page.
+    public func list(
+        principal: String?, limit: Int = 100, after: UUID? = nil
+    ) async throws -> (items: [LeaseRecord], nextCursor: UUID?) {
+        let limit = max(1, min(limit, Self.maximumPageSize))
+        var leases = try await fetch("""
+            WHERE (\(principal)::text IS NULL OR principal_id = \(principal))
+              AND (\(after)::uuid IS NULL OR (created_at, id) < (
+                  SELECT a.created_at, a.id FROM leases a
+                  WHERE a.id = \(after) AND (\(principal)::text IS NULL OR a.principal_id = \(principal))))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit + 1)
+            """)
+        let more = leases.count > limit
+        leases = Array(leases.prefix(limit))
+        return (leases, more ? leases.last?.id : nil)
     }
 
     private func fetch(_ condition: PostgresQuery) async throws -> [LeaseRecord] {
         var query: PostgresQuery = """
             SELECT id, request_id, principal_id, resource_id, role, kind, username, token_id, status, issued_at,
-                expires_at, revoked_at, last_error FROM leases
+                expires_at, revoked_at, last_error, created_at FROM leases
             """
         query.sql += " " + condition.sql
         query.binds = condition.binds
@@ -267,7 +306,8 @@ public struct LeaseStore: Sendable {
                 username: try c["username"].decode(String?.self), tokenID: try c["token_id"].decode(UUID?.self),
                 status: try Self.status(c["status"].decode(String.self)),
                 issuedAt: try c["issued_at"].decode(Date?.self), expiresAt: try c["expires_at"].decode(Date.self),
-                revokedAt: try c["revoked_at"].decode(Date?.self), lastError: try c["last_error"].decode(String?.self)))
+                revokedAt: try c["revoked_at"].decode(Date?.self), lastError: try c["last_error"].decode(String?.self),
+                createdAt: try c["created_at"].decode(Date.self)))
         }
         return leases
     }

@@ -182,9 +182,19 @@ struct BrokerAddress: Equatable {
     }
 }
 
-/// Percent-encodes one path segment (an id the user typed).
+/// Percent-encodes one path segment (an id the user typed): every byte of its UTF-8 but `A-Z a-z 0-9 - _ ~`, so
+/// `/`, `:`, `%`, `?`, `#`, non-ASCII letters and dots (no `..` segment to resolve) reach the broker as part of the
+/// segment (`repo:org/app` is sent as `repo%3Aorg%2Fapp`; the broker decodes it).
 func pathSegment(_ text: String) -> String {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-_.~")
-    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    var encoded = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            encoded.unicodeScalars.append(Unicode.Scalar(byte))
+        default:
+            encoded += String(format: "%%%02X", byte)
+        }
+    }
+    return encoded
 }

@@ -9,12 +9,23 @@ struct LeasesCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let reply = try await options.client().get("/v1/leases")
+            // Every page (500 leases each), newest first, up to 10,000 leases.
+            let client = try options.client()
+            var items: [JSONValue] = []
+            var texts: [String] = []
+            var cursor: String?
+            repeat {
+                let query = cursor.map { "&cursor=\(pathSegment($0))" } ?? ""
+                let reply = try await client.get("/v1/leases?limit=500\(query)")
+                let page = try reply.json()
+                texts.append(reply.text)
+                items += page["items"]?.arrayValue ?? []
+                cursor = page["next_cursor"]?.stringValue
+            } while cursor != nil && items.count < 10_000
             if options.json {
-                print(reply.text)
+                print(texts.count == 1 ? texts[0] : JSONValue.object(["items": .array(items), "next_cursor": .null]).description)
                 return
             }
-            let items = try reply.json()["items"]?.arrayValue ?? []
             if items.isEmpty {
                 print("no leases")
                 return

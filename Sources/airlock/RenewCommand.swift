@@ -1,12 +1,13 @@
 import AirlockCore
 import ArgumentParser
+import Foundation
 
 /// `airlock renew LEASE_ID --ttl 30m`: extends an active lease (`POST /v1/leases/{id}/renew`), never past the
-/// rule's cap counted from issue.
+/// rule's cap counted from issue, nor past the TTL its approvers approved.
 struct RenewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "renew",
-        abstract: "Extend an active lease (up to the policy's cap from when it was issued).")
+        abstract: "Extend an active lease (up to the policy's cap, or what its approvers approved, from issue).")
 
     @OptionGroup var options: ClientOptions
 
@@ -31,6 +32,12 @@ struct RenewCommand: AsyncParsableCommand {
             let renewed = try reply.json()
             print("lease \(renewed["id"]?.stringValue ?? lease): \(renewed["status"]?.stringValue ?? "?") until "
                 + (renewed["expires_at"]?.stringValue ?? "?"))
+            let asked = Date().addingTimeInterval(TimeInterval(try ClientOutput.parseDuration(ttl)))
+            if let text = renewed["expires_at"]?.stringValue, let expiry = try? Date(text, strategy: .iso8601),
+               expiry.addingTimeInterval(60) < asked {
+                ClientOutput.note("capped: a lease never outlasts the policy's cap, or the time its approvers "
+                    + "approved, counted from issue; for more time, make a new request")
+            }
         }
     }
 }

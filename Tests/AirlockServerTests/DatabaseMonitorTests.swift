@@ -77,7 +77,10 @@ struct DatabaseMonitorTests {
         #expect(storeError.code == "pending_migrations")
         #expect(storeError.message.contains("0001_initial_schema.sql"))
         #expect(storeError.message.contains("--migrate"))
-        #expect(try await Self.pending(in: url) == ["0001_initial_schema.sql", "0002_token_change_notifications.sql", "0003_announced_policy_sets.sql", "0004_open_resource_kinds.sql", "0005_approver_kind.sql"])
+        // Every migration of the repository is still pending (read from the directory, so a new one needs no edit).
+        let files = try Migration.load(from: TestDatabase.migrationsDirectory).map(\.fileName)
+        #expect(files.first == "0001_initial_schema.sql" && files.count >= 4)
+        #expect(try await Self.pending(in: url) == files)
     }
 
     @Test("with migrateOnStart the server migrates an empty database and becomes ready")

@@ -21,9 +21,10 @@ struct AccessRequestRoutes {
         }
         group.post(":id/approve") { request, context in try await review(request, context, verdict: .approve) }
         group.post(":id/deny") { request, context in try await review(request, context, verdict: .deny) }
-        group.get(":id/credentials") { _, context in
-            let issued = try await issuance.pickUp(try requestID(context), by: try context.requirePrincipal())
-            return JSONResponse.make(.object(Self.fields(issued)))
+        group.get(":id/credentials") { request, context in
+            let issued = try await issuance.pickUp(
+                try requestID(context), by: try context.requirePrincipal(), sourceIP: sourceIP(request, context))
+            return JSONResponse.secret(.object(Self.fields(issued)))
         }
     }
 

@@ -23,6 +23,6 @@ struct ServiceCredentialRoutes {
         let issued = try await routes.issuance.issueNow(ask, by: principal)
         var fields = AccessRequestRoutes.fields(issued)
         fields["access_request_id"] = JSONResponse.id(issued.accessRequestID)
-        return JSONResponse.make(.object(fields), status: .created)
+        return JSONResponse.secret(.object(fields), status: .created)
     }
 }

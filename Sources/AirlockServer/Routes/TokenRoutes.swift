@@ -8,7 +8,7 @@ import Hummingbird
 /// tokens. Everyone else gets 403 `forbidden`, before the body is read.
 ///
 /// - `POST /v1/tokens` → 201 with the token's record and `token`, the secret, shown this once (`Cache-Control:
-///   no-store`); Airlock keeps only its hash.
+///   no-store`, `Pragma: no-cache`); Airlock keeps only its hash.
 /// - `GET /v1/tokens` → `{items: [record]}`, newest first, revoked ones included; never a secret or its hash.
 /// - `DELETE /v1/tokens/{id}` → 204; the token is refused from its next request on (the authenticator looks every
 ///   `alk_` token up in the database, nothing is cached). Revoking a revoked token is 204 again, as Vault's
@@ -33,9 +33,7 @@ struct TokenRoutes {
             "api token created", metadata: ["token_id": "\(Self.text(record.id))", "actor": "\(admin.id)"])
         var answer = Self.fields(record)
         answer["token"] = .string(secret)
-        var response = JSONResponse.make(.object(answer), status: .created)
-        response.headers[.cacheControl] = "no-store"
-        return response
+        return JSONResponse.secret(.object(answer), status: .created)
     }
 
     func list(_ context: AirlockRequestContext) async throws -> Response {
