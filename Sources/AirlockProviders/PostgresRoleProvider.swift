@@ -253,9 +253,12 @@ public final class PostgresRoleProvider: Service, Sendable {
                     "could not check which databases of a target cluster PUBLIC may connect to",
                     metadata: ["cluster": "\(check.cluster)", "error": "\(failure)"])
             } else if !check.databasesOpenToPublic.isEmpty {
+                let message: Logger.Message = """
+                    PUBLIC may connect to these databases of a target cluster, so every login Airlock issues there \
+                    can connect to them too: run REVOKE CONNECT, TEMPORARY ON DATABASE <name> FROM PUBLIC on each
+                    """
                 logger.warning(
-                    "PUBLIC may connect to these databases of a target cluster, so every login Airlock issues there "
-                        + "can connect to them too: run REVOKE CONNECT, TEMPORARY ON DATABASE <name> FROM PUBLIC on each",
+                    message,
                     metadata: [
                         "cluster": "\(check.cluster)",
                         "databases": "\(check.databasesOpenToPublic.joined(separator: ","))",
