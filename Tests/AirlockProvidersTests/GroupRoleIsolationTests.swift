@@ -42,8 +42,11 @@ import Testing
             let stagingLogin = try await provider.mint(
                 resource: stage, role: "readwrite", leaseID: UUID(), validUntil: Self.expiry)
             let connection = try await login(stagingLogin)
-            try await connection.query("INSERT INTO customers (name) VALUES ('staging test')", logger: TestDatabase.logger)
+            let insert = await failureState {
+                try await connection.query("INSERT INTO customers (name) VALUES ('staging test')", logger: TestDatabase.logger)
+            }
             try await connection.close()
+            #expect(insert == nil)
             // The staging login cannot even connect to the production database, let alone write there.
             #expect(await loginFailure(stagingLogin, database: production.database) == "42501")
         }

@@ -40,10 +40,15 @@ import Testing
             let credential = try await Self.makeLogin(
                 "airlock_g_reader_\(Self.suffix())", lease: lease, fixture: fixture, provider: provider)
             let session = try await login(credential)
-            try await session.query("SELECT count(*) FROM customers", logger: TestDatabase.logger)
-
-            let outcome = try await provider.revoke(
-                LeaseCredential(leaseID: lease, username: credential.username), on: fixture.resource)
+            let outcome: RevocationOutcome
+            do {
+                try await session.query("SELECT count(*) FROM customers", logger: TestDatabase.logger)
+                outcome = try await provider.revoke(
+                    LeaseCredential(leaseID: lease, username: credential.username), on: fixture.resource)
+            } catch {
+                try? await session.close()
+                throw error
+            }
             #expect(outcome.isComplete && outcome.existed && outcome.terminatedSessions == 1, "\(outcome)")
             #expect(await loginFailure(credential) == "28P01")
             #expect(try await fixture.rows("SELECT 1 FROM pg_roles WHERE rolname = \(credential.username)").isEmpty)
