@@ -19,7 +19,7 @@ import Testing
         var unreachable = fixture.resource
         unreachable.id = "gone"
         unreachable.postgres?.port = 1
-        let checks = try await withThrowingTaskGroup(of: Void.self) { group in
+        let checks = await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await provider.run() }
             defer { group.cancelAll() }
             // Two resources on one cluster are checked once; an unreachable cluster is reported, not fatal.
