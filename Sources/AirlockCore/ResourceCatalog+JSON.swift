@@ -104,6 +104,11 @@ struct ResourceReader {
             guard ResourceIdentifier.isRoleName(name) else {
                 throw fail("roles.\(name)", "role name must match `^[a-z][a-z0-9_]{0,19}$`")
             }
+            if kind == .postgres, PostgresRoleNames.isReservedTemplateName(name) {
+                throw fail("roles.\(name)", "a postgres role name may not start with "
+                    + PostgresRoleNames.reservedTemplatePrefixes.map { "`\($0)`" }.joined(separator: " or ")
+                    + ": its logins would be named like Airlock's group roles (`\(PostgresRoleNames.groupRolePrefix)…`)")
+            }
             roles[name] = try readTemplate(name, template, kind: kind)
         }
         return Resource(

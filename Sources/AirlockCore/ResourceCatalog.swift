@@ -20,6 +20,8 @@ import Foundation
 /// - Unknown keys anywhere are errors; every error names the resource and the field.
 /// - Identifiers (resource ids, role names, schemas, table patterns, database and user names) must match
 ///   fixed patterns, so nothing that reaches SQL can carry anything but `[a-z0-9_]` (and `*` in patterns).
+/// - `postgres` role names may not start with a reserved prefix (`g_`), and no two `postgres` role templates may
+///   share a group role (see ``PostgresRoleNames``).
 /// - The admin password is never in the file: exactly one of `admin_password_env` (a variable of the injected
 ///   environment) or `admin_password_file` (a file whose contents, without a trailing newline, are the password).
 /// - `host`, `port`, `database` and `admin_user` may contain `${NAME}` references, replaced from the injected
@@ -74,7 +76,12 @@ public struct ResourceCatalog: Sendable, Hashable {
             throw ResourceCatalogError(resource: nil, field: "", message: "not valid json: \(error)")
         }
         var reader = ResourceReader(environment: environment, providedKinds: providedKinds)
-        return ResourceCatalog(resources: try reader.readDocument(document))
+        let resources = try reader.readDocument(document)
+        try checkDistinctGroupRoles(resources) { resource, template in
+            PostgresRoleNames.groupRole(
+                resourceID: resource.id, template: template, database: resource.postgres?.database ?? "")
+        }
+        return ResourceCatalog(resources: resources)
     }
 }
 

@@ -17,6 +17,9 @@ public struct GroupRolePreparation: Sendable, Equatable {
     public var skippedObjects: [String]
     /// Databases on the cluster that PUBLIC may connect to: issued logins could connect there too.
     public var databasesOpenToPublic: [String]
+    /// Other databases of the cluster on which this call revoked the group role's privileges (it must reach only
+    /// its resource's database), as PostgreSQL quotes their names.
+    public var databasesRevoked: [String] = []
 }
 
 /// Brings a group role's privileges in step with a role template, in one transaction on the target database.
@@ -53,6 +56,8 @@ struct GroupRoleSync {
     ]
 
     let groupRole: String
+    /// `COMMENT ON ROLE` of a group role this sync creates.
+    let comment: String
     let template: RoleTemplate
     let database: String
 
@@ -97,7 +102,7 @@ struct GroupRoleSync {
         var created = false
         if try await roleOID(connection, logger) == nil {
             try await run("CREATE ROLE \(role) NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS", connection, logger)
-            try await run("COMMENT ON ROLE \(role) IS 'airlock group role'", connection, logger)
+            try await run("COMMENT ON ROLE \(role) IS '\(comment)'", connection, logger)
             created = true
         }
         var skipped: [String] = []
@@ -119,13 +124,43 @@ struct GroupRoleSync {
                 grants += 1
             }
         }
-        let open = try await connection.query(
-            "SELECT datname::text FROM pg_catalog.pg_database WHERE datallowconn AND has_database_privilege('public', datname, 'CONNECT') ORDER BY 1",
-            logger: logger
-        ).collect().map { try $0.decode(String.self) }
+        let elsewhere = try await revokeOtherDatabases(connection, logger)
+        let open = try await connection.query(PostgresRoleProvider.openToPublicQuery, logger: logger)
+            .collect().map { try $0.decode(String.self) }
         return GroupRolePreparation(
             groupRole: groupRole, created: created, grants: grants, revokes: revokes,
-            skippedObjects: Array(Set(skipped)).sorted(), databasesOpenToPublic: open)
+            skippedObjects: Array(Set(skipped)).sorted(), databasesOpenToPublic: open, databasesRevoked: elsewhere)
+    }
+
+    /// Revokes whatever the group role holds on any other database of the cluster (a grant made by hand, or by a
+    /// group role name that two resources shared before names were made distinct), then checks that nothing is
+    /// left: a privilege the administrator cannot revoke (granted by another role) fails the sync, so no login is
+    /// issued into a group role that reaches another database.
+    ///
+    /// Database ACLs are cluster-wide, so one connection reaches them all. The names come from the catalog and may
+    /// not be identifiers Airlock would write itself: PostgreSQL's `quote_ident` quotes them, so no odd name keeps
+    /// a grant.
+    private func revokeOtherDatabases(_ connection: PostgresConnection, _ logger: Logger) async throws -> [String] {
+        let query: PostgresQuery = """
+            SELECT DISTINCT quote_ident(d.datname) FROM pg_catalog.pg_database d
+            CROSS JOIN LATERAL aclexplode(d.datacl) a
+            WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = \(groupRole))
+              AND d.datname <> \(database)
+            ORDER BY 1
+            """
+        let others = try await connection.query(query, logger: logger).collect().map { try $0.decode(String.self) }
+        let role = try SQLIdentifier.quoted(groupRole)
+        for name in others {
+            try await run("REVOKE ALL ON DATABASE \(name) FROM \(role)", connection, logger)
+        }
+        let left = try await connection.query(query, logger: logger).collect().map { try $0.decode(String.self) }
+        guard left.isEmpty else {
+            throw ProviderError(
+                code: "group_role_reaches_other_databases",
+                message: "group role \(groupRole) still holds privileges on databases \(left.joined(separator: ", ")) "
+                    + "that the administrator cannot revoke (granted by another role): revoke them as their grantor")
+        }
+        return others
     }
 
     /// The advisory lock key for group role changes: the first 8 bytes of SHA-256("airlock.group-roles").

@@ -18,15 +18,13 @@ extension PostgresRoleProvider: CredentialProvider {
 
     public func extend(_ credential: LeaseCredential, on resource: Resource, until: Date) async throws {
         guard let username = credential.username else { return }
-        try await extend(resource: resource, username: username, validUntil: until)
+        try await extend(resource: resource, leaseID: credential.leaseID, username: username, validUntil: until)
     }
 
-    /// Revokes the lease's login (none recorded, and none left behind: nothing to do).
+    /// Revokes the lease's login: the one it recorded, if that role carries the lease's comment, and any role
+    /// carrying the comment (none: nothing to do).
     public func revoke(_ credential: LeaseCredential, on resource: Resource) async throws -> RevocationOutcome {
-        guard let username = credential.username else {
-            return RevocationOutcome(identifier: "lease \(credential.leaseID.uuidString.lowercased())", existed: false)
-        }
-        return try await revoke(resource: resource, username: username)
+        try await revoke(resource: resource, leaseID: credential.leaseID, username: credential.username)
     }
 
     /// A login an interrupted issuance created is found by its `COMMENT ON ROLE` (the lease id).

@@ -10,9 +10,15 @@ import Synchronization
 ///
 /// Each issued login is `airlock_<template>_<random>` with a 40-character random password (sent to PostgreSQL
 /// only as a SCRAM-SHA-256 verifier of the target's ``PostgresTarget/scramIterations``), `VALID UNTIL` the lease expiry, the target's `CONNECTION LIMIT`, and one
-/// privilege: membership (with INHERIT) in the group role of its resource and template. The group role
-/// (`airlock_g_<resource>_<template>`, NOLOGIN) holds CONNECT on the resource's database only and the template's
-/// grants; ``prepareGroupRole(resource:role:force:)`` keeps it in step with the template.
+/// privilege: membership (with INHERIT) in the group role of its resource and template, and the comment
+/// `airlock lease <id>`. The group role (``PostgresRoleNames/groupRole(resourceID:template:database:)``, NOLOGIN)
+/// holds CONNECT on the resource's database only and the template's grants;
+/// ``prepareGroupRole(resource:role:force:)`` keeps it in step with the template and takes away whatever it holds
+/// on any other database of the cluster.
+///
+/// What is the lease's to extend or drop is decided by the lease's own record: the login named on the lease, and
+/// only if it carries the lease's comment (or, for an issuance that never recorded a name, the role that carries
+/// it). A role's name alone never makes it Airlock's.
 ///
 /// The provider keeps one small pool per target, created on first use. It is a `Service`: run it (in the
 /// application's `ServiceGroup`, or in a task group in tests) for as long as it is used; calls made before
@@ -23,6 +29,7 @@ public final class PostgresRoleProvider: Service, Sendable {
     private let pools: TargetPools
     private let operationTimeout: Duration
     private let prepared = Mutex<[String: Task<GroupRolePreparation, any Error>]>([:])
+    private let startupResources = Mutex<[Resource]>([])
 
     /// Creates a provider. Nothing connects until a call needs a target.
     ///
@@ -35,9 +42,17 @@ public final class PostgresRoleProvider: Service, Sendable {
         self.operationTimeout = operationTimeout
     }
 
-    /// Runs the targets' pools until the task is cancelled or the service group shuts down gracefully.
+    /// Runs the targets' pools until the task is cancelled or the service group shuts down gracefully, and
+    /// meanwhile checks the clusters of the resources given to ``checkAtStart(_:)``.
     public func run() async throws {
-        try await pools.run()
+        let resources = startupResources.withLock { $0 }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if !resources.isEmpty {
+                group.addTask { await self.checkClusters(of: resources) }
+            }
+            defer { group.cancelAll() }
+            try await pools.run()
+        }
     }
 
     /// Ensures the group role of `role` on `resource` exists and holds exactly the template's privileges.
@@ -55,7 +70,10 @@ public final class PostgresRoleProvider: Service, Sendable {
     public func prepareGroupRole(resource: Resource, role: String, force: Bool = false) async throws -> GroupRolePreparation {
         let (target, template) = try Self.lookup(resource, role)
         let sync = GroupRoleSync(
-            groupRole: try PostgresStatements.groupRoleName(resourceID: resource.id, template: template.name),
+            groupRole: try PostgresStatements.groupRoleName(
+                resourceID: resource.id, template: template.name, database: target.database),
+            comment: try PostgresStatements.groupRoleComment(
+                resourceID: resource.id, template: template.name, database: target.database),
             template: template, database: target.database)
         try sync.validate()
         let key = "\(target.host):\(target.port)/\(target.database)|\(sync.digest)"
@@ -115,84 +133,145 @@ public final class PostgresRoleProvider: Service, Sendable {
     /// no such login exists.
     public func login(of leaseID: UUID, on resource: Resource) async throws -> String? {
         let target = try Self.target(of: resource)
-        let comment = "airlock lease \(leaseID.uuidString.lowercased())"
-        let logger = self.logger
+        let comment = try PostgresStatements.leaseComment(leaseID)
         return try await withDeadline("find login") {
             do {
-                let rows = try await self.pools.client(for: target).query(
-                    """
-                    SELECT r.rolname::text FROM pg_catalog.pg_roles r
-                    JOIN pg_catalog.pg_shdescription d ON d.objoid = r.oid
-                     AND d.classoid = 'pg_catalog.pg_authid'::regclass
-                    WHERE d.description = \(comment)
-                    """, logger: logger
-                ).collect()
-                return try rows.first?.decode(String.self)
+                return try await self.roles(named: nil, orCommented: comment, on: target).first { $0.isLeases }?.name
             } catch {
                 throw Self.wrap(error, "find login")
             }
         }
     }
 
-    /// Moves the `VALID UNTIL` of the issued login `username` to `validUntil` (a renewed lease).
-    public func extend(resource: Resource, username: String, validUntil: Date) async throws {
+    /// Moves the `VALID UNTIL` of the login issued for `leaseID` under the name `username` to `validUntil` (a
+    /// renewed lease).
+    ///
+    /// - Throws: ``ProviderError`` `not_this_leases_login` when the role `username` does not carry the lease's
+    ///   comment (nothing is changed).
+    public func extend(resource: Resource, leaseID: UUID, username: String, validUntil: Date) async throws {
         let target = try Self.target(of: resource)
-        guard PostgresStatements.isIssuedLogin(username) else {
-            throw ProviderError(code: "not_an_issued_login", message: "refusing to alter a role Airlock did not issue")
-        }
+        let comment = try PostgresStatements.leaseComment(leaseID)
         let statement = "ALTER ROLE \(try SQLIdentifier.quoted(username)) VALID UNTIL "
             + (try PostgresStatements.timestampLiteral(validUntil))
+        let found = try await withDeadline("check login") {
+            do {
+                return try await self.roles(named: username, orCommented: comment, on: target)
+            } catch {
+                throw Self.wrap(error, "check login")
+            }
+        }
+        guard found.contains(where: { $0.name == username && $0.isLeases }) else {
+            throw Self.notThisLeases(username, leaseID, exists: found.contains { $0.name == username })
+        }
         try await execute([statement], on: target, what: "extend login")
     }
 
-    /// Revokes an issued login: NOLOGIN, terminate its sessions, hand over and drop what it owns in the target
-    /// database, drop the role. Idempotent ("does not exist" is success); every step is tried even when an
+    /// Revokes the login of `leaseID`: NOLOGIN, terminate its sessions, hand over and drop what it owns in the
+    /// target database, drop the role. Idempotent ("does not exist" is success); every step is tried even when an
     /// earlier one fails, and the outcome lists the failures (retry until ``RevocationOutcome/isComplete``).
     ///
-    /// - Throws: ``ProviderError`` only when `username` is not a login Airlock issues or `resource` is not a
-    ///   PostgreSQL resource; an unreachable target gives an outcome with every step failed.
-    public func revoke(resource: Resource, username: String) async throws -> RevocationOutcome {
+    /// The lease's login is the role named `username` (the name the lease recorded) if it carries the comment
+    /// `airlock lease <leaseID>`, and any other role carrying that comment (an issuance that never recorded its
+    /// name). Nothing else is touched, whatever its name looks like.
+    ///
+    /// - Throws: ``ProviderError`` `not_this_leases_login` when a role named `username` exists without the lease's
+    ///   comment (it is left alone; the lease's revocation fails, and is retried, until someone looks), or when
+    ///   `resource` is not a PostgreSQL resource. An unreachable target gives an outcome with every step failed.
+    public func revoke(resource: Resource, leaseID: UUID, username: String?) async throws -> RevocationOutcome {
         let target = try Self.target(of: resource)
-        guard PostgresStatements.isIssuedLogin(username) else {
-            throw ProviderError(code: "not_an_issued_login", message: "refusing to revoke a role Airlock did not issue")
-        }
-        let role = try SQLIdentifier.quoted(username)
-        var outcome = RevocationOutcome(identifier: username, existed: true)
+        let comment = try PostgresStatements.leaseComment(leaseID)
+        let identifier = username ?? "lease \(leaseID.uuidString.lowercased())"
+        let found: [FoundRole]
         do {
-            let rows = try await withDeadline("check role") {
-                try await self.pools.client(for: target).query(
-                    "SELECT count(*)::int8 FROM pg_catalog.pg_roles WHERE rolname = \(username)", logger: self.logger
-                ).collect()
+            found = try await withDeadline("check role") {
+                try await self.roles(named: username, orCommented: comment, on: target)
             }
-            outcome.existed = try rows.first?.decode(Int64.self) != 0
         } catch {
-            logger.debug("revocation: cannot check whether the role exists", metadata: ["error": "\(describeDatabaseError(error))"])
+            // Without knowing what is the lease's, nothing is touched; the revocation is retried.
+            let reason = "cannot find the lease's login: \((error as? ProviderError)?.message ?? describeDatabaseError(error))"
+            var outcome = RevocationOutcome(identifier: identifier, existed: true)
+            for step in RevocationOutcome.Step.allCases { outcome.failures[step] = reason }
+            logger.warning("postgres revocation incomplete", metadata: ["outcome": "\(outcome)", "resource": "\(resource.id)"])
+            return outcome
         }
-        let steps: [(RevocationOutcome.Step, [String])] = [
-            (.disableLogin, ["ALTER ROLE \(role) NOLOGIN"]),
-            (.terminateSessions, []),
-            (.dropOwned, ["REASSIGN OWNED BY \(role) TO CURRENT_USER", "DROP OWNED BY \(role)"]),
-            (.dropRole, ["DROP ROLE IF EXISTS \(role)"]),
-        ]
-        for (step, statements) in steps {
-            do {
-                if step == .terminateSessions {
-                    outcome.terminatedSessions = try await terminateSessions(of: username, target: target)
-                } else {
-                    try await execute(statements, on: target, what: step.rawValue)
-                }
-            } catch let error as ProviderError where error.code == "sqlstate_42704" {
-                continue  // the role does not exist: nothing left to do for this step
-            } catch {
-                outcome.failures[step] = (error as? ProviderError)?.message ?? describeDatabaseError(error)
-            }
+        if let username, found.contains(where: { $0.name == username && !$0.isLeases }) {
+            throw Self.notThisLeases(username, leaseID, exists: true)
+        }
+        let logins = found.filter(\.isLeases).map(\.name)
+        var outcome = RevocationOutcome(identifier: logins.isEmpty ? identifier : logins.joined(separator: ","), existed: !logins.isEmpty)
+        for login in logins {
+            let dropped = await drop(login, on: target)
+            outcome.failures.merge(dropped.failures) { $0 + "; " + $1 }
+            outcome.terminatedSessions += dropped.terminatedSessions
         }
         if outcome.isComplete {
-            logger.info("revoked postgres login", metadata: ["username": "\(username)", "resource": "\(resource.id)"])
+            logger.info("revoked postgres login", metadata: ["username": "\(outcome.identifier)", "resource": "\(resource.id)"])
         } else {
             logger.warning("postgres revocation incomplete", metadata: ["outcome": "\(outcome)", "resource": "\(resource.id)"])
         }
         return outcome
+    }
+
+    /// What the start-up check found on one target cluster.
+    public struct ClusterCheck: Sendable, Equatable {
+        /// `host:port`.
+        public var cluster: String
+        /// Databases PUBLIC may connect to: every login Airlock issues on this cluster can connect there too.
+        public var databasesOpenToPublic: [String]
+        /// Why the cluster could not be checked (nil when it was).
+        public var failure: String?
+    }
+
+    /// Checks, once per target cluster of `resources`, which databases PUBLIC may connect to, and logs a warning
+    /// for each cluster where any may (or that could not be checked). ``run()`` does this at start for the
+    /// resources given to ``checkAtStart(_:)``.
+    ///
+    /// A warning, not a refusal: the cluster's configuration is its operator's, a database created later opens the
+    /// door again whatever a start-up check found, and a broker that refused to start while a target is down would
+    /// take every other target with it. Group role preparation repeats the warning.
+    @discardableResult
+    public func checkClusters(of resources: [Resource]) async -> [ClusterCheck] {
+        var seen: Set<String> = []
+        var checks: [ClusterCheck] = []
+        for resource in resources {
+            guard let target = resource.postgres, seen.insert("\(target.host):\(target.port)").inserted else { continue }
+            var check = ClusterCheck(cluster: "\(target.host):\(target.port)", databasesOpenToPublic: [])
+            do {
+                check.databasesOpenToPublic = try await withDeadline("check databases") {
+                    do {
+                        return try await self.pools.client(for: target).query(Self.openToPublicQuery, logger: self.logger)
+                            .collect().map { try $0.decode(String.self) }
+                    } catch {
+                        throw Self.wrap(error, "check databases")
+                    }
+                }
+            } catch {
+                check.failure = (error as? ProviderError)?.message ?? describeDatabaseError(error)
+            }
+            if let failure = check.failure {
+                logger.warning(
+                    "could not check which databases of a target cluster PUBLIC may connect to",
+                    metadata: ["cluster": "\(check.cluster)", "error": "\(failure)"])
+            } else if !check.databasesOpenToPublic.isEmpty {
+                let message: Logger.Message = """
+                    PUBLIC may connect to these databases of a target cluster, so every login Airlock issues there \
+                    can connect to them too: run REVOKE CONNECT, TEMPORARY ON DATABASE <name> FROM PUBLIC on each
+                    """
+                logger.warning(
+                    message,
+                    metadata: [
+                        "cluster": "\(check.cluster)",
+                        "databases": "\(check.databasesOpenToPublic.joined(separator: ","))",
+                    ])
+            }
+            checks.append(check)
+        }
+        return checks
+    }
+
+    /// The resources whose clusters ``run()`` checks at start (``checkClusters(of:)``). Call before ``run()``.
+    public func checkAtStart(_ resources: [Resource]) {
+        startupResources.withLock { $0 = resources }
     }
 
     // MARK: - Internals
@@ -221,6 +300,71 @@ public final class PostgresRoleProvider: Service, Sendable {
                 metadata: ["databases": "\(result.databasesOpenToPublic.joined(separator: ","))", "host": "\(target.host)"])
         }
         return result
+    }
+
+    /// A role found by name or by comment, and whether it carries the lease's comment.
+    private struct FoundRole {
+        var name: String
+        var isLeases: Bool
+    }
+
+    /// The role named `name` (if given) and every role commented `comment`, each with whether it carries it.
+    private func roles(named name: String?, orCommented comment: String, on target: PostgresTarget) async throws -> [FoundRole] {
+        try await pools.client(for: target).query(
+            """
+            SELECT r.rolname::text, coalesce(d.description = \(comment), false) FROM pg_catalog.pg_roles r
+            LEFT JOIN pg_catalog.pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_catalog.pg_authid'::regclass
+            WHERE r.rolname = \(name ?? "") OR d.description = \(comment)
+            ORDER BY 1
+            """, logger: logger
+        ).collect().map { row in
+            let (name, isLeases) = try row.decode((String, Bool).self)
+            return FoundRole(name: name, isLeases: isLeases)
+        }
+    }
+
+    private static func notThisLeases(_ username: String, _ leaseID: UUID, exists: Bool) -> ProviderError {
+        let lease = leaseID.uuidString.lowercased()
+        let name = SQLIdentifier.isValid(username) ? username : "(invalid name)"
+        return ProviderError(
+            code: "not_this_leases_login",
+            message: exists
+                ? "role \(name) does not carry the comment `airlock lease \(lease)`: it is not this lease's login, and Airlock leaves it alone"
+                : "role \(name) does not exist")
+    }
+
+    /// The revocation steps for one login that is the lease's.
+    private func drop(_ username: String, on target: PostgresTarget) async -> RevocationOutcome {
+        var outcome = RevocationOutcome(identifier: username, existed: true)
+        let role: String
+        do {
+            role = try SQLIdentifier.quoted(username)
+        } catch {
+            for step in RevocationOutcome.Step.allCases {
+                outcome.failures[step] = "the lease's login has a name Airlock cannot quote (renamed?): drop it by hand"
+            }
+            return outcome
+        }
+        let steps: [(RevocationOutcome.Step, [String])] = [
+            (.disableLogin, ["ALTER ROLE \(role) NOLOGIN"]),
+            (.terminateSessions, []),
+            (.dropOwned, ["REASSIGN OWNED BY \(role) TO CURRENT_USER", "DROP OWNED BY \(role)"]),
+            (.dropRole, ["DROP ROLE IF EXISTS \(role)"]),
+        ]
+        for (step, statements) in steps {
+            do {
+                if step == .terminateSessions {
+                    outcome.terminatedSessions = try await terminateSessions(of: username, target: target)
+                } else {
+                    try await execute(statements, on: target, what: step.rawValue)
+                }
+            } catch let error as ProviderError where error.code == "sqlstate_42704" {
+                continue  // the role does not exist: nothing left to do for this step
+            } catch {
+                outcome.failures[step] = (error as? ProviderError)?.message ?? describeDatabaseError(error)
+            }
+        }
+        return outcome
     }
 
     private func terminateSessions(of username: String, target: PostgresTarget) async throws -> Int {
@@ -273,6 +417,10 @@ public final class PostgresRoleProvider: Service, Sendable {
             throw ProviderError(code: "timeout", message: "\(what) did not finish within \(error.limit)")
         }
     }
+
+    /// The databases of the cluster PUBLIC may connect to.
+    static let openToPublicQuery: PostgresQuery =
+        "SELECT datname::text FROM pg_catalog.pg_database WHERE datallowconn AND has_database_privilege('public', datname, 'CONNECT') ORDER BY 1"
 
     private static func target(of resource: Resource) throws(ProviderError) -> PostgresTarget {
         guard let target = resource.postgres else {

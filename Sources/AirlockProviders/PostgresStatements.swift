@@ -7,7 +7,9 @@ enum PostgresStatements {
     /// Length of the random part of a login name (base36: about 62 bits).
     static let loginSuffixLength = 12
 
-    /// The template name, checked: lower-case letters, digits, `_`, starting with a letter, at most 20 characters.
+    /// The template name, checked: lower-case letters, digits, `_`, starting with a letter, at most 20 characters,
+    /// and not starting with a reserved prefix (``PostgresRoleNames/reservedTemplatePrefixes``: its logins would be
+    /// named like group roles).
     static func templateName(_ name: String) throws(ProviderError) -> String {
         let bytes = Array(name.utf8)
         guard (1...20).contains(bytes.count), bytes[0] >= UInt8(ascii: "a"), bytes[0] <= UInt8(ascii: "z"),
@@ -15,19 +17,28 @@ enum PostgresStatements {
         else {
             throw ProviderError(code: "invalid_role_template", message: "a role template name must match ^[a-z][a-z0-9_]{0,19}$")
         }
+        guard !PostgresRoleNames.isReservedTemplateName(name) else {
+            throw ProviderError(
+                code: "invalid_role_template",
+                message: "a role template name may not start with "
+                    + PostgresRoleNames.reservedTemplatePrefixes.joined(separator: " or "))
+        }
         return name
     }
 
-    /// `airlock_g_<resource id with - as _>_<template>`, truncated with a short hash when longer than 63 bytes.
-    static func groupRoleName(resourceID: String, template: String) throws(ProviderError) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
-        guard (1...63).contains(resourceID.utf8.count), resourceID.allSatisfy({ allowed.contains($0) }),
-              resourceID.first?.isLetter == true
-        else {
+    /// The group role of `template` on the resource `resourceID` whose database is `database`:
+    /// ``PostgresRoleNames/groupRole(resourceID:template:database:)``, after checking the parts.
+    static func groupRoleName(resourceID: String, template: String, database: String) throws(ProviderError) -> String {
+        guard ResourceIdentifier.isResourceID(resourceID) else {
             throw ProviderError(code: "invalid_resource", message: "a resource id must match ^[a-z][a-z0-9-]{0,62}$")
         }
-        let id = resourceID.replacingOccurrences(of: "-", with: "_")
-        return try SQLIdentifier.fitted("airlock_g_\(id)_\(try templateName(template))")
+        _ = try SQLIdentifier.quoted(database)
+        let name = PostgresRoleNames.groupRole(
+            resourceID: resourceID, template: try templateName(template), database: database)
+        guard SQLIdentifier.isValid(name) else {
+            throw ProviderError(code: "invalid_identifier", message: "cannot form a group role name")
+        }
+        return name
     }
 
     /// A fresh login name `airlock_<template>_<12 random base36 characters>`.
@@ -44,14 +55,6 @@ enum PostgresStatements {
             throw ProviderError(code: "invalid_identifier", message: "cannot form a login name")
         }
         return name
-    }
-
-    /// Whether `name` has the shape of a login Airlock issues (so revocation never touches another role).
-    static func isIssuedLogin(_ name: String) -> Bool {
-        guard SQLIdentifier.isValid(name), name.hasPrefix("airlock_"), !name.hasPrefix("airlock_g_") else { return false }
-        let parts = name.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count >= 3, let suffix = parts.last, suffix.count == loginSuffixLength else { return false }
-        return suffix.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber) }
     }
 
     /// A `timestamptz` literal in UTC with microseconds, e.g. `'2026-05-01 12:00:00.250000+00'`.
@@ -92,13 +95,29 @@ enum PostgresStatements {
             + "IN ROLE \(try SQLIdentifier.quoted(groupRole))"
     }
 
-    /// `COMMENT ON ROLE … IS 'airlock lease <uuid>'`.
-    static func commentOnLogin(username: String, leaseID: UUID) throws(ProviderError) -> String {
+    /// The comment every login issued for `leaseID` carries, `airlock lease <uuid>`: how Airlock recognises the
+    /// lease's login on the target (revocation drops nothing that does not carry it).
+    static func leaseComment(_ leaseID: UUID) throws(ProviderError) -> String {
         let uuid = leaseID.uuidString.lowercased()
         guard uuid.count == 36, uuid.allSatisfy({ $0 == "-" || $0.isHexDigit }) else {
             throw ProviderError(code: "invalid_lease", message: "unexpected lease id format")
         }
-        return "COMMENT ON ROLE \(try SQLIdentifier.quoted(username)) IS 'airlock lease \(uuid)'"
+        return "airlock lease \(uuid)"
+    }
+
+    /// `COMMENT ON ROLE … IS 'airlock lease <uuid>'`.
+    static func commentOnLogin(username: String, leaseID: UUID) throws(ProviderError) -> String {
+        "COMMENT ON ROLE \(try SQLIdentifier.quoted(username)) IS '\(try leaseComment(leaseID))'"
+    }
+
+    /// The comment of a group role: `airlock group role <resource>/<template> in <database>` (all validated parts,
+    /// so the literal holds no quote). Group roles of the earlier naming scheme carry `airlock group role` alone.
+    static func groupRoleComment(resourceID: String, template: String, database: String) throws(ProviderError) -> String {
+        guard ResourceIdentifier.isResourceID(resourceID) else {
+            throw ProviderError(code: "invalid_resource", message: "a resource id must match ^[a-z][a-z0-9-]{0,62}$")
+        }
+        _ = try SQLIdentifier.quoted(database)
+        return "airlock group role \(resourceID)/\(try templateName(template)) in \(database)"
     }
 
     /// Trusted statements as one `DO` block: one round trip, and all or nothing (a login is never left without its

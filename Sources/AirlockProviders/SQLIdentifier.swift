@@ -1,5 +1,4 @@
 import AirlockCore
-import Crypto
 
 /// The one place where SQL identifiers that cannot be bound (role, schema, table and database names) are checked
 /// and quoted before they enter a statement.
@@ -32,28 +31,11 @@ public enum SQLIdentifier {
         return "\"\(name)\""
     }
 
-    /// `name` if it is valid; otherwise a valid name made from its first bytes and a short hash of the whole,
-    /// so that distinct long names stay distinct. `name` must consist of valid identifier characters.
-    static func fitted(_ name: String) throws(ProviderError) -> String {
-        if isValid(name) { return name }
-        let digest = SHA256.hash(data: Array(name.utf8)).prefix(5).map { hex($0) }.joined()
-        let fitted = String(decoding: name.utf8.prefix(maximumLength - 1 - digest.count), as: UTF8.self) + "_" + digest
-        guard isValid(fitted) else {
-            throw ProviderError(code: "invalid_identifier", message: "cannot form a role name from the given parts")
-        }
-        return fitted
-    }
-
     private static func isLowerLetter(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
     }
 }

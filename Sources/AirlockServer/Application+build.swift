@@ -51,6 +51,7 @@ struct BrokerParts {
         let catalog = try loadResources(
             directory: settings.policiesDirectory, environment: config.environment, providedKinds: providers.kinds)
         try providers.validate(catalog)
+        postgres.checkAtStart(catalog.resources)  // warns of target databases PUBLIC may connect to
         let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
         let readiness = Readiness()
         readiness.block("policies", reason: "the loaded policy set is not yet recorded")

@@ -25,13 +25,26 @@ enum ClientExec {
         if format != .json { ClientOutput.note(ClientOutput.credentialNote(credential)) }
     }
 
-    /// Runs `command` with the credential's variables, without `AIRLOCK_TOKEN`, and returns its exit status
-    /// (128 + signal when a signal ended it).
+    /// The child's environment: the parent's without `AIRLOCK_TOKEN` and without any variable libpq reads
+    /// (every name starting with `PG`: `PGHOSTADDR`, `PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`, `PGPASSFILE`,
+    /// `PGOPTIONS`, `PGSSLMODE`, ... could send the credential elsewhere or change the connection), then exactly
+    /// the credential's variables (for a PostgreSQL login, `PGSSLMODE` is always the broker's `sslmode`).
+    static func childEnvironment(parent: [String: String], credential: JSONValue) -> [String: String] {
+        var environment = parent.filter { $0.key != "AIRLOCK_TOKEN" && !$0.key.hasPrefix("PG") }
+        let variables = ClientOutput.environment(credential)
+        for (key, value) in variables { environment[key] = value }
+        if environment["PGUSER"] != nil, environment["PGSSLMODE"] == nil,
+           let mode = credential["dsn"]?.stringValue.flatMap(ClientOutput.sslMode) {
+            environment["PGSSLMODE"] = mode
+        }
+        return environment
+    }
+
+    /// Runs `command` with the credential's variables (``childEnvironment(parent:credential:)``) and returns its
+    /// exit status (128 + signal when a signal ended it).
     static func run(_ command: [String], credential: JSONValue) throws -> Int32 {
         guard let program = command.first else { throw ClientError("no command given after `--`") }
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "AIRLOCK_TOKEN")
-        for (key, value) in ClientOutput.environment(credential) { environment[key] = value }
+        let environment = childEnvironment(parent: ProcessInfo.processInfo.environment, credential: credential)
         let arguments = command.map { strdup($0) }
         let variables = environment.map { strdup("\($0.key)=\($0.value)") }
         defer {

@@ -4,19 +4,26 @@ import Foundation
 import Logging
 
 /// The databases `airlock dev` creates: the broker's own (`airlock`) and the demo targets `orders` and
-/// `orders_staging`, each with `customers`, `orders` and `order_items` and a few rows. Target databases grant
-/// no CONNECT to PUBLIC: only credentials Airlock issues (and the superuser) get in.
+/// `orders_staging`, each with `customers`, `orders` and `order_items` and a few rows. No database of the demo
+/// cluster grants CONNECT to PUBLIC, `postgres` and `template1` included: an issued login gets in only to its
+/// resource's database (through its group role), and the superuser everywhere.
 enum DemoData {
     static let brokerDatabase = "airlock"
     static let targetDatabases = ["orders", "orders_staging"]
 
+    /// Closes every database of the cluster that accepts connections to PUBLIC (names quoted by PostgreSQL).
+    static let closeEveryDatabase = """
+        DO $airlock_dev$ DECLARE d name; BEGIN
+          FOR d IN SELECT datname FROM pg_catalog.pg_database WHERE datallowconn LOOP
+            EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', d);
+          END LOOP;
+        END $airlock_dev$
+        """
+
     static func create(admin: DatabaseURL, logger: Logger) async throws {
         try await run(
-            // Issued logins live in the same cluster: the broker's own database must not accept them either.
-            ["CREATE DATABASE \(brokerDatabase)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(brokerDatabase) FROM PUBLIC"]
-                + targetDatabases.flatMap {
-                ["CREATE DATABASE \($0)", "REVOKE CONNECT, TEMPORARY ON DATABASE \($0) FROM PUBLIC"]
-            },
+            // Issued logins live in the same cluster: no database but their resource's may accept them.
+            ([brokerDatabase] + targetDatabases).map { "CREATE DATABASE \($0)" } + [closeEveryDatabase],
             on: admin.with(database: "postgres"), logger: logger)
         for database in targetDatabases {
             try await run(schema + rows(staging: database.hasSuffix("staging")), on: admin.with(database: database), logger: logger)

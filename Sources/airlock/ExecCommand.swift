@@ -6,8 +6,9 @@ struct ExecCommand: AsyncParsableCommand {
         commandName: "exec",
         abstract: "Pick up a credential and run a command with it.",
         discussion: """
-            COMMAND gets PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD (PGSSLMODE=disable when the broker \
-            says so), or AIRLOCK_CREDENTIAL_TOKEN, and not AIRLOCK_TOKEN. Exits with COMMAND's status.
+            COMMAND gets PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD and PGSSLMODE, or \
+            AIRLOCK_CREDENTIAL_TOKEN; no other PG* variable of this shell (PGHOSTADDR, PGSERVICE, PGOPTIONS, ... \
+            could redirect the connection), and not AIRLOCK_TOKEN. Exits with COMMAND's status.
             """)
 
     @OptionGroup var options: ClientOptions

@@ -57,7 +57,7 @@ import Testing
                 resource: resource, role: "readonly", leaseID: lease, validUntil: Date().addingTimeInterval(600))
             #expect(try await provider.login(of: lease, on: resource) == credential.username)
             #expect(try await provider.login(of: UUID(), on: resource) == nil)
-            _ = try await provider.revoke(resource: resource, username: credential.username)
+            _ = try await provider.revoke(resource: resource, leaseID: lease, username: credential.username)
             #expect(try await provider.login(of: lease, on: resource) == nil)
         }
     }
@@ -145,12 +145,13 @@ import Testing
     func revocationEndsSessionsAndLoginsAndIsIdempotent() async throws {
         let fixture = try await TargetFixture.make()
         try await withProvider { provider in
+            let lease = UUID()
             let credential = try await provider.mint(
-                resource: fixture.resource, role: "readonly", leaseID: UUID(), validUntil: Date().addingTimeInterval(600))
+                resource: fixture.resource, role: "readonly", leaseID: lease, validUntil: Date().addingTimeInterval(600))
             let session = try await login(credential)
             try await session.query("SELECT 1", logger: TestDatabase.logger)
 
-            let outcome = try await provider.revoke(resource: fixture.resource, username: credential.username)
+            let outcome = try await provider.revoke(resource: fixture.resource, leaseID: lease, username: credential.username)
             #expect(outcome.isComplete && outcome.existed && outcome.terminatedSessions == 1)
             // The server ended the open session: its socket closes (postgres-nio does not fail a query sent on a
             // connection the server terminated while idle, so watch the socket rather than query).
@@ -167,10 +168,10 @@ import Testing
             let left = try await fixture.rows("SELECT 1 FROM pg_roles WHERE rolname = \(credential.username)")
             #expect(left.isEmpty)
 
-            let twice = try await provider.revoke(resource: fixture.resource, username: credential.username)
+            let twice = try await provider.revoke(resource: fixture.resource, leaseID: lease, username: credential.username)
             #expect(twice.isComplete && !twice.existed)
             await #expect(throws: ProviderError.self) {
-                try await provider.revoke(resource: fixture.resource, username: "postgres")
+                try await provider.revoke(resource: fixture.resource, leaseID: lease, username: "postgres")
             }
         }
     }
@@ -222,7 +223,8 @@ import Testing
                 #expect((error as? ProviderError)?.code == "target_unreachable")
                 #expect(String(describing: error).contains("password authentication failed"))
             }
-            let revocation = try await provider.revoke(resource: fixture.resource, username: "airlock_readonly_0123456789ab")
+            let revocation = try await provider.revoke(
+                resource: fixture.resource, leaseID: UUID(), username: "airlock_readonly_0123456789ab")
             #expect(!revocation.isComplete)
             #expect(!String(describing: revocation).contains(wrongPassword))
         }

@@ -26,28 +26,34 @@ import Testing
         })
     }
 
-    @Test func groupRoleNamesFitAndStayDistinct() throws {
-        let short = try PostgresStatements.groupRoleName(resourceID: "orders-db", template: "readonly")
-        #expect(short == "airlock_g_orders_db_readonly")
+    @Test func groupRoleNamesAreCheckedAndFit() throws {
+        let name = try PostgresStatements.groupRoleName(resourceID: "orders-db", template: "readonly", database: "orders")
+        #expect(name == PostgresRoleNames.groupRole(resourceID: "orders-db", template: "readonly", database: "orders"))
+        #expect(name.hasPrefix("airlock_g_orders_db_readonly_") && SQLIdentifier.isValid(name))
         let longID = String(repeating: "a", count: 60)
-        let first = try PostgresStatements.groupRoleName(resourceID: longID + "-x", template: "readonly")
-        let second = try PostgresStatements.groupRoleName(resourceID: longID + "-y", template: "readonly")
+        let first = try PostgresStatements.groupRoleName(resourceID: longID + "-x", template: "readonly", database: "d")
+        let second = try PostgresStatements.groupRoleName(resourceID: longID + "-y", template: "readonly", database: "d")
         #expect(first.utf8.count <= 63 && second.utf8.count <= 63)
         #expect(SQLIdentifier.isValid(first) && SQLIdentifier.isValid(second))
         #expect(first != second)
-        #expect(throws: ProviderError.self) { try PostgresStatements.groupRoleName(resourceID: "Orders", template: "ro") }
-        #expect(throws: ProviderError.self) { try PostgresStatements.groupRoleName(resourceID: "db", template: "x\"y") }
+        #expect(throws: ProviderError.self) {
+            try PostgresStatements.groupRoleName(resourceID: "Orders", template: "ro", database: "d")
+        }
+        #expect(throws: ProviderError.self) {
+            try PostgresStatements.groupRoleName(resourceID: "db", template: "x\"y", database: "d")
+        }
+        #expect(throws: ProviderError.self) {
+            try PostgresStatements.groupRoleName(resourceID: "db", template: "ro", database: "d; drop")
+        }
     }
 
-    @Test func loginNamesAreRandomAndRecognised() throws {
+    @Test func loginNamesAreRandomAndTemplatesOutsideTheGroupRoleNamespace() throws {
         let names = try (0..<100).map { _ in try PostgresStatements.loginRoleName(template: "readonly") }
         #expect(Set(names).count == 100)
         for name in names {
             #expect(name.hasPrefix("airlock_readonly_") && name.utf8.count == 29 && SQLIdentifier.isValid(name))
-            #expect(PostgresStatements.isIssuedLogin(name))
         }
-        #expect(!PostgresStatements.isIssuedLogin("postgres"))
-        #expect(!PostgresStatements.isIssuedLogin("airlock_g_orders_readonly"))
+        #expect(throws: ProviderError.self) { try PostgresStatements.loginRoleName(template: "g_reader") }
     }
 
     @Test func timestampLiteralIsUTCWithMicroseconds() throws {
