@@ -26,7 +26,8 @@ public struct BrokerRegistry: Sendable {
     }
 
     /// Registers (or re-registers) this broker with caches that answer for `window` after each proof; forgets
-    /// rows no broker has moved for a day.
+    /// rows no broker has moved for a day. Called each time listening starts, when the caches are empty and every
+    /// change from then on is delivered: a switch-off set while this broker lagged is lifted.
     func register(window: Duration) async throws {
         let milliseconds = Self.milliseconds(window)
         try await database.client.withTransaction(logger: logger) { connection in
@@ -34,7 +35,8 @@ public struct BrokerRegistry: Sendable {
                 "DELETE FROM broker_instances WHERE seen_at < now() - interval '1 day'", logger: logger)
             try await connection.query("""
                 INSERT INTO broker_instances (id, name, cache_window_ms) VALUES (\(id), \(name), \(milliseconds))
-                ON CONFLICT (id) DO UPDATE SET seen_at = now(), cache_window_ms = EXCLUDED.cache_window_ms
+                ON CONFLICT (id) DO UPDATE
+                    SET seen_at = now(), cache_window_ms = EXCLUDED.cache_window_ms, caches_off_until = NULL
                 """, logger: logger)
         }
     }
