@@ -97,8 +97,8 @@ struct PolicyRollbackTests {
 
     static func binds(_ id: UUID, _ files: String) throws -> PostgresBindings {
         var binds = PostgresBindings()
-        try binds.append(id)
-        try binds.append(files)
+        binds.append(id)
+        binds.append(files)
         return binds
     }
 }

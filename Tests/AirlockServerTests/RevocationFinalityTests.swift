@@ -37,24 +37,21 @@ struct RevocationFinalityTests {
         configB.logger = TestDatabase.logger
         let appA = try buildApplication(config: configA)
         let appB = try buildApplication(config: configB)
-        let store = { (database: Database) in
-            ApiTokenStore(
-                database: database, auditLog: AuditLog(source: "urn:airlock", clock: fixture.clock), clock: fixture.clock,
-                barrier: RevocationBarrier(wait: .seconds(1)))
-        }
+        let clock = fixture.clock
         let (first, second) = try await TestDatabase.withExisting(url) { database in
-            (try await store(database).create(name: "first", scopes: ["admin"], actor: "test", logger: TestDatabase.logger),
-             try await store(database).create(name: "second", scopes: ["admin"], actor: "test", logger: TestDatabase.logger))
+            let store = Self.store(database, clock: clock)
+            return (try await store.create(name: "first", scopes: ["admin"], actor: "test", logger: TestDatabase.logger),
+                    try await store.create(name: "second", scopes: ["admin"], actor: "test", logger: TestDatabase.logger))
         }
         let logsCLI = CapturedLogs()
-        func revoke(_ id: UUID, through clientA: some TestClientProtocol) async throws {
+        @Sendable func revoke(_ id: UUID, through clientA: some TestClientProtocol) async throws {
             switch revoker {
             case .api:
                 let answer = try await clientA.call(.delete, "/v1/tokens/\(id.uuidString.lowercased())", token: fixture.adminToken)
                 #expect(answer.status == .noContent, "\(answer)")
             case .cli:
                 let outcome = try await TestDatabase.withExisting(url) { database in
-                    try await store(database).revoke(id: id, actor: "cli", logger: logsCLI.logger())
+                    try await Self.store(database, clock: clock).revoke(id: id, actor: "cli", logger: logsCLI.logger())
                 }
                 #expect(outcome == .revoked)
             }
@@ -98,6 +95,13 @@ struct RevocationFinalityTests {
                 #expect(!named.contains("broker-a"), "\(named)")
             }
         }
+    }
+
+    /// The token store as `airlock token revoke` builds it, waiting at most 1 s for the brokers.
+    static func store(_ database: Database, clock: TestClock) -> ApiTokenStore {
+        ApiTokenStore(
+            database: database, auditLog: AuditLog(source: "urn:airlock", clock: clock), clock: clock,
+            barrier: RevocationBarrier(wait: .seconds(1)))
     }
 
     /// The pids of the backends listening on `airlock_token_changes`, once there are `count` of them.
