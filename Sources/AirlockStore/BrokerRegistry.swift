@@ -1,6 +1,8 @@
+import AirlockCore
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// One broker's row in `broker_instances` (migration 0008): registered while its ``TokenChangeListener`` listens,
 /// moved by every heartbeat, and the place where it acknowledges the revocation barriers it processed, so that a
@@ -12,6 +14,8 @@ public struct BrokerRegistry: Sendable {
     public let name: String
     let database: Database
     let logger: Logger
+    /// Whether a registration ever succeeded (only then is there a row to remove at the end).
+    private let registered = Registered()
 
     public init(database: Database, id: UUID = UUID(), name: String = BrokerRegistry.defaultName, logger: Logger) {
         self.database = database
@@ -39,6 +43,7 @@ public struct BrokerRegistry: Sendable {
                     SET seen_at = now(), cache_window_ms = EXCLUDED.cache_window_ms, caches_off_until = NULL
                 """, logger: logger)
         }
+        registered.set()
     }
 
     /// Sends heartbeat `payload` on `channel` and moves `seen_at` in one transaction (so a row that stops moving
@@ -70,10 +75,15 @@ public struct BrokerRegistry: Sendable {
             """, logger: logger)
     }
 
-    /// Removes this broker's row (it no longer answers from caches).
+    /// Removes this broker's row (it no longer answers from caches), if it ever registered; gives up after 2 s
+    /// (a database that is gone must not hold up shutdown: the row then ages out of the revokers' sight).
     func unregister() async {
+        guard registered.isSet else { return }
+        let database = self.database, id = self.id, logger = self.logger
         do {
-            try await database.client.query("DELETE FROM broker_instances WHERE id = \(id)", logger: logger)
+            try await withTimeout(.seconds(2)) {
+                try await database.client.query("DELETE FROM broker_instances WHERE id = \(id)", logger: logger)
+            }
         } catch {
             logger.debug("cannot remove this broker's registration", metadata: ["broker_id": "\(id)"])
         }
@@ -83,4 +93,11 @@ public struct BrokerRegistry: Sendable {
         let (seconds, attoseconds) = duration.components
         return Int32(clamping: max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
     }
+}
+
+/// A flag that is set once.
+private final class Registered: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

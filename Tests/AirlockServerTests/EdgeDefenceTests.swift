@@ -79,8 +79,8 @@ struct EdgeDefenceTests {
         #expect(bucket.take(rate: 1, burst: 2, now: start.addingTimeInterval(1)) == nil)
         // A clock that goes back refills nothing.
         #expect(bucket.take(rate: 1, burst: 2, now: start) == 1)
-        #expect(!bucket.isFull(rate: 1, burst: 2, now: start.addingTimeInterval(1.5)))
-        #expect(bucket.isFull(rate: 1, burst: 2, now: start.addingTimeInterval(2)))
+        #expect(!bucket.isFull(rate: 1, burst: 2, now: start.addingTimeInterval(2)))
+        #expect(bucket.isFull(rate: 1, burst: 2, now: start.addingTimeInterval(3)))
     }
 
     @Test("the limiter keeps at most its capacity of keys and forgets full buckets first")
