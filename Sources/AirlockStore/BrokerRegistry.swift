@@ -17,6 +17,7 @@ public struct BrokerRegistry: Sendable {
     /// Whether a registration ever succeeded (only then is there a row to remove at the end).
     private let registered = Registered()
 
+    /// The registration of the broker `id` named `name` on `database` (nothing is written until it registers).
     public init(database: Database, id: UUID = UUID(), name: String = BrokerRegistry.defaultName, logger: Logger) {
         self.database = database
         self.id = id

@@ -19,6 +19,7 @@ public struct RevocationBarrier: Sendable {
     /// The window assumed for a broker the revoker could not read (the default cache window).
     static let fallbackWindow: Duration = .seconds(3)
 
+    /// A barrier that waits at most `wait` for the brokers' acknowledgements.
     public init(wait: Duration = .seconds(5)) {
         self.wait = wait
     }
@@ -37,7 +38,9 @@ public struct RevocationBarrier: Sendable {
 
     /// A broker that had not acknowledged a barrier when the revoker stopped waiting.
     public struct LaggingBroker: Sendable, Equatable {
+        /// Its id in `broker_instances`.
         public let id: UUID
+        /// Its name there (host and process id, unless configured).
         public let name: String
     }
 

@@ -41,6 +41,8 @@ public final class TokenCache<Value: Sendable>: Sendable {
     /// At most this many entries; storing into a full cache clears it first.
     public let capacity: Int
 
+    /// A cache of at most `capacity` entries, each used at most `maximumAge`, answering for `window` after each
+    /// proof (until a listener sets its own window).
     public init(maximumAge: Duration = .seconds(30), capacity: Int = 100_000, window: Duration = .seconds(3)) {
         self.maximumAge = maximumAge
         self.capacity = capacity

@@ -13,6 +13,7 @@ public struct TokenCaches: Sendable {
     /// Hashes of `alk_` tokens the database did not know, bounded; forgotten whenever an `alk_` token is created.
     public let unknownApiTokens: TokenCache<UnknownToken>
 
+    /// Caches whose entries live at most `maximumAge`; at most `unknownCapacity` unknown tokens are remembered.
     public init(maximumAge: Duration = .seconds(30), unknownCapacity: Int = 10_000) {
         apiTokens = TokenCache(maximumAge: maximumAge)
         credentialTokens = TokenCache(maximumAge: maximumAge)
@@ -38,6 +39,7 @@ public struct TokenCaches: Sendable {
 
 /// The mark the negative cache keeps for a token hash the database did not know.
 public struct UnknownToken: Sendable, Equatable {
+    /// The mark.
     public init() {}
 }
 

@@ -10,6 +10,7 @@ public struct RateLimit: Sendable, Equatable {
     /// Requests at once, after a pause.
     public var burst: Int
 
+    /// `rate` requests a second on average, `burst` at once.
     public init(rate: Int, burst: Int) {
         self.rate = rate
         self.burst = burst
