@@ -33,6 +33,16 @@ public struct AirlockConfiguration: Sendable {
     public var auditSource: String = "urn:airlock"
     /// How often the audit chainer looks for new events.
     public var auditChainInterval: Duration = .milliseconds(100)
+    /// How long a token revocation waits for every live broker to drop the token (`tokens.revocation_wait_ms`);
+    /// a broker that has not by then is named in the log and its caches switched off.
+    public var tokenRevocationWait: Duration = .seconds(5)
+    /// How long a connection may sit idle (no complete request part read, nothing being answered) before the
+    /// broker closes it (`http.idle_timeout_seconds`).
+    public var idleTimeout: Duration = .seconds(60)
+    /// Requests per source address (`limits.address_rate`, `limits.address_burst`); API paths only.
+    public var addressRateLimit = RateLimit(rate: 200, burst: 400)
+    /// Requests per authenticated principal (`limits.principal_rate`, `limits.principal_burst`).
+    public var principalRateLimit = RateLimit(rate: 100, burst: 200)
 
     /// Configuration with every default and no database.
     public init() {}
@@ -107,6 +117,20 @@ public struct AirlockConfiguration: Sendable {
         }
         if let interval = try reader.int("audit.chain_interval_ms", in: 10...10_000) {
             configuration.auditChainInterval = .milliseconds(interval)
+        }
+        if let wait = try reader.int("tokens.revocation_wait_ms", in: 100...60_000) {
+            configuration.tokenRevocationWait = .milliseconds(wait)
+        }
+        if let seconds = try reader.int("http.idle_timeout_seconds", in: 1...3600) {
+            configuration.idleTimeout = .seconds(seconds)
+        }
+        if let rate = try reader.int("limits.address_rate", in: 0...1_000_000) { configuration.addressRateLimit.rate = rate }
+        if let burst = try reader.int("limits.address_burst", in: 1...1_000_000) { configuration.addressRateLimit.burst = burst }
+        if let rate = try reader.int("limits.principal_rate", in: 0...1_000_000) {
+            configuration.principalRateLimit.rate = rate
+        }
+        if let burst = try reader.int("limits.principal_burst", in: 1...1_000_000) {
+            configuration.principalRateLimit.burst = burst
         }
         return configuration
     }

@@ -5,6 +5,7 @@ import AirlockStore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -17,6 +18,7 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
     let settings = config.settings
     return Application(
         router: parts.router,
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
         services: parts.services,
         onServerRunning: { channel in
@@ -70,7 +72,9 @@ struct BrokerParts {
         // Token lookups are cached while the listener hears every token change (see TokenCache); the routes that
         // revoke share the store, so a revocation here clears the cache before it answers.
         let tokenCaches = TokenCaches()
-        let tokens = ApiTokenStore(database: database, auditLog: auditLog, clock: config.clock, caches: tokenCaches)
+        let tokens = ApiTokenStore(
+            database: database, auditLog: auditLog, clock: config.clock, caches: tokenCaches,
+            barrier: RevocationBarrier(wait: settings.tokenRevocationWait))
         let authenticator = try Authenticator(configuration: auth, tokens: tokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let decider = AccessDecider(
@@ -94,7 +98,13 @@ struct BrokerParts {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: CanonicalPathMiddleware())
+        router.add(middleware: RateLimitMiddleware(
+            limiter: RateLimiter(limit: settings.addressRateLimit, clock: config.rateLimitClock),
+            key: .sourceAddress(trustedProxies: auth.trustedProxies)))
         router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
+        router.add(middleware: RateLimitMiddleware(
+            limiter: RateLimiter(limit: settings.principalRateLimit, clock: config.rateLimitClock), key: .principal))
         HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
         let accessRequestRoutes = AccessRequestRoutes(
             requests: accessRequests, issuance: issuance, trustedProxies: auth.trustedProxies)
@@ -114,9 +124,10 @@ struct BrokerParts {
         self.services = [
             database.client, postgres, monitor, recorder, chainer,
             PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,
-                           logger: logger, trapsHangup: config.reloadPoliciesOnHangup),
+                           logger: logger, trapsHangup: config.reloadPoliciesOnHangup, brokerName: config.brokerName),
             TokenChangeListener(
-                database: database, caches: tokenCaches, logger: logger, isDatabaseReady: { readiness.isMet("database") }),
+                database: database, caches: tokenCaches, logger: logger, heartbeatInterval: config.tokenHeartbeatInterval,
+                brokerName: config.brokerName, isDatabaseReady: { readiness.isMet("database") }),
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
                 try await requests.expireDue(limit: 100).count == 100
             },

@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import Prometheus
 
-/// `/healthz` (the process is up), `/readyz` (it can serve: 503 with the reasons until it can) and `/metrics`
-/// (Prometheus text). None needs a token.
+/// `/healthz` (the process is up), `/readyz` (it can serve: 503 `not_ready` until it can) and `/metrics`
+/// (Prometheus text). None needs a token, so `/readyz` tells nothing but ready or not: why not (a database error,
+/// which names hosts, users and databases) goes only to the log.
 struct HealthRoutes {
     let readiness: Readiness
     let metrics: PrometheusCollectorRegistry
@@ -12,11 +13,12 @@ struct HealthRoutes {
         router.get("healthz") { _, _ in
             Self.json(["status": "ok"])
         }
-        router.get("readyz") { _, _ in
+        router.get("readyz") { _, context in
             let unmet = readiness.unmet
             guard unmet.isEmpty else {
                 let reasons = unmet.map { "\($0.condition): \($0.reason)" }.joined(separator: "; ")
-                throw APIError(.serviceUnavailable, code: "not_ready", message: reasons)
+                context.logger.notice("not ready", metadata: ["reasons": "\(reasons)"])
+                throw APIError(.serviceUnavailable, code: "not_ready", message: "not ready")
             }
             return Self.json(["status": "ready"])
         }

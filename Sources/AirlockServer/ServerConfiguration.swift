@@ -16,6 +16,13 @@ public struct ServerConfiguration: Sendable {
     public var metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     /// The clock of audit timestamps and, later, expiry.
     public var clock: any WallClock = SystemWallClock()
+    /// The clock of the rate limits' token buckets (a test drives it to refill them exactly).
+    public var rateLimitClock: any WallClock = SystemWallClock()
+    /// This broker's name in `broker_instances`, which a revoker names when the broker lags (default: host and
+    /// process id).
+    public var brokerName: String = BrokerRegistry.defaultName
+    /// How often the token-change listener beats; the token caches answer for three beats after each one heard.
+    public var tokenHeartbeatInterval: Duration = .seconds(1)
     /// The application logger; request loggers derive from it.
     public var logger: Logger
     /// The environment that resource files may refer to (admin passwords, dev cluster address).

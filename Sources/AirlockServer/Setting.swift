@@ -31,5 +31,11 @@ public struct Setting: Sendable {
         Setting("log.format", expected: "`text` or `json`"),
         Setting("audit.source", expected: "a CloudEvents source URI-reference, e.g. urn:airlock:prod"),
         Setting("audit.chain_interval_ms", expected: "an integer from 10 to 10000"),
+        Setting("tokens.revocation_wait_ms", expected: "an integer from 100 to 60000"),
+        Setting("http.idle_timeout_seconds", expected: "an integer from 1 to 3600"),
+        Setting("limits.address_rate", expected: "an integer from 0 (no limit) to 1000000"),
+        Setting("limits.address_burst", expected: "an integer from 1 to 1000000"),
+        Setting("limits.principal_rate", expected: "an integer from 0 (no limit) to 1000000"),
+        Setting("limits.principal_burst", expected: "an integer from 1 to 1000000"),
     ]
 }

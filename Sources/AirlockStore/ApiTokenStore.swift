@@ -38,17 +38,23 @@ public struct ApiTokenStore: Sendable {
     private let auditLog: AuditLog
     private let clock: any WallClock
     private let cache: TokenCache<ApiTokenRecord>?
+    private let unknownCache: TokenCache<UnknownToken>?
+    private let barrier: RevocationBarrier
 
     /// Creates a store; `auditLog` records creations and revocations, `clock` stamps and expires tokens.
-    /// With `caches` (kept live by a running ``TokenChangeListener``), authentications are remembered and a
-    /// revocation made here clears them before it returns.
+    /// With `caches` (kept live by a running ``TokenChangeListener``), authentications and unknown tokens are
+    /// remembered, and a revocation made here clears them before it returns. Every revocation returns only once
+    /// every live broker has dropped the token (`barrier`).
     public init(
-        database: Database, auditLog: AuditLog, clock: any WallClock = SystemWallClock(), caches: TokenCaches? = nil
+        database: Database, auditLog: AuditLog, clock: any WallClock = SystemWallClock(), caches: TokenCaches? = nil,
+        barrier: RevocationBarrier = RevocationBarrier()
     ) {
         self.database = database
         self.auditLog = auditLog
         self.clock = clock
         self.cache = caches?.apiTokens
+        self.unknownCache = caches?.unknownApiTokens
+        self.barrier = barrier
     }
 
     /// Creates a token and returns its id and the token itself, which exists nowhere else afterwards: show it
@@ -87,16 +93,20 @@ public struct ApiTokenStore: Sendable {
                 """, logger: logger)
             try await auditLog.append(event, on: connection, logger: logger)
         }
+        unknownCache?.clear()  // the insert notifies every broker (`created`); this one forgets at once
         return (id, token)
     }
 
     /// Looks `token` up by its hash and says whether it may be used. A valid use refreshes `last_used_at` when
     /// it is more than ``lastUsedResolution`` old, so a busy token costs one write a minute, not one per request.
-    /// A string that is not a well-formed `alk_` token is `.unknown` without touching the database.
+    /// A string that is not a well-formed `alk_` token is `.unknown` without touching the database, and so is a
+    /// token the database did not know a moment ago (the unknown-token cache, cleared whenever a token is created).
     public func authenticate(_ token: String, logger: Logger) async throws -> Authentication {
         guard let parsed = ApiTokenFormat.parse(token), parsed.prefix == .airlock else { return .unknown }
         let hash = Data(parsed.hash)
+        if unknownCache?.value(for: hash) != nil { return .unknown }
         let generation = cache?.generation ?? 0
+        let unknownGeneration = unknownCache?.generation ?? 0
         var found = cache?.value(for: hash)
         let cached = found != nil
         if !cached {
@@ -104,7 +114,10 @@ public struct ApiTokenStore: Sendable {
                 found = Self.record(row)
             }
         }
-        guard var record = found else { return .unknown }
+        guard var record = found else {
+            unknownCache?.store(UnknownToken(), for: hash, generation: unknownGeneration)
+            return .unknown
+        }
         if record.revokedAt != nil { return .revoked }
         let now = clock.now()
         if let expiresAt = record.expiresAt, expiresAt <= now { return .expired }
@@ -122,26 +135,33 @@ public struct ApiTokenStore: Sendable {
         return .authenticated(used)
     }
 
-    /// Revokes the token `id` at once, recording `airlock.token.revoked` in the same transaction.
+    /// Revokes the token `id` at once, recording `airlock.token.revoked` in the same transaction, and returns once
+    /// every live broker has dropped it (``RevocationBarrier``: a broker that does not acknowledge in time is named
+    /// in the log, its caches switched off, and waited out).
     @discardableResult
     public func revoke(id: UUID, actor: String = "cli", logger: Logger) async throws -> Revocation {
         let now = clock.now()
-        let outcome = try await database.client.withTransaction(logger: logger) { connection in
+        let (outcome, barrierNonce) = try await database.client.withTransaction(logger: logger) {
+            connection -> (Revocation, UUID?) in
             let rows = try await connection.query(
                 "SELECT name, revoked_at FROM api_tokens WHERE id = \(id) AND kind = 'airlock' FOR UPDATE",
                 logger: logger)
             var found: (String, Date?)?
             for try await row in rows.decode((String, Date?).self) { found = row }
-            guard let (name, revokedAt) = found else { return Revocation.notFound }
-            if revokedAt != nil { return Revocation.alreadyRevoked }
+            guard let (name, revokedAt) = found else { return (Revocation.notFound, nil) }
+            if revokedAt != nil { return (Revocation.alreadyRevoked, nil) }
             try await connection.query("UPDATE api_tokens SET revoked_at = \(now) WHERE id = \(id)", logger: logger)
             let event = NewAuditEvent(
                 type: "airlock.token.revoked", subject: id.uuidString.lowercased(), severity: .low,
                 data: ["token_id": .string(id.uuidString.lowercased()), "name": .string(name), "actor": .string(actor)])
             try await auditLog.append(event, on: connection, logger: logger)
-            return Revocation.revoked
+            return (Revocation.revoked, try await RevocationBarrier.raise(on: connection, logger: logger))
         }
         cache?.clear()  // after the commit, before returning: the next use through this broker is refused
+        if let barrierNonce {
+            _ = await barrier.awaitBrokers(
+                nonce: barrierNonce, committedBefore: .now, database: database, logger: logger)
+        }
         return outcome
     }
 

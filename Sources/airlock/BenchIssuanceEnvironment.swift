@@ -38,6 +38,9 @@ struct BenchIssuanceEnvironment: Sendable {
         var settings = AirlockConfiguration()
         settings.logLevel = .warning
         settings.policiesDirectory = policies
+        // A benchmark is one caller going as fast as it can: the rate limits would measure themselves.
+        settings.addressRateLimit = .off
+        settings.principalRateLimit = .off
         let setup = try await DevBrokerSetup.prepare(
             cluster: cluster, state: state, settings: settings, port: try FreePort.find(), logger: logger)
         let issuer = setup.issuer

@@ -44,6 +44,9 @@ struct DevCommand: AsyncParsableCommand {
         var settings = AirlockConfiguration()
         settings.logLevel = .info
         settings.policiesDirectory = policies
+        // One developer on loopback (and the API fuzzer, which goes as fast as it can): no rate limits.
+        settings.addressRateLimit = .off
+        settings.principalRateLimit = .off
         // Check the policies before spending time on a cluster: a broken set is reported at once.
         let policySet = try ActivePolicySet.load(directory: policies)
         let logger = LogSetup.bootstrap(settings)

@@ -128,9 +128,14 @@ struct TokenCommand: AsyncParsableCommand {
         }
     }
 
-    /// Revokes a token at once.
+    /// Revokes a token at once; returns once every live broker has dropped it.
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke an API token now.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an API token now.",
+            discussion: "Returns once every running broker has dropped the token from its caches, waiting at most "
+                + "tokens.revocation_wait_ms (default 5 s) for their acknowledgements; a broker that does not "
+                + "acknowledge in time is named on stderr, its caches are switched off, and the command still returns "
+                + "only once that broker can no longer answer from them.")
 
         @OptionGroup var options: ServerOptions
 
@@ -155,11 +160,14 @@ struct TokenCommand: AsyncParsableCommand {
 
 extension ApiTokens {
     /// The token service on `database`, auditing as this broker's configured source; a new token's groups are
-    /// checked against the policies of the configured policies directory (what `airlock serve` loads).
+    /// checked against the policies of the configured policies directory (what `airlock serve` loads), and a
+    /// revocation waits for the running brokers as configured (`tokens.revocation_wait_ms`).
     static func on(_ database: Database, _ settings: AirlockConfiguration) -> ApiTokens {
         let directory = settings.policiesDirectory
         return ApiTokens(
-            store: ApiTokenStore(database: database, auditLog: AuditLog(source: settings.auditSource)),
+            store: ApiTokenStore(
+                database: database, auditLog: AuditLog(source: settings.auditSource),
+                barrier: RevocationBarrier(wait: settings.tokenRevocationWait)),
             policies: { try ActivePolicySet.load(directory: directory).policies })
     }
 }

@@ -44,9 +44,23 @@ public struct AuthenticationMiddleware<Context: AuthenticatedRequestContext>: Ro
         return try await next(request, context)
     }
 
-    /// Whether `path` is an API path (`/v1` or below) that is not exempt.
+    /// Whether `path` is an API path (`/v1` or below) that is not exempt, judged on the path as the router sees it
+    /// (empty segments collapsed), so `//v1/tokens` is no way around authentication. (``CanonicalPathMiddleware``
+    /// refuses such paths before this runs; this is the second line.)
     static func needsAuthentication(path: String, exempt: Set<String>) -> Bool {
-        guard path == "/v1" || path.hasPrefix("/v1/") else { return false }
-        return !exempt.contains(path)
+        let routed = routerPath(path)
+        guard isAPIPath(routed) else { return false }
+        return !exempt.contains(routed)
+    }
+
+    /// Whether `path` is `/v1` or below, as the router sees it.
+    static func isAPIPath(_ path: String) -> Bool {
+        let routed = routerPath(path)
+        return routed == "/v1" || routed.hasPrefix("/v1/")
+    }
+
+    /// `path` with empty segments dropped, as Hummingbird's router matches it.
+    static func routerPath(_ path: String) -> String {
+        "/" + path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
     }
 }

@@ -10,9 +10,10 @@ import Hummingbird
 /// - `POST /v1/tokens` → 201 with the token's record and `token`, the secret, shown this once (`Cache-Control:
 ///   no-store`, `Pragma: no-cache`); Airlock keeps only its hash.
 /// - `GET /v1/tokens` → `{items: [record]}`, newest first, revoked ones included; never a secret or its hash.
-/// - `DELETE /v1/tokens/{id}` → 204; the token is refused from its next request on (the authenticator looks every
-///   `alk_` token up in the database, nothing is cached). Revoking a revoked token is 204 again, as Vault's
-///   revoke is idempotent; an id that names no token (or is no UUID) is 404 `not_found`.
+/// - `DELETE /v1/tokens/{id}` → 204 once every live broker has dropped the token from its caches (see
+///   ``RevocationBarrier``), so it is refused from its next request on, whichever broker that reaches. Revoking a
+///   revoked token is 204 again, as Vault's revoke is idempotent; an id that names no token (or is no UUID) is 404
+///   `not_found`.
 ///
 /// `airlock.token.created` and `airlock.token.revoked` are audited with the caller's principal id as `actor`.
 struct TokenRoutes {
