@@ -123,6 +123,7 @@ let package = Package(
             name: "AirlockTestSupport",
             dependencies: [
                 "AirlockCore",
+                "AirlockProviders",
                 "AirlockPostgres",
                 "AirlockStore",
                 "AirlockLocalCluster",

@@ -147,8 +147,8 @@ struct BrokerInfrastructureTests {
             for index in 0..<(limit + 10) {
                 let approver = String(format: "member-%03d", index)
                 try await database.client.query("""
-                    INSERT INTO approvals (id, request_id, approver_id, verdict, groups, created_at)
-                    VALUES (\(UUID()), \(requestID), \(approver), 'approve', ARRAY['dba', 'security'], now())
+                    INSERT INTO approvals (id, request_id, approver_id, approver_kind, verdict, groups, created_at)
+                    VALUES (\(UUID()), \(requestID), \(approver), 'user', 'approve', ARRAY['dba', 'security'], now())
                     """, logger: logger)
             }
             let store = AccessRequestStore(database: database, auditLog: AuditLog(source: "/airlock/test"), logger: logger)

@@ -1,5 +1,6 @@
 import AirlockLocalCluster
 import AirlockPostgres
+import AirlockProviders
 import AirlockStore
 import Foundation
 import Logging
@@ -60,27 +61,41 @@ public enum TestDatabase {
 actor Server {
     static let shared = Server()
 
-    private var admin: DatabaseURL?
+    private var admin: Task<DatabaseURL, any Error>?
     private var template: Task<String, any Error>?
     private var counter = 0
     private let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 
-    func adminURL() throws -> DatabaseURL {
-        if let admin { return admin }
-        let url: DatabaseURL
-        if let given = ProcessInfo.processInfo.environment["AIRLOCK_TEST_DATABASE_URL"], !given.isEmpty {
-            url = try DatabaseURL(given)
-        } else {
+    /// The superuser URL, the cluster started once: concurrent first callers all wait on the same task.
+    func adminURL() async throws -> DatabaseURL {
+        if let admin { return try await admin.value }
+        let task = Task {
+            if let given = ProcessInfo.processInfo.environment["AIRLOCK_TEST_DATABASE_URL"], !given.isEmpty {
+                return try DatabaseURL(given)
+            }
             let cluster = try LocalPostgresCluster.start()
             LocalPostgresCluster.stopAtExit(cluster)
-            url = try DatabaseURL(cluster.url(database: "postgres") )
+            let url = try DatabaseURL(cluster.url(database: "postgres"))
+            try await Self.cheapenLogins(url)
+            return url
         }
-        admin = url
-        return url
+        admin = task
+        return try await task.value
+    }
+
+    /// Hundreds of tests open pools at once, and every connection runs the client side of SCRAM (PBKDF2 with the
+    /// verifier's iteration count, 4096 from initdb) on an event loop of this process: in a debug build on two cores
+    /// that starves the loops until connects time out. The superuser's password is 32 random characters, so the
+    /// iteration count protects nothing (as for issued logins, Docs/threat-model.md): the test cluster's superuser
+    /// gets a verifier with 16 iterations. The password itself stays the same.
+    private static func cheapenLogins(_ url: DatabaseURL) async throws {
+        guard let password = url.password else { return }
+        let verifier = try SCRAMVerifier(password: password, iterations: 16).text
+        try await run("ALTER ROLE \(try SQLIdentifier.quoted(url.username)) PASSWORD '\(verifier)'", on: url)
     }
 
     func createDatabase(migrated: Bool) async throws -> DatabaseURL {
-        let admin = try adminURL()
+        let admin = try await adminURL()
         let template = migrated ? try await migratedTemplate(admin: admin) : ""
         counter += 1
         let name = "airlock_t_\(runID)_\(counter)"
