@@ -32,12 +32,12 @@ struct LeasesCommand: AsyncParsableCommand {
             }
             for lease in items {
                 let fields = [
-                    lease["id"]?.stringValue ?? "?", lease["status"]?.stringValue ?? "?",
-                    "\(lease["resource"]?.stringValue ?? "?")/\(lease["role"]?.stringValue ?? "?")",
-                    lease["username"]?.stringValue ?? "-", "expires \(lease["expires_at"]?.stringValue ?? "?")",
+                    lease["id"]?.shown ?? "?", lease["status"]?.shown ?? "?",
+                    "\(lease["resource"]?.shown ?? "?")/\(lease["role"]?.shown ?? "?")",
+                    lease["username"]?.shown ?? "-", "expires \(lease["expires_at"]?.shown ?? "?")",
                 ]
                 var line = fields.joined(separator: "  ")
-                if let error = lease["last_error"]?.stringValue { line += "  (\(error))" }
+                if let error = lease["last_error"]?.shown { line += "  (\(error))" }
                 print(line)
             }
         }

@@ -30,8 +30,8 @@ struct RenewCommand: AsyncParsableCommand {
                 return
             }
             let renewed = try reply.json()
-            print("lease \(renewed["id"]?.stringValue ?? lease): \(renewed["status"]?.stringValue ?? "?") until "
-                + (renewed["expires_at"]?.stringValue ?? "?"))
+            print("lease \(renewed["id"]?.shown ?? lease): \(renewed["status"]?.shown ?? "?") until "
+                + (renewed["expires_at"]?.shown ?? "?"))
             let asked = Date().addingTimeInterval(TimeInterval(try ClientOutput.parseDuration(ttl)))
             if let text = renewed["expires_at"]?.stringValue, let expiry = try? Date(text, strategy: .iso8601),
                expiry.addingTimeInterval(60) < asked {

@@ -47,9 +47,9 @@ struct RevokeCommand: AsyncParsableCommand {
                 return
             }
             let lease = try reply.json()
-            let status = lease["status"]?.stringValue ?? "?"
-            var line = "lease \(lease["id"]?.stringValue ?? id): \(status)"
-            if let error = lease["last_error"]?.stringValue { line += " (\(error); retrying in the background)" }
+            let status = lease["status"]?.shown ?? "?"
+            var line = "lease \(lease["id"]?.shown ?? id): \(status)"
+            if let error = lease["last_error"]?.shown { line += " (\(error); retrying in the background)" }
             print(line)
         }
     }
@@ -64,18 +64,18 @@ struct RevokeCommand: AsyncParsableCommand {
         let answer = try reply.json()
         let leases = answer["items"]?.arrayValue ?? []
         let closed = answer["closed_requests"]?.arrayValue ?? []
-        print("principal \(principal): \(leases.count) lease(s) ended, \(closed.count) open request(s) closed")
+        print("principal \(TerminalText.escaped(principal)): \(leases.count) lease(s) ended, \(closed.count) open request(s) closed")
         for lease in leases {
-            var line = "  lease \(lease["id"]?.stringValue ?? "?")  "
-                + "\(lease["resource"]?.stringValue ?? "?")/\(lease["role"]?.stringValue ?? "?")  "
-                + (lease["status"]?.stringValue ?? "?")
-            if let error = lease["last_error"]?.stringValue { line += " (\(error); retrying in the background)" }
+            var line = "  lease \(lease["id"]?.shown ?? "?")  "
+                + "\(lease["resource"]?.shown ?? "?")/\(lease["role"]?.shown ?? "?")  "
+                + (lease["status"]?.shown ?? "?")
+            if let error = lease["last_error"]?.shown { line += " (\(error); retrying in the background)" }
             print(line)
         }
         for request in closed {
-            print("  request \(request["id"]?.stringValue ?? "?")  "
-                + "\(request["resource"]?.stringValue ?? "?")/\(request["role"]?.stringValue ?? "?")  "
-                + "\(request["previous_status"]?.stringValue ?? "?") -> \(request["status"]?.stringValue ?? "?")")
+            print("  request \(request["id"]?.shown ?? "?")  "
+                + "\(request["resource"]?.shown ?? "?")/\(request["role"]?.shown ?? "?")  "
+                + "\(request["previous_status"]?.shown ?? "?") -> \(request["status"]?.shown ?? "?")")
         }
     }
 }

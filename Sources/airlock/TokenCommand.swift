@@ -109,7 +109,7 @@ struct TokenCommand: AsyncParsableCommand {
             let expires = record.expiresAt.map { AuditTime.format($0) } ?? "never"
             let scopes = record.scopes.map(\.rawValue).joined(separator: ",")
             let lastUsed = record.lastUsedAt.map { AuditTime.format($0) } ?? "never"
-            let name = record.name.isEmpty ? "-" : record.name
+            let name = record.name.isEmpty ? "-" : TerminalText.escaped(record.name)
             return "\(record.id.uuidString.lowercased())  \(state)  \(name)  scopes=\(scopes)  expires=\(expires)"
                 + "  last_used=\(lastUsed)"
         }

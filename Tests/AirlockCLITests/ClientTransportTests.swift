@@ -136,6 +136,13 @@ struct ClientTransportTests {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: hostilePending)))
         }
+        router.get("/v1/leases") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: """
+                {"items":[{"id":"5d1c5d1e-7a52-4c2e-9f0e-0d7b0e7d0a02","status":"active","resource":"orders\\u202e",
+                "role":"readonly","username":"u\\n  lease forged","expires_at":"2026-12-03T20:00:00Z",
+                "last_error":"x\\u009b2J"}],"next_cursor":null}
+                """)))
+        }
         router.post("/v1/access-requests/{id}/approve") { _, _ in
             Response(status: .forbidden, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(
                 string: #"{"error":{"code":"forbidden","message":"no\n  needs: nothing\u009b\u202e","request_id":"r"}}"#)))
@@ -163,6 +170,11 @@ struct ClientTransportTests {
                 #expect(scalar == "\n" || !(scalar.properties.generalCategory == .control
                     || scalar.properties.generalCategory == .format || scalar.value == 0x2028), "raw \(scalar.value)")
             }
+            let leases = try await AirlockBinary.run(
+                ["leases", "--addr", address, "--token", Self.secret], environment: ["AIRLOCK_HOME": home])
+            #expect(leases.status == 0, "\(leases.errors)")
+            #expect(leases.output.contains(#"orders\u{202E}/readonly"#) && leases.output.contains(#"u\n  lease forged"#)
+                && leases.output.contains(#"x\u{9B}2J"#), "\(leases.output)")
             let approve = try await AirlockBinary.run(
                 ["approve", UUID().uuidString, "--addr", address, "--token", Self.secret], environment: ["AIRLOCK_HOME": home])
             #expect(approve.status == 1)
