@@ -46,6 +46,24 @@ struct ClientHTTP: Sendable {
         try await send("GET", path, body: nil)
     }
 
+    /// Every page of a `{items, next_cursor}` list at `path` (which already has a query), up to `cap` items; with
+    /// the raw pages for `--json` (one page is printed as it came).
+    func allPages(_ path: String, cap: Int = 10_000) async throws -> (items: [JSONValue], json: String) {
+        var items: [JSONValue] = []
+        var texts: [String] = []
+        var cursor: String?
+        repeat {
+            let query = cursor.map { "&cursor=\(pathSegment($0))" } ?? ""
+            let reply = try await get(path + query)
+            let page = try reply.json()
+            texts.append(reply.text)
+            items += page["items"]?.arrayValue ?? []
+            cursor = page["next_cursor"]?.stringValue
+        } while cursor != nil && items.count < cap
+        let json = texts.count == 1 ? texts[0] : JSONValue.object(["items": .array(items), "next_cursor": .null]).description
+        return (items, json)
+    }
+
     func post(_ path: String, _ body: JSONValue) async throws -> Reply {
         try await send("POST", path, body: body)
     }

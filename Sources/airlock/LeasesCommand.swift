@@ -11,19 +11,9 @@ struct LeasesCommand: AsyncParsableCommand {
         try await runClient {
             // Every page (500 leases each), newest first, up to 10,000 leases.
             let client = try options.client()
-            var items: [JSONValue] = []
-            var texts: [String] = []
-            var cursor: String?
-            repeat {
-                let query = cursor.map { "&cursor=\(pathSegment($0))" } ?? ""
-                let reply = try await client.get("/v1/leases?limit=500\(query)")
-                let page = try reply.json()
-                texts.append(reply.text)
-                items += page["items"]?.arrayValue ?? []
-                cursor = page["next_cursor"]?.stringValue
-            } while cursor != nil && items.count < 10_000
+            let (items, json) = try await client.allPages("/v1/leases?limit=500")
             if options.json {
-                print(texts.count == 1 ? texts[0] : JSONValue.object(["items": .array(items), "next_cursor": .null]).description)
+                print(json)
                 return
             }
             if items.isEmpty {

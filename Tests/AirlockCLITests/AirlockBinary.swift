@@ -1,3 +1,4 @@
+import AirlockLocalCluster
 import AirlockStore
 import Foundation
 
@@ -98,4 +99,46 @@ extension DatabaseURL {
         let auth = password.map { "\(user):\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0)" } ?? user
         return "postgres://\(auth)@\(host):\(port)/\(database)?sslmode=\(tlsMode.rawValue)"
     }
+}
+
+/// A real `airlock dev` for a test: started on a free port, ready, with a fresh `AIRLOCK_HOME` pointed at it.
+/// Call ``stop()`` when done (`defer`).
+struct DevBroker {
+    let running: AirlockBinary.Running
+    /// `http://127.0.0.1:PORT`.
+    let address: String
+    /// The `AIRLOCK_HOME` of the test's client commands (not created: `login` creates it).
+    let home: String
+    /// The admin token the banner printed.
+    let adminToken: String
+
+    /// `AIRLOCK_HOME` and `AIRLOCK_ADDR` for client commands against this broker.
+    var environment: [String: String] { ["AIRLOCK_HOME": home, "AIRLOCK_ADDR": address] }
+
+    static func start() async throws -> DevBroker {
+        let port = try FreePort.find()
+        let dev = try AirlockBinary.start(["dev", "--port", "\(port)", "--json"])
+        guard let banner = try await dev.firstLine(upTo: .seconds(90)) else {
+            dev.kill()
+            throw DevBrokerError("no JSON line; stderr: \(dev.errors)")
+        }
+        let address = "http://127.0.0.1:\(port)"
+        guard try await DevCommandTests.waitForStatus(200, url: "\(address)/readyz", upTo: .seconds(30)),
+              let admin = (try JSONSerialization.jsonObject(with: Data(banner.utf8)) as? [String: Any])?["admin_token"]
+                as? String else {
+            dev.kill()
+            throw DevBrokerError("airlock dev did not become ready; stderr: \(dev.errors)")
+        }
+        return DevBroker(running: dev, address: address, home: ClientCommandTests.home(), adminToken: admin)
+    }
+
+    func stop() {
+        running.kill()
+        try? FileManager.default.removeItem(atPath: home)
+    }
+}
+
+struct DevBrokerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

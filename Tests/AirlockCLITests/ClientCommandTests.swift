@@ -96,17 +96,10 @@ struct ClientCommandTests {
     /// credential up once, and run a command with another one.
     @Test(.timeLimit(.minutes(3)))
     func requestAndPickUpAgainstDev() async throws {
-        let port = try FreePort.find()
-        let home = Self.home()
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let dev = try AirlockBinary.start(["dev", "--port", "\(port)", "--json"])
-        defer { dev.kill() }
-        let banner = try #require(try await dev.firstLine(upTo: .seconds(90)), "no JSON line; stderr: \(dev.errors)")
-        let broker = "http://127.0.0.1:\(port)"
-        #expect(try await DevCommandTests.waitForStatus(200, url: "\(broker)/readyz", upTo: .seconds(30)))
-        let env = ["AIRLOCK_HOME": home, "AIRLOCK_ADDR": broker]
-        let adminToken = try #require(
-            (try JSONSerialization.jsonObject(with: Data(banner.utf8)) as? [String: Any])?["admin_token"] as? String)
+        let dev = try await DevBroker.start()
+        defer { dev.stop() }
+        let (broker, env, home) = (dev.address, dev.environment, dev.home)
+        let adminToken = dev.adminToken
 
         let login = try await AirlockBinary.run(["login", "--dev", "alice", "--groups", "sre", "--mfa"], environment: env)
         #expect(login.status == 0, "\(login.errors)")
@@ -208,7 +201,7 @@ struct ClientCommandTests {
         #expect(write.errors.contains("(policy_denied)") && write.errors.contains("decision: deny"), "\(write.errors)")
         #expect(write.errors.contains("services-no-prod-write"), "\(write.errors)")
 
-        dev.process.interrupt()
-        #expect(try await dev.wait(upTo: .seconds(60)) == 0, "stderr: \(dev.errors)")
+        dev.running.process.interrupt()
+        #expect(try await dev.running.wait(upTo: .seconds(60)) == 0, "stderr: \(dev.running.errors)")
     }
 }

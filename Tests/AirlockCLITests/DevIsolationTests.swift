@@ -18,15 +18,9 @@ struct DevIsolationTests {
 
     @Test(.timeLimit(.minutes(3)))
     func execEnvironmentAndDatabaseIsolation() async throws {
-        let port = try FreePort.find()
-        let home = ClientCommandTests.home()
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let dev = try AirlockBinary.start(["dev", "--port", "\(port)", "--json"])
-        defer { dev.kill() }
-        _ = try #require(try await dev.firstLine(upTo: .seconds(90)), "no JSON line; stderr: \(dev.errors)")
-        let broker = "http://127.0.0.1:\(port)"
-        #expect(try await DevCommandTests.waitForStatus(200, url: "\(broker)/readyz", upTo: .seconds(30)))
-        let env = ["AIRLOCK_HOME": home, "AIRLOCK_ADDR": broker]
+        let dev = try await DevBroker.start()
+        defer { dev.stop() }
+        let (env, home) = (dev.environment, dev.home)
         let login = try await AirlockBinary.run(["login", "--dev", "alice", "--groups", "sre", "--mfa"], environment: env)
         #expect(login.status == 0, "\(login.errors)")
         let request = try await AirlockBinary.run(ClientCommandTests.ask, environment: env)
@@ -70,7 +64,7 @@ struct DevIsolationTests {
             #expect(await failure(database) == "42501", "an issued login connected to `\(database)`")
         }
 
-        dev.process.interrupt()
-        #expect(try await dev.wait(upTo: .seconds(60)) == 0, "stderr: \(dev.errors)")
+        dev.running.process.interrupt()
+        #expect(try await dev.running.wait(upTo: .seconds(60)) == 0, "stderr: \(dev.running.errors)")
     }
 }

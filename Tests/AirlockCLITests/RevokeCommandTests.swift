@@ -16,17 +16,10 @@ struct RevokeCommandTests {
     /// switch by the id as Airlock shows it (the CLI percent-encodes `:` and `/` into the path).
     @Test(.timeLimit(.minutes(3)))
     func revokeAllOfAnIdWithASlash() async throws {
-        let port = try FreePort.find()
-        let home = ClientCommandTests.home()
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let dev = try AirlockBinary.start(["dev", "--port", "\(port)", "--json"])
-        defer { dev.kill() }
-        let banner = try #require(try await dev.firstLine(upTo: .seconds(90)), "no JSON line; stderr: \(dev.errors)")
-        let broker = "http://127.0.0.1:\(port)"
-        #expect(try await DevCommandTests.waitForStatus(200, url: "\(broker)/readyz", upTo: .seconds(30)))
-        let env = ["AIRLOCK_HOME": home, "AIRLOCK_ADDR": broker]
-        let admin = try #require(
-            (try JSONSerialization.jsonObject(with: Data(banner.utf8)) as? [String: Any])?["admin_token"] as? String)
+        let dev = try await DevBroker.start()
+        defer { dev.stop() }
+        let env = dev.environment
+        let admin = dev.adminToken
 
         let login = try await AirlockBinary.run(["login", "--dev", "repo:org/app", "--groups", "sre", "--mfa"], environment: env)
         #expect(login.status == 0, "\(login.errors)")
