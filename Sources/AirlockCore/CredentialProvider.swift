@@ -174,11 +174,11 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable, Equatable
 public struct RevocationOutcome: Sendable, Equatable, CustomStringConvertible {
     /// One step of a revocation.
     public enum Step: String, Sendable, Hashable, CaseIterable {
-        /// `ALTER ROLE … NOLOGIN`.
+        /// `ALTER ROLE … NOLOGIN`, and `REVOKE` of every role it is a member of (its group role).
         case disableLogin = "disable_login"
         /// `pg_terminate_backend` of the role's sessions.
         case terminateSessions = "terminate_sessions"
-        /// `REASSIGN OWNED BY … TO CURRENT_USER` and `DROP OWNED BY …` in the target database.
+        /// `DROP OWNED BY …` in the target database: what the login created is dropped, never handed to another role.
         case dropOwned = "drop_owned"
         /// `DROP ROLE IF EXISTS`.
         case dropRole = "drop_role"

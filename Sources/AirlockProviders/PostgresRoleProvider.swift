@@ -134,12 +134,9 @@ public final class PostgresRoleProvider: Service, Sendable {
     public func login(of leaseID: UUID, on resource: Resource) async throws -> String? {
         let target = try Self.target(of: resource)
         let comment = try PostgresStatements.leaseComment(leaseID)
-        return try await withDeadline("find login") {
-            do {
-                return try await self.roles(named: nil, orCommented: comment, on: target).first { $0.isLeases }?.name
-            } catch {
-                throw Self.wrap(error, "find login")
-            }
+        let logger = self.logger
+        return try await onConnection("find login", to: target) { connection in
+            try await Self.roles(named: nil, orCommented: comment, on: connection, logger: logger).first { $0.isLeases }?.name
         }
     }
 
@@ -153,12 +150,9 @@ public final class PostgresRoleProvider: Service, Sendable {
         let comment = try PostgresStatements.leaseComment(leaseID)
         let statement = "ALTER ROLE \(try SQLIdentifier.quoted(username)) VALID UNTIL "
             + (try PostgresStatements.timestampLiteral(validUntil))
-        let found = try await withDeadline("check login") {
-            do {
-                return try await self.roles(named: username, orCommented: comment, on: target)
-            } catch {
-                throw Self.wrap(error, "check login")
-            }
+        let logger = self.logger
+        let found = try await onConnection("check login", to: target) { connection in
+            try await Self.roles(named: username, orCommented: comment, on: connection, logger: logger)
         }
         guard found.contains(where: { $0.name == username && $0.isLeases }) else {
             throw Self.notThisLeases(username, leaseID, exists: found.contains { $0.name == username })
@@ -166,8 +160,8 @@ public final class PostgresRoleProvider: Service, Sendable {
         try await execute([statement], on: target, what: "extend login")
     }
 
-    /// Revokes the login of `leaseID`: NOLOGIN, terminate its sessions, hand over and drop what it owns in the
-    /// target database, drop the role. Idempotent ("does not exist" is success); every step is tried even when an
+    /// Revokes the login of `leaseID`: NOLOGIN and out of its group role, terminate its sessions, drop what it
+    /// owns in the target database (never handed to another role), drop the role. Idempotent ("does not exist" is success); every step is tried even when an
     /// earlier one fails, and the outcome lists the failures (retry until ``RevocationOutcome/isComplete``).
     ///
     /// The lease's login is the role named `username` (the name the lease recorded) if it carries the comment
@@ -183,9 +177,7 @@ public final class PostgresRoleProvider: Service, Sendable {
         let identifier = username ?? "lease \(leaseID.uuidString.lowercased())"
         let found: [FoundRole]
         do {
-            found = try await withDeadline("check role") {
-                try await self.roles(named: username, orCommented: comment, on: target)
-            }
+            found = try await roles(named: username, orCommented: comment, on: target)
         } catch {
             // Without knowing what is the lease's, nothing is touched; the revocation is retried.
             let reason = "cannot find the lease's login: \((error as? ProviderError)?.message ?? describeDatabaseError(error))"
@@ -237,13 +229,10 @@ public final class PostgresRoleProvider: Service, Sendable {
             guard let target = resource.postgres, seen.insert("\(target.host):\(target.port)").inserted else { continue }
             var check = ClusterCheck(cluster: "\(target.host):\(target.port)", databasesOpenToPublic: [])
             do {
-                check.databasesOpenToPublic = try await withDeadline("check databases") {
-                    do {
-                        return try await self.pools.client(for: target).query(Self.openToPublicQuery, logger: self.logger)
-                            .collect().map { try $0.decode(String.self) }
-                    } catch {
-                        throw Self.wrap(error, "check databases")
-                    }
+                let logger = self.logger
+                check.databasesOpenToPublic = try await onConnection("check databases", to: target) { connection in
+                    try await connection.query(Self.openToPublicQuery, logger: logger)
+                        .collect().map { try $0.decode(String.self) }
                 }
             } catch {
                 check.failure = (error as? ProviderError)?.message ?? describeDatabaseError(error)
@@ -278,21 +267,23 @@ public final class PostgresRoleProvider: Service, Sendable {
 
     private func applyGroupRole(_ sync: GroupRoleSync, target: PostgresTarget) async throws -> GroupRolePreparation {
         let logger = self.logger
-        let result = try await withDeadline("prepare group role") {
-            // Roles are cluster-wide while the advisory lock is per database: another database of the same cluster
-            // (another broker's resource of the same id) may create the group role at the same moment. The second
-            // attempt finds it and only brings its grants in step.
-            for attempt in 1... {
-                do {
-                    return try await self.pools.client(for: target).withTransaction(logger: logger) { connection in
+        // Roles are cluster-wide while the advisory lock is per database: another database of the same cluster
+        // (another broker's resource of the same id) may create the group role at the same moment. The second
+        // attempt finds it and only brings its grants in step.
+        var attempt = 0
+        let result: GroupRolePreparation
+        while true {
+            attempt += 1
+            do {
+                result = try await onConnection("prepare group role", to: target) { connection in
+                    try await connection.withTransaction(logger: logger) { connection in
                         try await sync.apply(on: connection, logger: logger)
                     }
-                } catch {
-                    let state = databaseErrorState(error)
-                    guard attempt < 3, state == "23505" || state == "42710" else { throw Self.wrap(error, "prepare group role") }
                 }
+                break
+            } catch let error as ProviderError where attempt < 3 && (error.code == "sqlstate_23505" || error.code == "sqlstate_42710") {
+                continue
             }
-            throw ProviderError(code: "prepare_failed", message: "prepare group role: gave up")
         }
         if !result.databasesOpenToPublic.isEmpty {
             logger.warning(
@@ -310,7 +301,16 @@ public final class PostgresRoleProvider: Service, Sendable {
 
     /// The role named `name` (if given) and every role commented `comment`, each with whether it carries it.
     private func roles(named name: String?, orCommented comment: String, on target: PostgresTarget) async throws -> [FoundRole] {
-        try await pools.client(for: target).query(
+        let logger = self.logger
+        return try await onConnection("check role", to: target) { connection in
+            try await Self.roles(named: name, orCommented: comment, on: connection, logger: logger)
+        }
+    }
+
+    private static func roles(
+        named name: String?, orCommented comment: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [FoundRole] {
+        try await connection.query(
             """
             SELECT r.rolname::text, coalesce(d.description = \(comment), false) FROM pg_catalog.pg_roles r
             LEFT JOIN pg_catalog.pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_catalog.pg_authid'::regclass
@@ -345,17 +345,31 @@ public final class PostgresRoleProvider: Service, Sendable {
             }
             return outcome
         }
+        // What the login created is dropped, never handed to anyone: reassigned to the admin role (often a
+        // superuser), a `SECURITY DEFINER` function or a view the login wrote would run with the admin's rights.
+        // Its memberships go first, so that anything of it that survives a failed step (an object another role
+        // made depend on it) holds no privilege in the meantime.
         let steps: [(RevocationOutcome.Step, [String])] = [
             (.disableLogin, ["ALTER ROLE \(role) NOLOGIN"]),
             (.terminateSessions, []),
-            (.dropOwned, ["REASSIGN OWNED BY \(role) TO CURRENT_USER", "DROP OWNED BY \(role)"]),
+            (.dropOwned, ["DROP OWNED BY \(role)"]),
             (.dropRole, ["DROP ROLE IF EXISTS \(role)"]),
         ]
         for (step, statements) in steps {
             do {
-                if step == .terminateSessions {
+                switch step {
+                case .terminateSessions:
                     outcome.terminatedSessions = try await terminateSessions(of: username, target: target)
-                } else {
+                case .disableLogin:
+                    try await execute(statements, on: target, what: step.rawValue)
+                    try await revokeMemberships(of: username, target: target)
+                case .dropRole:
+                    do {
+                        try await execute(statements, on: target, what: step.rawValue)
+                    } catch let error as ProviderError where error.code == "sqlstate_2BP01" {
+                        throw await ownedElsewhere(username, target: target) ?? error
+                    }
+                case .dropOwned:
                     try await execute(statements, on: target, what: step.rawValue)
                 }
             } catch let error as ProviderError where error.code == "sqlstate_42704" {
@@ -367,11 +381,55 @@ public final class PostgresRoleProvider: Service, Sendable {
         return outcome
     }
 
+    /// Takes from the login every role it is a member of (its group role), so it holds no privilege even before
+    /// it is dropped.
+    private func revokeMemberships(of username: String, target: PostgresTarget) async throws {
+        let logger = self.logger
+        let groups = try await onConnection("list memberships", to: target) { connection in
+                try await connection.query(
+                    """
+                    SELECT g.rolname::text FROM pg_catalog.pg_auth_members m
+                    JOIN pg_catalog.pg_roles g ON g.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member
+                    WHERE u.rolname = \(username) ORDER BY 1
+                    """, logger: logger
+                ).collect().map { try $0.decode(String.self) }
+        }
+        let login = try SQLIdentifier.quoted(username)
+        var statements: [String] = []
+        for group in groups {
+            // A name Airlock cannot quote was not granted by Airlock; the login's drop takes it away regardless.
+            guard let quoted = try? SQLIdentifier.quoted(group) else { continue }
+            statements.append("REVOKE \(quoted) FROM \(login)")
+        }
+        if !statements.isEmpty { try await execute(statements, on: target, what: "revoke memberships") }
+    }
+
+    /// Why `username` cannot be dropped when it owns objects in other databases of the cluster (where
+    /// `DROP OWNED` in the target's database does not reach): a failure naming them, or nil if it owns none.
+    private func ownedElsewhere(_ username: String, target: PostgresTarget) async -> ProviderError? {
+        let logger = self.logger
+        let databases = try? await onConnection("find owned objects", to: target) { connection in
+            try await connection.query(
+                """
+                SELECT DISTINCT d.datname::text FROM pg_catalog.pg_shdepend s
+                JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid AND s.refclassid = 'pg_catalog.pg_authid'::regclass
+                JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+                WHERE r.rolname = \(username) AND d.datname <> current_database() ORDER BY 1
+                """, logger: logger
+            ).collect().map { try $0.decode(String.self) }
+        }
+        guard let databases, !databases.isEmpty else { return nil }
+        return ProviderError(
+            code: "sqlstate_2BP01",
+            message: "drop role: the login owns objects or holds privileges in other databases of the cluster ("
+                + databases.joined(separator: ", ") + "); run DROP OWNED BY \(username) in each, and Airlock's next "
+                + "attempt drops the login")
+    }
+
     private func terminateSessions(of username: String, target: PostgresTarget) async throws -> Int {
         let logger = self.logger
-        return try await withDeadline("terminate sessions") {
-            do {
-                let rows = try await self.pools.client(for: target).query(
+        return try await onConnection("terminate sessions", to: target) { connection in
+                let rows = try await connection.query(
                     """
                     SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))::int8 FROM pg_catalog.pg_stat_activity
                     WHERE usename = \(username) AND pid <> pg_backend_pid()
@@ -379,24 +437,15 @@ public final class PostgresRoleProvider: Service, Sendable {
                     logger: logger
                 ).collect()
                 return Int(try rows.first?.decode(Int64.self) ?? 0)
-            } catch {
-                throw Self.wrap(error, "terminate sessions")
-            }
         }
     }
 
     /// Runs trusted statements (built from validated parts) in order on one pooled connection.
     private func execute(_ statements: [String], on target: PostgresTarget, what: String) async throws {
         let logger = self.logger
-        try await withDeadline(what) {
-            do {
-                try await self.pools.client(for: target).withConnection { connection in
-                    for statement in statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                }
-            } catch {
-                throw Self.wrap(error, what)
+        try await onConnection(what, to: target) { connection in
+            for statement in statements {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
     }
@@ -408,12 +457,28 @@ public final class PostgresRoleProvider: Service, Sendable {
         return ProviderError(code: code, message: "\(what): \(describeDatabaseError(error))")
     }
 
-    /// Runs `body` bounded by ``operationTimeout`` (even when it ignores cancellation), failing with a
-    /// `timeout` ``ProviderError`` naming `what`.
-    private func withDeadline<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// Runs `body` on one pooled connection of `target`, bounded by ``operationTimeout`` from the moment it asks
+    /// for the connection: past it the call is abandoned with a `timeout` ``ProviderError`` naming `what`, and the
+    /// connection it held is closed. A query on a stalled server ignores cancellation; left alone it would hold its
+    /// connection for good, and a few stalled calls would take the whole pool of the target with them.
+    private func onConnection<T: Sendable>(
+        _ what: String, to target: PostgresTarget, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let held = HeldConnection()
         do {
-            return try await withTimeout(operationTimeout, body)
+            return try await withTimeout(operationTimeout) {
+                do {
+                    return try await self.pools.client(for: target).withConnection { connection in
+                        held.hold(connection)
+                        defer { held.release() }
+                        return try await body(connection)
+                    }
+                } catch {
+                    throw Self.wrap(error, what)
+                }
+            }
         } catch let error as TimeoutError {
+            held.closeAbandoned()
             throw ProviderError(code: "timeout", message: "\(what) did not finish within \(error.limit)")
         }
     }
@@ -436,5 +501,23 @@ public final class PostgresRoleProvider: Service, Sendable {
             throw ProviderError(code: "unknown_role", message: "resource \(resource.id) has no role template \(name)")
         }
         return (target, template)
+    }
+}
+
+/// The connection an ``PostgresRoleProvider`` call holds, so that a call abandoned at its deadline can close it.
+private final class HeldConnection: Sendable {
+    private let connection = Mutex<PostgresConnection?>(nil)
+
+    func hold(_ connection: PostgresConnection) { self.connection.withLock { $0 = connection } }
+
+    func release() { connection.withLock { $0 = nil } }
+
+    /// Closes the connection still held by an abandoned call (its query fails, and the pool replaces it).
+    func closeAbandoned() {
+        guard let abandoned = connection.withLock({ held -> PostgresConnection? in
+            defer { held = nil }
+            return held
+        }) else { return }
+        Task { try? await abandoned.close() }
     }
 }
