@@ -478,7 +478,7 @@ public final class PostgresRoleProvider: Service, Sendable {
                 }
             }
         } catch let error as TimeoutError {
-            held.closeAbandoned()
+            await held.closeAbandoned()
             throw ProviderError(code: "timeout", message: "\(what) did not finish within \(error.limit)")
         }
     }
@@ -512,12 +512,13 @@ private final class HeldConnection: Sendable {
 
     func release() { connection.withLock { $0 = nil } }
 
-    /// Closes the connection still held by an abandoned call (its query fails, and the pool replaces it).
-    func closeAbandoned() {
+    /// Closes the connection still held by an abandoned call, and returns once it is closed (its query fails, and
+    /// the pool replaces it rather than lend it again).
+    func closeAbandoned() async {
         guard let abandoned = connection.withLock({ held -> PostgresConnection? in
             defer { held = nil }
             return held
         }) else { return }
-        Task { try? await abandoned.close() }
+        try? await abandoned.close()
     }
 }

@@ -84,8 +84,10 @@ struct BrokerParts {
         let leaseStore = LeaseStore(requests: requests)
         let issuance = CredentialIssuance(requests: accessRequests, leases: leaseStore, providers: providers, logger: logger)
         let backoff = Backoff(base: .seconds(5), cap: .seconds(300))
+        // This process in `broker_instances`: the token listener registers it, and revocation claims record it.
+        let brokerID = UUID()
         let revocation = CredentialRevocation(
-            store: LeaseRevocationStore(requests: requests), catalog: catalog, providers: providers,
+            store: LeaseRevocationStore(requests: requests, claimant: brokerID), catalog: catalog, providers: providers,
             retryDelay: { attempts in
                 var generator = SystemRandomNumberGenerator()
                 return backoff.delay(attempt: attempts, using: &generator)
@@ -127,13 +129,11 @@ struct BrokerParts {
                            logger: logger, trapsHangup: config.reloadPoliciesOnHangup, brokerName: config.brokerName),
             TokenChangeListener(
                 database: database, caches: tokenCaches, logger: logger, heartbeatInterval: config.tokenHeartbeatInterval,
-                brokerName: config.brokerName, isDatabaseReady: { readiness.isMet("database") }),
+                brokerID: brokerID, brokerName: config.brokerName, isDatabaseReady: { readiness.isMet("database") }),
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
                 try await requests.expireDue(limit: 100).count == 100
             },
-            PeriodicSweep(name: "lease revocation", readiness: readiness, interval: .seconds(1), logger: logger) {
-                try await revocation.revokeDue(limit: 50) == 50
-            },
+            RevocationSweepService(sweep: RevocationSweep(revocation: revocation), readiness: readiness),
         ]
     }
 }

@@ -1,4 +1,5 @@
 import AirlockPostgres
+import AirlockBroker
 import AirlockStore
 import Logging
 import ServiceLifecycle
@@ -9,7 +10,7 @@ import ServiceLifecycle
 ///
 /// - `request expiry`: requests nobody decided within the request window, and approved requests nobody picked up
 ///   within the pickup window (each expiry commits with its `airlock.access.expired` event).
-/// - `lease revocation`: ``CredentialRevocation`` (expired, revoked and abandoned leases).
+/// Lease revocation runs in ``RevocationSweepService`` (one lane per resource).
 struct PeriodicSweep: Service {
     let name: String
     let readiness: Readiness
@@ -34,4 +35,22 @@ struct PeriodicSweep: Service {
 
 extension PeriodicSweep: CustomStringConvertible {
     var description: String { "PeriodicSweep(\(name), every \(interval))" }
+}
+
+/// The lease revocation sweep (``RevocationSweep``: one lane per resource) as a service: passes every second once
+/// the database is ready, until graceful shutdown.
+struct RevocationSweepService: Service {
+    let sweep: RevocationSweep
+    let readiness: Readiness
+
+    func run() async throws {
+        let readiness = self.readiness
+        await cancelWhenGracefulShutdown {
+            await sweep.run(interval: .seconds(1)) { readiness.isMet("database") }
+        }
+    }
+}
+
+extension RevocationSweepService: CustomStringConvertible {
+    var description: String { "RevocationSweepService(lanes of \(sweep.perResource), at most \(sweep.total))" }
 }

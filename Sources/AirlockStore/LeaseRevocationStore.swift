@@ -34,12 +34,24 @@ public struct LeaseRevocationStore: Sendable {
     /// How old an `issuing` lease must be before it counts as abandoned.
     public let issuingTimeout: TimeInterval
 
+    /// The broker claiming leases (its ``BrokerRegistry/id``), recorded on each claim while it is registered, so
+    /// that other brokers take its claims again as soon as it is gone.
+    public let claimant: UUID?
+
     /// The default claim timeout outlasts the longest revocation (each provider step has a 30 s deadline).
-    public init(requests: AccessRequestStore, claimTimeout: TimeInterval = 300, issuingTimeout: TimeInterval = 300) {
+    public init(
+        requests: AccessRequestStore, claimTimeout: TimeInterval = 300, issuingTimeout: TimeInterval = 300,
+        claimant: UUID? = nil
+    ) {
         self.requests = requests
         self.claimTimeout = claimTimeout
         self.issuingTimeout = issuingTimeout
+        self.claimant = claimant
     }
+
+    /// How long a broker's registration may go without a heartbeat before its claims are taken again: twice its
+    /// cache window (three heartbeats), and at least 5 s.
+    static let claimantGone = "greatest(5000, 2 * b.cache_window_ms)"
 
     private var logger: Logger { requests.logger }
 
@@ -58,9 +70,12 @@ public struct LeaseRevocationStore: Sendable {
         return marked
     }
 
-    /// Claims up to `limit` due leases (or only `ids`, when given): active past their expiry, `revoking` whose next
-    /// attempt is due, `issuing` older than ``issuingTimeout``.
-    public func claimDue(limit: Int = 50, ids: [UUID]? = nil) async throws -> [LeaseToRevoke] {
+    /// Claims up to `limit` due leases (or only `ids`, when given), none of the resources `excludingResources`:
+    /// active past their expiry, `revoking` whose next attempt is due or whose claiming broker is gone, `issuing`
+    /// older than ``issuingTimeout``.
+    public func claimDue(
+        limit: Int = 50, ids: [UUID]? = nil, excludingResources: [String] = []
+    ) async throws -> [LeaseToRevoke] {
         let now = requests.clock.now()
         let staleIssuing = now.addingTimeInterval(-issuingTimeout)
         let claimUntil = now.addingTimeInterval(claimTimeout)
@@ -69,12 +84,17 @@ public struct LeaseRevocationStore: Sendable {
                 SELECT id FROM leases
                 WHERE ((status = 'active' AND expires_at <= \(now))
                     OR (status = 'revoking' AND next_attempt_at <= \(now))
+                    OR (status = 'revoking' AND claimed_by IS NOT NULL AND claimed_by IS DISTINCT FROM \(claimant)
+                        AND NOT EXISTS (SELECT 1 FROM broker_instances b WHERE b.id = leases.claimed_by
+                            AND b.seen_at > now() - make_interval(secs => \(unescaped: Self.claimantGone) / 1000.0)))
                     OR (status = 'issuing' AND created_at <= \(staleIssuing)))
                   AND (\(ids)::uuid[] IS NULL OR id = ANY(\(ids)))
+                  AND NOT (resource_id = ANY(\(excludingResources)::text[]))
                 ORDER BY expires_at LIMIT \(max(1, limit))
                 FOR UPDATE SKIP LOCKED
             )
             UPDATE leases l SET status = 'revoking', attempts = l.attempts + 1, next_attempt_at = \(claimUntil),
+                claimed_by = (SELECT i.id FROM broker_instances i WHERE i.id = \(claimant)),
                 revoke_reason = coalesce(l.revoke_reason,
                     CASE WHEN l.status = 'issuing' THEN 'issuance_incomplete' ELSE 'expired' END)
             FROM due WHERE l.id = due.id
@@ -112,6 +132,7 @@ public struct LeaseRevocationStore: Sendable {
         try await requests.database.client.query("""
             WITH lease AS (
                 UPDATE leases SET status = \(status.rawValue), revoked_at = \(now), last_error = NULL, next_attempt_at = NULL,
+                    claimed_by = NULL,
                     username = coalesce(username, \(username))
                 WHERE id = \(lease.id) AND status = 'revoking'
                 RETURNING id
@@ -137,7 +158,7 @@ public struct LeaseRevocationStore: Sendable {
             data: data))
         try await requests.database.client.query("""
             WITH lease AS (
-                UPDATE leases SET last_error = \(error), next_attempt_at = \(retryAt)
+                UPDATE leases SET last_error = \(error), next_attempt_at = \(retryAt), claimed_by = NULL
                 WHERE id = \(lease.id) AND status = 'revoking' AND attempts = \(Int32(lease.attempts))
                 RETURNING id
             )

@@ -80,10 +80,11 @@ public struct TokenChangeListener: Service {
     /// Creates the listener; the caches answer for three `heartbeatInterval`s after each heartbeat heard.
     public init(
         database: Database, caches: TokenCaches, logger: Logger, heartbeatInterval: Duration = .seconds(1),
-        brokerName: String = BrokerRegistry.defaultName, isDatabaseReady: @escaping @Sendable () -> Bool = { true }
+        brokerID: UUID = UUID(), brokerName: String = BrokerRegistry.defaultName,
+        isDatabaseReady: @escaping @Sendable () -> Bool = { true }
     ) {
         let window = heartbeatInterval * 3
-        let registry = BrokerRegistry(database: database, name: brokerName, logger: logger)
+        let registry = BrokerRegistry(database: database, id: brokerID, name: brokerName, logger: logger)
         caches.setWindow(window)
         self.listener = ChannelListener(
             database: database, channel: Self.channel, logger: logger, heartbeatInterval: heartbeatInterval,

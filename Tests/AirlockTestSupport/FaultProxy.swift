@@ -30,6 +30,7 @@ public final class FaultProxy: Sendable {
         var closedByClient = 0
         var accepted = 0
         var stopped = false
+        var pairs: [Pair] = []
     }
 
     /// Starts a proxy to `127.0.0.1:upstreamPort`.
@@ -64,6 +65,16 @@ public final class FaultProxy: Sendable {
             return mode == .down ? state.open : []
         }
         for socket in cut { shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+
+    /// Holds every byte of the connections open now, for good, while new connections are forwarded: a call stuck
+    /// on a dead path while the target itself is fine.
+    public func stallOpenConnections() {
+        let pairs = state.withLock { state -> [Pair] in
+            defer { state.pairs = [] }
+            return state.pairs
+        }
+        for pair in pairs { pair.stall() }
     }
 
     /// How many connections the client side closed (the broker gave up on a call and closed its connection).
@@ -119,6 +130,7 @@ public final class FaultProxy: Sendable {
                 state.open.insert(upstream)
             }
             let pair = Pair(client: client, upstream: upstream)
+            state.withLock { $0.pairs.append(pair) }
             Thread { [self] in pump(from: client, to: upstream, pair: pair, fromClient: true) }.start()
             Thread { [self] in pump(from: upstream, to: client, pair: pair, fromClient: false) }.start()
         }
@@ -130,7 +142,7 @@ public final class FaultProxy: Sendable {
         loop: while true {
             let mode = state.withLock { $0.mode }
             if pair.isShut { break }
-            if mode == .stall {
+            if mode == .stall || pair.isStalled {
                 usleep(20_000)
                 // A client that gives up on a stalled call closes its socket: notice it without reading data.
                 if fromClient, Self.peerClosed(source) {
@@ -146,7 +158,7 @@ public final class FaultProxy: Sendable {
                 if errno == EINTR { continue }
                 break
             }
-            if state.withLock({ $0.mode }) == .stall { continue }
+            if state.withLock({ $0.mode }) == .stall || pair.isStalled { continue }
             let count = read(source, &buffer, buffer.count)
             if count <= 0 {
                 if fromClient && count == 0 && state.withLock({ $0.mode }) != .down {
@@ -190,6 +202,7 @@ private final class Pair: Sendable {
     let client: Int32
     let upstream: Int32
     private let ended = Mutex(0)
+    private let stalled = Mutex(false)
 
     init(client: Int32, upstream: Int32) {
         self.client = client
@@ -197,6 +210,9 @@ private final class Pair: Sendable {
     }
 
     var isShut: Bool { ended.withLock { $0 > 0 } }
+    var isStalled: Bool { stalled.withLock { $0 } }
+
+    func stall() { stalled.withLock { $0 = true } }
 
     func finish(_ forget: (Int32) -> Void) {
         let count = ended.withLock { ended -> Int in
