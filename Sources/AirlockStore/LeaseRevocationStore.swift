@@ -86,7 +86,7 @@ public struct LeaseRevocationStore: Sendable {
                     OR (status = 'revoking' AND next_attempt_at <= \(now))
                     OR (status = 'revoking' AND claimed_by IS NOT NULL AND claimed_by IS DISTINCT FROM \(claimant)
                         AND NOT EXISTS (SELECT 1 FROM broker_instances b WHERE b.id = leases.claimed_by
-                            AND b.seen_at > now() - make_interval(secs => \(unescaped: Self.claimantGone) / 1000.0)))
+                            AND b.seen_at > now() - \(unescaped: Self.claimantGone) * interval '1 millisecond'))
                     OR (status = 'issuing' AND created_at <= \(staleIssuing)))
                   AND (\(ids)::uuid[] IS NULL OR id = ANY(\(ids)))
                   AND NOT (resource_id = ANY(\(excludingResources)::text[]))

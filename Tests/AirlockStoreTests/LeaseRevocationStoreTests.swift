@@ -63,6 +63,46 @@ struct LeaseRevocationStoreTests {
         }
     }
 
+    @Test("a claim by a broker that is gone is taken again at once; a live broker's claim is left alone")
+    func claimsOfAGoneBroker() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let requests = base.store(database, clock: clock)
+            let (first, second, unregistered) = (UUID(), UUID(), UUID())
+            for broker in [first, second] {
+                try await database.client.query(
+                    "INSERT INTO broker_instances (id, name, cache_window_ms) VALUES (\(broker), 'test', 3000)",
+                    logger: logger)
+            }
+            let byFirst = LeaseRevocationStore(requests: requests, claimTimeout: 300, claimant: first)
+            let bySecond = LeaseRevocationStore(requests: requests, claimTimeout: 300, claimant: second)
+            let all = try await activeLeases(requests, 4)
+            let (ids, more) = (Array(all.prefix(3)), [all[3]])
+            clock.advance(601)
+            #expect(Set(try await byFirst.claimDue(ids: ids).map(\.id)) == Set(ids))
+            #expect(try await bySecond.claimDue(ids: ids).isEmpty)  // the first broker is alive: its claims stand
+
+            // Its heartbeat stops (killed): its row is no longer moved.
+            try await database.client.query(
+                "UPDATE broker_instances SET seen_at = now() - interval '1 minute' WHERE id = \(first)", logger: logger)
+            let taken = try await bySecond.claimDue(ids: ids)
+            #expect(Set(taken.map(\.id)) == Set(ids) && taken.allSatisfy { $0.attempts == 2 })
+            #expect(try await byFirst.claimDue(ids: ids).isEmpty)  // and the second broker's claims stand against it
+
+            // A failed attempt releases the claim: the retry waits for its pause, whoever is gone.
+            try await bySecond.failed(taken[0], error: "target down", retryAt: Self.start.addingTimeInterval(700))
+            try await database.client.query("DELETE FROM broker_instances WHERE id = \(second)", logger: logger)
+            let after = try await byFirst.claimDue(ids: ids)
+            #expect(Set(after.map(\.id)) == Set(ids.filter { $0 != taken[0].id }))
+
+            // A claim made by a broker that is not registered records no claimant; it lapses only with its timeout.
+            let byUnregistered = LeaseRevocationStore(requests: requests, claimTimeout: 300, claimant: unregistered)
+            let mine = try await byUnregistered.claimDue(ids: more)
+            #expect(mine.map(\.id) == more)
+            #expect(try await bySecond.claimDue(ids: more).isEmpty)
+        }
+    }
+
     @Test("finish ends the lease with its events; a failure records the error and retries after the pause")
     func finishAndFail() async throws {
         try await TestDatabase.withDatabase { database in
