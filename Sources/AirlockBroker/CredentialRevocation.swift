@@ -17,14 +17,19 @@ public struct CredentialRevocation: Sendable {
     /// broker, but this one need not wait).
     let credentialRemoved: @Sendable () -> Void
     let logger: Logger
+    /// Where a resource that left the catalog is found as last configured (nil: its leases cannot be revoked
+    /// until it is back).
+    public let knownResources: KnownResources?
 
     public init(
         store: LeaseRevocationStore, catalog: ResourceCatalog, providers: CredentialProviders,
+        knownResources: KnownResources? = nil,
         retryDelay: @escaping @Sendable (_ failedAttempts: Int) -> Duration,
         credentialRemoved: @escaping @Sendable () -> Void = {}, logger: Logger
     ) {
         self.store = store
         self.catalog = catalog
+        self.knownResources = knownResources
         self.providers = providers
         self.retryDelay = retryDelay
         self.credentialRemoved = credentialRemoved
@@ -41,13 +46,28 @@ public struct CredentialRevocation: Sendable {
         return claimed.count
     }
 
+    /// The resource of `lease`: as configured, or (after it left the catalog) as last recorded.
+    private func resource(of lease: LeaseToRevoke) async throws -> Resource {
+        if let resource = catalog[lease.resourceID] { return resource }
+        guard let knownResources, let resource = try await knownResources.lastKnown(lease.resourceID) else {
+            throw ProviderError(
+                code: "unknown_resource",
+                message: "resource `\(lease.resourceID)` is no longer configured and was never recorded: put it back in resources.json")
+        }
+        logger.warning("revoking a lease of a resource that left the catalog, with its last known settings", metadata: [
+            "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)",
+        ])
+        return resource
+    }
+
     /// Removes the credential of one claimed lease and records the outcome.
     public func revoke(_ lease: LeaseToRevoke) async {
         let now = store.requests.clock.now()
         var state = lease.state
         do {
-            guard let resource = catalog[lease.resourceID], let provider = providers.provider(for: resource) else {
-                throw ProviderError(code: "unknown_resource", message: "resource `\(lease.resourceID)` is no longer configured")
+            let resource = try await resource(of: lease)
+            guard let provider = providers.provider(for: resource) else {
+                throw ProviderError(code: "unknown_resource", message: "no provider serves `\(resource.kind)` resources")
             }
             var credential = LeaseCredential(leaseID: lease.id, username: lease.username, tokenID: lease.tokenID)
             if credential.username == nil {
@@ -67,7 +87,7 @@ public struct CredentialRevocation: Sendable {
                 "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)", "reason": "\(lease.reason)",
             ])
         } catch {
-            let message = (error as? ProviderError)?.message ?? describeDatabaseError(error)
+            let message = (error as? ProviderError)?.message ?? (error as? StoreError)?.message ?? describeDatabaseError(error)
             let pause = retryDelay(max(0, lease.attempts - 1))
             let seconds = Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18
             if case .retry(let at)? = try? state.apply(.removalFailed(retryAt: now.addingTimeInterval(seconds))) {

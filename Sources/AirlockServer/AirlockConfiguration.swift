@@ -44,6 +44,11 @@ public struct AirlockConfiguration: Sendable {
     /// Requests per authenticated principal (`limits.principal_rate`, `limits.principal_burst`).
     public var principalRateLimit = RateLimit(rate: 100, burst: 200)
 
+    /// Resources that may be missing from `resources.json` while leases of them may still hold a credential
+    /// (`resources.allow_removed`): those leases are revoked with the resource's last known settings. Any other
+    /// such resource stops the broker at start.
+    public var allowRemovedResources: Set<String> = []
+
     /// Configuration with every default and no database.
     public init() {}
 
@@ -97,6 +102,10 @@ public struct AirlockConfiguration: Sendable {
         if let zone = try reader.string("requests.time_zone") {
             guard let timeZone = TimeZone(identifier: zone) else { throw reader.invalid("requests.time_zone") }
             configuration.timeZone = timeZone
+        }
+        if let removed = try reader.list("resources.allow_removed") {
+            guard removed.allSatisfy(ResourceIdentifier.isResourceID) else { throw reader.invalid("resources.allow_removed") }
+            configuration.allowRemovedResources = Set(removed)
         }
         configuration.keyRing = try Self.loadKeyRing(reader: &reader, environment: environment)
         if let level = try reader.string("log.level") {

@@ -86,8 +86,16 @@ struct BrokerParts {
         let backoff = Backoff(base: .seconds(5), cap: .seconds(300))
         // This process in `broker_instances`: the token listener registers it, and revocation claims record it.
         let brokerID = UUID()
+        let knownResources = KnownResources(
+            database: database, keys: DataKeyStore(database: database, keyRing: try settings.requireKeyRing()),
+            logger: logger)
+        readiness.block("resources", reason: "the resource catalog is not yet recorded")
+        let resourceRecorder = ResourceRecorder(
+            database: database, known: knownResources, catalog: catalog, allowRemoved: settings.allowRemovedResources,
+            auditLog: auditLog, readiness: readiness, logger: logger)
         let revocation = CredentialRevocation(
             store: LeaseRevocationStore(requests: requests, claimant: brokerID), catalog: catalog, providers: providers,
+            knownResources: knownResources,
             retryDelay: { attempts in
                 var generator = SystemRandomNumberGenerator()
                 return backoff.delay(attempt: attempts, using: &generator)
@@ -124,7 +132,7 @@ struct BrokerParts {
 
         self.router = router
         self.services = [
-            database.client, postgres, monitor, recorder, chainer,
+            database.client, postgres, monitor, recorder, resourceRecorder, chainer,
             PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,
                            logger: logger, trapsHangup: config.reloadPoliciesOnHangup, brokerName: config.brokerName),
             TokenChangeListener(

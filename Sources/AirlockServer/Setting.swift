@@ -22,6 +22,7 @@ public struct Setting: Sendable {
         Setting("database.max_connections", expected: "an integer from 1 to 1000"),
         Setting("database.migrations_dir", expected: "a path to the Migrations directory"),
         Setting("policies.dir", expected: "a directory of *.airlock policy files"),
+        Setting("resources.allow_removed", expected: "a list of resource ids whose leases may outlive their place in resources.json"),
         Setting("auth.config_file", expected: "a path to the JSON file of trusted token issuers (see Docs/authentication.md)"),
         Setting("requests.max_ttl_seconds", expected: "an integer from 60 to 2592000"),
         Setting("requests.time_zone", expected: "a time zone identifier such as UTC or Europe/Berlin"),
