@@ -175,7 +175,7 @@ struct CrashSetup {
     let policies: String
     let token: String
 
-    static let masterKey = "akek1_" + String(repeating: "B", count: 43)
+    static let masterKey = "akek1_" + String(repeating: "A", count: 43)
 
     static func make() async throws -> CrashSetup {
         let admin = try await TestDatabase.serverURL()
