@@ -213,6 +213,7 @@ struct CrashSetup {
             ["serve", "--database-url", broker.testURLString, "--listen", "127.0.0.1:\(port)"],
             environment: [
                 "AIRLOCK_MASTER_KEY": Self.masterKey, "AIRLOCK_POLICIES_DIR": policies, "AIRLOCK_LOG_LEVEL": "warning",
+                "AIRLOCK_DATABASE_MAX_CONNECTIONS": "5",
                 "T_PORT": "\(targetPort ?? target.port)", "T_USER": target.username, "T_PASSWORD": target.password ?? "",
             ])
         let running = BrokerProcess(process: process, address: "http://127.0.0.1:\(port)")
