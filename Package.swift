@@ -33,11 +33,12 @@ let package = Package(
             ]
         ),
         /// postgres-nio helpers both PostgreSQL adapters share (Store and Providers never import each other):
-        /// an error as one line an operator can act on, its SQLSTATE. No Airlock types.
+        /// an error as one line an operator can act on, its SQLSTATE, TLS settings from `sslmode`. No Airlock types.
         .target(
             name: "AirlockPostgres",
             dependencies: [
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         /// PostgreSQL persistence: migrations, the audit log, its chainer and verifier, wrapped data keys.
@@ -164,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "AirlockStoreTests",
             dependencies: [
-                "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport",
+                "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport", "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
