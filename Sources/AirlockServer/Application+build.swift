@@ -83,11 +83,15 @@ struct BrokerParts {
             catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
             timeZone: settings.timeZone, logger: logger)
         let accessRequests = AccessRequests(decider: decider, store: requests)
-        let leaseStore = LeaseStore(requests: requests)
-        let issuance = CredentialIssuance(requests: accessRequests, leases: leaseStore, providers: providers, logger: logger)
-        let backoff = Backoff(base: .seconds(5), cap: .seconds(300))
-        // This process in `broker_instances`: the token listener registers it, and revocation claims record it.
+        // This process in `broker_instances`: the token listener registers it; revocation claims and issuing leases
+        // record it, so that other brokers take over at once when it dies.
         let brokerID = UUID()
+        let leaseStore = LeaseStore(requests: requests, issuer: brokerID)
+        let issuance = CredentialIssuance(requests: accessRequests, leases: leaseStore, providers: providers, logger: logger)
+        // A failed revocation is retried after 1 s, doubling to at most 10 s: a target that comes back after an
+        // outage has its leases revoked within seconds (each attempt on a dead target fails fast or within the
+        // provider's deadline, and only that resource's lane waits).
+        let backoff = Backoff(base: .seconds(1), cap: .seconds(10))
         let knownResources = KnownResources(
             database: database, keys: DataKeyStore(database: database, keyRing: try settings.requireKeyRing()),
             logger: logger)

@@ -72,7 +72,7 @@ public struct LeaseRevocationStore: Sendable {
 
     /// Claims up to `limit` due leases (or only `ids`, when given), none of the resources `excludingResources`:
     /// active past their expiry, `revoking` whose next attempt is due or whose claiming broker is gone, `issuing`
-    /// older than ``issuingTimeout``.
+    /// whose issuing broker is gone (``LeaseStore/issuer``) or older than ``issuingTimeout``.
     public func claimDue(
         limit: Int = 50, ids: [UUID]? = nil, excludingResources: [String] = []
     ) async throws -> [LeaseToRevoke] {
@@ -84,7 +84,8 @@ public struct LeaseRevocationStore: Sendable {
                 SELECT id FROM leases
                 WHERE ((status = 'active' AND expires_at <= \(now))
                     OR (status = 'revoking' AND next_attempt_at <= \(now))
-                    OR (status = 'revoking' AND claimed_by IS NOT NULL AND claimed_by IS DISTINCT FROM \(claimant)
+                    OR (status IN ('revoking', 'issuing') AND claimed_by IS NOT NULL
+                        AND claimed_by IS DISTINCT FROM \(claimant)
                         AND NOT EXISTS (SELECT 1 FROM broker_instances b WHERE b.id = leases.claimed_by
                             AND b.seen_at > now() - \(unescaped: Self.claimantGone) * interval '1 millisecond'))
                     OR (status = 'issuing' AND created_at <= \(staleIssuing)))

@@ -42,10 +42,15 @@ public struct LeaseIntent: Sendable, Hashable {
 /// Airlock does not know about.
 public struct LeaseStore: Sendable {
     public let requests: AccessRequestStore
+    /// The broker issuing (its ``BrokerRegistry/id``): an `issuing` lease records it while that broker is registered,
+    /// so that when the broker dies mid-issuance (its registration gone or stale) another broker revokes whatever it
+    /// may have created at once, instead of after ``LeaseRevocationStore/issuingTimeout``.
+    public let issuer: UUID?
 
     /// Creates a lease store on top of the request store (same database, audit log and clock).
-    public init(requests: AccessRequestStore) {
+    public init(requests: AccessRequestStore, issuer: UUID? = nil) {
         self.requests = requests
+        self.issuer = issuer
     }
 
     private var logger: Logger { requests.logger }
@@ -83,10 +88,11 @@ public struct LeaseStore: Sendable {
                     FOR UPDATE OF r
                 ), lease AS (
                     INSERT INTO leases (id, request_id, principal_id, resource_id, role, kind, status, expires_at,
-                        max_expires_at, created_at)
+                        max_expires_at, created_at, claimed_by)
                     SELECT \(lease), c.id, c.principal_id, c.resource_id, c.role, k.kind, 'issuing',
                         \(now) + make_interval(secs => c.ttl),
-                        \(now) + make_interval(secs => c.ttl), \(now)
+                        \(now) + make_interval(secs => c.ttl), \(now),
+                        (SELECT i.id FROM broker_instances i WHERE i.id = \(issuer))
                     FROM claimed c JOIN unnest(\(ids)::text[], \(kinds)::text[]) AS k (resource_id, kind)
                         ON k.resource_id = c.resource_id
                     RETURNING expires_at
@@ -181,7 +187,7 @@ public struct LeaseStore: Sendable {
                 RETURNING id
             ), lease AS (
                 UPDATE leases SET status = \(lease.status.rawValue), username = \(username), token_id = \(tokenID),
-                    issued_at = \(now)
+                    issued_at = \(now), claimed_by = NULL
                 WHERE id IN (SELECT id FROM locked) AND EXISTS (SELECT 1 FROM request)
                 RETURNING id
             ), token AS (
