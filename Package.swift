@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         /// The policy language: lexer, parser, validator, evaluator. Standard library and Foundation only.
@@ -33,11 +34,12 @@ let package = Package(
             ]
         ),
         /// postgres-nio helpers both PostgreSQL adapters share (Store and Providers never import each other):
-        /// an error as one line an operator can act on, its SQLSTATE. No Airlock types.
+        /// an error as one line an operator can act on, its SQLSTATE, TLS settings from `sslmode`. No Airlock types.
         .target(
             name: "AirlockPostgres",
             dependencies: [
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         /// PostgreSQL persistence: migrations, the audit log, its chainer and verifier, wrapped data keys.
@@ -101,6 +103,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(
@@ -164,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "AirlockStoreTests",
             dependencies: [
-                "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport",
+                "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport", "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -196,6 +200,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

@@ -86,8 +86,12 @@ public struct PostgresTarget: Sendable, Hashable {
     /// The administrator's password: read from the environment or a file at load, never from git.
     /// Envelope-encrypted whenever it is stored. Never log it.
     public var adminPassword: String
-    /// `sslmode` for Airlock's admin connection: `disable`, `prefer` or `require`.
-    public var sslMode: String
+    /// `sslmode` for Airlock's admin connection (and the one issued logins are told to use): as configured, or
+    /// ``PostgresSSLMode/default(forHost:)`` (`verify-full` unless the target is on this machine).
+    public var sslMode: PostgresSSLMode
+    /// `sslrootcert`: a PEM file of the authorities trusted to sign the target's certificate (or `system`), for
+    /// `verify-ca` and `verify-full`; nil for the system's.
+    public var sslRootCert: String?
     /// The `CONNECTION LIMIT` of every issued login.
     public var connectionLimit: Int
     /// The PBKDF2 iteration count of the SCRAM-SHA-256 verifier Airlock sends for each issued login's password.
@@ -104,17 +108,19 @@ public struct PostgresTarget: Sendable, Hashable {
     /// The accepted range of ``scramIterations``.
     public static let scramIterationRange = 1...1_000_000
 
-    /// Creates a target.
+    /// Creates a target; without `sslMode`, the default for `host` (``PostgresSSLMode/default(forHost:)``).
     public init(
         host: String, port: Int, database: String, adminUser: String, adminPassword: String,
-        sslMode: String = "prefer", connectionLimit: Int = 5, scramIterations: Int = defaultSCRAMIterations
+        sslMode: PostgresSSLMode? = nil, sslRootCert: String? = nil, connectionLimit: Int = 5,
+        scramIterations: Int = defaultSCRAMIterations
     ) {
         self.host = host
         self.port = port
         self.database = database
         self.adminUser = adminUser
         self.adminPassword = adminPassword
-        self.sslMode = sslMode
+        self.sslMode = sslMode ?? .default(forHost: host)
+        self.sslRootCert = sslRootCert
         self.connectionLimit = connectionLimit
         self.scramIterations = scramIterations
     }

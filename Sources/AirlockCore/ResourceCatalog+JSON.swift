@@ -138,7 +138,7 @@ struct ResourceReader {
         }
         let fields = try object(value, "postgres", allowed: [
             "host", "port", "database", "admin_user", "admin_password_env", "admin_password_file", "sslmode",
-            "connection_limit", "scram_iterations",
+            "sslrootcert", "connection_limit", "scram_iterations",
         ])
         let host = try substituted(try string(fields["host"], "postgres.host"), "postgres.host")
         guard !host.isEmpty, host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || ".-_:/[]".unicodeScalars.contains($0) })
@@ -162,12 +162,23 @@ struct ResourceReader {
             throw fail("postgres.admin_user", "`\(adminUser)` must match `^[a-z_][a-z0-9_]{0,62}$`")
         }
         let password = try readPassword(fields)
-        var sslMode = "prefer"
+        // Without `sslmode`, `verify-full` for a target that is not on this machine.
+        var sslMode = PostgresSSLMode.default(forHost: host)
         if let value = fields["sslmode"] {
-            sslMode = try string(value, "postgres.sslmode")
-            guard ["disable", "prefer", "require"].contains(sslMode) else {
-                throw fail("postgres.sslmode", "`\(sslMode)` is not `disable`, `prefer` or `require`")
+            let name = try string(value, "postgres.sslmode")
+            guard let mode = PostgresSSLMode(rawValue: name) else {
+                throw fail("postgres.sslmode", "`\(name)` is not `disable`, `prefer`, `require`, `verify-ca` or `verify-full`")
             }
+            sslMode = mode
+        }
+        var sslRootCert: String?
+        if let value = fields["sslrootcert"] {
+            let path = try substituted(try string(value, "postgres.sslrootcert"), "postgres.sslrootcert")
+            guard !path.isEmpty else { throw fail("postgres.sslrootcert", "must name a PEM file (or `system`)") }
+            guard sslMode.verifiesCertificate else {
+                throw fail("postgres.sslrootcert", "needs `sslmode` verify-ca or verify-full (it is `\(sslMode)`)")
+            }
+            sslRootCert = path
         }
         var limit = 5
         if let value = fields["connection_limit"] {
@@ -185,7 +196,7 @@ struct ResourceReader {
         }
         return PostgresTarget(
             host: host, port: port, database: database, adminUser: adminUser, adminPassword: password,
-            sslMode: sslMode, connectionLimit: limit, scramIterations: iterations)
+            sslMode: sslMode, sslRootCert: sslRootCert, connectionLimit: limit, scramIterations: iterations)
     }
 
     private func readPassword(_ fields: [String: JSONValue]) throws(ResourceCatalogError) -> String {

@@ -9,7 +9,7 @@ import Foundation
 ///    "tags": ["pii"], "attributes": {"pci": false},
 ///    "postgres": {"host": "${AIRLOCK_DEV_PG_HOST}", "port": "${AIRLOCK_DEV_PG_PORT}", "database": "orders",
 ///                 "admin_user": "airlock_admin", "admin_password_env": "ORDERS_DB_ADMIN_PASSWORD",
-///                 "sslmode": "prefer", "connection_limit": 5},
+///                 "sslmode": "verify-full", "connection_limit": 5},
 ///    "roles": {"readonly": {"grants": [{"privileges": ["SELECT"], "object": "table", "schema": "public",
 ///                                       "tables": "*"}]}}},
 ///   {"id": "payments-api", "kind": "token", "env": "prod", "audience": "payments-api",
@@ -27,6 +27,8 @@ import Foundation
 /// - `host`, `port`, `database` and `admin_user` may contain `${NAME}` references, replaced from the injected
 ///   environment before validation (an unset variable is an error). `airlock dev` uses this to point the demo
 ///   resources at a cluster only known at start.
+/// - `sslmode` defaults to `verify-full` for a host that is not on this machine (``PostgresSSLMode``);
+///   `sslrootcert` (a PEM file of trusted authorities, may use `${NAME}`) only with `verify-ca` or `verify-full`.
 public struct ResourceCatalog: Sendable, Hashable {
     /// The resources, in file order.
     public let resources: [Resource]

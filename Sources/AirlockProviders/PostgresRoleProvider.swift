@@ -125,7 +125,7 @@ public final class PostgresRoleProvider: Service, Sendable {
         logger.info("issued postgres login", metadata: ["username": "\(username)", "resource": "\(resource.id)"])
         return PostgresCredential(
             username: username, password: password, host: target.host, port: target.port, database: target.database,
-            sslMode: target.sslMode, expiresAt: validUntil, leaseID: leaseID)
+            sslMode: target.sslMode.rawValue, expiresAt: validUntil, leaseID: leaseID)
     }
 
     /// The login issued under `leaseID`, found by the `COMMENT ON ROLE` every issued login carries: for a lease

@@ -17,7 +17,10 @@ final class TargetPools: Sendable {
     /// What decides a pool: where it connects and as whom (not, say, the issued logins' connection limit).
     private struct Key: Hashable {
         init(_ target: PostgresTarget) {
-            self.endpoint = [target.host, String(target.port), target.database, target.sslMode, target.adminUser]
+            self.endpoint = [
+                target.host, String(target.port), target.database, target.sslMode.rawValue, target.sslRootCert ?? "",
+                target.adminUser,
+            ]
             self.password = target.adminPassword
         }
 
@@ -108,7 +111,7 @@ final class TargetPools: Sendable {
         try? await probe.close()
         var configuration = PostgresClient.Configuration(
             host: target.host, port: target.port, username: target.adminUser, password: target.adminPassword,
-            database: target.database, tls: try Self.tls(target))
+            database: target.database, tls: Self.tls(target).client)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 1
         configuration.options.connectTimeout = .seconds(5)
@@ -119,23 +122,13 @@ final class TargetPools: Sendable {
         return client
     }
 
-    private static func tls(_ target: PostgresTarget) throws(ProviderError) -> PostgresClient.Configuration.TLS {
-        switch target.sslMode {
-        case "disable": return .disable
-        case "prefer": return .prefer(.makeClientConfiguration())
-        case "require": return .require(.makeClientConfiguration())
-        default: throw ProviderError(code: "invalid_target", message: "sslMode must be disable, prefer or require")
-        }
+    /// The TLS settings of `target`'s `sslmode` and `sslrootcert`.
+    static func tls(_ target: PostgresTarget) -> PostgresTLS {
+        PostgresTLS(sslmode: target.sslMode.rawValue, rootCertificate: target.sslRootCert)
     }
 
     private static func connectionConfiguration(_ target: PostgresTarget) throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch target.sslMode {
-        case "disable": tls = .disable
-        case "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        default: throw ProviderError(code: "invalid_target", message: "sslMode must be disable, prefer or require")
-        }
+        let tls = try Self.tls(target).connection()
         var configuration = PostgresConnection.Configuration(
             host: target.host, port: target.port, username: target.adminUser, password: target.adminPassword,
             database: target.database, tls: tls)

@@ -54,6 +54,8 @@ struct BrokerParts {
             directory: settings.policiesDirectory, environment: config.environment, providedKinds: providers.kinds)
         try providers.validate(catalog)
         postgres.checkAtStart(catalog.resources)  // warns of target databases PUBLIC may connect to
+        try TransportSecurityWarnings.checkRootCertificates(database: databaseURL, resources: catalog.resources)
+        TransportSecurityWarnings.warn(database: databaseURL, resources: catalog.resources, logger: logger)
         let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
         let readiness = Readiness()
         readiness.block("policies", reason: "the loaded policy set is not yet recorded")

@@ -17,7 +17,7 @@ public struct Setting: Sendable {
     /// (`AIRLOCK_MASTER_KEY`, `AIRLOCK_PREVIOUS_MASTER_KEYS`) or from files named here.
     public static let all: [Setting] = [
         Setting("listen", expected: "HOST:PORT, e.g. 127.0.0.1:8420"),
-        Setting("database.url", expected: "postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?sslmode=disable|prefer|require]"),
+        Setting("database.url", expected: "postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-ca|verify-full][&sslrootcert=FILE]"),
         Setting("database.password_file", expected: "a path to a file holding the database password"),
         Setting("database.max_connections", expected: "an integer from 1 to 1000"),
         Setting("database.migrations_dir", expected: "a path to the Migrations directory"),

@@ -172,10 +172,11 @@ struct ResourceRow {
             // Never the admin password: it is sealed with envelope encryption into `admin_secret` elsewhere.
             connection = [
                 "host": .string(target.host), "port": .int(Int64(target.port)), "database": .string(target.database),
-                "admin_user": .string(target.adminUser), "sslmode": .string(target.sslMode),
+                "admin_user": .string(target.adminUser), "sslmode": .string(target.sslMode.rawValue),
                 "connection_limit": .int(Int64(target.connectionLimit)),
                 "scram_iterations": .int(Int64(target.scramIterations)),
             ]
+            if let root = target.sslRootCert { connection["sslrootcert"] = .string(root) }
         }
         if let audience = resource.audience { connection["audience"] = .string(audience) }
         self.connection = JSONValue.object(connection).canonicalString()

@@ -97,7 +97,10 @@ public struct KnownResources: Sendable {
         }
         var target = PostgresTarget(
             host: host, port: Int(port), database: database, adminUser: admin, adminPassword: password)
-        if let mode = connection["sslmode"]?.stringValue { target.sslMode = mode }
+        // A record names its mode (those before `verify-full` existed say `prefer`); an unknown one reads as
+        // the strictest.
+        if let mode = connection["sslmode"]?.stringValue { target.sslMode = PostgresSSLMode(rawValue: mode) ?? .verifyFull }
+        if let root = connection["sslrootcert"]?.stringValue { target.sslRootCert = root }
         if let limit = connection["connection_limit"]?.intValue { target.connectionLimit = Int(limit) }
         if let iterations = connection["scram_iterations"]?.intValue { target.scramIterations = Int(iterations) }
         return target

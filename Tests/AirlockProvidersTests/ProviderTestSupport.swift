@@ -39,7 +39,7 @@ struct TargetFixture {
         }
         let target = PostgresTarget(
             host: admin.host, port: admin.port, database: database, adminUser: admin.username,
-            adminPassword: adminPassword ?? admin.password ?? "", sslMode: "disable", connectionLimit: 5)
+            adminPassword: adminPassword ?? admin.password ?? "", sslMode: .disable, connectionLimit: 5)
         let resource = Resource(
             id: "orders-\(suffix)", kind: .postgres, env: "test", postgres: target,
             roles: [readonly.name: readonly, readwrite.name: readwrite, ordersOnly.name: ordersOnly])

@@ -16,7 +16,7 @@ struct DatabaseURLTests {
         #expect(url.tlsMode == .require)
     }
 
-    @Test("defaults: local host, port 5432, no password, sslmode prefer")
+    @Test("defaults: local host, port 5432, no password, sslmode prefer (on the loopback)")
     func defaults() throws {
         let url = try DatabaseURL("postgresql://bob@/airlock")
         #expect(url.host == "127.0.0.1")
@@ -45,7 +45,37 @@ struct DatabaseURLTests {
         #expect(!"\(url)".contains("hunter2"))
         #expect(!String(reflecting: url).contains("hunter2"))
         let noPassword = try DatabaseURL("postgres://alice@db/airlock")
-        #expect(noPassword.description == "postgres://alice@db:5432/airlock?sslmode=prefer")
+        #expect(noPassword.description == "postgres://alice@db:5432/airlock?sslmode=verify-full")
+    }
+
+    /// Issue 11 item 8. Fails on the code before the fix: every host defaulted to `prefer`.
+    @Test("without sslmode: verify-full for a remote host, prefer on this machine")
+    func defaultModeByHost() throws {
+        for text in ["postgres://u@db.example.com/airlock", "postgres://u@10.1.2.3:6543/airlock",
+                     "postgres://u@localhost.example.com/airlock"] {
+            #expect(try DatabaseURL(text).tlsMode.rawValue == "verify-full", "\(text)")
+        }
+        for text in ["postgres://u@127.0.0.1/airlock", "postgres://u@localhost/airlock", "postgres://u@127.0.0.2/a",
+                     "postgres://u@[::1]/airlock", "postgres://u@/airlock"] {
+            #expect(try DatabaseURL(text).tlsMode.rawValue == "prefer", "\(text)")
+        }
+        // An explicit setting relaxes it (and is warned of at start, see TransportSecurityTests).
+        #expect(try DatabaseURL("postgres://u@db.example.com/a?sslmode=disable").tlsMode == .disable)
+        #expect(try DatabaseURL("postgres://u@db.example.com/a?sslmode=verify-ca").tlsMode == .verifyCA)
+    }
+
+    @Test("sslrootcert: for verify-ca and verify-full, shown in the description")
+    func rootCertificate() throws {
+        let url = try DatabaseURL("postgres://u:pw@db.example.com/a?sslmode=verify-full&sslrootcert=/etc/airlock/ca.pem")
+        #expect(url.rootCertificate == "/etc/airlock/ca.pem")
+        #expect(url.description == "postgres://u:***@db.example.com:5432/a?sslmode=verify-full&sslrootcert=/etc/airlock/ca.pem")
+        #expect(url.tls.rootCertificateFile == "/etc/airlock/ca.pem" && url.tls.verifiesHostname)
+        #expect(try DatabaseURL("postgres://u@db.example.com/a?sslrootcert=/ca.pem").rootCertificate == "/ca.pem")
+        #expect(try DatabaseURL("postgres://u@db/a?sslmode=verify-ca&sslrootcert=system").tls.rootCertificateFile == nil)
+        for text in ["postgres://u@db/a?sslmode=require&sslrootcert=/ca.pem", "postgres://u@127.0.0.1/a?sslrootcert=/ca.pem",
+                     "postgres://u@db/a?sslrootcert=", "postgres://u@db/a?sslmode=allow"] {
+            #expect(throws: StoreError.self, "\(text)") { try DatabaseURL(text) }
+        }
     }
 
     @Test("with(database:) changes only the database")
@@ -66,7 +96,8 @@ struct DatabaseURLTests {
         "postgres://alice:topsecret@db",
         "postgres://alice:topsecret@db/",
         "postgres://alice:topsecret@db/airlock/extra",
-        "postgres://alice:topsecret@db/airlock?sslmode=verify-full",
+        "postgres://alice:topsecret@db/airlock?sslmode=allow",
+        "postgres://alice:topsecret@db/airlock?sslmode=require&sslrootcert=/ca.pem",
         "postgres://alice:topsecret@db/airlock?sslmode",
         "postgres://alice:topsecret@db/airlock?sslmod=disable",
         "postgres://alice:topsecret@db/airlock?sslmode=disable&password=x",

@@ -18,16 +18,31 @@ public struct AuthConfiguration: Sendable {
     public var clockSkewSeconds: Int
     /// Networks of trusted reverse proxies (for `source_ip`).
     public var trustedProxies: [CIDR]
+    /// How long an issuer's keys are used before they are read again, in the background (default 60).
+    public var jwksRefreshSeconds: Int
+    /// How long after the last successful read an issuer's keys may still be used while its key set cannot be
+    /// read (default 600); past it the issuer's tokens are refused. The longest a key removed at the identity
+    /// provider verifies tokens: `jwksRefreshSeconds` plus one fetch (10 s at most) while the key set answers,
+    /// this while it does not.
+    public var jwksMaxStaleSeconds: Int
+
+    /// The default of ``jwksRefreshSeconds``.
+    public static let defaultJWKSRefreshSeconds = 60
+    /// The default of ``jwksMaxStaleSeconds``.
+    public static let defaultJWKSMaxStaleSeconds = 600
 
     /// Creates a configuration.
     public init(
         issuers: [IssuerConfiguration] = [], primaryIssuer: String? = nil, clockSkewSeconds: Int = 60,
-        trustedProxies: [CIDR] = []
+        trustedProxies: [CIDR] = [], jwksRefreshSeconds: Int = defaultJWKSRefreshSeconds,
+        jwksMaxStaleSeconds: Int = defaultJWKSMaxStaleSeconds
     ) {
         self.issuers = issuers
         self.primaryIssuer = primaryIssuer
         self.clockSkewSeconds = clockSkewSeconds
         self.trustedProxies = trustedProxies
+        self.jwksRefreshSeconds = jwksRefreshSeconds
+        self.jwksMaxStaleSeconds = jwksMaxStaleSeconds
     }
 
     /// The primary human issuer: ``primaryIssuer`` when set, else the one non-workload issuer if there is exactly
@@ -52,6 +67,13 @@ public struct AuthConfiguration: Sendable {
     public func validate() throws(AuthConfigurationError) {
         guard (0...600).contains(clockSkewSeconds) else {
             throw AuthConfigurationError("`clock_skew_seconds` must be between 0 and 600")
+        }
+        guard (1...86_400).contains(jwksRefreshSeconds) else {
+            throw AuthConfigurationError("`jwks_refresh_seconds` must be between 1 and 86400")
+        }
+        guard (jwksRefreshSeconds...604_800).contains(jwksMaxStaleSeconds) else {
+            throw AuthConfigurationError(
+                "`jwks_max_stale_seconds` must be between `jwks_refresh_seconds` (\(jwksRefreshSeconds)) and 604800")
         }
         // Swift string equality on purpose: two issuers that are canonically equivalent (but not byte-equal) would be
         // ambiguous, so they count as configured twice.
@@ -88,8 +110,8 @@ public struct AuthConfiguration: Sendable {
     }
 
     /// Reads `{"issuers": [{"issuer", "audiences", "jwks_file" | "jwks_url", "workload", "typ", "require_typ"}],
-    /// "primary_issuer", "clock_skew_seconds", "trusted_proxies"}` from `path`, rejecting unknown fields, then
-    /// validates it.
+    /// "primary_issuer", "clock_skew_seconds", "trusted_proxies", "jwks_refresh_seconds", "jwks_max_stale_seconds"}`
+    /// from `path`, rejecting unknown fields, then validates it.
     /// A relative `jwks_file` is resolved against the file's directory.
     public static func load(fromFile path: String) throws(AuthConfigurationError) -> AuthConfiguration {
         let data: Data
@@ -108,7 +130,9 @@ public struct AuthConfiguration: Sendable {
             throw AuthConfigurationError("the auth config file `\(path)` is not valid: \(Self.describe(error))")
         }
         var configuration = AuthConfiguration(
-            primaryIssuer: file.primaryIssuer, clockSkewSeconds: file.clockSkewSeconds ?? 60)
+            primaryIssuer: file.primaryIssuer, clockSkewSeconds: file.clockSkewSeconds ?? 60,
+            jwksRefreshSeconds: file.jwksRefreshSeconds ?? Self.defaultJWKSRefreshSeconds,
+            jwksMaxStaleSeconds: file.jwksMaxStaleSeconds ?? Self.defaultJWKSMaxStaleSeconds)
         for proxy in file.trustedProxies ?? [] {
             guard let cidr = CIDR(proxy) else {
                 throw AuthConfigurationError("`trusted_proxies`: `\(proxy)` is not a network (e.g. 10.0.0.0/8)")
@@ -153,10 +177,13 @@ public struct AuthConfiguration: Sendable {
         var primaryIssuer: String?
         var clockSkewSeconds: Int?
         var trustedProxies: [String]?
+        var jwksRefreshSeconds: Int?
+        var jwksMaxStaleSeconds: Int?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case issuers, primaryIssuer = "primary_issuer", clockSkewSeconds = "clock_skew_seconds"
             case trustedProxies = "trusted_proxies"
+            case jwksRefreshSeconds = "jwks_refresh_seconds", jwksMaxStaleSeconds = "jwks_max_stale_seconds"
         }
 
         init(from decoder: any Decoder) throws {
@@ -166,6 +193,8 @@ public struct AuthConfiguration: Sendable {
             primaryIssuer = try container.decodeIfPresent(String.self, forKey: .primaryIssuer)
             clockSkewSeconds = try container.decodeIfPresent(Int.self, forKey: .clockSkewSeconds)
             trustedProxies = try container.decodeIfPresent([String].self, forKey: .trustedProxies)
+            jwksRefreshSeconds = try container.decodeIfPresent(Int.self, forKey: .jwksRefreshSeconds)
+            jwksMaxStaleSeconds = try container.decodeIfPresent(Int.self, forKey: .jwksMaxStaleSeconds)
         }
     }
 
@@ -215,9 +244,10 @@ private func rejectUnknownFields<Keys: CodingKey & CaseIterable>(_ decoder: any 
 public struct IssuerConfiguration: Sendable, Hashable {
     /// Where an issuer's JSON Web Key Set is read from.
     public enum KeySource: Sendable, Hashable {
-        /// A JWKS file, re-read at most every 5 minutes (sooner for an unknown `kid`, at most every 30 s).
+        /// A JWKS file, re-read every `jwks_refresh_seconds` (sooner for an unknown `kid`, at most every 5 s).
         case file(String)
-        /// An https URL, fetched and cached on the same schedule; any other scheme is refused.
+        /// An https URL, fetched and cached on the same schedule (at most 1 MiB, within 10 s); any other scheme is
+        /// refused.
         case url(URL)
         /// A JWKS document held in memory (the dev issuer's).
         case document(String)

@@ -17,7 +17,7 @@ public struct Authenticator: Sendable {
     /// instance a key set URL that is not https).
     public init(
         configuration: AuthConfiguration, tokens: ApiTokenStore?, clock: any WallClock = SystemWallClock(),
-        fetcher: any JWKSFetcher = URLSessionJWKSFetcher(), logger: Logger
+        fetcher: any JWKSFetcher = HTTPJWKSFetcher(), logger: Logger
     ) throws(AuthConfigurationError) {
         self.verifier = try JWTVerifier(configuration: configuration, clock: clock, fetcher: fetcher, logger: logger)
         self.tokens = tokens

@@ -7,13 +7,31 @@ import Logging
 ///
 /// jwt-kit falls back to a collection's first key for an unknown `kid`; this type never lets that happen: it
 /// hands out the collection only for a `kid` it holds, so a key is only ever looked up in its own issuer's set.
-/// Keys are (re)loaded when older than ``refreshInterval``, and on an unknown `kid` at most once per
-/// ``unknownKeyRefreshInterval`` (key rotation). A failed reload keeps the previous keys.
+///
+/// When keys are read (``Schedule``):
+/// - Keys older than ``Schedule/refreshInterval`` are read again in the background: verification goes on with the
+///   keys it has and never waits for that refresh. A failed refresh keeps the keys and is tried again after
+///   ``Schedule/retryInterval``.
+/// - An unknown `kid` reloads the set at once, at most once per ``Schedule/unknownKeyInterval``; a reload that
+///   finds the `kid` serves it to the caller that asked and to every caller waiting on the same reload. Unknown
+///   `kid`s refused by that limit do not move it: a genuinely rotated key waits at most that interval however
+///   many random `kid`s arrive.
+/// - Keys last read more than ``Schedule/maximumStaleness`` ago are not used: with the key set unreachable that
+///   long, the issuer's tokens are refused until a read succeeds. So a key removed at the identity provider
+///   verifies tokens for at most the refresh interval plus one fetch while the provider answers, and for at most
+///   the maximum staleness when it does not.
 actor IssuerKeySet {
-    /// How long loaded keys are used before they are read again.
-    static let refreshInterval: TimeInterval = 300
-    /// The least time between two reloads caused by an unknown `kid`.
-    static let unknownKeyRefreshInterval: TimeInterval = 30
+    /// When keys are read again and how long they may be used.
+    struct Schedule: Sendable, Equatable {
+        /// How long loaded keys are used before they are read again in the background (`jwks_refresh_seconds`).
+        var refreshInterval: TimeInterval = 60
+        /// How long after the last successful read keys may still be used (`jwks_max_stale_seconds`).
+        var maximumStaleness: TimeInterval = 600
+        /// The least time between two reloads caused by an unknown `kid`.
+        var unknownKeyInterval: TimeInterval = 5
+        /// The least time between a failed read and the next background attempt.
+        var retryInterval: TimeInterval = 5
+    }
 
     /// A usable key: its collection (holding it under its `kid`) and its one accepted algorithm.
     struct Key: Sendable {
@@ -21,67 +39,98 @@ actor IssuerKeySet {
         let algorithm: String
     }
 
+    /// The keys of the last successful read.
+    private struct Loaded {
+        let collection: JWTKeyCollection
+        let algorithms: [String: String]
+        let readAt: Date
+    }
+
     let source: IssuerConfiguration.KeySource
+    let schedule: Schedule
     private let issuer: String
     private let fetcher: any JWKSFetcher
     private let clock: any WallClock
     private let logger: Logger
-    private var collection = JWTKeyCollection()
-    private var algorithms: [String: String] = [:]
-    private var loadedAt: Date?
+    private var loaded: Loaded?
+    /// No background read starts before this (after a failed one).
+    private var nextAttempt = Date.distantPast
     private var lastUnknownKeyReload: Date?
     private var reloading: Task<Void, Never>?
 
     init(issuer: String, source: IssuerConfiguration.KeySource, fetcher: any JWKSFetcher, clock: any WallClock,
-         logger: Logger) {
+         schedule: Schedule = Schedule(), logger: Logger) {
         self.issuer = issuer
         self.source = source
         self.fetcher = fetcher
         self.clock = clock
+        self.schedule = schedule
         self.logger = logger
     }
 
-    /// The key `kid` of this issuer, reloading the set when stale or (rate-limited) when `kid` is unknown.
+    /// The key `kid` of this issuer, or nil when the issuer has no such key (or no keys recent enough).
+    ///
+    /// Waits for a read only when it cannot answer without one: no usable keys (the first read, or keys past the
+    /// maximum staleness), or an unknown `kid` that may reload now or that a running read may bring.
     func key(for kid: String) async -> Key? {
         let now = clock.now()
-        if loadedAt.map({ now.timeIntervalSince($0) >= Self.refreshInterval }) ?? true {
-            await reload()
-        } else if algorithms[kid] == nil,
-                  lastUnknownKeyReload.map({ now.timeIntervalSince($0) >= Self.unknownKeyRefreshInterval }) ?? true {
-            lastUnknownKeyReload = now
-            await reload()
+        if let loaded, now.timeIntervalSince(loaded.readAt) < schedule.maximumStaleness {
+            if now.timeIntervalSince(loaded.readAt) >= schedule.refreshInterval, now >= nextAttempt {
+                _ = reload()  // in the background: the keys in hand answer meanwhile
+            }
+            if let key = lookup(kid) { return key }
+            if let reloading {
+                await reloading.value  // a read under way may bring the rotated key
+            } else if lastUnknownKeyReload.map({ now.timeIntervalSince($0) >= schedule.unknownKeyInterval }) ?? true {
+                lastUnknownKeyReload = now
+                await reload().value
+            }
+            return lookup(kid)
         }
-        guard let algorithm = algorithms[kid] else { return nil }
-        return Key(collection: collection, algorithm: algorithm)
-    }
-
-    /// Reloads the set; concurrent callers share one reload.
-    private func reload() async {
+        // Nothing usable: the first read, or keys too old to trust. Wait for a read, unless one just failed.
         if let reloading {
             await reloading.value
-            return
+        } else if now >= nextAttempt {
+            await reload().value
         }
+        return lookup(kid)
+    }
+
+    /// The key `kid` among keys recent enough to use.
+    private func lookup(_ kid: String) -> Key? {
+        guard let loaded, clock.now().timeIntervalSince(loaded.readAt) < schedule.maximumStaleness,
+              let algorithm = loaded.algorithms[kid] else { return nil }
+        return Key(collection: loaded.collection, algorithm: algorithm)
+    }
+
+    /// The read under way, or a new one; concurrent callers share one read.
+    private func reload() -> Task<Void, Never> {
+        if let reloading { return reloading }
         let task = Task { await self.performReload() }
         reloading = task
-        await task.value
-        reloading = nil
+        return task
     }
 
     private func performReload() async {
         let attemptedAt = clock.now()
         do {
             let document = try await readDocument()
-            let (newCollection, newAlgorithms) = try await Self.parse(document, issuer: issuer, logger: logger)
-            collection = newCollection
-            algorithms = newAlgorithms
-            loadedAt = attemptedAt
+            let (collection, algorithms) = try await Self.parse(document, issuer: issuer, logger: logger)
+            loaded = Loaded(collection: collection, algorithms: algorithms, readAt: attemptedAt)
+            nextAttempt = .distantPast
         } catch {
-            // Keep the previous keys; try again after the refresh interval (not on every request).
+            // Keep the previous keys (until they pass the maximum staleness); try again after the retry interval.
+            let age = loaded.map { attemptedAt.timeIntervalSince($0.readAt) }
             logger.warning(
                 "cannot load the issuer's key set; keeping the previous keys",
-                metadata: ["issuer": "\(issuer)", "error": "\(error)"])
-            loadedAt = attemptedAt
+                metadata: [
+                    "issuer": "\(issuer)", "error": "\(error)",
+                    "keys_age_seconds": "\(age.map { String(Int($0)) } ?? "none")",
+                    "max_stale_seconds": "\(Int(schedule.maximumStaleness))",
+                ])
+            nextAttempt = attemptedAt.addingTimeInterval(schedule.retryInterval)
         }
+        reloading = nil
     }
 
     private func readDocument() async throws -> Data {

@@ -27,13 +27,17 @@ public struct JWTVerifier: Sendable {
     /// Creates a verifier for `configuration`'s issuers, each with its own key set.
     public init(
         configuration: AuthConfiguration, clock: any WallClock = SystemWallClock(),
-        fetcher: any JWKSFetcher = URLSessionJWKSFetcher(), logger: Logger
+        fetcher: any JWKSFetcher = HTTPJWKSFetcher(), logger: Logger
     ) throws(AuthConfigurationError) {
         try configuration.validate()
         var issuers: [String: Issuer] = [:]
+        var schedule = IssuerKeySet.Schedule()
+        schedule.refreshInterval = TimeInterval(configuration.jwksRefreshSeconds)
+        schedule.maximumStaleness = TimeInterval(configuration.jwksMaxStaleSeconds)
         for issuer in configuration.issuers {
             let keys = IssuerKeySet(
-                issuer: issuer.issuer, source: issuer.jwks, fetcher: fetcher, clock: clock, logger: logger)
+                issuer: issuer.issuer, source: issuer.jwks, fetcher: fetcher, clock: clock, schedule: schedule,
+                logger: logger)
             issuers[issuer.issuer] = Issuer(configuration: issuer, keys: keys)
         }
         self.issuers = issuers
