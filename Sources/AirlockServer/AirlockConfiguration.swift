@@ -15,6 +15,9 @@ public struct AirlockConfiguration: Sendable {
     /// The broker's own database (nil if not configured: only commands that need it complain).
     public var databaseURL: DatabaseURL?
     public var databaseMaxConnections: Int = 20
+    /// The schema of Airlock's tables (`database.schema`): every broker connection's `search_path`, and where
+    /// `airlock migrate` creates and reads `schema_migrations`.
+    public var databaseSchema: SchemaName = .public
     /// The migrations directory; `nil` finds `Migrations/` as ``Migration/locateDirectory(explicit:)`` says.
     public var migrationsDirectory: String?
     /// The policy directory (`DIR/*.airlock`).
@@ -85,6 +88,9 @@ public struct AirlockConfiguration: Sendable {
         }
         if let max = try reader.int("database.max_connections", in: 1...1000) {
             configuration.databaseMaxConnections = max
+        }
+        if let schema = try reader.string("database.schema") {
+            do { configuration.databaseSchema = try SchemaName(schema) } catch { throw reader.invalid("database.schema") }
         }
         configuration.migrationsDirectory = try reader.string("database.migrations_dir")
         if let directory = try reader.string("policies.dir") {

@@ -54,7 +54,9 @@ struct BrokerParts {
             directory: settings.policiesDirectory, environment: config.environment, providedKinds: providers.kinds)
         try providers.validate(catalog)
         postgres.checkAtStart(catalog.resources)  // warns of target databases PUBLIC may connect to
-        let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
+        let database = Database(
+            url: databaseURL, schema: settings.databaseSchema, maximumConnections: settings.databaseMaxConnections,
+            logger: logger)
         let readiness = Readiness()
         readiness.block("policies", reason: "the loaded policy set is not yet recorded")
         let auditLog = AuditLog(source: settings.auditSource, clock: config.clock)

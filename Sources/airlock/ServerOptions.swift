@@ -28,7 +28,9 @@ struct ServerOptions: ParsableArguments {
     ) async throws -> T {
         let settings = try load()
         let logger = LogSetup.bootstrap(settings, level: .warning)
-        return try await Database.withDatabase(try settings.requireDatabaseURL(), logger: logger) { database in
+        return try await Database.withDatabase(
+            try settings.requireDatabaseURL(), schema: settings.databaseSchema, logger: logger
+        ) { database in
             try await body(database, settings, logger)
         }
     }
