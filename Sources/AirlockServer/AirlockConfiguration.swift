@@ -20,8 +20,14 @@ public struct AirlockConfiguration: Sendable {
     public var databaseSchema: SchemaName = .public
     /// The migrations directory; `nil` finds `Migrations/` as ``Migration/locateDirectory(explicit:)`` says.
     public var migrationsDirectory: String?
-    /// The policy directory (`DIR/*.airlock`).
-    public var policiesDirectory: String = "Policies"
+    /// The policy directory (`DIR/*.airlock`). Default: ``defaultPoliciesDirectory``, never the working directory.
+    public var policiesDirectory: String = AirlockConfiguration.defaultPoliciesDirectory
+
+    /// The policy directory when `policies.dir` is not set: `share/airlock/Policies` beside the executable, or the
+    /// `Policies/` of the checkout a development build was built in (see ``InstallLayout``). A relative `Policies`
+    /// would load whatever the working directory holds.
+    public static let defaultPoliciesDirectory: String =
+        InstallLayout.defaultDirectory("Policies")?.path ?? "/usr/share/airlock/Policies"
     /// The trusted token issuers and proxies (`auth.config_file`); empty: only `alk_` tokens authenticate.
     public var auth: AuthConfiguration = AuthConfiguration()
     /// The longest TTL anyone may ask for (`requests.max_ttl_seconds`, default 24 h).

@@ -19,8 +19,10 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "The broker's port on 127.0.0.1.")
     var port: Int = 8420
 
-    @Option(help: ArgumentHelp("Policy directory (DIR/*.airlock; resources in DIR/resources.*).", valueName: "dir"))
-    var policies: String = "Policies"
+    @Option(help: ArgumentHelp(
+        "Policy directory (DIR/*.airlock; resources in DIR/resources.*); default: the Policies installed with airlock, or of the checkout it was built in.",
+        valueName: "dir"))
+    var policies: String = AirlockConfiguration.defaultPoliciesDirectory
 
     @Flag(help: "Keep the cluster's files after exit.")
     var keep = false
@@ -50,6 +52,7 @@ struct DevCommand: AsyncParsableCommand {
         // Check the policies before spending time on a cluster: a broken set is reported at once.
         let policySet = try ActivePolicySet.load(directory: policies)
         let logger = LogSetup.bootstrap(settings)
+        note("policies from \(policies), migrations from \(migrationsDirectory(settings).path)")
         let state = try DevState.make(stateDir)
         try await state.withCluster(keep: keep, note: note) { cluster in
             try await serve(cluster: cluster, state: state, settings: settings, policies: policySet, logger: logger)

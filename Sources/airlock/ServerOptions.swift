@@ -58,7 +58,13 @@ enum LogSetup {
     }
 }
 
+/// The migrations directory in use: `database.migrations_dir`, else this executable's own (never the working
+/// directory; see ``InstallLayout``).
+func migrationsDirectory(_ configuration: AirlockConfiguration) -> URL {
+    Migration.locateDirectory(explicit: configuration.migrationsDirectory)
+}
+
 /// Loads this build's migrations from the configured or discovered directory.
 func loadMigrations(_ configuration: AirlockConfiguration) throws -> [Migration] {
-    try Migration.load(from: Migration.locateDirectory(explicit: configuration.migrationsDirectory))
+    try Migration.load(from: migrationsDirectory(configuration))
 }

@@ -56,7 +56,10 @@ struct AirlockBinary {
         }
     }
 
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    /// Starts the binary; `workingDirectory` is its working directory (default: the package checkout).
+    static func start(
+        _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil
+    ) throws -> Running {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let stdout = directory.appendingPathComponent("stdout")
@@ -69,7 +72,7 @@ struct AirlockBinary {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AIRLOCK_") }
         env.merge(environment) { $1 }
         process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: #filePath)
+        process.currentDirectoryURL = workingDirectory ?? URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdout)
@@ -80,9 +83,10 @@ struct AirlockBinary {
 
     /// Runs to completion (at most `limit`) and returns status, stdout and stderr.
     static func run(
-        _ arguments: [String], environment: [String: String] = [:], limit: Duration = .seconds(60)
+        _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil,
+        limit: Duration = .seconds(60)
     ) async throws -> (status: Int32?, output: String, errors: String) {
-        let running = try start(arguments, environment: environment)
+        let running = try start(arguments, environment: environment, workingDirectory: workingDirectory)
         let status = try await running.wait(upTo: limit)
         if status == nil { running.kill() }
         let result = (status, running.output, running.errors)
