@@ -38,8 +38,11 @@ struct DevCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before anything is made: every signal from here on cleans up (see DevCleanup).
+        DevCleanup.shared.install()
         let lock = try DevLock.acquire(port: port)
-        defer { lock.release() }
+        let releaseLock = DevCleanup.shared.add { lock.release() }
+        defer { DevCleanup.shared.run(releaseLock) }
         if DevLock.portInUse(port) {
             throw DevError("port \(port) on 127.0.0.1 is already in use by another program: pass --port")
         }
@@ -67,8 +70,9 @@ struct DevCommand: AsyncParsableCommand {
             cluster: cluster, state: state, settings: settings, port: port, logger: logger)
         let adminToken = try await setup.createAdminToken(logger: logger)
         let issuerFile = DevState.issuerFile(port: port)
+        let removeIssuer = DevCleanup.shared.add { try? FileManager.default.removeItem(atPath: issuerFile) }
+        defer { DevCleanup.shared.run(removeIssuer) }
         try setup.issuer.save(to: issuerFile)
-        defer { try? FileManager.default.removeItem(atPath: issuerFile) }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -80,8 +84,14 @@ struct DevCommand: AsyncParsableCommand {
             adminToken: adminToken, stateDirectory: state.directory.path, keep: keep,
             policies: "\(policies.policies.rules.count) rules from \(policies.directory)")
         let json = self.json
-        setup.config.onServerRunning = { _ in banner.print(json: json) }
+        setup.config.onServerRunning = { _ in
+            // From now on the broker's service group owns SIGINT, SIGTERM (a graceful stop, then the clean-up of
+            // withCluster) and SIGHUP (a policy reload).
+            DevCleanup.shared.deferToServiceGroup(true)
+            banner.print(json: json)
+        }
         let app = try buildApplication(config: setup.config)
+        defer { DevCleanup.shared.deferToServiceGroup(false) }
         try await app.runService()
         note("stopping ...")
     }
