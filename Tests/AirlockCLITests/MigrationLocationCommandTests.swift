@@ -24,14 +24,19 @@ struct MigrationLocationCommandTests {
         #expect(result.errors.contains("migrations from \(TestDatabase.migrationsDirectory.standardizedFileURL.path)"),
                 "the directory in use is named: \(result.errors)")
 
-        let tables = try await TestDatabase.withExisting(url) { database in
-            let rows = try await database.client.query(
+        let connection = try await PostgresConnection.connect(
+            configuration: url.connectionConfiguration(), id: 62, logger: TestDatabase.logger)
+        var tables: [String] = []
+        do {
+            let rows = try await connection.query(
                 "SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = 'public' ORDER BY 1",
                 logger: TestDatabase.logger)
-            var names: [String] = []
-            for try await name in rows.decode(String.self) { names.append(name) }
-            return names
+            for try await name in rows.decode(String.self) { tables.append(name) }
+        } catch {
+            try? await connection.close()
+            throw error
         }
+        try await connection.close()
         #expect(!tables.contains("pwned") && !tables.contains("pwned_too"), "the working directory's SQL ran: \(tables)")
         #expect(tables.contains("audit_events"))
     }

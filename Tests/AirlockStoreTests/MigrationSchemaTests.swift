@@ -28,16 +28,22 @@ struct MigrationSchemaTests {
         return url
     }
 
-    /// The schemas holding a table called `name`.
+    /// The schemas holding a table called `name` (one short superuser connection, not a pool).
     static func schemas(holding name: String, in url: DatabaseURL) async throws -> [String] {
         let admin = try await TestDatabase.serverURL().with(database: url.database)
-        return try await TestDatabase.withExisting(admin) { database in
-            let rows = try await database.client.query(
+        let connection = try await PostgresConnection.connect(
+            configuration: admin.connectionConfiguration(), id: 61, logger: Support.logger)
+        do {
+            let rows = try await connection.query(
                 "SELECT schemaname::text FROM pg_catalog.pg_tables WHERE tablename = \(name) ORDER BY 1",
                 logger: Support.logger)
             var result: [String] = []
             for try await schema in rows.decode(String.self) { result.append(schema) }
+            try await connection.close()
             return result
+        } catch {
+            try? await connection.close()
+            throw error
         }
     }
 
