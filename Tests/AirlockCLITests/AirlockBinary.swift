@@ -51,7 +51,13 @@ struct AirlockBinary {
             return nil
         }
 
+        /// Ends the process: SIGTERM first, so that `airlock dev` and `airlock bench` stop their cluster and remove
+        /// its files (a SIGKILL would leave PostgreSQL running), then SIGKILL if it is still there after 30 s.
         func kill() {
+            guard process.isRunning else { return }
+            Foundation.kill(process.processIdentifier, SIGTERM)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while process.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
             if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         }
     }
