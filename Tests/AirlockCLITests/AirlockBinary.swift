@@ -52,13 +52,17 @@ struct AirlockBinary {
         }
 
         /// Ends the process: SIGTERM first, so that `airlock dev` and `airlock bench` stop their cluster and remove
-        /// its files (a SIGKILL would leave PostgreSQL running), then SIGKILL if it is still there after 30 s.
+        /// its files (a SIGKILL would leave PostgreSQL running), then SIGKILL if it is still there after 30 s. Returns
+        /// at once: the wait runs on a thread of its own, never on one of the two cooperative threads every test
+        /// shares.
         func kill() {
             guard process.isRunning else { return }
             Foundation.kill(process.processIdentifier, SIGTERM)
-            let deadline = ContinuousClock.now + .seconds(30)
-            while process.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            Thread.detachNewThread { [self] in
+                let deadline = Date().addingTimeInterval(30)
+                while process.isRunning && Date() < deadline { usleep(50_000) }
+                if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            }
         }
     }
 

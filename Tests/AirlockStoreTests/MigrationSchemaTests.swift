@@ -18,7 +18,8 @@ struct MigrationSchemaTests {
         let admin = try await TestDatabase.fresh(migrated: false)
         let role = "broker_\(UInt32.random(in: 0...UInt32.max))"
         let password = "pw\(UInt64.random(in: 0...UInt64.max))"
-        try await TestDatabase.execute("CREATE ROLE \(role) LOGIN PASSWORD '\(password)'", on: admin)
+        let verifier = try TestDatabase.cheapVerifier(password: password)
+        try await TestDatabase.execute("CREATE ROLE \(role) LOGIN PASSWORD '\(verifier)'", on: admin)
         try await TestDatabase.execute("CREATE SCHEMA \(role) AUTHORIZATION \(role)", on: admin)
         try await TestDatabase.execute("GRANT CREATE ON SCHEMA public TO \(role)", on: admin)
         try await TestDatabase.execute("GRANT CONNECT ON DATABASE \(admin.database) TO \(role)", on: admin)
