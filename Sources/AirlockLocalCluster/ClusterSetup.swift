@@ -150,8 +150,8 @@ enum ClusterSetup {
     ) throws(LocalClusterError) -> Subprocess.Termination {
         let (program, programArguments) = cluster.account.command(executable, arguments)
         return try Subprocess.run(
-            program, programArguments, workingDirectory: cluster.directory.path, logFile: log, timeout: timeout,
-            name: (executable as NSString).lastPathComponent)
+            program, programArguments, workingDirectory: cluster.directory.path, logFile: log,
+            environment: cluster.childEnvironment, timeout: timeout, name: (executable as NSString).lastPathComponent)
     }
 
     /// Writes `secret` to a new file readable only by its owner.

@@ -28,6 +28,8 @@ public final class LocalPostgresCluster: Sendable {
     public let binaries: PostgresBinaries
 
     let account: ServerAccount
+    /// The environment of every tool this cluster runs, and so of the server: `Subprocess.cleanEnvironment`.
+    let childEnvironment: [String: String]
     private let state = Mutex(StopState())
 
     private struct StopState {
@@ -43,7 +45,8 @@ public final class LocalPostgresCluster: Sendable {
     public var dataDirectory: URL { directory.appendingPathComponent("data", isDirectory: true) }
 
     init(
-        directory: URL, port: Int, password: String, binaries: PostgresBinaries, account: ServerAccount
+        directory: URL, port: Int, password: String, binaries: PostgresBinaries, account: ServerAccount,
+        childEnvironment: [String: String] = Subprocess.cleanEnvironment()
     ) {
         self.directory = directory
         self.host = "127.0.0.1"
@@ -52,6 +55,7 @@ public final class LocalPostgresCluster: Sendable {
         self.superuserPassword = password
         self.binaries = binaries
         self.account = account
+        self.childEnvironment = childEnvironment
     }
 
     /// Creates a fresh cluster in `directory` (default: a new temporary directory such as /tmp/airlock-pg-XXXXXX)
@@ -61,17 +65,23 @@ public final class LocalPostgresCluster: Sendable {
     /// as root, the directory is given to the `postgres` user and the tools run through `runuser`. If any step
     /// fails, the server is stopped and the directory removed; the error names the step and quotes the end of its
     /// log. With the default port, a start that fails because the port was taken meanwhile is retried on a new one.
+    ///
+    /// `environment` is where the binaries are looked for (`PATH`); the tools and the server inherit only its
+    /// `PATH`, `HOME`, `TZ`, `LANG` and `LC_*` (never a secret such as `AIRLOCK_MASTER_KEY`, which a superuser of the
+    /// cluster could read from the server's environment).
     public static func start(
-        directory: URL? = nil, port: Int? = nil, binaries: PostgresBinaries? = nil
+        directory: URL? = nil, port: Int? = nil, binaries: PostgresBinaries? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(LocalClusterError) -> LocalPostgresCluster {
-        let environment = ProcessInfo.processInfo.environment
+        let childEnvironment = Subprocess.cleanEnvironment(environment)
         let binaries = if let binaries { binaries } else { try PostgresBinaries.locate(environment: environment) }
         let account = try ServerAccount.current(environment: environment)
         var chosenPort = if let port { port } else { try FreePort.find() }
         let root = try ClusterSetup.makeDirectory(directory)
         let password = ClusterSetup.randomPassword()
         var cluster = LocalPostgresCluster(
-            directory: root, port: chosenPort, password: password, binaries: binaries, account: account)
+            directory: root, port: chosenPort, password: password, binaries: binaries, account: account,
+            childEnvironment: childEnvironment)
         do throws(LocalClusterError) {
             try ClusterSetup.initialize(cluster)
             var attempt = 1
@@ -83,7 +93,8 @@ public final class LocalPostgresCluster: Sendable {
                     attempt += 1
                     chosenPort = try FreePort.find()
                     cluster = LocalPostgresCluster(
-                        directory: root, port: chosenPort, password: password, binaries: binaries, account: account)
+                        directory: root, port: chosenPort, password: password, binaries: binaries, account: account,
+            childEnvironment: childEnvironment)
                 }
             }
         } catch {

@@ -27,9 +27,18 @@ enum Subprocess {
         }
     }
 
-    /// The current environment without `PG*` variables (which would change what the PostgreSQL tools do).
+    /// The variables a PostgreSQL tool, and the server `pg_ctl` starts, may inherit: `PATH`, `HOME`, `TZ`, `LANG`
+    /// and `LC_*`, nothing else.
+    ///
+    /// An allow-list, not a deny-list: the server runs for as long as the cluster does, and a superuser of it reads
+    /// its environment (`COPY … FROM PROGRAM 'env'`, `/proc/PID/environ`), so `AIRLOCK_MASTER_KEY`, `AIRLOCK_TOKEN`
+    /// or a cloud credential of the caller must never reach it. `PG*` variables are dropped too: they would change
+    /// what the tools do (every setting they need is passed as an argument).
+    static let inheritedVariables: Set<String> = ["PATH", "HOME", "TZ", "LANG"]
+
+    /// `base` reduced to ``inheritedVariables`` and `LC_*`.
     static func cleanEnvironment(_ base: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
-        base.filter { !$0.key.hasPrefix("PG") }
+        base.filter { inheritedVariables.contains($0.key) || $0.key.hasPrefix("LC_") }
     }
 
     /// Runs `executable` (an absolute path) with `arguments` and waits for it, at most `timeout`.

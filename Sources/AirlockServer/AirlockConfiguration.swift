@@ -15,10 +15,19 @@ public struct AirlockConfiguration: Sendable {
     /// The broker's own database (nil if not configured: only commands that need it complain).
     public var databaseURL: DatabaseURL?
     public var databaseMaxConnections: Int = 20
+    /// The schema of Airlock's tables (`database.schema`): every broker connection's `search_path`, and where
+    /// `airlock migrate` creates and reads `schema_migrations`.
+    public var databaseSchema: SchemaName = .public
     /// The migrations directory; `nil` finds `Migrations/` as ``Migration/locateDirectory(explicit:)`` says.
     public var migrationsDirectory: String?
-    /// The policy directory (`DIR/*.airlock`).
-    public var policiesDirectory: String = "Policies"
+    /// The policy directory (`DIR/*.airlock`). Default: ``defaultPoliciesDirectory``, never the working directory.
+    public var policiesDirectory: String = AirlockConfiguration.defaultPoliciesDirectory
+
+    /// The policy directory when `policies.dir` is not set: `share/airlock/Policies` beside the executable, or the
+    /// `Policies/` of the checkout a development build was built in (see ``InstallLayout``). A relative `Policies`
+    /// would load whatever the working directory holds.
+    public static let defaultPoliciesDirectory: String =
+        InstallLayout.defaultDirectory("Policies")?.path ?? "/usr/share/airlock/Policies"
     /// The trusted token issuers and proxies (`auth.config_file`); empty: only `alk_` tokens authenticate.
     public var auth: AuthConfiguration = AuthConfiguration()
     /// The longest TTL anyone may ask for (`requests.max_ttl_seconds`, default 24 h).
@@ -85,6 +94,9 @@ public struct AirlockConfiguration: Sendable {
         }
         if let max = try reader.int("database.max_connections", in: 1...1000) {
             configuration.databaseMaxConnections = max
+        }
+        if let schema = try reader.string("database.schema") {
+            do { configuration.databaseSchema = try SchemaName(schema) } catch { throw reader.invalid("database.schema") }
         }
         configuration.migrationsDirectory = try reader.string("database.migrations_dir")
         if let directory = try reader.string("policies.dir") {

@@ -56,7 +56,9 @@ struct BrokerParts {
         postgres.checkAtStart(catalog.resources)  // warns of target databases PUBLIC may connect to
         try TransportSecurityWarnings.checkRootCertificates(database: databaseURL, resources: catalog.resources)
         TransportSecurityWarnings.warn(database: databaseURL, resources: catalog.resources, logger: logger)
-        let database = Database(url: databaseURL, maximumConnections: settings.databaseMaxConnections, logger: logger)
+        let database = Database(
+            url: databaseURL, schema: settings.databaseSchema, maximumConnections: settings.databaseMaxConnections,
+            logger: logger)
         let readiness = Readiness()
         readiness.block("policies", reason: "the loaded policy set is not yet recorded")
         let auditLog = AuditLog(source: settings.auditSource, clock: config.clock)

@@ -1,10 +1,14 @@
+import AirlockCore
 import Foundation
 
 /// The raw settings of one start-up: a JSON config file, flattened to dotted keys, overlaid by environment
 /// variables (`AIRLOCK_` + the key in upper case with `.` as `_`, e.g. `AIRLOCK_DATABASE_URL`).
 ///
-/// Parsing is Foundation's JSON parser; this type only flattens, overlays and remembers where each value came
-/// from, so an error can say "from AIRLOCK_LOG_LEVEL" or "in /etc/airlock.json".
+/// Parsing is AirlockCore's strict JSON parser (a key repeated inside one object is an error, where Foundation's
+/// would silently keep the first); this type only flattens, overlays and remembers where each value came from, so
+/// an error can say "from AIRLOCK_LOG_LEVEL" or "in /etc/airlock.json". A setting may be written flat
+/// (`"database.url"`) or nested (`"database": {"url"}`), but only once per file: both spellings at once are refused,
+/// naming both, since which one won would depend on dictionary order.
 public struct ConfigurationSource: Sendable {
     /// Where a raw value came from.
     public enum Origin: Sendable, Equatable, CustomStringConvertible {
@@ -28,6 +32,8 @@ public struct ConfigurationSource: Sendable {
     }
 
     private(set) var values: [String: (raw: Raw, origin: Origin)] = [:]
+    /// How each key read from the file was written: the member names from the top of the file down.
+    private var spellings: [String: [String]] = [:]
     /// The environment, kept for secrets that are read only from the environment.
     public let environment: [String: String]
 
@@ -40,13 +46,19 @@ public struct ConfigurationSource: Sendable {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ConfigurationError(key: "config", message: "cannot read the config file `\(file)`")
             }
-            let root: [String: FileJSON]
+            let parsed: JSONValue
             do {
-                root = try JSONDecoder().decode([String: FileJSON].self, from: data)
+                parsed = try JSONValue.parse(data)
+            } catch DecodingError.dataCorrupted(let context) {
+                throw ConfigurationError(
+                    key: "config", message: "`\(file)` must hold one valid json object (\(context.debugDescription))")
             } catch {
                 throw ConfigurationError(key: "config", message: "`\(file)` must hold one valid json object")
             }
-            try flatten(root, prefix: "", file: file, known: known)
+            guard case .object(let root) = parsed else {
+                throw ConfigurationError(key: "config", message: "`\(file)` must hold one valid json object")
+            }
+            try flatten(root, prefix: "", path: [], file: file, known: known)
         }
         for setting in settings {
             if let value = environment[setting.environmentName] {
@@ -59,22 +71,32 @@ public struct ConfigurationSource: Sendable {
     public func value(_ key: String) -> (raw: Raw, origin: Origin)? { values[key] }
 
     private mutating func flatten(
-        _ object: [String: FileJSON], prefix: String, file: String, known: [String: Setting]
+        _ object: [String: JSONValue], prefix: String, path: [String], file: String, known: [String: Setting]
     ) throws(ConfigurationError) {
-        for (name, value) in object {
+        // Sorted, so that of several problems the same one is reported on every run.
+        for (name, value) in object.sorted(by: { $0.key < $1.key }) {
             let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+            let spelling = path + [name]
             if case .object(let nested) = value, known[key] == nil {
-                try flatten(nested, prefix: key, file: file, known: known)
+                try flatten(nested, prefix: key, path: spelling, file: file, known: known)
                 continue
             }
             guard known[key] != nil else {
                 let suggestion = Self.nearest(key, in: Array(known.keys)).map { " (did you mean `\($0)`?)" } ?? ""
                 throw ConfigurationError(key: key, message: "unknown setting in \(file)\(suggestion)")
             }
+            if let earlier = spellings[key] {
+                let both = [earlier, spelling].map(Self.describe).sorted()
+                throw ConfigurationError(
+                    key: key,
+                    message: "given twice in \(file), as `\(both[0])` and as `\(both[1])`: keep one")
+            }
+            spellings[key] = spelling
             switch value {
             case .null: continue
             case .string(let string): values[key] = (.string(string), .file(file))
-            case .number(let number): values[key] = (.number(number), .file(file))
+            case .int(let number): values[key] = (.number(Double(number)), .file(file))
+            case .double(let number): values[key] = (.number(number), .file(file))
             case .bool(let bool): values[key] = (.bool(bool), .file(file))
             case .array(let items):
                 var strings: [String] = []
@@ -89,6 +111,12 @@ public struct ConfigurationSource: Sendable {
                 throw ConfigurationError(key: key, message: "expected a single value in \(file), not an object")
             }
         }
+    }
+
+    /// A key as it was written in the file: `"database.url"` or `"database": {"url"}`.
+    static func describe(_ spelling: [String]) -> String {
+        guard let last = spelling.last else { return "" }
+        return spelling.dropLast().reversed().reduce("\"\(last)\"") { inner, name in "\"\(name)\": {\(inner)}" }
     }
 
     static func nearest(_ key: String, in candidates: [String]) -> String? {
@@ -107,20 +135,5 @@ public struct ConfigurationSource: Sendable {
             previous = current
         }
         return a.isEmpty ? b.count : previous[b.count]
-    }
-}
-
-/// A JSON value as read from the config file (JSONDecoder keeps `true` and `1` apart, unlike NSNumber).
-enum FileJSON: Decodable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([FileJSON]), object([String: FileJSON])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let bool = try? container.decode(Bool.self) { self = .bool(bool) }
-        else if let number = try? container.decode(Double.self) { self = .number(number) }
-        else if let string = try? container.decode(String.self) { self = .string(string) }
-        else if let array = try? container.decode([FileJSON].self) { self = .array(array) }
-        else { self = .object(try container.decode([String: FileJSON].self)) }
     }
 }

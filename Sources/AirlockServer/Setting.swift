@@ -21,6 +21,7 @@ public struct Setting: Sendable {
         Setting("database.password_file", expected: "a path to a file holding the database password"),
         Setting("database.max_connections", expected: "an integer from 1 to 1000"),
         Setting("database.migrations_dir", expected: "a path to the Migrations directory"),
+        Setting("database.schema", expected: "a schema name: lower-case letters, digits and _ (not starting with a digit or pg_), at most 63 bytes"),
         Setting("policies.dir", expected: "a directory of *.airlock policy files"),
         Setting("resources.allow_removed", expected: "a list of resource ids whose leases may outlive their place in resources.json"),
         Setting("auth.config_file", expected: "a path to the JSON file of trusted token issuers (see Docs/authentication.md)"),

@@ -13,17 +13,24 @@ public struct Database: Sendable {
     public let client: PostgresClient
     /// Where it connects (safe to log: the password is hidden).
     public let url: DatabaseURL
+    /// The schema holding Airlock's tables: every connection of the pool has it, alone, as its `search_path`.
+    public let schema: SchemaName
 
-    /// Creates a pool for `url`. Nothing connects until the pool runs.
-    public init(url: DatabaseURL, maximumConnections: Int = 20, logger: Logger) {
+    /// Creates a pool for `url` whose connections use `schema` alone as their `search_path`. Nothing connects until
+    /// the pool runs.
+    public init(url: DatabaseURL, schema: SchemaName = .public, maximumConnections: Int = 20, logger: Logger) {
         var configuration = url.clientConfiguration()
         configuration.options.maximumConnections = maximumConnections
+        // A start-up parameter, so no connection ever runs a statement with the server's default path
+        // (`"$user", public`), which would put tables in a schema the role happens to own.
+        configuration.options.additionalStartupParameters.append(("search_path", schema.quoted))
         // The pool's background messages are connection chatter (and a spurious warning when a query races the
         // pool's start); errors still come through, and every query failure reaches its caller.
         var backgroundLogger = logger
         backgroundLogger.logLevel = max(logger.logLevel, .error)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
         self.url = url
+        self.schema = schema
     }
 
     /// Opens one connection to check that the server answers, and reports why not in one line.
@@ -58,11 +65,11 @@ public struct Database: Sendable {
     /// For command-line tools (`airlock migrate`, `airlock audit verify`); the server runs its pool in its
     /// `ServiceGroup` instead.
     public static func withDatabase<Result: Sendable>(
-        _ url: DatabaseURL, logger: Logger,
+        _ url: DatabaseURL, schema: SchemaName = .public, logger: Logger,
         _ body: @Sendable (Database) async throws -> Result
     ) async throws -> Result {
         try await probe(url, logger: logger)
-        let database = Database(url: url, maximumConnections: 4, logger: logger)
+        let database = Database(url: url, schema: schema, maximumConnections: 4, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.client.run() }
             defer { group.cancelAll() }

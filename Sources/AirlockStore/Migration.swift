@@ -1,5 +1,8 @@
 import AirlockCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One numbered SQL file of `Migrations/`, e.g. `0001_initial_schema.sql`.
 public struct Migration: Sendable, Equatable {
@@ -44,21 +47,28 @@ public struct Migration: Sendable, Equatable {
     }
 
     /// Reads every `*.sql` file of `directory`, sorted by version. Two files with one version are an error.
+    ///
+    /// Migrations run as the database owner, so what is read is exactly what sits in the directory: a directory or
+    /// a `*.sql` file that is a symbolic link is refused (files are opened with `O_NOFOLLOW`), as is anything but a
+    /// regular file.
     public static func load(from directory: URL) throws(StoreError) -> [Migration] {
+        var status = stat()
+        if lstat(directory.path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
+            throw StoreError(
+                code: "migration_symlink",
+                message: "the migrations directory `\(directory.path)` is a symbolic link: name the directory itself (database.migrations_dir)")
+        }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
             throw StoreError(
                 code: "migrations_not_found",
-                message: "cannot read the migrations directory `\(directory.path)`")
+                message: "cannot read the migrations directory `\(directory.path)` (set database.migrations_dir)")
         }
         var migrations: [Migration] = []
         for name in names.sorted() where name.hasSuffix(".sql") {
-            let url = directory.appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw StoreError(code: "invalid_migration", message: "cannot read migration file `\(name)`")
-            }
+            let data = try readFile(directory.appendingPathComponent(name).path, name: name)
             migrations.append(try Migration(fileName: name, contents: data))
         }
         migrations.sort { $0.version < $1.version }
@@ -73,16 +83,33 @@ public struct Migration: Sendable, Equatable {
         return migrations
     }
 
-    /// Finds the `Migrations/` directory: `explicit` if given, else `Migrations` in the working directory,
-    /// else `share/airlock/Migrations` beside the executable's directory.
+    /// The bytes of the regular file at `path`, never through a symbolic link.
+    private static func readFile(_ path: String, name: String) throws(StoreError) -> Data {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            if errno == ELOOP {
+                throw StoreError(
+                    code: "migration_symlink", message: "migration file `\(name)` is a symbolic link: refused")
+            }
+            throw StoreError(code: "invalid_migration", message: "cannot read migration file `\(name)`")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw StoreError(code: "invalid_migration", message: "migration file `\(name)` is not a regular file")
+        }
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw StoreError(code: "invalid_migration", message: "cannot read migration file `\(name)`")
+        }
+    }
+
+    /// Finds the `Migrations/` directory: `explicit` if given, else where ``InstallLayout`` says this executable's
+    /// own files are (`../share/airlock/Migrations` beside it, or the checkout of a development build). Never the
+    /// working directory.
     public static func locateDirectory(explicit: String? = nil) -> URL {
         if let explicit { return URL(fileURLWithPath: explicit) }
-        let fm = FileManager.default
-        let local = URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("Migrations")
-        if fm.fileExists(atPath: local.path) { return local }
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        let installed = executable.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("share/airlock/Migrations")
-        return fm.fileExists(atPath: installed.path) ? installed : local
+        return InstallLayout.defaultDirectory("Migrations") ?? URL(fileURLWithPath: "/usr/share/airlock/Migrations")
     }
 }

@@ -26,6 +26,10 @@ public struct MigrationStatus: Sendable, Equatable {
 ///
 /// A PostgreSQL advisory lock, held on one connection for the whole run, makes replicas that start together
 /// migrate one after the other: the second finds nothing left to do.
+///
+/// Everything happens in the database's ``SchemaName`` (`database.schema`): the pool's connections have it alone as
+/// their `search_path`, so the migrations' unqualified tables land there, and `schema_migrations` is always named
+/// qualified with it. A missing schema is created (owned by the broker's role) before the first migration.
 public struct MigrationRunner: Sendable {
     /// The advisory lock key (`AIRLOCK` + 1 as bytes): shared by every Airlock replica.
     public static let advisoryLockKey: Int64 = 0x4149_524C_4F43_4B01
@@ -41,7 +45,7 @@ public struct MigrationRunner: Sendable {
     /// Where each migration stands, this build's files first and then any unknown ones, by version.
     public func status(of database: Database, logger: Logger) async throws -> [MigrationStatus] {
         try await database.client.withConnection { connection in
-            try await self.status(on: connection, logger: logger)
+            try await self.status(on: connection, schema: database.schema, logger: logger)
         }
     }
 
@@ -61,7 +65,7 @@ public struct MigrationRunner: Sendable {
         try await database.client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))", logger: logger)
             do {
-                let applied = try await self.applyPending(on: connection, logger: logger)
+                let applied = try await self.applyPending(on: connection, schema: database.schema, logger: logger)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: logger)
                 return applied
             } catch {
@@ -71,18 +75,30 @@ public struct MigrationRunner: Sendable {
         }
     }
 
-    private func applyPending(on connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
+    private func applyPending(
+        on connection: PostgresConnection, schema: SchemaName, logger: Logger
+    ) async throws -> [Migration] {
+        let rows = try await connection.query(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = \(schema.name))", logger: logger)
+        var schemaExists = false
+        for try await exists in rows.decode(Bool.self) { schemaExists = exists }
+        if !schemaExists {
+            // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when it exists.
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema.quoted)"), logger: logger)
+            logger.notice("created the schema of airlock's tables", metadata: ["schema": "\(schema)"])
+        }
+        let table = schema.qualified("schema_migrations")
         try await connection.query(
-            """
-            CREATE TABLE IF NOT EXISTS schema_migrations (
+            PostgresQuery(unsafeSQL: """
+            CREATE TABLE IF NOT EXISTS \(table) (
                 version integer PRIMARY KEY,
                 name text NOT NULL,
                 checksum text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now(),
                 duration_ms integer NOT NULL DEFAULT 0
             )
-            """, logger: logger)
-        let statuses = try await status(on: connection, logger: logger)
+            """), logger: logger)
+        let statuses = try await status(on: connection, schema: schema, logger: logger)
         try Self.refuseChanged(statuses, migrations: migrations)
         let pendingVersions = Set(statuses.filter { $0.state == .pending }.map(\.version))
         var applied: [Migration] = []
@@ -91,6 +107,9 @@ public struct MigrationRunner: Sendable {
             let started = ContinuousClock.now
             do {
                 try await connection.withTransaction(logger: logger) { tx in
+                    // The pool already starts every connection on this path; said again so that a migration's
+                    // unqualified names cannot land elsewhere whatever connection runs it.
+                    try await tx.query(PostgresQuery(unsafeSQL: "SET LOCAL search_path TO \(schema.quoted)"), logger: logger)
                     for statement in statements {
                         try await tx.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
@@ -98,7 +117,7 @@ public struct MigrationRunner: Sendable {
                     let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
                     try await tx.query(
                         """
-                        INSERT INTO schema_migrations (version, name, checksum, duration_ms)
+                        INSERT INTO \(unescaped: table) (version, name, checksum, duration_ms)
                         VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(milliseconds))
                         """, logger: logger)
                 }
@@ -113,15 +132,18 @@ public struct MigrationRunner: Sendable {
         return applied
     }
 
-    private func status(on connection: PostgresConnection, logger: Logger) async throws -> [MigrationStatus] {
-        let exists = try await connection.query(
-            "SELECT to_regclass('public.schema_migrations') IS NOT NULL", logger: logger)
+    private func status(
+        on connection: PostgresConnection, schema: SchemaName, logger: Logger
+    ) async throws -> [MigrationStatus] {
+        let table = schema.qualified("schema_migrations")
+        let exists = try await connection.query("SELECT to_regclass(\(table)) IS NOT NULL", logger: logger)
         var tableExists = false
         for try await value in exists.decode(Bool.self) { tableExists = value }
         var recorded: [Int: (name: String, checksum: String, at: Date)] = [:]
         if tableExists {
             let rows = try await connection.query(
-                "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version", logger: logger)
+                PostgresQuery(unsafeSQL: "SELECT version, name, checksum, applied_at FROM \(table) ORDER BY version"),
+                logger: logger)
             for try await (version, name, checksum, at) in rows.decode((Int, String, String, Date).self) {
                 recorded[version] = (name, checksum, at)
             }

@@ -29,8 +29,10 @@ struct BenchIntrospectionCommand: AsyncParsableCommand {
     @Option(help: "Distinct credential tokens to introspect.")
     var tokens: Int = 100
 
-    @Option(help: ArgumentHelp("Policy directory (DIR/*.airlock; resources in DIR/resources.*).", valueName: "dir"))
-    var policies: String = "Policies"
+    @Option(help: ArgumentHelp(
+        "Policy directory (DIR/*.airlock; resources in DIR/resources.*); default: the Policies installed with airlock, or of the checkout it was built in.",
+        valueName: "dir"))
+    var policies: String = AirlockConfiguration.defaultPoliciesDirectory
 
     @Flag(help: "Print the results as one JSON object.")
     var json = false

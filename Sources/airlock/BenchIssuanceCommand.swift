@@ -40,8 +40,10 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
     @Option(help: "Logins per level checked right after their return.")
     var verify: Int = 5
 
-    @Option(help: ArgumentHelp("Policy directory (DIR/*.airlock; resources in DIR/resources.*).", valueName: "dir"))
-    var policies: String = "Policies"
+    @Option(help: ArgumentHelp(
+        "Policy directory (DIR/*.airlock; resources in DIR/resources.*); default: the Policies installed with airlock, or of the checkout it was built in.",
+        valueName: "dir"))
+    var policies: String = AirlockConfiguration.defaultPoliciesDirectory
 
     @Option(help: "ask (a person: POST /v1/access-requests, then GET …/credentials) or one-call (a CI service: POST /v1/credentials).")
     var flow: BenchIssuanceAirlock.Flow = .ask

@@ -44,9 +44,12 @@ struct BenchIssuanceEnvironment: Sendable {
         let setup = try await DevBrokerSetup.prepare(
             cluster: cluster, state: state, settings: settings, port: try FreePort.find(), logger: logger)
         let issuer = setup.issuer
-        let config = setup.config
+        var config = setup.config
+        // SIGHUP ends a benchmark like SIGINT and SIGTERM (DevCleanup stops the cluster and removes its files).
+        config.reloadPoliciesOnHangup = false
         let app = try buildApplication(config: config)
-        // No signal handling: the benchmark ends the broker itself, then stops the cluster.
+        // No signal handling in the group: the benchmark ends the broker itself, then stops the cluster; a signal
+        // is DevCleanup's (it stops the cluster, removes the files and exits).
         let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let environment = BenchIssuanceEnvironment(
             cluster: cluster, port: config.settings.listenPort, issuer: issuer, logger: logger)

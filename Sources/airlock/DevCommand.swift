@@ -19,8 +19,10 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "The broker's port on 127.0.0.1.")
     var port: Int = 8420
 
-    @Option(help: ArgumentHelp("Policy directory (DIR/*.airlock; resources in DIR/resources.*).", valueName: "dir"))
-    var policies: String = "Policies"
+    @Option(help: ArgumentHelp(
+        "Policy directory (DIR/*.airlock; resources in DIR/resources.*); default: the Policies installed with airlock, or of the checkout it was built in.",
+        valueName: "dir"))
+    var policies: String = AirlockConfiguration.defaultPoliciesDirectory
 
     @Flag(help: "Keep the cluster's files after exit.")
     var keep = false
@@ -36,8 +38,11 @@ struct DevCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before anything is made: every signal from here on cleans up (see DevCleanup).
+        DevCleanup.shared.install()
         let lock = try DevLock.acquire(port: port)
-        defer { lock.release() }
+        let releaseLock = DevCleanup.shared.add { lock.release() }
+        defer { DevCleanup.shared.run(releaseLock) }
         if DevLock.portInUse(port) {
             throw DevError("port \(port) on 127.0.0.1 is already in use by another program: pass --port")
         }
@@ -50,6 +55,7 @@ struct DevCommand: AsyncParsableCommand {
         // Check the policies before spending time on a cluster: a broken set is reported at once.
         let policySet = try ActivePolicySet.load(directory: policies)
         let logger = LogSetup.bootstrap(settings)
+        note("policies from \(policies), migrations from \(migrationsDirectory(settings).path)")
         let state = try DevState.make(stateDir)
         try await state.withCluster(keep: keep, note: note) { cluster in
             try await serve(cluster: cluster, state: state, settings: settings, policies: policySet, logger: logger)
@@ -64,8 +70,9 @@ struct DevCommand: AsyncParsableCommand {
             cluster: cluster, state: state, settings: settings, port: port, logger: logger)
         let adminToken = try await setup.createAdminToken(logger: logger)
         let issuerFile = DevState.issuerFile(port: port)
+        let removeIssuer = DevCleanup.shared.add { try? FileManager.default.removeItem(atPath: issuerFile) }
+        defer { DevCleanup.shared.run(removeIssuer) }
         try setup.issuer.save(to: issuerFile)
-        defer { try? FileManager.default.removeItem(atPath: issuerFile) }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -77,8 +84,14 @@ struct DevCommand: AsyncParsableCommand {
             adminToken: adminToken, stateDirectory: state.directory.path, keep: keep,
             policies: "\(policies.policies.rules.count) rules from \(policies.directory)")
         let json = self.json
-        setup.config.onServerRunning = { _ in banner.print(json: json) }
+        setup.config.onServerRunning = { _ in
+            // From now on the broker's service group owns SIGINT, SIGTERM (a graceful stop, then the clean-up of
+            // withCluster) and SIGHUP (a policy reload).
+            DevCleanup.shared.deferToServiceGroup(true)
+            banner.print(json: json)
+        }
         let app = try buildApplication(config: setup.config)
+        defer { DevCleanup.shared.deferToServiceGroup(false) }
         try await app.runService()
         note("stopping ...")
     }

@@ -3,22 +3,36 @@ import Foundation
 import Glibc
 #endif
 
-/// Makes sure only one `airlock dev` runs per port: an exclusive `flock` on `/tmp/airlock-dev-PORT.lock`,
-/// held for the life of the process (the kernel releases it when the process ends, however it ends).
-struct DevLock {
+/// Makes sure only one `airlock dev` runs per port: an exclusive `flock` on `dev-PORT.lock` in the private
+/// ``DevRuntimeDirectory``, held for the life of the process (the kernel releases it when the process ends, however
+/// it ends).
+///
+/// The file is opened with `O_NOFOLLOW`: a symbolic link planted at its path is refused, never written through.
+struct DevLock: Sendable {
     let path: String
     private let descriptor: Int32
 
     /// Takes the lock, or explains who holds it.
     static func acquire(port: Int) throws -> DevLock {
-        let path = "/tmp/airlock-dev-\(port).lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let directory = try DevRuntimeDirectory.prepare()
+        let path = (directory as NSString).appendingPathComponent("dev-\(port).lock")
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
+            if errno == ELOOP {
+                throw DevError("the lock file \(path) is a symbolic link: refusing to follow it (remove it)")
+            }
             throw DevError("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
         }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid() else {
+            close(fd)
+            throw DevError("the lock file \(path) is not a regular file of this user: remove it")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            var bytes = [UInt8](repeating: 0, count: 200)
+            let count = pread(fd, &bytes, bytes.count, 0)
+            let holder = String(decoding: bytes.prefix(max(count, 0)), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             close(fd)
             let who = holder.isEmpty ? "" : " (\(holder))"
             throw DevError(

@@ -48,9 +48,11 @@ struct DevState {
         guard written == text.utf8.count else { throw DevError("cannot write \(path)") }
     }
 
-    /// Where `airlock dev` on `port` keeps its dev issuer's signing key while it runs (mode 0600), for
-    /// `airlock login --dev`. Removed on exit.
-    static func issuerFile(port: Int) -> String { "/tmp/airlock-dev-\(port)-issuer.json" }
+    /// Where `airlock dev` on `port` keeps its dev issuer's signing key while it runs (mode 0600, in the private
+    /// ``DevRuntimeDirectory``), for `airlock login --dev`. Removed on exit.
+    static func issuerFile(port: Int, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        (DevRuntimeDirectory.path(environment: environment) as NSString).appendingPathComponent("dev-\(port)-issuer.json")
+    }
 
     /// Removes what this run made, unless `keep`.
     func remove(keep: Bool) {
@@ -63,36 +65,47 @@ struct DevState {
     }
 
     /// Starts a throwaway PostgreSQL cluster in this folder, runs `body` with it, then stops it and removes what
-    /// this run made (unless `keep`), also when `body` throws. Status lines go to `note`.
+    /// this run made (unless `keep`), also when `body` throws and when SIGINT, SIGTERM or SIGHUP ends the process
+    /// (see ``DevCleanup``). Status lines go to `note`.
     func withCluster<Result>(
-        keep: Bool, note: (String) -> Void, _ body: (LocalPostgresCluster) async throws -> Result
+        keep: Bool, note: @escaping @Sendable (String) -> Void, _ body: (LocalPostgresCluster) async throws -> Result
     ) async throws -> Result {
+        let cleanup = DevCleanup.shared
+        cleanup.install()
+        let state = self
+        let removeFiles = cleanup.add { state.remove(keep: keep) }
         note("starting PostgreSQL in \(directory.path) ...")
         let cluster: LocalPostgresCluster
+        let stopCluster: Int
         do {
-            cluster = try LocalPostgresCluster.start(directory: directory.appendingPathComponent("postgres"))
+            (cluster, stopCluster) = try cleanup.starting {
+                let cluster = try LocalPostgresCluster.start(directory: directory.appendingPathComponent("postgres"))
+                return (cluster, cleanup.add { Self.stop(cluster, keep: keep, note: note) })
+            }
         } catch {
-            remove(keep: keep)
-            throw DevError("cannot start PostgreSQL: \(error.message)")
+            cleanup.run(removeFiles)
+            throw DevError("cannot start PostgreSQL: \((error as? LocalClusterError)?.message ?? "\(error)")")
         }
         let result: Result
         do {
             result = try await body(cluster)
         } catch {
-            stop(cluster, keep: keep, note: note)
+            cleanup.run(stopCluster)
+            cleanup.run(removeFiles)
+            note(keep ? "stopped; files kept in \(directory.path)" : "stopped; cluster and files removed")
             throw error
         }
-        stop(cluster, keep: keep, note: note)
+        cleanup.run(stopCluster)
+        cleanup.run(removeFiles)
+        note(keep ? "stopped; files kept in \(directory.path)" : "stopped; cluster and files removed")
         return result
     }
 
-    private func stop(_ cluster: LocalPostgresCluster, keep: Bool, note: (String) -> Void) {
+    private static func stop(_ cluster: LocalPostgresCluster, keep: Bool, note: (String) -> Void) {
         do {
             try cluster.stop(keepFiles: keep)
         } catch {
             note("could not stop PostgreSQL cleanly: \(error.message)")
         }
-        remove(keep: keep)
-        note(keep ? "stopped; files kept in \(directory.path)" : "stopped; cluster and files removed")
     }
 }

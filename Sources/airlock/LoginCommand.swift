@@ -105,12 +105,13 @@ struct LoginCommand: AsyncParsableCommand {
             throw ClientError("--addr `\(address)` is not an http(s) URL such as \(ClientOptions.defaultAddress)")
         }
         let port = url.port ?? (scheme.lowercased() == "https" ? 443 : 80)
-        let path = "/tmp/airlock-dev-\(port)-issuer.json"
+        let path = DevState.issuerFile(port: port)
         guard FileManager.default.fileExists(atPath: path) else {
             throw ClientError("no dev issuer key at \(path): is `airlock dev --port \(port)` running?")
         }
         let issuer: DevIssuer
         do {
+            _ = try DevRuntimeDirectory.existing()  // only a key from our own private directory is used
             issuer = try DevIssuer.load(from: path)
         } catch {
             throw ClientError("\(error)")

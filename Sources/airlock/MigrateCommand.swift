@@ -15,7 +15,11 @@ struct MigrateCommand: AsyncParsableCommand {
     var status = false
 
     func run() async throws {
-        let runner = MigrationRunner(migrations: try loadMigrations(try options.load()))
+        let settings = try options.load()
+        let directory = migrationsDirectory(settings)
+        // On stderr, so that scripts reading the list on stdout see only the list.
+        FileHandle.standardError.write(Data("airlock migrate: migrations from \(directory.path)\n".utf8))
+        let runner = MigrationRunner(migrations: try Migration.load(from: directory))
         let showStatus = status
         let lines: [String] = try await options.withDatabase { database, _, logger in
             if showStatus {

@@ -37,6 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("starting airlock", metadata: [
             "listen": "\(settings.listenHost):\(settings.listenPort)",
             "database": "\(settings.databaseURL.map { "\($0)" } ?? "-")",
+            "schema": "\(settings.databaseSchema)",
+            "migrations": "\(migrationsDirectory(settings).path)",
+            "policies": "\(settings.policiesDirectory)",
         ])
         try await app.runService()
     }

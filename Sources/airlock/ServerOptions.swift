@@ -28,7 +28,9 @@ struct ServerOptions: ParsableArguments {
     ) async throws -> T {
         let settings = try load()
         let logger = LogSetup.bootstrap(settings, level: .warning)
-        return try await Database.withDatabase(try settings.requireDatabaseURL(), logger: logger) { database in
+        return try await Database.withDatabase(
+            try settings.requireDatabaseURL(), schema: settings.databaseSchema, logger: logger
+        ) { database in
             try await body(database, settings, logger)
         }
     }
@@ -56,7 +58,13 @@ enum LogSetup {
     }
 }
 
+/// The migrations directory in use: `database.migrations_dir`, else this executable's own (never the working
+/// directory; see ``InstallLayout``).
+func migrationsDirectory(_ configuration: AirlockConfiguration) -> URL {
+    Migration.locateDirectory(explicit: configuration.migrationsDirectory)
+}
+
 /// Loads this build's migrations from the configured or discovered directory.
 func loadMigrations(_ configuration: AirlockConfiguration) throws -> [Migration] {
-    try Migration.load(from: Migration.locateDirectory(explicit: configuration.migrationsDirectory))
+    try Migration.load(from: migrationsDirectory(configuration))
 }

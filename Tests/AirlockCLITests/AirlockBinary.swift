@@ -51,12 +51,25 @@ struct AirlockBinary {
             return nil
         }
 
+        /// Ends the process: SIGTERM first, so that `airlock dev` and `airlock bench` stop their cluster and remove
+        /// its files (a SIGKILL would leave PostgreSQL running), then SIGKILL if it is still there after 30 s. Returns
+        /// at once: the wait runs on a thread of its own, never on one of the two cooperative threads every test
+        /// shares.
         func kill() {
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            guard process.isRunning else { return }
+            Foundation.kill(process.processIdentifier, SIGTERM)
+            Thread.detachNewThread { [self] in
+                let deadline = Date().addingTimeInterval(30)
+                while process.isRunning && Date() < deadline { usleep(50_000) }
+                if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            }
         }
     }
 
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    /// Starts the binary; `workingDirectory` is its working directory (default: the package checkout).
+    static func start(
+        _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil
+    ) throws -> Running {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let stdout = directory.appendingPathComponent("stdout")
@@ -69,7 +82,7 @@ struct AirlockBinary {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AIRLOCK_") }
         env.merge(environment) { $1 }
         process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: #filePath)
+        process.currentDirectoryURL = workingDirectory ?? URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdout)
@@ -80,9 +93,10 @@ struct AirlockBinary {
 
     /// Runs to completion (at most `limit`) and returns status, stdout and stderr.
     static func run(
-        _ arguments: [String], environment: [String: String] = [:], limit: Duration = .seconds(60)
+        _ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil,
+        limit: Duration = .seconds(60)
     ) async throws -> (status: Int32?, output: String, errors: String) {
-        let running = try start(arguments, environment: environment)
+        let running = try start(arguments, environment: environment, workingDirectory: workingDirectory)
         let status = try await running.wait(upTo: limit)
         if status == nil { running.kill() }
         let result = (status, running.output, running.errors)

@@ -38,7 +38,7 @@ struct DevCommandTests {
         #expect(status == 0, "stderr: \(dev.errors)")
         #expect(!FileManager.default.fileExists(atPath: stateDir.path), "state directory left behind")
         #expect(Self.postgresProcesses(mentioning: stateDir.path).isEmpty, "PostgreSQL left running")
-        #expect(!FileManager.default.fileExists(atPath: "/tmp/airlock-dev-\(port).lock"))
+        #expect(!FileManager.default.fileExists(atPath: DevHygieneTests.runtimeDirectory + "/dev-\(port).lock"))
     }
 
     static func waitForStatus(_ expected: Int, url: String, upTo limit: Duration) async throws -> Bool {

@@ -55,6 +55,12 @@ public enum TestDatabase {
         let admin = try await Server.shared.adminURL().with(database: url.database)
         try await Database.execute(unsafeSQL: [sql], on: admin, logger: logger)
     }
+    /// A SCRAM-SHA-256 verifier for `password` with 16 iterations, for `CREATE ROLE … PASSWORD '<verifier>'` in a test:
+    /// logins with PostgreSQL's default 4096 iterations run PBKDF2 on this process's event loops and, with hundreds
+    /// of tests on two cores, starve them until other tests' connects time out (see `Server.cheapenLogins`).
+    public static func cheapVerifier(password: String) throws -> String {
+        try SCRAMVerifier(password: password, iterations: 16).text
+    }
 }
 
 /// The one test server of this process.
