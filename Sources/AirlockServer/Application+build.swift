@@ -86,9 +86,8 @@ struct BrokerParts {
         let backoff = Backoff(base: .seconds(5), cap: .seconds(300))
         // This process in `broker_instances`: the token listener registers it, and revocation claims record it.
         let brokerID = UUID()
-        let knownResources = KnownResources(
-            database: database, keys: DataKeyStore(database: database, keyRing: try settings.requireKeyRing()),
-            logger: logger)
+        let dataKeys = DataKeyStore(database: database, keyRing: try settings.requireKeyRing())
+        let knownResources = KnownResources(database: database, keys: dataKeys, logger: logger)
         readiness.block("resources", reason: "the resource catalog is not yet recorded")
         let resourceRecorder = ResourceRecorder(
             database: database, known: knownResources, catalog: catalog, allowRemoved: settings.allowRemovedResources,
@@ -142,6 +141,12 @@ struct BrokerParts {
                 try await requests.expireDue(limit: 100).count == 100
             },
             RevocationSweepService(sweep: RevocationSweep(revocation: revocation), readiness: readiness),
+            // After `airlock keys rotate`: secrets still sealed with a retired data key move to the active one, and
+            // a retired data key nothing uses is destroyed (KeyRotation).
+            PeriodicSweep(name: "secret re-encryption", readiness: readiness, interval: .seconds(30), logger: logger) {
+                _ = try await dataKeys.reencrypt(logger: logger)
+                return false
+            },
         ]
     }
 }
