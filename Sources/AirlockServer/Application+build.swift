@@ -141,12 +141,7 @@ struct BrokerParts {
                 try await requests.expireDue(limit: 100).count == 100
             },
             RevocationSweepService(sweep: RevocationSweep(revocation: revocation), readiness: readiness),
-            // After `airlock keys rotate`: secrets still sealed with a retired data key move to the active one, and
-            // a retired data key nothing uses is destroyed (KeyRotation).
-            PeriodicSweep(name: "secret re-encryption", readiness: readiness, interval: .seconds(30), logger: logger) {
-                _ = try await dataKeys.reencrypt(logger: logger)
-                return false
-            },
+            SecretReencryption(keys: dataKeys, readiness: readiness, interval: .seconds(30), logger: logger),
         ]
     }
 }
