@@ -145,6 +145,7 @@ let package = Package(
             name: "AirlockCLITests",
             dependencies: [
                 "AirlockLocalCluster", "AirlockStore", "AirlockTestSupport",
+                "AirlockCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -65,16 +65,21 @@ public struct KeyEncryptionKey: Sendable, Hashable {
         try self.init(keyBytes: bytes)
     }
 
-    /// Reads a KEK's text form from the file at `path`, ignoring surrounding whitespace.
+    /// Reads a KEK's text form from the file at `path`, ignoring surrounding whitespace. The file must be
+    /// private to this user, as ``SecretFile`` checks.
     ///
-    /// - Throws: `key_file_unreadable` naming `path` when the file cannot be read;
-    ///   `invalid_key_encryption_key` naming `path` (never the content) when it
-    ///   does not hold a valid key.
+    /// - Throws: `key_file_unreadable` naming `path` when the file cannot be read; ``SecretFile``'s codes
+    ///   (`secret_file_exposed`, `secret_file_foreign_owner`, …) with the fix when others may read it or another
+    ///   user owns it; `invalid_key_encryption_key` naming `path` (never the content) when it does not hold a
+    ///   valid key.
     public static func load(fromFile path: String) throws(CryptoError) -> KeyEncryptionKey {
-        guard let data = FileManager.default.contents(atPath: path),
-              let content = String(data: data, encoding: .utf8)
-        else {
+        let content: String
+        do throws(SecretFileError) {
+            content = try SecretFile.readText(path)
+        } catch where error.code == SecretFileError.unreadableCode {
             throw .keyFileUnreadable(path: path)
+        } catch {
+            throw CryptoError(code: error.code, message: error.message)
         }
         do {
             return try KeyEncryptionKey(text: content.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -212,9 +212,17 @@ struct ResourceReader {
             return password
         case (nil, let file?):
             let path = try string(file, "postgres.admin_password_file")
-            guard path.hasPrefix("/"), let data = FileManager.default.contents(atPath: path),
-                  let text = String(data: data, encoding: .utf8)
-            else { throw fail("postgres.admin_password_file", "cannot read the absolute path `\(path)`") }
+            guard path.hasPrefix("/") else {
+                throw fail("postgres.admin_password_file", "cannot read the absolute path `\(path)`")
+            }
+            let text: String
+            do throws(SecretFileError) {
+                text = try SecretFile.readText(path)
+            } catch where error.code == SecretFileError.unreadableCode {
+                throw fail("postgres.admin_password_file", "cannot read the absolute path `\(path)`")
+            } catch {
+                throw fail("postgres.admin_password_file", error.message)
+            }
             let password = text.hasSuffix("\r\n") ? String(text.dropLast(2))
                 : text.hasSuffix("\n") ? String(text.dropLast()) : text
             guard !password.isEmpty else { throw fail("postgres.admin_password_file", "`\(path)` is empty") }

@@ -189,12 +189,15 @@ public struct AirlockConfiguration: Sendable {
         return (host, port)
     }
 
+    /// The trimmed text of a password file, which must be private to this user (``SecretFile``).
     static func readSecretFile(_ path: String, key: String) throws(ConfigurationError) -> String {
-        guard let data = FileManager.default.contents(atPath: path),
-              let text = String(data: data, encoding: .utf8) else {
+        do throws(SecretFileError) {
+            return try SecretFile.readText(path).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch where error.code == SecretFileError.unreadableCode {
             throw ConfigurationError(key: key, message: "cannot read the file `\(path)`")
+        } catch {
+            throw ConfigurationError(key: key, message: error.message)
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private static func loadKeyRing(

@@ -94,9 +94,8 @@ struct BrokerParts {
         // outage has its leases revoked within seconds (each attempt on a dead target fails fast or within the
         // provider's deadline, and only that resource's lane waits).
         let backoff = Backoff(base: .seconds(1), cap: .seconds(10))
-        let knownResources = KnownResources(
-            database: database, keys: DataKeyStore(database: database, keyRing: try settings.requireKeyRing()),
-            logger: logger)
+        let dataKeys = DataKeyStore(database: database, keyRing: try settings.requireKeyRing())
+        let knownResources = KnownResources(database: database, keys: dataKeys, logger: logger)
         readiness.block("resources", reason: "the resource catalog is not yet recorded")
         let resourceRecorder = ResourceRecorder(
             database: database, known: knownResources, catalog: catalog, allowRemoved: settings.allowRemovedResources,
@@ -150,6 +149,7 @@ struct BrokerParts {
                 try await requests.expireDue(limit: 100).count == 100
             },
             RevocationSweepService(sweep: RevocationSweep(revocation: revocation), readiness: readiness),
+            SecretReencryption(keys: dataKeys, readiness: readiness, interval: .seconds(30), logger: logger),
         ]
     }
 }

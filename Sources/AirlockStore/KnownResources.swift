@@ -86,7 +86,7 @@ public struct KnownResources: Sendable {
 
     /// Where the admin password of resource `id` is sealed.
     public static func context(_ id: String) -> EncryptionContext {
-        EncryptionContext(table: "resources", row: id, column: "admin_secret")
+        SealedColumn.resourceAdminSecret.context(row: id)
     }
 
     private static func target(_ connection: [String: JSONValue], password: String, id: String) throws -> PostgresTarget {

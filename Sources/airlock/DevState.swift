@@ -40,9 +40,12 @@ struct DevState {
     /// Writes the dev master key (readable by this user only), so a kept cluster's secrets stay readable.
     func writeMasterKey(_ key: KeyEncryptionKey) throws {
         let path = directory.appendingPathComponent("master.key").path
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw DevError("cannot write \(path)") }
         defer { close(fd) }
+        // A file left by an earlier run keeps its mode through O_CREAT: make it private (a key file must be, to
+        // be read back as keys.master_key_file).
+        guard fchmod(fd, 0o600) == 0 else { throw DevError("cannot make \(path) private") }
         let text = key.text + "\n"
         let written = text.withCString { write(fd, $0, strlen($0)) }
         guard written == text.utf8.count else { throw DevError("cannot write \(path)") }

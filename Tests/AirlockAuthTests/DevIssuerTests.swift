@@ -80,6 +80,7 @@ struct DevIssuerTests {
         #expect(principal.id == "alice")
 
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
-        #expect(throws: DevIssuerError.self) { try DevIssuer.load(from: path) }
+        let error = #expect(throws: DevIssuerError.self) { try DevIssuer.load(from: path) }
+        #expect(error?.message.contains("chmod 600 \(path)") == true)
     }
 }

@@ -372,6 +372,7 @@ struct EnvelopeEncryptionTests {
             .appendingPathComponent("airlock-kek-\(UUID().uuidString).txt").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(("  \n" + kek.text + "\n\n").utf8).write(to: URL(fileURLWithPath: path))
+        #expect(chmod(path, 0o600) == 0)
         let loaded = try KeyEncryptionKey.load(fromFile: path)
         #expect(loaded == kek)
         #expect(loaded.id == kek.id)
@@ -392,6 +393,7 @@ struct EnvelopeEncryptionTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let content = "akek1_not-a-valid-key-but-maybe-a-secret-anyway"
         try Data(content.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(chmod(path, 0o600) == 0)
         let error = #expect(throws: CryptoError.self) { try KeyEncryptionKey.load(fromFile: path) }
         #expect(error?.code == "invalid_key_encryption_key")
         #expect(error?.message.contains(path) == true)

@@ -145,11 +145,17 @@ struct ResourceCatalogTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-pw-\(UUID().uuidString)")
         try Data("from-file\n".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
+        #expect(chmod(file.path, 0o600) == 0)
         let fromFile = Self.postgres { resource in
             Self.setTarget("admin_password_env", nil)(&resource)
             Self.setTarget("admin_password_file", file.path)(&resource)
         }
         #expect(try ResourceCatalog.parse(Data(fromFile.utf8), environment: [:])["orders-db"]?.postgres?.adminPassword == "from-file")
+        // A password file others may read is refused, naming the file and the fix.
+        #expect(chmod(file.path, 0o644) == 0)
+        let exposed = Self.error { try ResourceCatalog.parse(Data(fromFile.utf8), environment: [:]) }
+        #expect(exposed?.field == "postgres.admin_password_file")
+        #expect(exposed?.message.contains("chmod 600 \(file.path)") == true)
     }
 
     @Test("a kind a registered provider serves is read with its settings; unknown otherwise")

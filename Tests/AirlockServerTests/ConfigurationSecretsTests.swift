@@ -40,7 +40,7 @@ struct ConfigurationSecretsTests {
     func masterKeyFile() throws {
         let dir = try TemporaryDirectory()
         let fileKey = KeyEncryptionKey.generate()
-        let path = try dir.write("master.key", fileKey.text + "\n")
+        let path = try dir.writeSecret("master.key", fileKey.text + "\n")
         let fromFile = try AirlockConfiguration.load(file: nil, environment: ["AIRLOCK_KEYS_MASTER_KEY_FILE": path])
         #expect(fromFile.keyRing?.current.id == fileKey.id)
 
@@ -56,7 +56,7 @@ struct ConfigurationSecretsTests {
     func badMasterKeyFile() throws {
         let dir = try TemporaryDirectory()
         let secretish = "akek1_" + String(repeating: "x", count: 40)
-        let path = try dir.write("master.key", secretish)
+        let path = try dir.writeSecret("master.key", secretish)
         let bad = #expect(throws: ConfigurationError.self) {
             try AirlockConfiguration.load(file: nil, environment: [:], overrides: ["keys.master_key_file": path])
         }
@@ -77,7 +77,7 @@ struct ConfigurationSecretsTests {
         let dir = try TemporaryDirectory()
         let current = KeyEncryptionKey.generate()
         let (first, second, third) = (KeyEncryptionKey.generate(), KeyEncryptionKey.generate(), KeyEncryptionKey.generate())
-        let thirdPath = try dir.write("third.key", third.text)
+        let thirdPath = try dir.writeSecret("third.key", third.text)
         let config = try dir.write("c.json", #"{"keys": {"previous_key_files": ["\#(thirdPath)"]}}"#)
         let loaded = try AirlockConfiguration.load(file: config, environment: [
             "AIRLOCK_MASTER_KEY": current.text, "AIRLOCK_PREVIOUS_MASTER_KEYS": "\(first.text), \(second.text)",
@@ -115,7 +115,7 @@ struct ConfigurationSecretsTests {
     func passwordFile() throws {
         let dir = try TemporaryDirectory()
         let password = "Tr0ub4dor-&3-horse"
-        let path = try dir.write("db.password", password + "\n")
+        let path = try dir.writeSecret("db.password", password + "\n")
         let config = try AirlockConfiguration.load(file: nil, environment: [
             "AIRLOCK_DATABASE_URL": "postgres://broker@127.0.0.1:5432/airlock",
             "AIRLOCK_DATABASE_PASSWORD_FILE": path,
@@ -131,7 +131,7 @@ struct ConfigurationSecretsTests {
     @Test("the password file wins over a password in the URL")
     func passwordFileOverridesURLPassword() throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.write("db.password", "from-file")
+        let path = try dir.writeSecret("db.password", "from-file")
         let config = try AirlockConfiguration.load(file: nil, environment: [:], overrides: [
             "database.url": "postgres://broker:in-url@127.0.0.1/airlock", "database.password_file": path,
         ])
@@ -149,6 +149,46 @@ struct ConfigurationSecretsTests {
         }
         #expect(error?.key == "database.password_file")
         #expect(error?.message.contains(path) == true)
+    }
+
+    @Test("a key or password file that others may read, or that belongs to another user, is refused naming the file and the fix",
+          arguments: ["keys.master_key_file", "keys.previous_key_files", "database.password_file"])
+    func exposedSecretFile(setting: String) throws {
+        let dir = try TemporaryDirectory()
+        let content = setting == "database.password_file" ? "db-password-\(UUID().uuidString)" : KeyEncryptionKey.generate().text
+        let path = try dir.writeSecret("secret", content)
+        let config = try dir.write("c.json", #"{"keys": {"previous_key_files": ["\#(path)"]}}"#)
+        let load = {
+            switch setting {
+            case "keys.master_key_file":
+                try AirlockConfiguration.load(file: nil, environment: [:], overrides: [setting: path])
+            case "keys.previous_key_files":
+                try AirlockConfiguration.load(file: config, environment: ["AIRLOCK_MASTER_KEY": KeyEncryptionKey.generate().text])
+            default:
+                try AirlockConfiguration.load(file: nil, environment: [
+                    "AIRLOCK_DATABASE_URL": "postgres://broker@127.0.0.1/airlock", "AIRLOCK_DATABASE_PASSWORD_FILE": path,
+                ])
+            }
+        }
+        #expect(throws: Never.self) { _ = try load() }
+        for mode: mode_t in [0o640, 0o604, 0o644, 0o660, 0o602] {
+            chmod(path, mode)
+            let error = #expect(throws: ConfigurationError.self, "mode \(String(mode, radix: 8))") { _ = try load() }
+            #expect(error?.key == setting)
+            #expect(error?.message.contains("`\(path)`") == true)
+            #expect(error?.message.contains("chmod 600 \(path)") == true, "\(error?.message ?? "")")
+            #expect(error?.description.contains(content) == false)
+        }
+        chmod(path, 0o600)
+        // Tests run as root here; as another user a file cannot be given away, so that case is root's to check.
+        if geteuid() == 0 {
+            #expect(chown(path, 65534, 65534) == 0)
+            let error = #expect(throws: ConfigurationError.self) { _ = try load() }
+            #expect(error?.key == setting)
+            #expect(error?.message.contains("`\(path)`") == true && error?.message.contains("owned by uid 65534") == true,
+                    "\(error?.message ?? "")")
+            #expect(error?.description.contains(content) == false)
+        }
     }
 
     @Test("an invalid database URL never echoes its password", arguments: [

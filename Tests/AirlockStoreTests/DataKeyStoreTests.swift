@@ -80,7 +80,7 @@ struct DataKeyStoreTests {
     }
 
     @Test("a byte flipped at rest fails to open", arguments: [
-        (0, "invalid_ciphertext"), (5, "unknown_data_key"), (20, "decryption_failed"), (40, "decryption_failed"), (-1, "decryption_failed"),
+        (0, "invalid_ciphertext"), (20, "decryption_failed"), (40, "decryption_failed"), (-1, "decryption_failed"),
     ])
     func flippedByte(_ offset: Int, _ code: String) async throws {
         let ring = KeyRing(current: .generate())
@@ -116,45 +116,64 @@ struct DataKeyStoreTests {
         }
     }
 
-    @Test("rotation rewraps under the new KEK; the old KEK is then no longer needed, nor enough")
-    func rotation() async throws {
-        let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
+    @Test("a ciphertext naming a data key that does not exist is refused by the database (bytes 1 to 16 name the key)")
+    func unknownDataKeyRefused() async throws {
+        let ring = KeyRing(current: .generate())
         try await TestDatabase.withDatabase { database in
-            let sealed = try await sealIntoOrders(KeyRing(current: a), in: database)
-            let before = try await Self.dataKeys(in: database)
-
-            let rotator = DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a]))
-            let first = try await rotator.rotateKeyEncryptionKey(logger: logger)
-            #expect(first.rewrapped == 1 && first.alreadyCurrent == 0)
-            let after = try await Self.dataKeys(in: database)
-            #expect(after.map(\.kekID) == [b.id])
-            #expect(after.map(\.dataKeyID) == before.map(\.dataKeyID))
-            #expect(after.map(\.wrapped) != before.map(\.wrapped))
-
-            let onlyB = DataKeyStore(database: database, keyRing: KeyRing(current: b))
-            #expect(try await onlyB.open(sealed, context: context, logger: logger) == secret)
-            let onlyA = DataKeyStore(database: database, keyRing: KeyRing(current: a))
-            let error = await #expect(throws: CryptoError.self) { try await onlyA.open(sealed, context: context, logger: logger) }
-            #expect(error?.code == CryptoError.unknownKeyEncryptionKeyCode)
-
-            let second = try await rotator.rotateKeyEncryptionKey(logger: logger)
-            #expect(second.rewrapped == 0 && second.alreadyCurrent == 1)
+            _ = try await sealIntoOrders(ring, in: database)
+            let error = await #expect(throws: (any Error).self) {
+                try await database.client.query(
+                    "UPDATE resources SET admin_secret = set_byte(admin_secret, 5, get_byte(admin_secret, 5) # 1) WHERE id = 'orders-db'",
+                    logger: logger)
+            }
+            #expect((error as? PSQLError)?.serverInfo?[.sqlState] == "23503")
+            let orphan = try SealedSecret.seal(secret, with: DataKey.generate(), context: context)
+            await #expect(throws: (any Error).self) {
+                try await Self.insertResource("billing-db", ciphertext: orphan.bytes, in: database)
+            }
         }
     }
 
-    @Test("rotation without the old KEK in the ring fails and changes nothing")
+    @Test("rotation moves everything to the new KEK; the old KEK is then neither needed nor enough")
+    func rotation() async throws {
+        let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
+        try await TestDatabase.withDatabase { database in
+            _ = try await sealIntoOrders(KeyRing(current: a), in: database)
+            let rotator = KeyRotation(keys: DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a])))
+            let first = try await rotator.run(logger: logger)
+            #expect(first.rewrapped == 1 && first.reencrypted == 1 && first.destroyed.count == 1)
+            let after = try await Self.dataKeys(in: database)
+            #expect(after.map(\.kekID) == [b.id])
+            #expect(first.newDataKey == after.first?.dataKeyID)
+
+            let stored = try await Self.storedSecret("orders-db", in: database)
+            let onlyB = DataKeyStore(database: database, keyRing: KeyRing(current: b))
+            #expect(try await onlyB.open(stored, context: context, logger: logger) == secret)
+            let onlyA = DataKeyStore(database: database, keyRing: KeyRing(current: a))
+            let error = await #expect(throws: CryptoError.self) { try await onlyA.open(stored, context: context, logger: logger) }
+            #expect(error?.code == CryptoError.unknownKeyEncryptionKeyCode)
+
+            // Again with the same ring: another data key, nothing to rewrap.
+            let second = try await rotator.run(logger: logger)
+            #expect(second.rewrapped == 0 && second.reencrypted == 1 && second.destroyed == [first.newDataKey])
+        }
+    }
+
+    @Test("rotation without the old KEK in the ring fails, names the key, and changes nothing")
     func rotationMissingOldKEK() async throws {
         let a = KeyEncryptionKey.generate()
         try await TestDatabase.withDatabase { database in
             _ = try await sealIntoOrders(KeyRing(current: a), in: database)
             let before = try await Self.dataKeys(in: database)
-            let rotator = DataKeyStore(database: database, keyRing: KeyRing(current: .generate()))
-            await #expect(throws: (any Error).self) { try await rotator.rotateKeyEncryptionKey(logger: logger) }
+            let rotator = KeyRotation(keys: DataKeyStore(database: database, keyRing: KeyRing(current: .generate())))
+            let error = await #expect(throws: CryptoError.self) { try await rotator.run(logger: logger) }
+            #expect(error?.code == CryptoError.unknownKeyEncryptionKeyCode)
+            #expect(error?.message.contains(a.id) == true && error?.message.contains("nothing was changed") == true)
             #expect(try await Self.dataKeys(in: database) == before)
         }
     }
 
-    @Test("rotation works through many data keys in batches")
+    @Test("rotation works through many data keys in batches and destroys those nothing uses")
     func rotationInBatches() async throws {
         let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
         try await TestDatabase.withDatabase { database in
@@ -167,11 +186,11 @@ struct DataKeyStoreTests {
                     VALUES (\(wrapped.dataKeyID), \(wrapped.kekID), \(Data(wrapped.wrapped)), false)
                     """, logger: logger)
             }
-            let rotator = DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a]))
-            let rotation = try await rotator.rotateKeyEncryptionKey(batchSize: 2, logger: logger)
-            #expect(rotation.rewrapped == 5 && rotation.alreadyCurrent == 0)
+            let rotator = KeyRotation(keys: DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a])))
+            let rotation = try await rotator.run(KeyRotation.Options(batchSize: 2), logger: logger)
+            #expect(rotation.rewrapped == 5 && rotation.reencrypted == 1 && rotation.destroyed.count == 5)
             let keys = try await Self.dataKeys(in: database)
-            #expect(keys.count == 5 && keys.allSatisfy { $0.kekID == b.id })
+            #expect(keys.count == 1 && keys.allSatisfy { $0.kekID == b.id })
             for key in keys { #expect(throws: Never.self) { try key.unwrap(using: KeyRing(current: b)) } }
         }
     }
@@ -181,30 +200,29 @@ struct DataKeyStoreTests {
         let a = KeyEncryptionKey.generate(), b = KeyEncryptionKey.generate()
         try await TestDatabase.withDatabase { database in
             let sealed = try await sealIntoOrders(KeyRing(current: a), in: database)
-            let cachedA = DataKeyStore(database: database, keyRing: KeyRing(current: a))
-            #expect(try await cachedA.open(sealed, context: context, logger: logger) == secret)
+            // A broker configured with the new key and the old one before the rotation, as Docs/operations.md says.
+            let serving = DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a]))
+            #expect(try await serving.open(sealed, context: context, logger: logger) == secret)
 
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let rotator = DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a]))
-                    _ = try await rotator.rotateKeyEncryptionKey(logger: logger)
+                    _ = try await KeyRotation(keys: rotator).run(logger: logger)
                 }
                 for _ in 0..<20 {
                     group.addTask { () async throws -> Void in
-                        let cached = try await cachedA.open(sealed, context: context, logger: logger)
-                        // Uncached, with both KEKs: finds the key wrapped under either.
-                        let both = DataKeyStore(database: database, keyRing: KeyRing(current: b, previous: [a]))
-                        let uncached = try await both.open(sealed, context: context, logger: logger)
-                        #expect(cached == secret && uncached == secret)
+                        #expect(try await serving.open(sealed, context: context, logger: logger) == secret)
                     }
                 }
                 try await group.waitForAll()
             }
-            #expect(try await Self.dataKeys(in: database).map(\.kekID) == [b.id])
-            // The cached store still opens and seals after rotation, though its ring holds only the old KEK.
-            #expect(try await cachedA.open(sealed, context: context, logger: logger) == secret)
-            let resealed = try await cachedA.seal(secret, context: context, logger: logger)
-            #expect(resealed.dataKeyID == sealed.dataKeyID)
+            let keys = try await Self.dataKeys(in: database)
+            #expect(keys.map(\.kekID) == [b.id])
+            let stored = try await Self.storedSecret("orders-db", in: database)
+            #expect(stored.dataKeyID == keys.first?.dataKeyID)
+            #expect(try await serving.open(stored, context: context, logger: logger) == secret)
+            let resealed = try await serving.seal(secret, context: context, logger: logger)
+            #expect(resealed.dataKeyID == stored.dataKeyID)
         }
     }
 

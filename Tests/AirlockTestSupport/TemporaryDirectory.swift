@@ -27,6 +27,19 @@ public final class TemporaryDirectory: Sendable {
         return file.path
     }
 
+    /// Writes `text` to a file called `name` that only its owner may read or write (mode 0600, created so, as
+    /// Airlock requires of key and password files) and returns its path.
+    @discardableResult
+    public func writeSecret(_ name: String, _ text: String) throws -> String {
+        let path = url.appendingPathComponent(name).path
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        try FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).write(contentsOf: Data(text.utf8))
+        return path
+    }
+
     /// A path in this directory where no file exists.
     public func missing(_ name: String) -> String { url.appendingPathComponent(name).path }
 }

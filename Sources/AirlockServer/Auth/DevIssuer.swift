@@ -104,16 +104,20 @@ public struct DevIssuer: Sendable {
         }
     }
 
-    /// Reads an issuer ``save(to:)`` wrote; refuses a file that others may read.
+    /// Reads an issuer ``save(to:)`` wrote; refuses a file that others may read or another user owns
+    /// (``SecretFile``).
     public static func load(from path: String, clock: any WallClock = SystemWallClock()) throws -> DevIssuer {
-        var status = stat()
-        guard stat(path, &status) == 0 else { throw DevIssuerError("cannot read the dev issuer key `\(path)`") }
-        guard status.st_mode & 0o077 == 0 else {
-            throw DevIssuerError("the dev issuer key `\(path)` is readable by others; expected mode 0600")
+        let bytes: [UInt8]
+        do throws(SecretFileError) {
+            bytes = try SecretFile.read(path)
+        } catch where error.code == SecretFileError.unreadableCode {
+            throw DevIssuerError("cannot read the dev issuer key `\(path)`")
+        } catch {
+            throw DevIssuerError("the dev issuer key: \(error.message)")
         }
         let stored: StoredKey
         do {
-            stored = try JSONDecoder().decode(StoredKey.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            stored = try JSONDecoder().decode(StoredKey.self, from: Data(bytes))
         } catch {
             throw DevIssuerError("the dev issuer key `\(path)` is not valid")
         }
