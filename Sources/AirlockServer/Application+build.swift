@@ -21,7 +21,8 @@ public func buildApplication(config: ServerConfiguration) throws -> some Applica
         server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
         configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "airlock"),
         services: parts.services,
-        onServerRunning: { channel in
+        onServerRunning: { [readiness = parts.readiness] channel in
+            readiness.markServerRunning()
             await config.onServerRunning(channel.localAddress?.port ?? settings.listenPort)
         },
         logger: config.logger)
@@ -37,6 +38,7 @@ public func brokerRoutes(config: ServerConfiguration) throws -> [String] {
 struct BrokerParts {
     let router: Router<AirlockRequestContext>
     let services: [any Service]
+    let readiness: Readiness
 
     init(config: ServerConfiguration) throws {
         let settings = config.settings
@@ -138,6 +140,7 @@ struct BrokerParts {
         router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests
 
         self.router = router
+        self.readiness = readiness
         self.services = [
             database.client, postgres, monitor, recorder, resourceRecorder, chainer,
             PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,

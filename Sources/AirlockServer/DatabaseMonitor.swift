@@ -36,6 +36,7 @@ struct DatabaseMonitor: Service {
                 databaseUp.record(1)
             } catch let error as StoreError where error.code.hasPrefix("migration") || error.code == "pending_migrations" {
                 readiness.block("database", reason: error.message)
+                await readiness.serverStarted(within: .seconds(30))
                 throw error
             } catch {
                 let reason = (error as? StoreError)?.message ?? "database unreachable: \(describeDatabaseError(error))"

@@ -5,6 +5,7 @@ import Synchronization
 /// Later capabilities add their own conditions (policies loaded, ...) as further reasons.
 public final class Readiness: Sendable {
     private let reasons = Mutex<[String: String]>(["database": "not yet checked"])
+    private let serverRunning = Mutex(false)
 
     /// Creates a readiness state that is not ready until the database has been checked.
     public init() {}
@@ -31,4 +32,20 @@ public final class Readiness: Sendable {
 
     /// Whether every condition is met.
     public var isReady: Bool { reasons.withLock { $0.isEmpty } }
+
+    /// Records that the HTTP server is listening (``buildApplication(config:)``'s `onServerRunning`).
+    public func markServerRunning() {
+        serverRunning.withLock { $0 = true }
+    }
+
+    /// Waits until the HTTP server is listening, at most `limit`. A background service that stops the broker (a
+    /// refused catalog, pending migrations) calls this before it throws: the graceful shutdown that its error
+    /// starts never finishes when it reaches an HTTP server that is still starting (seen with Hummingbird 2.28:
+    /// the server waits on its child channel forever), so `airlock serve` would hang instead of exiting.
+    func serverStarted(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !serverRunning.withLock({ $0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }

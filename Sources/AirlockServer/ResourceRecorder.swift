@@ -32,6 +32,7 @@ struct ResourceRecorder: Service {
                 } catch let error as ConfigurationError {
                     readiness.block("resources", reason: error.message)
                     logger.critical("refusing to serve this resource catalog", metadata: ["error": "\(error)"])
+                    await readiness.serverStarted(within: .seconds(30))
                     throw error
                 } catch {
                     logger.warning("cannot record the resource catalog yet; retrying",

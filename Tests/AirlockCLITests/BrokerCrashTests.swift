@@ -63,7 +63,7 @@ struct BrokerCrashTests {
             if waiting == 0 { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(waiting == 1, "the activation is not waiting on the lease row")
-        first.process.kill()
+        first.signal(SIGKILL)  // not `kill()`, which asks politely first
         _ = try await first.process.wait(upTo: .seconds(10))
         // PostgreSQL does not notice a dead client while its statement waits on a lock: end that session as the
         // server would on its next read, so the activation never happens (as if the broker died before sending it).
@@ -135,7 +135,7 @@ struct BrokerCrashTests {
         }
         #expect(claimed == Int64(firstWave.count), "the doomed broker claimed only \(claimed) leases")
         #expect(Date() >= expiry)
-        doomed.process.kill()
+        doomed.signal(SIGKILL)
         _ = try await doomed.process.wait(upTo: .seconds(10))
         brokers[0].signal(SIGCONT)
         brokers[1].signal(SIGCONT)
