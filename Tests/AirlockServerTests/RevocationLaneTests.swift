@@ -33,8 +33,8 @@ import Testing
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
             let onStalled = try await issue(client, alice, resource: "stalled-db", ttl: 2)
+            proxy.set(.stall)  // every byte to and from the stalled target is held from now on (before it expires)
             let onHealthy = try await issue(client, alice, resource: "orders-db", ttl: 5)
-            proxy.set(.stall)  // every byte to and from the stalled target is held from now on
 
             // The stalled target's lease is claimed, and its revocation hangs (until the provider's 30 s deadline).
             var stalledStatus = ""

@@ -35,10 +35,10 @@ import Testing
         let (flakyLeases, healthyLease, returnedAt) = try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
             var flakyLeases: [String] = []
-            for _ in 0..<2 { flakyLeases.append(try await issue(client, alice, resource: "flaky-db", ttl: 3)) }
-            let healthyLease = try await issue(client, alice, resource: "orders-db", ttl: 8)
-            proxy.set(.down)  // open connections cut, new ones closed at once: the target is gone
+            for _ in 0..<2 { flakyLeases.append(try await issue(client, alice, resource: "flaky-db", ttl: 8)) }
+            proxy.set(.down)  // open connections cut, new ones closed at once: the target is gone (before expiry)
             let wentDown = ContinuousClock.now
+            let healthyLease = try await issue(client, alice, resource: "orders-db", ttl: 10)
 
             // Meanwhile the healthy target's lease is revoked on time.
             var healthy = try await lease(healthyLease, in: broker)
