@@ -9,6 +9,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
+import Testing
 
 /// A broker wired to a real target database on the test cluster, with the dev issuer for tokens.
 struct AccessFlowFixture {
@@ -82,6 +83,21 @@ struct AccessFlowFixture {
     func token(_ user: String, groups: [String], mfa: Bool = false) async throws -> String {
         try await issuer.issueToken(user: user, groups: groups, mfa: mfa)
     }
+
+    /// Adds resource `id` to `resources.json`: the fixture's target database reached through 127.0.0.1:`port` (a
+    /// ``FaultProxy``), with a `readonly` role, for fault tests.
+    func addResource(_ id: String, throughPort port: Int) throws {
+        let resource = """
+            {"id": "\(id)", "kind": "postgres", "env": "prod", "owner": "payments", "sensitivity": 7,
+             "postgres": {"host": "127.0.0.1", "port": \(port), "database": "\(target.database)",
+                          "admin_user": "${T_USER}", "admin_password_env": "T_PASSWORD", "sslmode": "disable"},
+             "roles": {"readonly": {"grants": [{"privileges": ["USAGE"], "object": "schema", "schema": "public"}]}}}
+            """
+        let directory = try #require(config.settings.policiesDirectory)
+        let file = URL(fileURLWithPath: directory).appendingPathComponent("resources.json")
+        let resources = try String(contentsOf: file, encoding: .utf8)
+        try Data((String(resources.dropLast(2)) + ", " + resource + "]}").utf8).write(to: file)
+    }
 }
 
 extension TestClientProtocol {
@@ -95,6 +111,19 @@ extension TestClientProtocol {
             uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let text = String(buffer: response.body)
         return (response.status, (try? JSONValue.parse(Data(text.utf8))) ?? .string(text))
+    }
+}
+
+extension TestClientProtocol {
+    /// Asks for `resource` readonly for `ttl` seconds (permitted at once for an `sre` with MFA) and picks it up;
+    /// the lease id.
+    func issueReadonly(_ token: String, resource: String, ttl: Int) async throws -> String {
+        let asked = try await call(.post, "/v1/access-requests", token: token, body: """
+            {"resource": "\(resource)", "role": "readonly", "ttl_seconds": \(ttl), "reason": "INC-7"}
+            """)
+        let id = try #require(asked.json["id"]?.stringValue, "\(asked.json)")
+        let creds = try await call(.get, "/v1/access-requests/\(id)/credentials", token: token)
+        return try #require(creds.json["lease_id"]?.stringValue, "\(creds.json)")
     }
 }
 

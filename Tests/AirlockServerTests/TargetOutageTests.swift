@@ -17,17 +17,7 @@ import Testing
         defer { proxy.stop() }
         // The same target database, reached through the proxy under another resource id.
         let fixture = try await AccessFlowFixture.make(extraResources: [])
-        let flaky = """
-            {"id": "flaky-db", "kind": "postgres", "env": "prod", "owner": "payments", "sensitivity": 7,
-             "postgres": {"host": "127.0.0.1", "port": \(proxy.port), "database": "\(fixture.target.database)",
-                          "admin_user": "${T_USER}", "admin_password_env": "T_PASSWORD", "sslmode": "disable"},
-             "roles": {"readonly": {"grants": [{"privileges": ["USAGE"], "object": "schema", "schema": "public"}]}}}
-            """
-        let directory = try #require(fixture.config.settings.policiesDirectory)
-        let file = URL(fileURLWithPath: directory).appendingPathComponent("resources.json")
-        var resources = try String(contentsOf: file, encoding: .utf8)
-        resources = String(resources.dropLast(2)) + ", " + flaky + "]}"
-        try Data(resources.utf8).write(to: file)
+        try fixture.addResource("flaky-db", throughPort: proxy.port)
         let broker = try #require(fixture.config.settings.databaseURL)
 
         let app = try buildApplication(config: fixture.config)
@@ -35,10 +25,10 @@ import Testing
         let (flakyLeases, healthyLease, returnedAt) = try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
             var flakyLeases: [String] = []
-            for _ in 0..<2 { flakyLeases.append(try await issue(client, alice, resource: "flaky-db", ttl: 8)) }
+            for _ in 0..<2 { flakyLeases.append(try await client.issueReadonly(alice, resource: "flaky-db", ttl: 8)) }
             proxy.set(.down)  // open connections cut, new ones closed at once: the target is gone (before expiry)
             let wentDown = ContinuousClock.now
-            let healthyLease = try await issue(client, alice, resource: "orders-db", ttl: 10)
+            let healthyLease = try await client.issueReadonly(alice, resource: "orders-db", ttl: 10)
 
             // Meanwhile the healthy target's lease is revoked on time.
             var healthy = try await lease(healthyLease, in: broker)
@@ -114,14 +104,4 @@ import Testing
         }
     }
 
-    private func issue(
-        _ client: some TestClientProtocol, _ token: String, resource: String, ttl: Int
-    ) async throws -> String {
-        let asked = try await client.call(.post, "/v1/access-requests", token: token, body: """
-            {"resource": "\(resource)", "role": "readonly", "ttl_seconds": \(ttl), "reason": "INC-8"}
-            """)
-        let id = try #require(asked.json["id"]?.stringValue, "\(asked.json)")
-        let creds = try await client.call(.get, "/v1/access-requests/\(id)/credentials", token: token)
-        return try #require(creds.json["lease_id"]?.stringValue, "\(creds.json)")
-    }
 }
