@@ -64,6 +64,14 @@ struct ConnectionLossTests {
         }
     }
 
+    @Test("a statement on a live connection runs to its end, however long past the grace it takes")
+    func longStatementOnLiveConnection() async throws {
+        try await TestDatabase.withDatabase { database in
+            let rows = try await database.client.query("SELECT 7 FROM pg_sleep(3)", logger: logger).collect()
+            #expect(try rows.map { try $0.decode(Int.self) } == [7])
+        }
+    }
+
     private func expectServes(_ database: Database) async throws {
         let rows = try await withTimeout(.seconds(10)) {
             try await database.client.query("SELECT 41 + 1", logger: logger).collect()
