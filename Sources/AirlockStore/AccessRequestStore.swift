@@ -142,7 +142,7 @@ public struct AccessRequestStore: Sendable {
             query.binds.append(reviewer.kind.rawValue)
         }
         query.sql += " ORDER BY r.created_at, r.id LIMIT \(limit + 1)"
-        return try await database.client.withConnection { connection in
+        return try await database.client.withConnection { [query] connection in
             var items: [AccessRequestRecord] = []
             for try await row in try await connection.query(query, logger: logger) {
                 items.append(try AccessRequestRecord(row: row, reviews: []))
@@ -203,7 +203,7 @@ public struct AccessRequestStore: Sendable {
     }
 
     /// Runs `body` in a transaction, rethrowing the body's own error unwrapped when the rollback succeeded.
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await database.client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {

@@ -9,8 +9,8 @@ import PostgresNIO
 /// The pool is a `Service`; run it in the application's `ServiceGroup`, or use ``withDatabase(_:logger:_:)``
 /// in a command-line tool.
 public struct Database: Sendable {
-    /// The connection pool.
-    public let client: PostgresClient
+    /// The connection pool, through which no call outlives its connection (see ``DatabaseClient``).
+    public let client: DatabaseClient
     /// Where it connects (safe to log: the password is hidden).
     public let url: DatabaseURL
     /// The schema holding Airlock's tables: every connection of the pool has it, alone, as its `search_path`.
@@ -28,7 +28,7 @@ public struct Database: Sendable {
         // pool's start); errors still come through, and every query failure reaches its caller.
         var backgroundLogger = logger
         backgroundLogger.logLevel = max(logger.logLevel, .error)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
+        self.client = DatabaseClient(PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger))
         self.url = url
         self.schema = schema
     }
@@ -46,7 +46,8 @@ public struct Database: Sendable {
             throw unreachable(url, error)
         }
         do {
-            try await connection.query("SELECT 1", logger: logger)
+            // Bounded by the connection's life: a server going down right after the connect loses the statement.
+            try await whileOpen(connection) { try await $0.query("SELECT 1", logger: logger) }
             try? await connection.close()
         } catch {
             try? await connection.close()
@@ -86,7 +87,9 @@ extension Database {
             configuration: url.connectionConfiguration(), id: 1, logger: logger)
         do {
             for statement in statements {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await whileOpen(connection) {
+                    try await $0.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
             }
         } catch {
             try? await connection.close()

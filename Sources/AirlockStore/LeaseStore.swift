@@ -73,7 +73,7 @@ public struct LeaseStore: Sendable {
         // The conditions on the request are the `pickUp` guard of AccessRequestState; when they fail, nothing is
         // written and `refusal` asks the state machine why. `FOR UPDATE` serialises concurrent pickups of one
         // request; the unique `leases.request_id` makes the loser fail.
-        let rows: PostgresRowSequence
+        let rows: QueryRows
         do {
             rows = try await requests.database.client.query("""
                 WITH claimed AS (
@@ -217,7 +217,7 @@ public struct LeaseStore: Sendable {
         let now = requests.clock.now()
         var lease = LeaseState(status: .issuing, expiresAt: now)
         guard case .removeCredential = try lease.apply(.issuanceFailed(at: now)) else { return }
-        try await requests.transaction { connection in
+        try await requests.transaction { [lease] connection in
             let rows = try await connection.query("""
                 UPDATE leases SET status = \(lease.status.rawValue), last_error = \(error), next_attempt_at = \(now),
                     username = coalesce(\(username), username), revoke_reason = \(lease.endReason)

@@ -1,0 +1,77 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The connection pool as Airlock uses it: `PostgresClient`'s `query`, `execute`, `withConnection` and
+/// `withTransaction`, except that no call outlives its connection.
+///
+/// Each call leases a connection and runs on it through ``whileOpen(_:grace:poll:_:)``: a statement that
+/// postgres-nio loses because its connection closed under it (a database restart) fails with
+/// ``StoreError/connectionLost`` a moment after the close instead of waiting forever, so background loops keep
+/// going, requests answer, and shutdown finishes. Rows are read in full on the leased connection before the call
+/// returns (Airlock's queries return bounded pages).
+public struct DatabaseClient: Service {
+    /// The underlying pool (run by ``run()``).
+    public let pool: PostgresClient
+
+    /// Wraps `pool`.
+    public init(_ pool: PostgresClient) {
+        self.pool = pool
+    }
+
+    /// Runs the pool until cancelled or gracefully shut down (as `PostgresClient.run()`).
+    public func run() async {
+        await pool.run()
+    }
+
+    /// Runs `body` on a leased connection.
+    @discardableResult
+    public func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await pool.withConnection { connection in
+            try await whileOpen(connection, body)
+        }
+    }
+
+    /// Runs `body` in a transaction on a leased connection (postgres-nio's `withTransaction`: `BEGIN`, then
+    /// `COMMIT`, or `ROLLBACK` and a `PostgresTransactionError` when `body` throws).
+    @discardableResult
+    public func withTransaction<Result: Sendable>(
+        logger: Logger, file: String = #file, line: Int = #line,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection { connection in
+            try await connection.withTransaction(logger: logger, file: file, line: line) { connection in
+                try await body(connection)
+            }
+        }
+    }
+
+    /// Runs one statement and returns all its rows.
+    @discardableResult
+    public func query(
+        _ query: PostgresQuery, logger: Logger? = nil, file: String = #fileID, line: Int = #line
+    ) async throws -> QueryRows {
+        let logger = logger ?? Self.quiet
+        return try await withConnection { connection in
+            QueryRows(try await connection.query(query, logger: logger, file: file, line: line).collect())
+        }
+    }
+
+    /// Runs a prepared statement (prepared on each connection at first use) and returns all its rows.
+    public func execute<Statement: PostgresPreparedStatement>(
+        _ statement: Statement, logger: Logger? = nil, file: String = #fileID, line: Int = #line
+    ) async throws -> BufferedRows<Statement.Row> where Statement.Row: Sendable {
+        let logger = logger ?? Self.quiet
+        return try await withConnection { connection in
+            var rows: [Statement.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) {
+                rows.append(row)
+            }
+            return BufferedRows(rows)
+        }
+    }
+
+    private static let quiet = Logger(label: "airlock.database", factory: { _ in SwiftLogNoOpLogHandler() })
+}
