@@ -39,9 +39,9 @@ public final class Readiness: Sendable {
     }
 
     /// Waits until the HTTP server is listening, at most `limit`. A background service that stops the broker (a
-    /// refused catalog, pending migrations) calls this before it throws: the graceful shutdown that its error
-    /// starts never finishes when it reaches an HTTP server that is still starting (seen with Hummingbird 2.28:
-    /// the server waits on its child channel forever), so `airlock serve` would hang instead of exiting.
+    /// refused catalog, pending migrations) calls this before it throws, so the shutdown its error starts always
+    /// begins from a running server: one that reached the server while it was still starting was seen to wait on
+    /// its child channel (Hummingbird 2.28) instead of exiting.
     func serverStarted(within limit: Duration) async {
         let deadline = ContinuousClock.now + limit
         while !serverRunning.withLock({ $0 }), ContinuousClock.now < deadline {
