@@ -107,12 +107,12 @@ actor Server {
         let name = "airlock_t_\(runID)_\(counter)"
         let source = migrated ? " TEMPLATE \(template) STRATEGY FILE_COPY" : ""
         // A connection of the pool that migrated the template may still be closing; PostgreSQL then refuses
-        // to copy it (55006) for a moment.
-        for attempt in 1...50 {
+        // to copy it (55006) for a moment (seconds on a cold, loaded machine: wait up to 30 s).
+        for attempt in 1...300 {
             do {
                 try await Self.run("CREATE DATABASE \(name)\(source)", on: admin)
                 break
-            } catch where databaseErrorState(error) == "55006" && attempt < 50 {
+            } catch where databaseErrorState(error) == "55006" && attempt < 300 {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
