@@ -17,25 +17,10 @@ struct PolicyRecorder: Service {
     let logger: Logger
 
     func run() async throws {
-        var attempt = 0
-        var generator = SystemRandomNumberGenerator()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if readiness.isMet("database") {
-                do {
-                    try await record(policies.active)
-                    readiness.clear("policies")
-                    // A service that returns ends the whole group: stay until shutdown.
-                    try? await gracefulShutdown()
-                    return
-                } catch {
-                    logger.warning("cannot record the policy set yet; retrying",
-                                   metadata: ["error": "\(describeDatabaseError(error))"])
-                    attempt += 1
-                }
-            }
-            let wait = attempt == 0 ? Duration.milliseconds(50) : Backoff().delay(attempt: attempt, using: &generator)
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
-        }
+        try await recordWhenDatabaseReady(
+            "policies", readiness: readiness, logger: logger, retrying: "cannot record the policy set yet; retrying",
+            refusal: "refusing to serve this policy set"
+        ) { try await record(policies.active) }
     }
 
     private func record(_ set: ActivePolicySet) async throws {

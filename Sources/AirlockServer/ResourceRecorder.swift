@@ -20,29 +20,10 @@ struct ResourceRecorder: Service {
     let logger: Logger
 
     func run() async throws {
-        var attempt = 0
-        var generator = SystemRandomNumberGenerator()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if readiness.isMet("database") {
-                do {
-                    try await recordAndCheck()
-                    readiness.clear("resources")
-                    try? await gracefulShutdown()  // a service that returns ends the whole group: stay until shutdown
-                    return
-                } catch let error as ConfigurationError {
-                    readiness.block("resources", reason: error.message)
-                    logger.critical("refusing to serve this resource catalog", metadata: ["error": "\(error)"])
-                    await readiness.serverStarted(within: .seconds(30))
-                    throw error
-                } catch {
-                    logger.warning("cannot record the resource catalog yet; retrying",
-                                   metadata: ["error": "\(describeDatabaseError(error))"])
-                    attempt += 1
-                }
-            }
-            let wait = attempt == 0 ? Duration.milliseconds(50) : Backoff().delay(attempt: attempt, using: &generator)
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
-        }
+        try await recordWhenDatabaseReady(
+            "resources", readiness: readiness, logger: logger,
+            retrying: "cannot record the resource catalog yet; retrying",
+            refusal: "refusing to serve this resource catalog", recordAndCheck)
     }
 
     func recordAndCheck() async throws {
