@@ -20,6 +20,16 @@ public struct RecordedAsk: Sendable {
 public struct ApproverRoster: Sendable, Hashable {
     public var progress: [ApprovalProgress]
     public var knownMembers: [String: [String]]
+
+    /// Who may meet `requirement`: the group's known members, or the one principal a user requirement names
+    /// (nobody when the requirement can never be met).
+    public func mayMeet(_ requirement: ApprovalProgress.Requirement) -> [String] {
+        guard requirement.unmeetable == nil else { return [] }
+        switch requirement.requirement.approvers {
+        case .group(let group): return knownMembers[group] ?? []
+        case .user(let id): return [id]
+        }
+    }
 }
 
 /// A request with who may still approve it (when pending).
@@ -129,7 +139,7 @@ public struct AccessRequests: Sendable {
     }
 
     func roster(_ progress: [ApprovalProgress]) async throws -> ApproverRoster {
-        let groups = Array(Set(progress.flatMap { $0.requirements.map(\.requirement.group) })).sorted()
+        let groups = Array(Set(progress.flatMap { $0.requirements.compactMap(\.requirement.group) })).sorted()
         return ApproverRoster(progress: progress, knownMembers: try await store.knownMembers(of: groups))
     }
 

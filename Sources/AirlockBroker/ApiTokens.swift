@@ -143,10 +143,12 @@ public struct ApiTokens: Sendable {
     /// a token is a service, and services approve only where a rule says `including services`.
     public static func checkGroups(_ groups: [String], against policies: PolicySet) throws(BrokerError) {
         for group in groups {
-            let approving = policies.rules.filter { rule in rule.approvers.contains { $0.group == group } }
+            // Groups named by an attribute (`group(resource.owner)`) are not known here; services count toward
+            // them only under `including services` all the same (ApprovalMatcher).
+            let approving = policies.rules.filter { rule in rule.approvers.contains { $0.fixedGroup == group } }
             guard let rule = approving.first else { continue }
             let servicesAllowed = approving.contains { rule in
-                rule.approvers.contains { $0.group == group && $0.includesServices }
+                rule.approvers.contains { $0.fixedGroup == group && $0.includesServices }
             }
             guard servicesAllowed else {
                 throw .invalidInput(

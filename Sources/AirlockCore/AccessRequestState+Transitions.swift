@@ -29,9 +29,9 @@ extension AccessRequestState {
         case awaitApproval(deadline: Date)
         /// Store the approval and the request as approved: the credential is granted for `ttlSeconds` and may be
         /// picked up until `pickupDeadline`. `rule` names the approval rule that was met (nil when the policy
-        /// permitted outright) and `assignment` which approver counted toward which group
+        /// permitted outright) and `assignment` which approver counted toward which requirement
         /// (`airlock.access.approved`).
-        case approve(ttlSeconds: Int64, pickupDeadline: Date, rule: String?, assignment: [String: String])
+        case approve(ttlSeconds: Int64, pickupDeadline: Date, rule: String?, assignment: [String: ApprovalRequirement])
         /// Store the review; the request stays pending (`airlock.access.reviewed`).
         case recordReview
         /// Close the request as denied; `reviewer` is nil for a policy denial (`airlock.access.denied`).
@@ -114,7 +114,14 @@ extension AccessRequestState {
             let serviceInGroup = approver.kind == .service && ApprovalMatcher.isEligible(asPerson, for: approvalRules)
             throw AccessRequestError(.notAnApprover, serviceInGroup
                 ? "`\(reviewer)` is a service; only people review this request (no requirement includes services)"
-                : "`\(reviewer)` is in none of the groups that approve this request")
+                : "`\(reviewer)` is in none of the groups and is none of the people that approve this request")
+        }
+        // An approval must be able to count: toward a requirement that is still unmet (by a maximum matching, so
+        // a member of two groups counts toward whichever one helps).
+        guard verdict == .deny || ApprovalMatcher.wouldAdvance(
+            approver, rules: approvalRules, approvers: approvers, requester: requester) else {
+            throw AccessRequestError(.notAnApprover,
+                "`\(reviewer)` can meet no requirement that is still unmet: those are already met by other approvers")
         }
         reviews.append(Review(reviewer: reviewer, kind: approver.kind, groups: approver.groups, verdict: verdict, at: at))
         if verdict == .deny {
@@ -195,7 +202,7 @@ extension AccessRequestState {
     }
 
     private mutating func markApproved(
-        ttl: Int64, at: Date, rule: String?, assignment: [String: String]
+        ttl: Int64, at: Date, rule: String?, assignment: [String: ApprovalRequirement]
     ) -> Action {
         status = .approved
         grantedTTLSeconds = ttl

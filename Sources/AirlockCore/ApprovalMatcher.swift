@@ -1,7 +1,7 @@
 import AirlockPolicy
 
-/// One group requirement of an approval rule (the policy decision's own type).
-public typealias ApprovalRequirement = Decision.GroupRequirement
+/// One requirement of an approval rule, a group's members or one named principal (the policy decision's own type).
+public typealias ApprovalRequirement = Decision.Requirement
 /// The requirements of one applying `require_approval` rule (the policy decision's own type).
 public typealias ApprovalRule = Decision.Approval
 
@@ -26,10 +26,14 @@ public struct Approver: Sendable, Hashable {
         self.init(id: principal.id, kind: principal.kind, groups: Set(principal.groups))
     }
 
-    /// Whether this approver may count toward `requirement`: a member of its group, and a person unless the
-    /// requirement includes services.
+    /// Whether this approver may count toward `requirement`: a member of its group, or the principal it names
+    /// (byte for byte); and a person unless the requirement includes services.
     public func mayApprove(_ requirement: ApprovalRequirement) -> Bool {
-        groups.contains(requirement.group) && (kind == .user || requirement.includesServices)
+        guard kind == .user || requirement.includesServices else { return false }
+        return switch requirement.approvers {
+        case .group(let group): groups.contains(group)
+        case .user(let user): Principal.sameID(id, user)
+        }
     }
 
     public static func == (lhs: Approver, rhs: Approver) -> Bool {
@@ -47,13 +51,16 @@ public struct Approver: Sendable, Hashable {
 public struct ApprovalProgress: Sendable, Hashable {
     /// One requirement and its state.
     public struct Requirement: Sendable, Hashable {
-        /// The group and the count it needs.
+        /// The group or named principal, and the count it needs.
         public var requirement: ApprovalRequirement
         /// The approvers a maximum matching assigns to this requirement (sorted).
         public var assigned: [String]
-        /// Whether one more approval by a member of this group (and no other required group) would bring the
-        /// rule closer to approval. A requirement can be short while this is false only when no member can help.
+        /// Whether one more approval by someone who may meet this requirement (a fresh member of its group, or
+        /// the principal it names) would bring the rule closer to approval.
         public var needsMore: Bool
+        /// Why this requirement can never be met, whoever approves (the named principal is the requester, or
+        /// another requirement of the rule already takes that principal); nil when it can be.
+        public var unmeetable: String?
     }
 
     /// The rule id.
@@ -62,6 +69,9 @@ public struct ApprovalProgress: Sendable, Hashable {
     public var requirements: [Requirement]
     /// Whether every requirement is met.
     public var isSatisfied: Bool
+
+    /// Whether the rule can never be met, whoever approves.
+    public var isUnmeetable: Bool { requirements.contains { $0.unmeetable != nil } }
 }
 
 /// Decides whether the approvals so far satisfy an approval rule, by bipartite matching.
@@ -77,13 +87,13 @@ public enum ApprovalMatcher {
     /// (approver id → group); nil when none is.
     public static func satisfiedRule(
         _ rules: [ApprovalRule], approvers: [Approver], requester: String
-    ) -> (rule: ApprovalRule, assignment: [String: String])? {
+    ) -> (rule: ApprovalRule, assignment: [String: ApprovalRequirement])? {
         for rule in rules {
             let matching = maximumMatching(rule, approvers: approvers, requester: requester)
             if zip(rule.requires, matching).allSatisfy({ $0.count <= $1.count }) {
-                var assignment: [String: String] = [:]
+                var assignment: [String: ApprovalRequirement] = [:]
                 for (requirement, assigned) in zip(rule.requires, matching) {
-                    for approver in assigned { assignment[approver] = requirement.group }
+                    for approver in assigned { assignment[approver] = requirement }
                 }
                 return (rule, assignment)
             }
@@ -96,21 +106,47 @@ public enum ApprovalMatcher {
         satisfiedRule(rules, approvers: approvers, requester: requester) != nil
     }
 
-    /// The progress of each rule: what a maximum matching assigns and which groups are still needed.
+    /// The progress of each rule: what a maximum matching assigns, which requirements are still needed, and which
+    /// can never be met.
     public static func progress(_ rules: [ApprovalRule], approvers: [Approver], requester: String) -> [ApprovalProgress] {
         rules.map { rule in
             let matching = maximumMatching(rule, approvers: approvers, requester: requester)
             let size = matching.reduce(0) { $0 + $1.count }
-            let requirements = zip(rule.requires, matching).map { requirement, assigned in
-                let hypothetical = Approver(id: "\u{0}hypothetical", kind: .user, groups: [requirement.group])
-                let grown = maximumMatching(rule, approvers: approvers + [hypothetical], requester: requester)
+            let requirements = zip(rule.requires, matching).enumerated().map { index, pair in
+                let (requirement, assigned) = pair
+                let grown = maximumMatching(rule, approvers: approvers + [hypothetical(for: requirement)], requester: requester)
                 return ApprovalProgress.Requirement(
                     requirement: requirement, assigned: assigned.sorted(),
-                    needsMore: grown.reduce(0) { $0 + $1.count } > size)
+                    needsMore: grown.reduce(0) { $0 + $1.count } > size,
+                    unmeetable: unmeetable(index, of: rule, requester: requester))
             }
             let satisfied = zip(rule.requires, matching).allSatisfy { $0.count <= $1.count }
             return ApprovalProgress(rule: rule.rule, requirements: requirements, isSatisfied: satisfied)
         }
+    }
+
+    /// Someone who may meet `requirement` and no other requirement of a group: a fresh member of its group, or the
+    /// principal it names (in no group).
+    private static func hypothetical(for requirement: ApprovalRequirement) -> Approver {
+        switch requirement.approvers {
+        case .group(let group): Approver(id: "\u{0}hypothetical", kind: .user, groups: [group])
+        case .user(let id): Approver(id: id, kind: .user, groups: [])
+        }
+    }
+
+    /// Why requirement `index` of `rule` can never be met, or nil. Only a requirement that names one principal can
+    /// be impossible (a group can always gain members): when that principal is the requester, who never counts, or
+    /// when an earlier requirement of the rule names the same principal, who counts once.
+    static func unmeetable(_ index: Int, of rule: ApprovalRule, requester: String) -> String? {
+        guard case .user(let id) = rule.requires[index].approvers else { return nil }
+        if Principal.sameID(id, requester) {
+            return "only `\(id)` may approve it, and `\(id)` is the requester, who never counts"
+        }
+        let earlier = rule.requires[..<index].contains { requirement in
+            if case .user(let other) = requirement.approvers { return Principal.sameID(other, id) }
+            return false
+        }
+        return earlier ? "only `\(id)` may approve it, and `\(id)` already counts toward another requirement" : nil
     }
 
     /// Whether an approval by `candidate` would bring any rule closer to approval: they are not the requester,

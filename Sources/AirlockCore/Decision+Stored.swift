@@ -12,13 +12,7 @@ extension Decision {
             "approvals": .array(approvals.map { approval in
                 .object([
                     "rule": .string(approval.rule),
-                    "requires": .array(approval.requires.map { requirement in
-                        var fields: [String: JSONValue] = [
-                            "group": .string(requirement.group), "count": .int(Int64(requirement.count)),
-                        ]
-                        if requirement.includesServices { fields["services"] = .bool(true) }
-                        return .object(fields)
-                    }),
+                    "requires": .array(approval.requires.map(\.stored)),
                 ])
             }),
             "notify": .array(notify.map { .string($0) }),
@@ -55,8 +49,14 @@ extension Decision {
                       case .array(let requires) = rule["requires"] else { throw fail("`approvals`") }
                 var requirements: [ApprovalRequirement] = []
                 for requirement in requires {
-                    guard case .object(let fields) = requirement, case .string(let group) = fields["group"],
-                          case .int(let count) = fields["count"] else { throw fail("`approvals`") }
+                    guard case .object(let fields) = requirement, case .int(let count) = fields["count"]
+                    else { throw fail("`approvals`") }
+                    let approvers: ApprovalRequirement.Approvers
+                    switch (fields["group"], fields["user"]) {
+                    case (.string(let group)?, nil): approvers = .group(group)
+                    case (nil, .string(let user)?) where count == 1: approvers = .user(user)
+                    default: throw fail("`approvals`")
+                    }
                     // Absent (every decision stored before `including services` existed): people only.
                     var includesServices = false
                     switch fields["services"] {
@@ -64,7 +64,7 @@ extension Decision {
                     case .bool(let value)?: includesServices = value
                     default: throw fail("`approvals`")
                     }
-                    requirements.append(ApprovalRequirement(group: group, count: Int(count), includesServices: includesServices))
+                    requirements.append(ApprovalRequirement(approvers, count: Int(count), includesServices: includesServices))
                 }
                 approvals.append(ApprovalRule(rule: id, requires: requirements))
             }
@@ -80,5 +80,19 @@ extension Decision {
         self.init(
             outcome: outcome, ttlSeconds: ttl, rules: try strings("rules"), approvals: approvals,
             notify: try strings("notify"), errors: errors)
+    }
+}
+
+extension Decision.Requirement {
+    /// `{"group": "db-owners", "count": 2}` or `{"user": "erin", "count": 1}`, with `"services": true` when service
+    /// principals count too.
+    public var stored: JSONValue {
+        var fields: [String: JSONValue] = ["count": .int(Int64(count))]
+        switch approvers {
+        case .group(let group): fields["group"] = .string(group)
+        case .user(let id): fields["user"] = .string(id)
+        }
+        if includesServices { fields["services"] = .bool(true) }
+        return .object(fields)
     }
 }

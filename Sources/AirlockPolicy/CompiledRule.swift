@@ -34,7 +34,8 @@ struct CompiledRule: Sendable {
         notify = rule.notify
         approval = rule.effect == .requireApproval
             ? Decision.Approval(rule: rule.id, requires: rule.approvers.map {
-                Decision.GroupRequirement(group: $0.group, count: $0.count, includesServices: $0.includesServices)
+                guard let group = $0.fixedGroup else { preconditionFailure("TODO(issue 12): attribute approvers") }
+                return Decision.Requirement.group(group, count: $0.count, includesServices: $0.includesServices)
             })
             : nil
         var links: [Link] = []

@@ -14,14 +14,7 @@ extension Decision {
         members.append(("approvals", JSONWriter.array(approvals.map { approval in
             JSONWriter.object([
                 ("rule", JSONWriter.string(approval.rule)),
-                ("requires", JSONWriter.array(approval.requires.map { requirement in
-                    var fields = [
-                        ("group", JSONWriter.string(requirement.group)),
-                        ("count", String(requirement.count)),
-                    ]
-                    if requirement.includesServices { fields.append(("services", "true")) }
-                    return JSONWriter.object(fields)
-                })),
+                ("requires", JSONWriter.array(approval.requires.map(\.json))),
             ])
         })))
         members.append(("notify", JSONWriter.array(notify.map(JSONWriter.string))))
@@ -29,5 +22,19 @@ extension Decision {
             JSONWriter.object([("rule", JSONWriter.string(error.rule)), ("message", JSONWriter.string(error.message))])
         })))
         return JSONWriter.object(members)
+    }
+}
+
+extension Decision.Requirement {
+    /// `{"group": "db-owners", "count": 2}` or `{"user": "erin", "count": 1}`, with `"services": true` when service
+    /// principals count too.
+    public var json: String {
+        var fields: [(key: String, value: String)] = switch approvers {
+        case .group(let group): [("group", JSONWriter.string(group))]
+        case .user(let id): [("user", JSONWriter.string(id))]
+        }
+        fields.append(("count", String(count)))
+        if includesServices { fields.append(("services", "true")) }
+        return JSONWriter.object(fields)
     }
 }

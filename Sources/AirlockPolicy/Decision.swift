@@ -10,21 +10,57 @@ public struct Decision: Sendable, Hashable {
         case deny
     }
 
-    /// One group requirement of an approval alternative: `count` distinct members of `group`; people only, unless
-    /// `includesServices` (`including services` in the rule).
-    public struct GroupRequirement: Sendable, Hashable {
-        /// The approving group.
-        public var group: String
-        /// How many distinct members must approve.
+    /// One requirement of an approval alternative, with the attribute values of the rule already read:
+    /// `count` distinct members of a group, or the one named principal; people only, unless `includesServices`
+    /// (`including services` in the rule).
+    public struct Requirement: Sendable, Hashable {
+        /// Who may meet a requirement.
+        public enum Approvers: Sendable, Hashable {
+            /// Members of this group (`group("db-owners")`, or `group(resource.owner)` once read).
+            case group(String)
+            /// This principal id and nobody else (`user(principal.manager)` once read).
+            case user(String)
+        }
+
+        /// Who may meet it.
+        public var approvers: Approvers
+        /// How many distinct approvers must approve (always 1 for a user requirement).
         public var count: Int
-        /// Whether service principals in the group count too (`"services": true` in the decision JSON).
+        /// Whether service principals count too (`"services": true` in the decision JSON).
         public var includesServices: Bool
 
         /// Creates a requirement.
-        public init(group: String, count: Int, includesServices: Bool = false) {
-            self.group = group
+        public init(_ approvers: Approvers, count: Int, includesServices: Bool = false) {
+            self.approvers = approvers
             self.count = count
             self.includesServices = includesServices
+        }
+
+        /// `count` members of `group`.
+        public init(group: String, count: Int, includesServices: Bool = false) {
+            self.init(.group(group), count: count, includesServices: includesServices)
+        }
+
+        /// `count` members of `group`.
+        public static func group(_ group: String, count: Int, includesServices: Bool = false) -> Requirement {
+            Requirement(.group(group), count: count, includesServices: includesServices)
+        }
+
+        /// The principal `id`'s own approval.
+        public static func user(_ id: String, includesServices: Bool = false) -> Requirement {
+            Requirement(.user(id), count: 1, includesServices: includesServices)
+        }
+
+        /// The group, for a group requirement.
+        public var group: String? {
+            if case .group(let name) = approvers { return name }
+            return nil
+        }
+
+        /// The principal id, for a user requirement.
+        public var user: String? {
+            if case .user(let id) = approvers { return id }
+            return nil
         }
     }
 
@@ -33,10 +69,10 @@ public struct Decision: Sendable, Hashable {
         /// The rule id.
         public var rule: String
         /// Its requirements, in the order written.
-        public var requires: [GroupRequirement]
+        public var requires: [Requirement]
 
         /// Creates an approval alternative.
-        public init(rule: String, requires: [GroupRequirement]) {
+        public init(rule: String, requires: [Requirement]) {
             self.rule = rule
             self.requires = requires
         }

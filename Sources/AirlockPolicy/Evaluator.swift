@@ -60,7 +60,8 @@ public struct Evaluator: Sendable {
             let sorted = approvals.sorted { $0.id < $1.id }
             let alternatives = sorted.map { rule in
                 Decision.Approval(rule: rule.id, requires: rule.approvers.map {
-                    Decision.GroupRequirement(group: $0.group, count: $0.count, includesServices: $0.includesServices)
+                    guard let group = $0.fixedGroup else { preconditionFailure("TODO(issue 12): attribute approvers") }
+                    return Decision.Requirement.group(group, count: $0.count, includesServices: $0.includesServices)
                 })
             }
             return Decision(outcome: .pendingApproval, ttlSeconds: granted(approvals), rules: sorted.map(\.id),

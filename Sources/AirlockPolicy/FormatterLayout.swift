@@ -101,8 +101,12 @@ struct FormatLayout {
                 text = "ttl <= \(DurationText.format(seconds))"
             case .approvers(let requirements):
                 text = "approvers " + requirements.map { requirement in
-                    "group(\(Self.quoted(requirement.group))) count \(requirement.count)"
-                        + (requirement.includesServices ? " including services" : "")
+                    let approvers = switch requirement.approvers {
+                    case .group(let group): "group(\(Self.quoted(group))) count \(requirement.count)"
+                    case .groupNamedBy(let path, _): "group(\(path)) count \(requirement.count)"
+                    case .userNamedBy(let path, _): "user(\(path))"
+                    }
+                    return approvers + (requirement.includesServices ? " including services" : "")
                 }.joined(separator: ", ")
             case .notify(let channels):
                 text = "notify " + channels.map(Self.quoted).joined(separator: ", ")

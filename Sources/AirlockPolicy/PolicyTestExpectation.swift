@@ -128,11 +128,7 @@ public struct PolicyTestExpectation: Sendable, Hashable {
         JSONWriter.array(approvals.map { approval in
             JSONWriter.object([
                 ("rule", JSONWriter.string(approval.rule)),
-                ("requires", JSONWriter.array(approval.requires.map { requirement in
-                    var fields = [("group", JSONWriter.string(requirement.group)), ("count", String(requirement.count))]
-                    if requirement.includesServices { fields.append(("services", "true")) }
-                    return JSONWriter.object(fields)
-                })),
+                ("requires", JSONWriter.array(approval.requires.map(\.json))),
             ])
         })
     }

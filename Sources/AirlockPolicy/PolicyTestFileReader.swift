@@ -146,11 +146,22 @@ struct PolicyTestFileReader {
                 .enumerated().map { (position, requirement) throws(PolicyTestError) in
                     let itemContext = "\(requiresContext.dropLast())[\(position)]`"
                     let fields = try object(requirement, itemContext)
-                    try checkKeys(fields, allowed: ["group", "count", "services"], context: itemContext)
-                    let group = try string(try required("group", in: fields, itemContext), "\(itemContext.dropLast()).group`")
+                    try checkKeys(fields, allowed: ["group", "user", "count", "services"], context: itemContext)
+                    let approvers: Decision.Requirement.Approvers
+                    switch (value("group", in: fields), value("user", in: fields)) {
+                    case (let group?, nil):
+                        approvers = .group(try string(group, "\(itemContext.dropLast()).group`"))
+                    case (nil, let user?):
+                        approvers = .user(try string(user, "\(itemContext.dropLast()).user`"))
+                    default:
+                        throw fail("\(itemContext) needs exactly one of `group` and `user`")
+                    }
                     guard case .integer(let count) = try required("count", in: fields, itemContext),
                         count >= 1, count <= Int64(Int32.max)
                     else { throw fail("\(itemContext.dropLast()).count` must be a whole number of at least 1") }
+                    if case .user = approvers, count != 1 {
+                        throw fail("\(itemContext.dropLast()).count` of a `user` requirement is always 1")
+                    }
                     var includesServices = false
                     if let services = value("services", in: fields) {
                         guard case .bool(let flag) = services else {
@@ -158,7 +169,7 @@ struct PolicyTestFileReader {
                         }
                         includesServices = flag
                     }
-                    return Decision.GroupRequirement(group: group, count: Int(count), includesServices: includesServices)
+                    return Decision.Requirement(approvers, count: Int(count), includesServices: includesServices)
                 }
             return Decision.Approval(rule: rule, requires: requires)
         }

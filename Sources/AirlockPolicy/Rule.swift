@@ -133,24 +133,54 @@ public struct Condition: Sendable, Hashable {
     }
 }
 
-/// One requirement of an `approvers` clause: `group("db-owners") count 2`, or
-/// `group("release-gates") count 1 including services` when service principals may count toward it.
+/// One requirement of an `approvers` clause: `group("db-owners") count 2`, `group(resource.owner) count 1`,
+/// `user(principal.manager)`, or any group requirement followed by `including services` when service principals
+/// may count toward it.
 public struct ApprovalRequirement: Sendable, Hashable {
-    /// The group whose members may approve.
-    public var group: String
-    /// How many distinct members must approve (default 1, always at least 1 in a loaded set).
+    /// Who may meet the requirement, as written.
+    public enum Approvers: Sendable, Hashable {
+        /// `group("A")`: members of a fixed group.
+        case group(String)
+        /// `group(ATTR)`: members of the group that a String attribute names when the rule is decided.
+        case groupNamedBy(AttributePath, location: SourceLocation)
+        /// `user(ATTR)`: the one principal whose id a String attribute holds when the rule is decided.
+        case userNamedBy(AttributePath, location: SourceLocation)
+
+        /// The attribute read when the rule is decided, and where it is written; nil for a fixed group.
+        public var attribute: (path: AttributePath, location: SourceLocation)? {
+            switch self {
+            case .group: nil
+            case .groupNamedBy(let path, let location), .userNamedBy(let path, let location): (path, location)
+            }
+        }
+    }
+
+    /// Who may meet the requirement.
+    public var approvers: Approvers
+    /// How many distinct approvers must approve (default 1, always at least 1 in a loaded set; 1 for `user`).
     public var count: Int
-    /// Whether service principals (workload tokens, `alk_` service tokens) in the group may approve toward this
-    /// requirement (`including services`); without it only people (principal kind `user`) do.
+    /// Whether service principals (workload tokens, `alk_` service tokens) may approve toward this requirement
+    /// (`including services`); without it only people (principal kind `user`) do.
     public var includesServices: Bool
-    /// Where `group` is.
+    /// Where `group` or `user` is.
     public var location: SourceLocation
 
     /// Creates a requirement.
-    public init(group: String, count: Int, includesServices: Bool = false, location: SourceLocation) {
-        self.group = group
+    public init(_ approvers: Approvers, count: Int, includesServices: Bool = false, location: SourceLocation) {
+        self.approvers = approvers
         self.count = count
         self.includesServices = includesServices
         self.location = location
+    }
+
+    /// A fixed-group requirement, `group("A") count N`.
+    public init(group: String, count: Int, includesServices: Bool = false, location: SourceLocation) {
+        self.init(.group(group), count: count, includesServices: includesServices, location: location)
+    }
+
+    /// The fixed group, for `group("A")`; nil when an attribute names the approvers.
+    public var fixedGroup: String? {
+        if case .group(let name) = approvers { return name }
+        return nil
     }
 }

@@ -84,8 +84,9 @@ public struct Validator {
                     report("`approvers` is only allowed in `require_approval` rules", at: clause.location)
                 }
                 var groups: Set<String> = []
-                for requirement in requirements where !groups.insert(requirement.group).inserted {
-                    report("group `\(requirement.group)` is listed twice; use one requirement with a larger `count`",
+                for requirement in requirements {
+                    guard let group = requirement.fixedGroup, !groups.insert(group).inserted else { continue }
+                    report("group `\(group)` is listed twice; use one requirement with a larger `count`",
                         at: requirement.location)
                 }
             case .notify(let channels):

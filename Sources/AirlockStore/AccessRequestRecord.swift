@@ -223,7 +223,7 @@ struct AuditFacts {
         case .approve(_, let pickupDeadline, let rule, let assignment):
             var extra: [String: JSONValue] = ["pickup_deadline": .string(AuditTime.format(pickupDeadline))]
             if let rule { extra["approval_rule"] = .string(rule) }
-            if !assignment.isEmpty { extra["approvers"] = .object(assignment.mapValues { .string($0) }) }
+            if !assignment.isEmpty { extra["approvers"] = .object(assignment.mapValues(\.stored)) }
             return event("airlock.access.approved", ttl: ttl, extra: extra)
         case .deny(let reviewer):
             return event("airlock.access.denied", ttl: nil, extra: reviewer.map { ["reviewer": .string($0)] } ?? [:])

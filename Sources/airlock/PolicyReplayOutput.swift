@@ -78,7 +78,13 @@ enum PolicyReplayOutput {
         if decision.outcome != .deny, let ttl = decision.ttlSeconds { text += " " + DurationText.format(ttl) }
         if decision.outcome == .pendingApproval, !decision.approvals.isEmpty {
             let alternatives = decision.approvals.map { rule in
-                rule.requires.map { "\($0.group) \($0.count)" + ($0.includesServices ? " including services" : "") }
+                rule.requires.map { requirement in
+                    let who = switch requirement.approvers {
+                    case .group(let group): "\(group) \(requirement.count)"
+                    case .user(let id): "user \(id)"
+                    }
+                    return who + (requirement.includesServices ? " including services" : "")
+                }
                     .joined(separator: ", ")
             }
             text += " (" + alternatives.joined(separator: " | ") + ")"

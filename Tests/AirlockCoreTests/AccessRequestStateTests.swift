@@ -54,7 +54,10 @@ struct AccessRequestStateTests {
         let action = try state.apply(.approve(by: "sam", kind: .user, groups: ["security"], at: at))
         #expect(action == .approve(
             ttlSeconds: 1800, pickupDeadline: at.addingTimeInterval(900), rule: "prod-write",
-            assignment: ["alice": "db-owners", "dave": "db-owners", "sam": "security"]))
+            assignment: [
+                "alice": .group("db-owners", count: 2), "dave": .group("db-owners", count: 2),
+                "sam": .group("security", count: 1),
+            ]))
         #expect(state.status == .approved && state.decidedAt == at)
         #expect(Self.code { try state.apply(.approve(by: "zed", kind: .user, groups: ["security"], at: at)) } == .requestClosed)
     }

@@ -17,7 +17,7 @@ struct ApprovalMatcherTests {
         ])
         let approvers = [Approver(id: "x", kind: .user, groups: ["db-owners", "security"]), Approver(id: "y", kind: .user, groups: ["db-owners"])]
         let met = try #require(ApprovalMatcher.satisfiedRule([rule], approvers: approvers, requester: "bob"))
-        #expect(met.assignment == ["x": "security", "y": "db-owners"])
+        #expect(met.assignment.mapValues(\.group) == ["x": "security", "y": "db-owners"])
         // X alone does not satisfy both requirements.
         #expect(!ApprovalMatcher.isSatisfied([rule], approvers: Array(approvers.prefix(1)), requester: "bob"))
     }
@@ -49,7 +49,7 @@ struct ApprovalMatcherTests {
         let approvers = [Approver(id: "l", kind: .user, groups: ["leads"])]
         let met = try #require(ApprovalMatcher.satisfiedRule([Self.prodWrite, lead], approvers: approvers, requester: "bob"))
         #expect(met.rule.rule == "lead")
-        #expect(met.assignment == ["l": "leads"])
+        #expect(met.assignment.mapValues(\.group) == ["l": "leads"])
     }
 
     @Test("progress names the requirements still short and who would advance them")
@@ -85,7 +85,7 @@ struct ApprovalMatcherTests {
         ])
         #expect(ApprovalMatcher.isEligible(ci, for: [gated]))
         let met = try #require(ApprovalMatcher.satisfiedRule([gated], approvers: [ci, owner], requester: "bob"))
-        #expect(met.assignment == ["https://k8s.example#ci": "security", "alice": "db-owners"])
+        #expect(met.assignment.mapValues(\.group) == ["https://k8s.example#ci": "security", "alice": "db-owners"])
         #expect(!ApprovalMatcher.isSatisfied([gated], approvers: [ci], requester: "bob"))
     }
 
@@ -133,10 +133,16 @@ struct ApprovalMatcherTests {
         var generator = SplitMix64(seed: 0xA1B2_C3D4)
         let groups = ["a", "b", "c"]
         for _ in 0..<3000 {
-            let requirements = groups.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator))
+            // Group requirements, and user requirements naming an approver (possibly the requester, possibly twice).
+            var requirements = groups.shuffled(using: &generator).prefix(Int.random(in: 1...3, using: &generator))
                 .map { ApprovalRequirement(
                     group: $0, count: Int.random(in: 0...2, using: &generator),
                     includesServices: Bool.random(using: &generator)) }
+            for _ in 0..<Int.random(in: 0...2, using: &generator) {
+                let user = ApprovalRequirement.user(
+                    "p\(Int.random(in: 0...5, using: &generator))", includesServices: Bool.random(using: &generator))
+                requirements.insert(user, at: Int.random(in: 0...requirements.count, using: &generator))
+            }
             let rule = ApprovalRule(rule: "r", requires: requirements)
             let approvers = (0..<Int.random(in: 0...5, using: &generator)).map { index in
                 Approver(
@@ -150,16 +156,23 @@ struct ApprovalMatcherTests {
             if let actual {
                 // The assignment itself is valid: members only (services only where included), each requirement
                 // filled, requester absent.
-                for (approver, group) in actual.assignment {
+                for (approver, requirement) in actual.assignment {
                     #expect(approver != requester)
                     let who = approvers.first { $0.id == approver }
-                    #expect(who?.groups.contains(group) == true)
-                    #expect(who?.kind == .user || requirements.contains { $0.group == group && $0.includesServices })
+                    #expect(who.map { $0.mayApprove(requirement) } == true)
                 }
                 for requirement in requirements {
-                    #expect(actual.assignment.values.filter { $0 == requirement.group }.count >= requirement.count)
+                    #expect(actual.assignment.values.filter { $0 == requirement }.count >= requirement.count)
                 }
             }
+        }
+    }
+
+    /// Whether `requirement` names `approver`: a member of its group, or the very principal it names.
+    static func named(_ approver: Approver, by requirement: Decision.Requirement) -> Bool {
+        switch requirement.approvers {
+        case .group(let group): approver.groups.contains(group)
+        case .user(let id): approver.id == id
         }
     }
 
@@ -170,7 +183,7 @@ struct ApprovalMatcherTests {
             guard index < approvers.count else { return false }
             if search(index + 1, filled) { return true }
             for (slot, requirement) in rule.requires.enumerated()
-            where approvers[index].groups.contains(requirement.group)
+            where Self.named(approvers[index], by: requirement)
                 && (approvers[index].kind == .user || requirement.includesServices) {
                 var next = filled
                 next[slot] += 1

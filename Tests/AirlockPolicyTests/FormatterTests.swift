@@ -61,8 +61,13 @@ extension PolicyFile.Item {
                 case .unless(let expression): Clause(.unless(expression.locationFree), at: nowhere)
                 case .approvers(let requirements):
                     Clause(.approvers(requirements.map {
-                        ApprovalRequirement(
-                            group: $0.group, count: $0.count, includesServices: $0.includesServices, location: nowhere)
+                        let approvers: ApprovalRequirement.Approvers = switch $0.approvers {
+                        case .group: $0.approvers
+                        case .groupNamedBy(let path, _): .groupNamedBy(path, location: nowhere)
+                        case .userNamedBy(let path, _): .userNamedBy(path, location: nowhere)
+                        }
+                        return ApprovalRequirement(
+                            approvers, count: $0.count, includesServices: $0.includesServices, location: nowhere)
                     }), at: nowhere)
                 case .ttl, .notify: Clause(clause.kind, at: nowhere)
                 }

@@ -14,7 +14,7 @@ struct ParserTests {
         let rules = output.file.rules
         #expect(rules.map(\.id) == ["sre-prod-readonly", "prod-write", "high-risk", "outside-corporate-network", "break-glass"])
         #expect(rules.map(\.effect) == [.permit, .requireApproval, .forbid, .forbid, .permit])
-        #expect(rules[1].approvers.map(\.group) == ["db-owners", "security"])
+        #expect(rules[1].approvers.map(\.fixedGroup) == ["db-owners", "security"])
         #expect(rules[1].approvers.map(\.count) == [2, 1])
         #expect(rules[1].ttlSeconds == 1_800)
         #expect(rules[2].ttlSeconds == Rule.defaultTTLSeconds)

@@ -21,7 +21,7 @@ struct ServiceApproversTests {
     @Test func parsesPerRequirement() throws {
         let set = try loadPolicies(Self.policy)
         let gate = try #require(set.rule(id: "deploy-gate"))
-        #expect(gate.approvers.map(\.group) == ["release-managers", "release-checks"])
+        #expect(gate.approvers.map(\.fixedGroup) == ["release-managers", "release-checks"])
         #expect(gate.approvers.map(\.count) == [1, 2])
         #expect(gate.approvers.map(\.includesServices) == [false, true])
         // `count` may be left out before `including services`.
@@ -36,8 +36,8 @@ struct ServiceApproversTests {
         let decision = set.evaluate(baseInput { $0[.request, "role"] = .string("deploy") })
         #expect(decision.outcome == .pendingApproval)
         #expect(decision.approvals == [Decision.Approval(rule: "deploy-gate", requires: [
-            Decision.GroupRequirement(group: "release-managers", count: 1),
-            Decision.GroupRequirement(group: "release-checks", count: 2, includesServices: true),
+            Decision.Requirement(group: "release-managers", count: 1),
+            Decision.Requirement(group: "release-checks", count: 2, includesServices: true),
         ])])
         #expect(decision.json.contains(#"{"group": "release-managers", "count": 1}, {"group": "release-checks", "count": 2, "services": true}"#),
                 "\(decision.json)")
