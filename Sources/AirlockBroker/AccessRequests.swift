@@ -100,6 +100,8 @@ public struct AccessRequests: Sendable {
     }
 
     /// `status` requests: the caller's own (`mine`), or those the caller may review, oldest first, a page at a time.
+    /// Of pending requests, a reviewer sees those their approval would count toward (a requirement they may meet is
+    /// still unmet); a page may then hold fewer items than the store's, and `nextCursor` still continues after it.
     public func list(
         for principal: Principal, status: AccessRequestState.Status, mine: Bool, after: UUID?
     ) async throws -> (items: [RequestView], nextCursor: UUID?) {
@@ -107,7 +109,10 @@ public struct AccessRequests: Sendable {
         let page = try await store.list(
             principal: mine ? principal.id : nil, status: status, reviewableBy: mine ? nil : principal, after: after)
         var items: [RequestView] = []
-        for record in page.items { items.append(try await view(record)) }
+        for record in page.items {
+            if !mine, record.status == .pendingApproval, !record.wouldAdvance(by: Approver(principal)) { continue }
+            items.append(try await view(record))
+        }
         return (items, page.nextCursor)
     }
 

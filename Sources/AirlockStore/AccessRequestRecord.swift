@@ -104,6 +104,13 @@ public struct AccessRequestRecord: Sendable, Hashable {
         let state = state()
         return ApprovalMatcher.progress(state.approvalRules, approvers: state.approvers, requester: principalID)
     }
+
+    /// Whether an approval by `reviewer` would count now: it meets a requirement that is still unmet.
+    public func wouldAdvance(by reviewer: Approver) -> Bool {
+        let state = state()
+        return ApprovalMatcher.wouldAdvance(
+            reviewer, rules: state.approvalRules, approvers: state.approvers, requester: principalID)
+    }
 }
 
 extension AccessRequestRecord {

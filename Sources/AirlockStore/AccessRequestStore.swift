@@ -114,8 +114,8 @@ public struct AccessRequestStore: Sendable {
     }
 
     /// Requests oldest first, filtered by requester, status and (for approvers) reviewability: with
-    /// `reviewableBy`, only requests by someone else that need one of the reviewer's groups and that the
-    /// reviewer has not reviewed yet. `after` is the last id of the previous page.
+    /// `reviewableBy`, only requests by someone else that need one of the reviewer's groups or name the reviewer
+    /// in a `user` requirement, and that the reviewer has not reviewed yet. `after` is the last id of the previous page.
     public func list(
         principal: String? = nil, status: AccessRequestState.Status? = nil, reviewableBy reviewer: Principal? = nil,
         limit: Int = 50, after: UUID? = nil
@@ -131,14 +131,17 @@ public struct AccessRequestStore: Sendable {
             query.sql += " AND r.principal_id <> $\(query.binds.count + 1)"
             query.binds.append(reviewer.id)
             query.sql += " AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id AND p.approver_id = $\(query.binds.count))"
-            // A service sees only requests with a requirement that includes services (people see every one of
-            // their groups'), as the state machine lets it review only those.
+            // A requirement on one of the reviewer's groups, or one that names the reviewer (byte for byte, as
+            // `text =` compares). A service sees only requests with a requirement that includes services (people
+            // see every one of their groups'), as the state machine lets it review only those.
             query.sql += """
                  AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.decision->'approvals') a,
-                  jsonb_array_elements(a->'requires') q WHERE q->>'group' = ANY($\(query.binds.count + 1))
-                  AND ($\(query.binds.count + 2) = 'user' OR q->'services' = 'true'::jsonb))
+                  jsonb_array_elements(a->'requires') q
+                  WHERE (q->>'group' = ANY($\(query.binds.count + 1)) OR q->>'user' = $\(query.binds.count + 2))
+                  AND ($\(query.binds.count + 3) = 'user' OR q->'services' = 'true'::jsonb))
                 """
             query.binds.append(reviewer.groups)
+            query.binds.append(reviewer.id)
             query.binds.append(reviewer.kind.rawValue)
         }
         query.sql += " ORDER BY r.created_at, r.id LIMIT \(limit + 1)"

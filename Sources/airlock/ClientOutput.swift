@@ -33,6 +33,9 @@ enum ClientOutput {
                 if !members.isEmpty, let group = requirement["group"]?.shown {
                     lines.append("  known members of \(group): \(members.joined(separator: ", "))")
                 }
+                if let reason = requirement["unmeetable"]?.shown {
+                    lines.append("  \(rule["rule"]?.shown ?? "?") can never be approved: \(reason)")
+                }
             }
         }
         // On deny: every forbid that applied, then what each permit or approval rule still needs.
@@ -54,12 +57,18 @@ enum ClientOutput {
     }
 
     /// What a pending request still needs, from its `approvers` (rules are alternatives, joined by "or"):
-    /// `1 more from db-owners and 1 more from security`.
+    /// `1 more from db-owners and approval from erin`. A requirement that can never be met says so.
     static func stillNeeded(_ request: JSONValue) -> String {
         let alternatives = (request["approvers"]?.arrayValue ?? []).compactMap { rule -> String? in
             let parts = (rule["requires"]?.arrayValue ?? []).compactMap { requirement -> String? in
                 let count = requirement["count"]?.intValue ?? 0
                 let done = Int64(requirement["approved_by"]?.arrayValue?.count ?? 0)
+                if let user = requirement["user"]?.shown {
+                    if let reason = requirement["unmeetable"]?.shown {
+                        return "approval from \(user), which can never count (\(reason))"
+                    }
+                    return count > done ? "approval from \(user)" : nil
+                }
                 guard count > done, let group = requirement["group"]?.shown else { return nil }
                 return "\(count - done) more from \(group)"
             }
@@ -69,7 +78,8 @@ enum ClientOutput {
            let approvals = request["decision"]?["approvals"]?.arrayValue, !approvals.isEmpty {
             return approvals.map { rule in
                 (rule["requires"]?.arrayValue ?? []).map { requirement in
-                    "\(requirement["count"]?.intValue ?? 1) from \(requirement["group"]?.shown ?? "?")"
+                    if let user = requirement["user"]?.shown { return "approval from \(user)" }
+                    return "\(requirement["count"]?.intValue ?? 1) from \(requirement["group"]?.shown ?? "?")"
                 }.joined(separator: " and ")
             }.joined(separator: " or ")
         }
