@@ -116,8 +116,10 @@ public struct AccessRequests: Sendable {
         return (items, page.nextCursor)
     }
 
-    /// Records `reviewer`'s verdict on request `id`. Someone who may not see the request gets
-    /// ``BrokerError/notFound(_:)`` whatever its state, as reading it answers (no oracle for its status).
+    /// Records `reviewer`'s verdict on request `id`. A person who may not see the request is told they are not
+    /// among its approvers (``BrokerError/notAnApprover(_:)``), in words that do not depend on its state; a
+    /// service that may not see it gets ``BrokerError/notFound(_:)``, as reading it answers. Neither learns its
+    /// status.
     public func review(
         _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
     ) async throws -> RequestView {
@@ -125,8 +127,12 @@ public struct AccessRequests: Sendable {
         if let problem = FreeText.problem(in: comment, field: "comment", multiline: true) {
             throw BrokerError.invalidInput(problem)
         }
-        guard let seen = try await store.get(id), Self.maySee(seen, reviewer) else {
-            throw BrokerError.notFound("no such access request")
+        guard let seen = try await store.get(id) else { throw BrokerError.notFound("no such access request") }
+        guard Self.maySee(seen, reviewer) else {
+            guard reviewer.kind == .user else { throw BrokerError.notFound("no such access request") }
+            throw BrokerError.notAnApprover(
+                "`\(BrokerError.shown(reviewer.id))` is not among the approvers of this request: only members of its "
+                    + "approving groups and the people its rules name may review it")
         }
         do {
             return try await view(try await store.review(id, by: reviewer, verdict: verdict, comment: comment))
