@@ -131,7 +131,7 @@ struct PolicyTestSuiteTests {
         (#"{"cases": [{"name": "a", "input": {}, "expected": {"decision": "deny"}}]}"#,
             "t.json: case `a`: unknown key `expected`; did you mean `expect`? (expected `name`, `description`, `input`, `expect`)"),
         (#"{"cases": [{"name": "a", "input": {}, "expect": {"decision": "deny", "approvals": [{"rule": "w", "requires": [{"group": "g", "cnt": 1}]}]}}]}"#,
-            "t.json: case `a`: unknown key `expect.approvals[0].requires[0].cnt` (expected `group`, `count`, `services`)"),
+            "t.json: case `a`: unknown key `expect.approvals[0].requires[0].cnt` (expected `group`, `user`, `count`, `services`)"),
         (#"{"cases": [{"name": "a", "input": {}, "expect": {"decision": "allow"}}]}"#,
             "t.json: case `a`: `expect.decision` must be `permit`, `pending_approval` or `deny`, got `allow`"),
         (#"{"cases": [{"name": "a", "input": {}, "expect": {"decision": "deny", "ttl_seconds": 1.5}}]}"#,
