@@ -59,6 +59,7 @@ public struct CompiledPolicy: Sendable {
         var forbids: [Int] = []
         var permits: [Int] = []
         var approvals: [Int] = []
+        var offered: [(rule: Int, approval: Decision.Approval)] = []
         var forbidErrors: [Decision.RuleError] = []
         var otherErrors: [Decision.RuleError] = []
         for ruleIndex in index.candidates(for: frame) {
@@ -73,6 +74,9 @@ public struct CompiledPolicy: Sendable {
                 permits.append(ruleIndex)
             case (.requireApproval, .applies):
                 approvals.append(ruleIndex)
+            case (_, .appliesOffering(let approval)):
+                approvals.append(ruleIndex)
+                offered.append((ruleIndex, approval))
             case (_, .failed(let error)):
                 otherErrors.append(Decision.RuleError(rule: rule.id, message: error.message))
             case (_, .doesNotApply):
@@ -93,7 +97,9 @@ public struct CompiledPolicy: Sendable {
         if !approvals.isEmpty {
             let deciding = sortedByID(approvals)
             return Decision(outcome: .pendingApproval, ttlSeconds: granted(deciding, frame: frame),
-                rules: deciding.map { rules[$0].id }, approvals: deciding.compactMap { rules[$0].approval },
+                rules: deciding.map { rules[$0].id }, approvals: deciding.compactMap { ruleIndex in
+                    rules[ruleIndex].approval ?? offered.first { $0.rule == ruleIndex }?.approval
+                },
                 notify: notify(deciding, forbids: forbids), errors: errors)
         }
         return Decision(outcome: .deny, ttlSeconds: nil, rules: [], errors: errors)

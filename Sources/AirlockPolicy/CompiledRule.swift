@@ -1,7 +1,10 @@
 /// How a compiled rule came out for one input; the reference's ``RuleOutcome`` without the condition index,
 /// which no decision reports.
 enum CompiledOutcome: Sendable {
+    /// The rule applies; a `require_approval` rule offers its precomputed ``CompiledRule/approval``.
     case applies
+    /// A `require_approval` rule whose approvers are named by attributes applies, offering this alternative.
+    case appliesOffering(Decision.Approval)
     case doesNotApply
     case failed(EvaluationError)
 }
@@ -18,8 +21,20 @@ struct CompiledRule: Sendable {
     let effect: Effect
     let ttlSeconds: Int64
     let notify: [String]
-    /// The approval alternative this rule offers (`require_approval` only).
+    /// One requirement of a `require_approval` rule whose approvers are named by attributes.
+    enum Requirement: Sendable {
+        /// `group("A")`: known before any input.
+        case fixed(Decision.Requirement)
+        /// `group(ATTR)` or `user(ATTR)`: read from this slot when the chain held.
+        case read(ApproverRead, slot: Int)
+    }
+
+    /// The approval alternative of a `require_approval` rule whose requirements are all fixed groups,
+    /// computed once; nil for other rules.
     let approval: Decision.Approval?
+    /// The requirements of a `require_approval` rule that reads attributes to name approvers, in the order
+    /// written; nil for other rules.
+    let requirements: [Requirement]?
     /// The chain, with links that always hold dropped and everything after a constant link cut off.
     let links: [Link]
     /// Whether the chain is decided without reading the input: the rule never applies, for any input.
@@ -32,12 +47,28 @@ struct CompiledRule: Sendable {
         effect = rule.effect
         ttlSeconds = rule.ttlSeconds
         notify = rule.notify
-        approval = rule.effect == .requireApproval
-            ? Decision.Approval(rule: rule.id, requires: rule.approvers.map {
-                guard let group = $0.fixedGroup else { preconditionFailure("TODO(issue 12): attribute approvers") }
-                return Decision.Requirement.group(group, count: $0.count, includesServices: $0.includesServices)
-            })
-            : nil
+        let requirements: [Requirement] = rule.approvers.map { requirement in
+            switch requirement.approvers {
+            case .group(let name):
+                .fixed(Decision.Requirement(.group(name), count: requirement.count, includesServices: requirement.includesServices))
+            case .groupNamedBy(let path, let location):
+                .read(ApproverRead(path, at: location, namesUser: false, of: requirement), slot: compiler.layout.slot(for: path))
+            case .userNamedBy(let path, let location):
+                .read(ApproverRead(path, at: location, namesUser: true, of: requirement), slot: compiler.layout.slot(for: path))
+            }
+        }
+        let fixed = requirements.compactMap { if case .fixed(let requirement) = $0 { requirement } else { nil } }
+        switch rule.effect {
+        case .requireApproval where fixed.count == requirements.count:
+            approval = Decision.Approval(rule: rule.id, requires: fixed)
+            self.requirements = nil
+        case .requireApproval:
+            approval = nil
+            self.requirements = requirements
+        case .permit, .forbid:
+            approval = nil
+            self.requirements = nil
+        }
         var links: [Link] = []
         var neverApplies = false
         for condition in rule.conditions {
@@ -61,7 +92,8 @@ struct CompiledRule: Sendable {
         self.neverApplies = neverApplies
     }
 
-    /// Evaluates the chain left to right; the first link that fails or does not hold decides.
+    /// Evaluates the chain left to right; the first link that fails or does not hold decides. When it held, the
+    /// attributes naming approvers are read in the order written; the first that fails decides.
     func evaluate(_ frame: CompiledFrame) -> CompiledOutcome {
         for link in links {
             do throws(EvaluationError) {
@@ -70,6 +102,21 @@ struct CompiledRule: Sendable {
                 return .failed(error)
             }
         }
-        return .applies
+        guard let requirements else { return .applies }
+        var requires: [Decision.Requirement] = []
+        requires.reserveCapacity(requirements.count)
+        for requirement in requirements {
+            switch requirement {
+            case .fixed(let fixed):
+                requires.append(fixed)
+            case .read(let read, let slot):
+                do throws(EvaluationError) {
+                    requires.append(try read.requirement(frame.values[slot]))
+                } catch {
+                    return .failed(error)
+                }
+            }
+        }
+        return .appliesOffering(Decision.Approval(rule: id, requires: requires))
     }
 }

@@ -1,5 +1,5 @@
-/// A runtime error while evaluating a rule: an absent attribute, or a value of the wrong type in a
-/// hand-built ``EvaluationInput``. It makes a `forbid` apply and a `permit`/`require_approval` not apply.
+/// A runtime error while evaluating a rule: an absent attribute, an empty attribute naming approvers, or a value of
+/// the wrong type in a hand-built ``EvaluationInput``. It makes a `forbid` apply and a `permit`/`require_approval` not apply.
 public struct EvaluationError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, e.g. "attribute `principal.department` is absent".
     public let message: String
@@ -24,4 +24,7 @@ public enum RuleOutcome: Sendable, Hashable {
     case doesNotApply(conditionIndex: Int)
     /// Evaluating the condition at this index failed.
     case failed(conditionIndex: Int, EvaluationError)
+    /// The chain held, but reading the attribute of the requirement at this index of ``Rule/approvers``
+    /// (`group(ATTR)` or `user(ATTR)`) failed: absent, or an empty string. The rule does not apply.
+    case failedApprovers(requirementIndex: Int, EvaluationError)
 }

@@ -23,6 +23,17 @@ extension Evaluator {
                 let culprit = blameError(conditions[index].expression, input: input)
                 return RuleExplanation(rule: rule.id, effect: rule.effect, location: rule.location, status: .failed,
                     failure: failure(index, culprit, value: nil, error: error.message))
+            case .failedApprovers(let index, let error):
+                // The attribute of `group(ATTR)`/`user(ATTR)`, where the `approvers` clause names it.
+                let failure = rule.approvers[index].approvers.attribute.map { path, location in
+                    FailedCondition(
+                        polarity: .when, expression: Expression(.attribute(path), at: location), value: nil,
+                        error: error.message, location: location,
+                        sourceLine: sources[location.file]?.line(location.line) ?? "",
+                        observed: [ObservedAttribute(path: path, value: input[path])], inApprovers: true)
+                }
+                return RuleExplanation(rule: rule.id, effect: rule.effect, location: rule.location, status: .failed,
+                    failure: failure)
             }
         }
         return Explanation(decision: decide(input), rules: explanations)

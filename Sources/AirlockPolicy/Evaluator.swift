@@ -19,10 +19,11 @@ public struct Evaluator: Sendable {
         var forbids: [Rule] = []
         var permits: [Rule] = []
         var approvals: [Rule] = []
+        var alternatives: [String: Decision.Approval] = [:]
         var forbidErrors: [Decision.RuleError] = []
         var otherErrors: [Decision.RuleError] = []
         for rule in rules {
-            let outcome = evaluate(rule, input: input)
+            let (outcome, requires) = evaluateWithRequirements(rule, input: input)
             switch (rule.effect, outcome) {
             case (.forbid, .applies):
                 forbids.append(rule)
@@ -33,7 +34,8 @@ public struct Evaluator: Sendable {
                 permits.append(rule)
             case (.requireApproval, .applies):
                 approvals.append(rule)
-            case (_, .failed(_, let error)):
+                alternatives[rule.id] = Decision.Approval(rule: rule.id, requires: requires)
+            case (_, .failed(_, let error)), (_, .failedApprovers(_, let error)):
                 otherErrors.append(Decision.RuleError(rule: rule.id, message: error.message))
             case (_, .doesNotApply):
                 break
@@ -58,29 +60,40 @@ public struct Evaluator: Sendable {
         }
         if !approvals.isEmpty {
             let sorted = approvals.sorted { $0.id < $1.id }
-            let alternatives = sorted.map { rule in
-                Decision.Approval(rule: rule.id, requires: rule.approvers.map {
-                    guard let group = $0.fixedGroup else { preconditionFailure("TODO(issue 12): attribute approvers") }
-                    return Decision.Requirement.group(group, count: $0.count, includesServices: $0.includesServices)
-                })
-            }
             return Decision(outcome: .pendingApproval, ttlSeconds: granted(approvals), rules: sorted.map(\.id),
-                approvals: alternatives, notify: notify(approvals), errors: errors)
+                approvals: sorted.compactMap { alternatives[$0.id] }, notify: notify(approvals), errors: errors)
         }
         return Decision(outcome: .deny, ttlSeconds: nil, rules: [], errors: errors)
     }
 
-    /// Evaluates one rule: its `when`/`unless` clauses in the order written, as one `and` chain.
+    /// Evaluates one rule: its `when`/`unless` clauses in the order written, as one `and` chain; then, for a
+    /// `require_approval` rule whose chain held, the attributes its `approvers` read, in the order written.
     public func evaluate(_ rule: Rule, input: EvaluationInput) -> RuleOutcome {
+        evaluateWithRequirements(rule, input: input).outcome
+    }
+
+    /// ``evaluate(_:input:)``, with the requirements of an applying `require_approval` rule (empty otherwise).
+    private func evaluateWithRequirements(
+        _ rule: Rule, input: EvaluationInput
+    ) -> (outcome: RuleOutcome, requires: [Decision.Requirement]) {
         for (index, condition) in rule.conditions.enumerated() {
             do {
                 let holds = try evaluateCondition(condition.expression, input: input)
-                if holds != (condition.polarity == .when) { return .doesNotApply(conditionIndex: index) }
+                if holds != (condition.polarity == .when) { return (.doesNotApply(conditionIndex: index), []) }
             } catch {
-                return .failed(conditionIndex: index, error)
+                return (.failed(conditionIndex: index, error), [])
             }
         }
-        return .applies
+        guard rule.effect == .requireApproval else { return (.applies, []) }
+        var requires: [Decision.Requirement] = []
+        for (index, requirement) in rule.approvers.enumerated() {
+            do throws(EvaluationError) {
+                requires.append(try requirement.resolved(in: input))
+            } catch {
+                return (.failedApprovers(requirementIndex: index, error), [])
+            }
+        }
+        return (.applies, requires)
     }
 
     /// Evaluates a condition that must be a boolean.

@@ -54,9 +54,16 @@ public struct RuleExplanation: Sendable, Hashable {
 /// For a false `when`, it is the first false operand of the `and` chain (looking inside nested `and`s); for a
 /// true `unless`, the first true operand of an `or` (inside nested `or`s); otherwise the whole clause.
 /// A `not` is kept whole so the negation stays visible.
+///
+/// A `require_approval` rule whose chain held can still fail when the attribute of a `group(ATTR)` or `user(ATTR)`
+/// requirement is absent or empty: then ``inApprovers`` is true, ``expression`` is that attribute where the
+/// `approvers` clause names it, and ``polarity`` is `when` (the read comes after the whole chain, as one more
+/// `when` would).
 public struct FailedCondition: Sendable, Hashable {
-    /// The clause kind the condition belongs to.
+    /// The clause kind the condition belongs to (`when` for a failure in the `approvers` clause).
     public var polarity: Condition.Polarity
+    /// Whether the failure is the read of an attribute naming approvers, in the `approvers` clause.
+    public var inApprovers: Bool
     /// The responsible (sub)expression.
     public var expression: Expression
     /// What it evaluated to, or nil when it failed with ``error``.
@@ -73,9 +80,10 @@ public struct FailedCondition: Sendable, Hashable {
     /// Creates a failed condition.
     public init(
         polarity: Condition.Polarity, expression: Expression, value: Bool?, error: String?,
-        location: SourceLocation, sourceLine: String, observed: [ObservedAttribute]
+        location: SourceLocation, sourceLine: String, observed: [ObservedAttribute], inApprovers: Bool = false
     ) {
         self.polarity = polarity
+        self.inApprovers = inApprovers
         self.expression = expression
         self.value = value
         self.error = error
@@ -83,6 +91,9 @@ public struct FailedCondition: Sendable, Hashable {
         self.sourceLine = sourceLine
         self.observed = observed
     }
+
+    /// The keyword of the clause that failed: `when`, `unless` or `approvers`.
+    public var clause: String { inApprovers ? "approvers" : polarity.rawValue }
 }
 
 /// An attribute and the value it had in the input.

@@ -195,21 +195,49 @@ public struct Parser {
         }
     }
 
+    /// `group("A") [count N]`, `group(ATTR) [count N]` or `user(ATTR)`, each optionally followed by
+    /// `including services`.
     private mutating func parseRequirement() throws(Failure) -> ApprovalRequirement {
-        guard current.is("group") else { throw unexpected("`group(\"...\")`", suggestions: ["group"]) }
-        let location = advance().location
-        try expect(.leftParenthesis, " after `group`")
-        let (group, _) = try expectPlainString("a group name string")
-        try expect(.rightParenthesis, " after the group name")
-        var count: Int64 = 1
-        if current.is("count") {
-            advance()
-            guard case .integer(let value) = current.kind else { throw unexpected("an integer after `count`") }
-            count = value
-            advance()
+        guard current.is("group") || current.is("user") else {
+            throw unexpected("`group(...)` or `user(...)`", suggestions: ["group", "user"])
         }
-        guard count >= 1, count <= Int64(Int32.max) else {
-            throw failure("`count \(count)` must be at least 1", at: location)
+        let keyword = advance()
+        let location = keyword.location
+        try expect(.leftParenthesis, " after `\(keyword.text)`")
+        let approvers: ApprovalRequirement.Approvers
+        var count: Int64 = 1
+        if keyword.text == "user" {
+            if case .string = current.kind {
+                throw failure("`user(...)` takes an attribute naming the approver, such as `user(principal.manager)`, "
+                    + "not a literal; for fixed approvers use `group(\"...\")`", at: current.location)
+            }
+            let (path, pathLocation) = try parseApproverAttribute(
+                "a String attribute naming the approver, such as `principal.manager`, in `user(...)`")
+            try expect(.rightParenthesis, " after `\(path)`")
+            approvers = .userNamedBy(path, location: pathLocation)
+            if current.is("count") {
+                throw failure("`user(...)` is always one approver; remove `count`", at: current.location)
+            }
+        } else {
+            if case .string = current.kind {
+                let (group, _) = try expectPlainString("a group name string")
+                try expect(.rightParenthesis, " after the group name")
+                approvers = .group(group)
+            } else {
+                let (path, pathLocation) = try parseApproverAttribute(
+                    "a group name string or a String attribute such as `resource.owner` in `group(...)`")
+                try expect(.rightParenthesis, " after `\(path)`")
+                approvers = .groupNamedBy(path, location: pathLocation)
+            }
+            if current.is("count") {
+                advance()
+                guard case .integer(let value) = current.kind else { throw unexpected("an integer after `count`") }
+                count = value
+                advance()
+            }
+            guard count >= 1, count <= Int64(Int32.max) else {
+                throw failure("`count \(count)` must be at least 1", at: location)
+            }
         }
         var includesServices = false
         if current.is("including") {
@@ -220,7 +248,15 @@ public struct Parser {
             advance()
             includesServices = true
         }
-        return ApprovalRequirement(group: group, count: Int(count), includesServices: includesServices, location: location)
+        return ApprovalRequirement(approvers, count: Int(count), includesServices: includesServices, location: location)
+    }
+
+    /// The attribute inside `group(...)` or `user(...)`: `ROOT.NAME`, or an unknown entity with a suggestion.
+    private mutating func parseApproverAttribute(_ expectation: String) throws(Failure) -> (AttributePath, SourceLocation) {
+        guard let word = current.word, EntityRoot(rawValue: word) != nil || peek().is(.dot) else {
+            throw unexpected(expectation)
+        }
+        return try parseAttributePath()
     }
 
     private mutating func parseDeclaration() throws(Failure) -> AttributeDeclaration {

@@ -79,7 +79,7 @@ public struct Clause: Sendable, Hashable {
         case unless(Expression)
         /// `ttl <= DURATION`, in seconds
         case ttl(seconds: Int64)
-        /// `approvers group("A") count N [including services], ...`
+        /// `approvers group("A") count N, group(ATTR) count N, user(ATTR)`, each `[including services]`
         case approvers([ApprovalRequirement])
         /// `notify "CH", ...`
         case notify([String])
@@ -145,6 +145,15 @@ public struct ApprovalRequirement: Sendable, Hashable {
         case groupNamedBy(AttributePath, location: SourceLocation)
         /// `user(ATTR)`: the one principal whose id a String attribute holds when the rule is decided.
         case userNamedBy(AttributePath, location: SourceLocation)
+
+        /// As written in a policy: `group("db-owners")`, `group(resource.owner)`, `user(principal.manager)`.
+        public var written: String {
+            switch self {
+            case .group(let name): "group(\(Value.string(name)))"
+            case .groupNamedBy(let path, _): "group(\(path))"
+            case .userNamedBy(let path, _): "user(\(path))"
+            }
+        }
 
         /// The attribute read when the rule is decided, and where it is written; nil for a fixed group.
         public var attribute: (path: AttributePath, location: SourceLocation)? {

@@ -87,7 +87,7 @@ extension Validator {
         }
     }
 
-    private mutating func lookUp(_ path: AttributePath, at location: SourceLocation) -> AttributeType? {
+    mutating func lookUp(_ path: AttributePath, at location: SourceLocation) -> AttributeType? {
         if let type = schema[path] { return type }
         let hint = schema.suggestion(for: path).map { "; did you mean `\($0)`?" } ?? ""
         report("unknown attribute `\(path)`\(hint)", at: location)

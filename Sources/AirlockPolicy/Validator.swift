@@ -61,6 +61,7 @@ public struct Validator {
         if rule.id.isEmpty { report("rule id must not be empty", at: rule.idLocation) }
         var seen: Set<String> = []
         var guards: Set<AttributePath> = []
+        var approverClauses: [[ApprovalRequirement]] = []
         for clause in rule.clauses {
             let keyword = clause.keyword
             if keyword != "when", keyword != "unless", !seen.insert(keyword).inserted {
@@ -83,20 +84,54 @@ public struct Validator {
                 if rule.effect != .requireApproval {
                     report("`approvers` is only allowed in `require_approval` rules", at: clause.location)
                 }
-                var groups: Set<String> = []
-                for requirement in requirements {
-                    guard let group = requirement.fixedGroup, !groups.insert(group).inserted else { continue }
-                    report("group `\(group)` is listed twice; use one requirement with a larger `count`",
-                        at: requirement.location)
+                var listed: Set<String> = []
+                for requirement in requirements where !listed.insert(requirement.approvers.written).inserted {
+                    report(Self.listedTwiceMessage(requirement.approvers), at: requirement.location)
                 }
+                approverClauses.append(requirements)
             case .notify(let channels):
                 for channel in channels where channel.isEmpty {
                     report("notify channel must not be empty", at: clause.location)
                 }
             }
         }
+        // The approvers are read after the whole chain held, wherever the clause is written.
+        for requirements in approverClauses {
+            for requirement in requirements { checkApprovers(requirement.approvers, guards: guards) }
+        }
         if rule.effect == .requireApproval, !seen.contains("approvers") {
             report("`require_approval` rule `\(rule.id)` needs an `approvers` clause", at: rule.idLocation)
+        }
+    }
+
+    private static func listedTwiceMessage(_ approvers: ApprovalRequirement.Approvers) -> String {
+        switch approvers {
+        case .group(let group):
+            "group `\(group)` is listed twice; use one requirement with a larger `count`"
+        case .groupNamedBy:
+            "`\(approvers.written)` is listed twice; use one requirement with a larger `count`"
+        case .userNamedBy:
+            "`\(approvers.written)` is listed twice; one person's approval counts once, so it could never be met"
+        }
+    }
+
+    /// `group(ATTR)` and `user(ATTR)`: ATTR must be a known String attribute, and present whenever the chain
+    /// (whose facts are `guards`) held.
+    private mutating func checkApprovers(_ approvers: ApprovalRequirement.Approvers, guards: Set<AttributePath>) {
+        guard let (path, location) = approvers.attribute else { return }
+        guard let type = lookUp(path, at: location) else { return }
+        guard type.valueType == .string else {
+            let needs = if case .userNamedBy = approvers {
+                "`user(...)` needs a String attribute holding a principal id"
+            } else {
+                "`group(...)` needs a String attribute naming a group"
+            }
+            report("\(needs); `\(path)` is \(type)", at: location)
+            return
+        }
+        if type.isOptional, !guards.contains(path) {
+            report("`\(path)` is optional and may be absent; test `\(path.root.rawValue) has \(path.name)` in the rule's "
+                + "`when` clauses first, as in `when \(path.root.rawValue) has \(path.name)`", at: location)
         }
     }
 

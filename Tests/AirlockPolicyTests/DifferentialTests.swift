@@ -8,30 +8,55 @@ import Testing
 @Suite("Compiled evaluator vs reference evaluator")
 struct DifferentialTests {
     static let seeds: [UInt64] = Array(0..<8)
-    static let setsPerSeed = 90
-    static let inputsPerSet = 14
+    /// 8 × 1,250 = 10,000 random policy sets.
+    static let setsPerSeed = 1_250
+    static let inputsPerSet = 6
+    /// Random rules per seed; each set is 1 to 12 of them. Parsing is what costs in a debug build, so each rule is
+    /// parsed and validated once and the sets are compiled from the parsed rules.
+    static let poolSize = 400
+    /// One set in this many is also loaded from its text, as written and with its rules reversed, which must
+    /// decide the same.
+    static let loadEvery = 20
 
     @Test(arguments: seeds)
     func compiledDecisionsEqualReference(seed: UInt64) throws {
         var random = SplitMix64(seed: 0xA1B2_0000 + seed)
-        var loaded = 0
+        let schema = try PolicySet.load(sources: [SourceFile(name: "r.airlock", text: RandomRuleWriter.declarations)]).get().schema
+        var pool: [(text: String, rule: Rule)] = []
+        for number in 0..<Self.poolSize {
+            let text = RandomRuleWriter.rule(number: number, using: &random)
+            let source = SourceFile(name: "r.airlock", text: RandomRuleWriter.declarations + text)
+            guard case .success(let set) = PolicySet.load(sources: [source]), let rule = set.rules.first else { continue }
+            pool.append((text, rule))
+        }
+        // Most generated rules must be valid, or the test would prove little.
+        #expect(pool.count * 10 >= Self.poolSize * 9, "only \(pool.count) of \(Self.poolSize) random rules loaded")
         var compared = 0
         var mismatches = 0
         var skippedSomething = false
         var outcomes: [Decision.Outcome: Int] = [:]
         var withErrors = 0
+        var userRequirements = 0
+        var approverErrors: [String: Int] = [:]
         for setNumber in 0..<Self.setsPerSeed {
-            let rules = (0..<random.below(12) + 1).map { RandomRuleWriter.rule(number: $0, using: &random) }
-            let source = RandomRuleWriter.declarations + rules.joined(separator: "\n")
-            guard case .success(let set) = PolicySet.load(sources: [SourceFile(name: "r.airlock", text: source)]) else {
-                continue
+            var chosen: [Int] = []
+            for _ in 0..<random.below(12) + 1 {
+                let index = random.below(pool.count)
+                if !chosen.contains(index) { chosen.append(index) }
             }
-            loaded += 1
-            // The same rules in another order must decide the same.
-            let reordered = RandomRuleWriter.declarations + rules.reversed().joined(separator: "\n")
-            let shuffled = try PolicySet.load(sources: [SourceFile(name: "r.airlock", text: reordered)]).get()
-            let reference = Evaluator(rules: set.rules)
-            let compiled = CompiledPolicy(set)
+            let rules = chosen.map { pool[$0].rule }
+            let source = RandomRuleWriter.declarations + chosen.map { pool[$0].text }.joined(separator: "\n")
+            let reference = Evaluator(rules: rules)
+            let compiled = CompiledPolicy(rules: rules, schema: schema)
+            // The set loaded from its text, and with the rules in another order, must decide the same.
+            var loaded: [PolicySet] = []
+            if setNumber % Self.loadEvery == 0 {
+                let reversed = RandomRuleWriter.declarations + chosen.reversed().map { pool[$0].text }.joined(separator: "\n")
+                for text in [source, reversed] {
+                    loaded.append(try PolicySet.load(sources: [SourceFile(name: "r.airlock", text: text)]).get())
+                }
+            }
+            let approvalRules = rules.filter { $0.effect == .requireApproval }
             for _ in 0..<Self.inputsPerSet {
                 let input = RandomInputWriter.input(using: &random)
                 let expected = reference.decide(input)
@@ -39,8 +64,15 @@ struct DifferentialTests {
                 compared += 1
                 outcomes[expected.outcome, default: 0] += 1
                 if !expected.errors.isEmpty { withErrors += 1 }
-                if compiled.evaluatedRuleIDs(for: input).count < set.rules.count { skippedSomething = true }
-                guard actual == expected, shuffled.evaluate(input) == expected else {
+                userRequirements += expected.approvals.flatMap(\.requires).count { $0.user != nil }
+                for rule in approvalRules {
+                    guard case .failedApprovers(_, let error) = reference.evaluate(rule, input: input) else { continue }
+                    let kind = error.message.hasPrefix("attribute") ? "absent" : error.message.contains("empty") ? "empty" : "other"
+                    approverErrors[kind, default: 0] += 1
+                }
+                if compiled.evaluatedRuleIDs(for: input).count < rules.count { skippedSomething = true }
+                let fromText = loaded.map { $0.evaluate(input) }
+                guard actual == expected, fromText.allSatisfy({ $0 == expected }) else {
                     mismatches += 1
                     if mismatches <= 3 {
                         Issue.record("""
@@ -50,20 +82,22 @@ struct DifferentialTests {
                             input: \(input.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
                             expected: \(expected)
                             actual:   \(actual)
-                            reordered: \(shuffled.evaluate(input))
+                            loaded from text, as written and reversed: \(fromText)
                             """)
                     }
                     continue
                 }
             }
         }
-        // Most generated sets must be valid, or the test would prove little.
-        #expect(loaded * 10 >= Self.setsPerSeed * 9, "only \(loaded) of \(Self.setsPerSeed) random sets loaded")
-        #expect(compared >= 1_000)
+        #expect(compared >= Self.setsPerSeed * Self.inputsPerSet)
         #expect(skippedSomething, "the index never skipped a rule")
         // Every outcome and plenty of runtime errors occur, so the comparison covers them.
-        #expect(Decision.Outcome.allCases.allSatisfy { outcomes[$0, default: 0] >= 10 }, "\(outcomes)")
-        #expect(withErrors >= 100, "only \(withErrors) decisions with errors")
+        #expect(Decision.Outcome.allCases.allSatisfy { outcomes[$0, default: 0] >= 100 }, "\(outcomes)")
+        #expect(withErrors >= 1_000, "only \(withErrors) decisions with errors")
+        // Approvers named by attributes: user requirements decided, and reads that fail because the attribute is
+        // absent, empty or (in a hand-built input) not a string.
+        #expect(userRequirements >= 50, "only \(userRequirements) user requirements")
+        #expect(["absent", "empty", "other"].allSatisfy { approverErrors[$0, default: 0] >= 20 }, "\(approverErrors)")
         #expect(mismatches == 0)
     }
 
@@ -104,6 +138,9 @@ enum RandomDomain {
         Attribute(root: .principal, name: "email", kind: .string(["a@x.io", "b@y.io"]), optional: true),
         Attribute(root: .principal, name: "mfa_age", kind: .duration([60, 300, 900, 7_200]), optional: true),
         Attribute(root: .principal, name: "on_call", kind: .bool),
+        Attribute(root: .principal, name: "manager", kind: .string(["erin", "frank", "alice", ""]), optional: true),
+        Attribute(root: .resource, name: "owner", kind: .string(["payments", "identity", "sre", ""])),
+        Attribute(root: .resource, name: "steward", kind: .string(["dba", ""]), optional: true),
         Attribute(root: .principal, name: "department", kind: .string(["eng", "ops"])),
         Attribute(root: .principal, name: "level", kind: .int([-1, 0, 3]), optional: true),
         Attribute(root: .principal, name: "vpn_ip", kind: .ip(["10.1.2.3", "fd00::1"]), optional: true),
@@ -145,13 +182,19 @@ enum RandomInputWriter {
         return input
     }
 
+    /// The IP addresses of the domain, parsed once.
+    static let addresses: [String: IPAddress] = Dictionary(uniqueKeysWithValues: RandomDomain.attributes.flatMap { attribute in
+        guard case .ip(let domain) = attribute.kind else { return [(String, IPAddress)]() }
+        return domain.compactMap { text in IPAddress(text).map { (text, $0) } }
+    }.reduce(into: [String: IPAddress]()) { $0[$1.0] = $1.1 }.map { ($0.key, $0.value) })
+
     static func value(_ kind: RandomDomain.Kind, using random: inout SplitMix64) -> Value {
         switch kind {
         case .string(let domain): .string(random.pick(domain + ["zzz"]))
         case .int(let domain): .int(random.pick(domain + [42]))
         case .bool: .bool(random.chance(50))
         case .duration(let domain): .duration(random.pick(domain))
-        case .ip(let domain): .ip(IPAddress(random.pick(domain)) ?? .v4(0))
+        case .ip(let domain): .ip(addresses[random.pick(domain)] ?? .v4(0))
         case .set(let domain): .set(Set(domain.filter { _ in random.chance(35) }))
         }
     }
@@ -167,6 +210,7 @@ enum RandomRuleWriter {
         attribute principal.vpn_ip: IP?
         attribute resource.pci: Bool?
         attribute resource.max_age: Duration
+        attribute resource.steward: String?
         attribute request.approved_by: Set<String>?
         attribute risk.country: String
 
@@ -189,11 +233,16 @@ enum RandomRuleWriter {
             clauses.append("ttl <= \(random.pick(["10m", "30m", "1h", "2h", "1h30m"]))")
         }
         if effect == "require_approval" {
-            let groups = ["db-owners", "security", "sre"].filter { _ in random.chance(50) }
-            let written = (groups.isEmpty ? ["sre"] : groups).map { group in
-                random.chance(50) ? "group(\"\(group)\")" : "group(\"\(group)\") count \(random.below(3) + 1)"
-            }
+            let (written, reads) = approvers(using: &random)
             clauses.append("approvers " + written.joined(separator: ", "))
+            // An optional attribute naming approvers needs a `has` guard somewhere on the chain, before or after.
+            for read in reads where read.optional && !guards.contains(read.text) {
+                let guardClause = random.pick([
+                    "when \(read.guardText)", "unless not (\(read.guardText))", "when risk.score >= 0 and \(read.guardText)",
+                    "when (\(read.guardText) and true)",
+                ])
+                clauses.insert(guardClause, at: random.below(clauses.count + 1))
+            }
         }
         if random.chance(40) {
             let channels = ["security", "oncall", "audit"].filter { _ in random.chance(50) }
@@ -201,6 +250,36 @@ enum RandomRuleWriter {
         }
         let id = "\(random.pick(["a", "b", "c", "z"]))-\(number)"
         return "\(effect) \"\(id)\"\n  " + clauses.joined(separator: "\n  ") + ";"
+    }
+
+    /// The String attributes approvers may be named by: required ones (absent or empty in some inputs, a runtime
+    /// error) and optional ones (which the rule must guard).
+    static let approverAttributes = RandomDomain.attributes.filter {
+        ["principal.manager", "principal.email", "principal.id", "resource.owner", "resource.steward", "principal.department",
+         "request.ticket"].contains($0.text)
+    }
+
+    /// A random `approvers` list mixing fixed groups, `group(ATTR) count N` and `user(ATTR)`, each at most once,
+    /// and the attributes it reads.
+    static func approvers(using random: inout SplitMix64) -> (written: [String], reads: [RandomDomain.Attribute]) {
+        var written: [String] = []
+        var reads: [RandomDomain.Attribute] = []
+        var used: Set<String> = []
+        for _ in 0..<random.below(4) + 1 {
+            let count = random.chance(50) ? "" : " count \(random.below(3) + 1)"
+            let services = random.chance(15) ? " including services" : ""
+            let attribute = random.pick(approverAttributes)
+            let (requirement, read): (String, RandomDomain.Attribute?) = switch random.below(3) {
+            case 0: ("group(\"\(random.pick(["db-owners", "security", "sre", "payments"]))\")", nil)
+            case 1: ("group(\(attribute.text))", attribute)
+            default: ("user(\(attribute.text))", attribute)
+            }
+            // The same group or attribute twice is a load error.
+            guard used.insert(requirement).inserted else { continue }
+            if let read { reads.append(read) }
+            written.append(requirement + (requirement.hasPrefix("user") ? "" : count) + services)
+        }
+        return (written, reads)
     }
 
     static func expression(depth: Int, guards: Set<String>, using random: inout SplitMix64) -> String {

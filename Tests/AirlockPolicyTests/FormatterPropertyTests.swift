@@ -99,7 +99,12 @@ enum RandomPolicy {
             case 0, 1: clauses.append("when " + expression(depth: 3, using: &generator))
             case 2: clauses.append("unless " + expression(depth: 3, using: &generator))
             case 3: clauses.append("ttl <= " + ["15m", "1h30m", "90s", "2d", "0s"].pick(&generator))
-            case 4: clauses.append("approvers group(\"a\") count 2, group(\"b\")")
+            case 4:
+                clauses.append([
+                    "approvers group(\"a\") count 2, group(\"b\")",
+                    "approvers user(principal.manager), group(resource.owner) count 2 including services",
+                    "approvers group(resource.owner) ,group(\"a\")count 3 , user( principal.id )including services",
+                ].pick(&generator))
             default: clauses.append("notify \"security\", \"on\\\"call\"")
             }
         }
