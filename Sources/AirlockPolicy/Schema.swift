@@ -47,6 +47,7 @@ public struct Schema: Sendable, Hashable {
         AttributePath(.principal, "email"): AttributeType(.string, optional: true),
         AttributePath(.principal, "mfa_age"): AttributeType(.duration, optional: true),
         AttributePath(.principal, "on_call"): AttributeType(.bool),
+        AttributePath(.principal, "manager"): AttributeType(.string, optional: true),
         AttributePath(.resource, "id"): AttributeType(.string),
         AttributePath(.resource, "kind"): AttributeType(.string),
         AttributePath(.resource, "env"): AttributeType(.string),
