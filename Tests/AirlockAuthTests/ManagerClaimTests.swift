@@ -91,9 +91,9 @@ struct ManagerClaimTests {
             do {
                 let principal = try await authenticate(fixture, Self.people, manager: manager)
                 Issue.record("accepted manager \(manager) as \(String(describing: principal.manager))")
-            } catch let error as AuthFailure {
-                #expect(error == .unsupportedSubject, "\(manager)")
-                #expect(error.message.contains("manager"))
+            } catch let error as APIError {
+                #expect(error.code == "unsupported_subject", "\(manager)")
+                #expect(error.message.contains("manager"), "\(error.message)")
             }
         }
     }
