@@ -11,7 +11,8 @@ struct LoginCommand: AsyncParsableCommand {
         abstract: "Store a token for the client commands.",
         discussion: """
             With `airlock dev` running: `airlock login --dev alice --groups sre --mfa --manager carol` signs a \
-            token as alice, whose manager is carol, with the dev issuer. Otherwise `airlock login --token TOKEN` (or `--token -` to read it from stdin). \
+            token as alice, whose manager is carol, with the dev issuer. Otherwise `airlock login --token TOKEN` \
+            (or `--token -` to read it from stdin). \
             The token is stored in $AIRLOCK_HOME/token (default ~/.airlock/token), readable by you only. \
             A dev login prints the principal id the broker will see: the user itself, or \
             airlock-dev-workload#USER with --service (ids of issuers other than the primary one are \

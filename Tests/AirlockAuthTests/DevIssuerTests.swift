@@ -43,10 +43,11 @@ struct DevIssuerTests {
         let authenticator = try authenticator(trusting: issuer, clock: clock)
         let alice = try await authenticator.authenticate(
             authorizationHeader: "Bearer " + (try await issuer.issueToken(user: "alice", manager: "carol")))
-        #expect(alice == Principal(id: "alice", kind: .user, manager: "carol", credential: .jwt(issuer: DevIssuer.issuer)))
+        #expect(alice == Principal(
+            id: "alice", kind: .user, manager: "carol", credential: .jwt(issuer: DevIssuer.issuer)))
         // A dev service's manager is qualified by the workload issuer, as its own id is.
-        let service = try await authenticator.authenticate(
-            authorizationHeader: "Bearer " + (try await issuer.issueToken(user: "billing", service: true, manager: "carol")))
+        let serviceToken = try await issuer.issueToken(user: "billing", service: true, manager: "carol")
+        let service = try await authenticator.authenticate(authorizationHeader: "Bearer " + serviceToken)
         #expect(service.manager == DevIssuer.principalID(user: "carol", service: true))
         #expect(service.manager == "airlock-dev-workload#carol")
         let plain = try await authenticator.authenticate(

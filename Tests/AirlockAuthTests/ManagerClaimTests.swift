@@ -107,8 +107,9 @@ struct ManagerClaimTests {
         #expect(try await code(fixture, payload: #"{\#(base),"manager":"carol"}"#) == nil)
         #expect(try await code(fixture, payload: #"{\#(base),"manager":null}"#) == nil)
         for value in ["7", "true", #"["carol"]"#, #"{"id":"carol"}"#] {
-            #expect(try await code(fixture, payload: #"{\#(base),"manager":\#(value)}"#) == "malformed_token", "\(value)")
-            #expect(try await code(fixture, payload: #"{\#(base),"email":\#(value)}"#) == "malformed_token", "\(value)")
+            let manager = try await code(fixture, payload: #"{\#(base),"manager":\#(value)}"#)
+            let email = try await code(fixture, payload: #"{\#(base),"email":\#(value)}"#)
+            #expect(manager == "malformed_token" && email == manager, "\(value): \(String(describing: manager))")
         }
     }
 
@@ -117,6 +118,7 @@ struct ManagerClaimTests {
         let encoded = String(decoding: try JSONEncoder().encode(claims), as: UTF8.self)
         #expect(encoded.contains(#""manager":"carol""#), "\(encoded)")
         #expect(try JSONDecoder().decode(TokenClaims.self, from: Data(encoded.utf8)) == claims)
-        #expect(!String(decoding: try JSONEncoder().encode(TokenClaims(issuer: "i")), as: UTF8.self).contains("manager"))
+        let none = String(decoding: try JSONEncoder().encode(TokenClaims(issuer: "i")), as: UTF8.self)
+        #expect(!none.contains("manager"), "\(none)")
     }
 }

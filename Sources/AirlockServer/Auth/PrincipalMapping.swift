@@ -32,7 +32,9 @@ public enum PrincipalMapping {
     /// and `ISSUER#bob` from any other. No claim, or an empty one, is no manager (`nil`); a primary-issuer manager
     /// that contains `#` or starts with `token:` is refused (`unsupported_subject`), as such a `sub` is: it would
     /// name a principal of another issuer or an `alk_` token.
-    public static func managerID(claim: String?, issuer: String, primaryIssuer: String?) throws(AuthFailure) -> String? {
+    public static func managerID(
+        claim: String?, issuer: String, primaryIssuer: String?
+    ) throws(AuthFailure) -> String? {
         guard let claim, !claim.isEmpty else { return nil }
         return try id(subject: claim, issuer: issuer, primaryIssuer: primaryIssuer)
     }
