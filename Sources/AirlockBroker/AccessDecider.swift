@@ -102,6 +102,7 @@ public struct AccessDecider: Sendable {
         ]
         if let email = principal.email { who["email"] = .string(email) }
         if let mfa = principal.mfaAgeSeconds { who["mfa_age"] = .int(mfa) }
+        if let manager = principal.manager { who["manager"] = .string(manager) }
         var what: [String: JSONValue] = resource.attributes
         what["id"] = .string(resource.id)
         what["kind"] = .string(resource.kind.rawValue)

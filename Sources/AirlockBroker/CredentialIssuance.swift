@@ -36,7 +36,7 @@ public struct CredentialIssuance: Sendable {
     ///
     /// Only the requester may: for anyone else the request does not exist (``BrokerError/notFound(_:)``, as
     /// reading it answers). The policy set in force now decides the request again, with `principal` as they are
-    /// now (their current groups, MFA age, on-call) and this call's source address, hour and risk (see
+    /// now (their current groups, MFA age, on-call, manager) and this call's source address, hour and risk (see
     /// ``redecide(_:for:sourceIP:)``): a policy change or a lost group reaches an approved request before its
     /// credential exists.
     public func pickUp(_ requestID: UUID, by principal: Principal, sourceIP: String? = nil) async throws -> IssuedCredential {

@@ -89,7 +89,7 @@ public struct Leases: Sendable {
 
     /// Extends the owner's active lease to now + `ttlSeconds`, never past issue time + what may be granted.
     ///
-    /// The policy decides again, with the owner as they are now (groups, MFA age, on-call) and the original
+    /// The policy decides again, with the owner as they are now (groups, MFA age, on-call, manager) and the original
     /// request without its TTL, which yields the rule's cap. A renewal the policy now denies is
     /// ``BrokerError/policyDenied(_:)``. A lease whose request people approved never goes past the TTL they
     /// approved, counted from issue (nor past the rule's cap now), and only while the approvals given still meet the

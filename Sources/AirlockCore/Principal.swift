@@ -32,6 +32,9 @@ public struct Principal: Sendable, Hashable, Codable {
     public var mfaAgeSeconds: Int64?
     /// `principal.on_call`.
     public var onCall: Bool
+    /// The principal id of this principal's manager (`principal.manager`), from the token's `manager` claim, when
+    /// it has one: qualified by issuer as the manager's own token's id would be (see Docs/authentication.md).
+    public var manager: String?
     /// The scopes of an Airlock `alk_` token (`admin`, `auditor`, `service`, `introspect`); empty for JWTs.
     /// The right to approve never comes from a scope, only from policy groups.
     public var scopes: Set<String>
@@ -41,7 +44,7 @@ public struct Principal: Sendable, Hashable, Codable {
     /// Creates a principal.
     public init(
         id: String, kind: Kind, groups: [String] = [], email: String? = nil, mfaAgeSeconds: Int64? = nil,
-        onCall: Bool = false, scopes: Set<String> = [], credential: Credential = .described
+        onCall: Bool = false, manager: String? = nil, scopes: Set<String> = [], credential: Credential = .described
     ) {
         self.id = id
         self.kind = kind
@@ -49,6 +52,7 @@ public struct Principal: Sendable, Hashable, Codable {
         self.email = email
         self.mfaAgeSeconds = mfaAgeSeconds
         self.onCall = onCall
+        self.manager = manager
         self.scopes = scopes
         self.credential = credential
     }
@@ -77,14 +81,24 @@ public struct Principal: Sendable, Hashable, Codable {
 
     public static func == (lhs: Principal, rhs: Principal) -> Bool {
         sameID(lhs.id, rhs.id) && lhs.kind == rhs.kind && lhs.groups == rhs.groups && lhs.email == rhs.email
-            && lhs.mfaAgeSeconds == rhs.mfaAgeSeconds && lhs.onCall == rhs.onCall && lhs.scopes == rhs.scopes
-            && lhs.credential == rhs.credential
+            && lhs.mfaAgeSeconds == rhs.mfaAgeSeconds && lhs.onCall == rhs.onCall
+            && sameManager(lhs.manager, rhs.manager) && lhs.scopes == rhs.scopes && lhs.credential == rhs.credential
+    }
+
+    /// Whether two optional manager ids are the same, byte for byte as ``sameID(_:_:)``.
+    private static func sameManager(_ lhs: String?, _ rhs: String?) -> Bool {
+        switch (lhs, rhs) {
+        case (nil, nil): true
+        case (let lhs?, let rhs?): sameID(lhs, rhs)
+        default: false
+        }
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(PrincipalID(id))
         hasher.combine(kind)
         hasher.combine(groups)
+        hasher.combine(manager.map(PrincipalID.init))
         hasher.combine(credential)
     }
 }

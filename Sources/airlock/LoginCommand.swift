@@ -10,12 +10,13 @@ struct LoginCommand: AsyncParsableCommand {
         commandName: "login",
         abstract: "Store a token for the client commands.",
         discussion: """
-            With `airlock dev` running: `airlock login --dev alice --groups sre --mfa` signs a token as alice with \
-            the dev issuer. Otherwise `airlock login --token TOKEN` (or `--token -` to read it from stdin). \
+            With `airlock dev` running: `airlock login --dev alice --groups sre --mfa --manager carol` signs a \
+            token as alice, whose manager is carol, with the dev issuer. Otherwise `airlock login --token TOKEN` \
+            (or `--token -` to read it from stdin). \
             The token is stored in $AIRLOCK_HOME/token (default ~/.airlock/token), readable by you only. \
             A dev login prints the principal id the broker will see: the user itself, or \
             airlock-dev-workload#USER with --service (ids of issuers other than the primary one are \
-            ISSUER#sub; see Docs/authentication.md).
+            ISSUER#sub; see Docs/authentication.md), and so for the manager (principal.manager).
             """)
 
     @Option(help: ArgumentHelp("Sign a token for USER with `airlock dev`'s dev issuer.", valueName: "user"))
@@ -35,6 +36,11 @@ struct LoginCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("With --dev: the user's email.", valueName: "email"))
     var email: String?
+
+    @Option(help: ArgumentHelp(
+        "With --dev: the user's manager, a user name as --dev takes (the token's `manager` claim, principal.manager).",
+        valueName: "user"))
+    var manager: String?
 
     @Option(help: ArgumentHelp("With --dev: the token's lifetime.", valueName: "duration"))
     var ttl: String = "8h"
@@ -60,8 +66,11 @@ struct LoginCommand: AsyncParsableCommand {
         if let dev, dev.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--dev needs a user name")
         }
-        if token != nil, mfa || onCall || service || email != nil || !groups.isEmpty {
-            throw ValidationError("--groups, --mfa, --on-call, --service and --email go with --dev")
+        if let manager, manager.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--manager needs a user name")
+        }
+        if token != nil, mfa || onCall || service || email != nil || manager != nil || !groups.isEmpty {
+            throw ValidationError("--groups, --mfa, --on-call, --service, --email and --manager go with --dev")
         }
     }
 
@@ -76,15 +85,19 @@ struct LoginCommand: AsyncParsableCommand {
             _ = try BrokerAddress(address)
             let path = try TokenFile.store(value, address: address)
             let principal = subject.map { DevIssuer.principalID(user: $0, service: service) }
+            // The manager's id as the broker maps the claim: qualified by the token's issuer, as `sub` is.
+            let managerID = subject == nil ? nil : manager.map { DevIssuer.principalID(user: $0, service: service) }
             if json {
                 let answer: JSONValue = [
                     "subject": subject.map { .string($0) } ?? .null, "principal": principal.map { .string($0) } ?? .null,
-                    "token_file": .string(path),
+                    "manager": managerID.map { .string($0) } ?? .null, "token_file": .string(path),
                 ]
                 Swift.print(answer.description)
             } else {
                 var who = ""
-                if let subject, let principal { who = " as \(subject) (principal id \(principal))" }
+                if let subject, let principal {
+                    who = " as \(subject) (principal id \(principal)\(managerID.map { ", manager \($0)" } ?? ""))"
+                }
                 Swift.print("logged in\(who); token stored in \(path)")
             }
         }
@@ -120,7 +133,7 @@ struct LoginCommand: AsyncParsableCommand {
         let groupList = groups.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
         let signed = try await issuer.issueToken(
-            user: dev, groups: groupList, mfa: mfa, onCall: onCall, service: service, email: email,
+            user: dev, groups: groupList, mfa: mfa, onCall: onCall, service: service, email: email, manager: manager,
             ttl: TimeInterval(lifetime))
         return (signed, dev)
     }

@@ -37,6 +37,24 @@ struct DevIssuerTests {
         #expect(bob.mfaAgeSeconds == nil && bob.onCall == false)
     }
 
+    @Test func devTokensCarryTheManager() async throws {
+        let clock = TestClock()
+        let issuer = try DevIssuer(clock: clock)
+        let authenticator = try authenticator(trusting: issuer, clock: clock)
+        let alice = try await authenticator.authenticate(
+            authorizationHeader: "Bearer " + (try await issuer.issueToken(user: "alice", manager: "carol")))
+        #expect(alice == Principal(
+            id: "alice", kind: .user, manager: "carol", credential: .jwt(issuer: DevIssuer.issuer)))
+        // A dev service's manager is qualified by the workload issuer, as its own id is.
+        let serviceToken = try await issuer.issueToken(user: "billing", service: true, manager: "carol")
+        let service = try await authenticator.authenticate(authorizationHeader: "Bearer " + serviceToken)
+        #expect(service.manager == DevIssuer.principalID(user: "carol", service: true))
+        #expect(service.manager == "airlock-dev-workload#carol")
+        let plain = try await authenticator.authenticate(
+            authorizationHeader: "Bearer " + (try await issuer.issueToken(user: "bob")))
+        #expect(plain.manager == nil)
+    }
+
     @Test func jwksHoldsOnlyThePublicKey() throws {
         let issuer = try DevIssuer(kid: "dev-1")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(issuer.jwksJSON.utf8)) as? [String: Any])

@@ -125,6 +125,8 @@ struct DevBroker {
     let home: String
     /// The admin token the banner printed.
     let adminToken: String
+    /// The broker database URL the banner printed.
+    let databaseURL: String
 
     /// `AIRLOCK_HOME` and `AIRLOCK_ADDR` for client commands against this broker.
     var environment: [String: String] { ["AIRLOCK_HOME": home, "AIRLOCK_ADDR": address] }
@@ -138,12 +140,13 @@ struct DevBroker {
         }
         let address = "http://127.0.0.1:\(port)"
         guard try await DevCommandTests.waitForStatus(200, url: "\(address)/readyz", upTo: .seconds(30)),
-              let admin = (try JSONSerialization.jsonObject(with: Data(banner.utf8)) as? [String: Any])?["admin_token"]
-                as? String else {
+              let fields = try JSONSerialization.jsonObject(with: Data(banner.utf8)) as? [String: Any],
+              let admin = fields["admin_token"] as? String, let databaseURL = fields["database_url"] as? String else {
             dev.kill()
             throw DevBrokerError("airlock dev did not become ready; stderr: \(dev.errors)")
         }
-        return DevBroker(running: dev, address: address, home: ClientCommandTests.home(), adminToken: admin)
+        return DevBroker(
+            running: dev, address: address, home: ClientCommandTests.home(), adminToken: admin, databaseURL: databaseURL)
     }
 
     func stop() {

@@ -35,7 +35,7 @@ public enum AuthFailure: String, Error, Sendable, CaseIterable {
         case .tokenRevoked: "the token has been revoked"
         case .invalidTokenType: "the token's `typ` header is not a type this issuer's tokens may have here"
         case .unsupportedSubject:
-            "the token's subject cannot be a principal id (it contains `#` or starts with `token:`)"
+            "the token's subject or manager cannot be a principal id (it contains `#` or starts with `token:`)"
         }
     }
 

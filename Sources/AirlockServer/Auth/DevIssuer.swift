@@ -56,24 +56,26 @@ public struct DevIssuer: Sendable {
         ]
     }
 
-    /// The principal id a token from ``issueToken(user:groups:mfa:onCall:service:email:ttl:)`` authenticates as in
-    /// `airlock dev`, where the dev issuer for people is the primary issuer: `user` itself, or
-    /// `airlock-dev-workload#user` for a service (see ``PrincipalMapping``).
+    /// The principal id a token from ``issueToken(user:groups:mfa:onCall:service:email:manager:ttl:)``
+    /// authenticates as in `airlock dev`, where the dev issuer for people is the primary issuer: `user` itself, or
+    /// `airlock-dev-workload#user` for a service (see ``PrincipalMapping``). The token's `manager` maps the same way.
     public static func principalID(user: String, service: Bool) -> String {
         service ? workloadIssuer + "#" + user : user
     }
 
     /// A signed token for `user`: issuer `airlock-dev` (or `airlock-dev-workload` with `service`), audience
-    /// `airlock`, valid for `ttl` seconds; with `mfa`, `amr: ["mfa"]` and `auth_time` now.
+    /// `airlock`, valid for `ttl` seconds; with `mfa`, `amr: ["mfa"]` and `auth_time` now; with `manager`, that
+    /// claim (the manager's user name, which becomes `principal.manager`).
     public func issueToken(
         user: String, groups: [String] = [], mfa: Bool = false, onCall: Bool = false, service: Bool = false,
-        email: String? = nil, ttl: TimeInterval = 8 * 3600
+        email: String? = nil, manager: String? = nil, ttl: TimeInterval = 8 * 3600
     ) async throws -> String {
         let now = clock.now().timeIntervalSince1970.rounded(.down)
         let claims = TokenClaims(
             issuer: service ? Self.workloadIssuer : Self.issuer, subject: user, audiences: [Self.audience],
             expiresAt: now + ttl, notBefore: now, issuedAt: now, authTime: mfa ? now : nil,
-            authenticationMethods: mfa ? ["mfa"] : [], groups: groups, email: email, onCall: onCall)
+            authenticationMethods: mfa ? ["mfa"] : [], groups: groups, email: email, onCall: onCall,
+            manager: manager)
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: privateKey, kid: JWKIdentifier(string: kid))
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))

@@ -9,7 +9,8 @@ import Logging
 /// that set; the header's `alg` must be the key's algorithm. Only then is the signature checked, and only a
 /// verified token's `typ` (the issuer's accepted types), `aud`, `exp`, `nbf` and `iat` are checked, against the
 /// injected clock with the skew. The principal id is the bare `sub` for the primary human issuer and `ISSUER#sub`
-/// for every other (``PrincipalMapping``).
+/// for every other (``PrincipalMapping``); the `manager` claim names a subject of the same issuer and is mapped the
+/// same way.
 public struct JWTVerifier: Sendable {
     /// Authentication methods (`amr`) that count as multi-factor.
     public static let multiFactorMethods: Set<String> = ["mfa", "otp", "hwk"]
@@ -92,8 +93,11 @@ public struct JWTVerifier: Sendable {
             mfaAge = age.isFinite && age < 1e15 ? max(0, Int64(age)) : nil
         }
         let id = try PrincipalMapping.id(subject: subject, issuer: issuer.issuer, primaryIssuer: primaryIssuer)
+        let manager = try PrincipalMapping.managerID(
+            claim: claims.manager, issuer: issuer.issuer, primaryIssuer: primaryIssuer)
         return Principal(
             id: id, kind: issuer.workload ? .service : .user, groups: claims.groups, email: claims.email,
-            mfaAgeSeconds: mfaAge, onCall: claims.onCall ?? false, credential: .jwt(issuer: issuer.issuer))
+            mfaAgeSeconds: mfaAge, onCall: claims.onCall ?? false, manager: manager,
+            credential: .jwt(issuer: issuer.issuer))
     }
 }

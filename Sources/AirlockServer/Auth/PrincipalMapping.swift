@@ -11,6 +11,9 @@ import AirlockCore
 /// the configuration), so a qualified id splits at its first `#` into exactly one issuer and subject, and never starts
 /// with `token:`; a primary-issuer subject that contains `#` or starts with `token:` is refused
 /// (`unsupported_subject`), so a bare id is never a qualified or a token id.
+///
+/// A token's `manager` claim names a subject of the same issuer and becomes a principal id the same way
+/// (``managerID(claim:issuer:primaryIssuer:)``).
 public enum PrincipalMapping {
     /// The byte between issuer and subject in a qualified id.
     public static let separator = UInt8(ascii: "#")
@@ -22,6 +25,18 @@ public enum PrincipalMapping {
             return subject
         }
         return issuer + "#" + subject
+    }
+
+    /// The principal id of the manager a token of `issuer` names in its `manager` claim: the id that manager's own
+    /// token of `issuer` authenticates as (``id(subject:issuer:primaryIssuer:)``), so `bob` from the primary issuer
+    /// and `ISSUER#bob` from any other. No claim, or an empty one, is no manager (`nil`); a primary-issuer manager
+    /// that contains `#` or starts with `token:` is refused (`unsupported_subject`), as such a `sub` is: it would
+    /// name a principal of another issuer or an `alk_` token.
+    public static func managerID(
+        claim: String?, issuer: String, primaryIssuer: String?
+    ) throws(AuthFailure) -> String? {
+        guard let claim, !claim.isEmpty else { return nil }
+        return try id(subject: claim, issuer: issuer, primaryIssuer: primaryIssuer)
     }
 
     /// Whether `subject` may stand for itself as a principal id: no `#` byte, and not starting with `token:`.

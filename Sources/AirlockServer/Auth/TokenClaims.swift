@@ -28,12 +28,15 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var email: String?
     /// `on_call`.
     public var onCall: Bool?
+    /// `manager`: the subject of the principal's manager, in the token issuer's own subject space.
+    public var manager: String?
 
     /// Creates claims.
     public init(
         issuer: String? = nil, subject: String? = nil, audiences: [String] = [], expiresAt: Double? = nil,
         notBefore: Double? = nil, issuedAt: Double? = nil, authTime: Double? = nil,
-        authenticationMethods: [String] = [], groups: [String] = [], email: String? = nil, onCall: Bool? = nil
+        authenticationMethods: [String] = [], groups: [String] = [], email: String? = nil, onCall: Bool? = nil,
+        manager: String? = nil
     ) {
         self.issuer = issuer
         self.subject = subject
@@ -46,12 +49,13 @@ public struct TokenClaims: JWTPayload, Equatable {
         self.groups = groups
         self.email = email
         self.onCall = onCall
+        self.manager = manager
     }
 
     enum CodingKeys: String, CodingKey {
         case issuer = "iss", subject = "sub", audiences = "aud", expiresAt = "exp", notBefore = "nbf"
         case issuedAt = "iat", authTime = "auth_time", authenticationMethods = "amr", groups, email
-        case onCall = "on_call"
+        case onCall = "on_call", manager
     }
 
     /// Decodes claims from a JWT payload object.
@@ -68,6 +72,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         groups = try Self.stringOrList(container, .groups)
         email = try container.decodeIfPresent(String.self, forKey: .email)
         onCall = try container.decodeIfPresent(Bool.self, forKey: .onCall)
+        manager = try container.decodeIfPresent(String.self, forKey: .manager)
     }
 
     /// Encodes the claims (for the dev issuer); integral times as integers.
@@ -88,6 +93,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         if !groups.isEmpty { try container.encode(groups, forKey: .groups) }
         try container.encodeIfPresent(email, forKey: .email)
         try container.encodeIfPresent(onCall, forKey: .onCall)
+        try container.encodeIfPresent(manager, forKey: .manager)
     }
 
     /// Does nothing: ``JWTVerifier`` checks `exp`, `nbf`, `iat` and `aud` against its own clock and skew.

@@ -11,7 +11,7 @@ struct DecisionRoutes {
     let routes: AccessRequestRoutes
 
     /// The fields of a body's `principal` object (the attributes of `principal` in policies).
-    static let principalFields: Set<String> = ["id", "kind", "groups", "email", "mfa_age", "on_call"]
+    static let principalFields: Set<String> = ["id", "kind", "groups", "email", "mfa_age", "on_call", "manager"]
 
     func register(on router: Router<AirlockRequestContext>) {
         router.post("v1/decisions") { request, context in try await decide(request, context) }
@@ -37,8 +37,9 @@ struct DecisionRoutes {
         return JSONResponse.make(.object(answer))
     }
 
-    /// The body's `principal`, read strictly: `{id, kind, groups?, email?, mfa_age?, on_call?}` (`mfa_age` in
-    /// seconds); unknown fields are 400 `unknown_field`, missing or mistyped ones 422 `validation_failed`.
+    /// The body's `principal`, read strictly: `{id, kind, groups?, email?, mfa_age?, on_call?, manager?}` (`mfa_age`
+    /// in seconds, `manager` a principal id as the policy sees it, not empty); unknown fields are 400
+    /// `unknown_field`, missing or mistyped ones 422 `validation_failed`.
     /// The principal holds no scopes: scopes are no policy attribute.
     static func principal(_ body: RequestBody) throws -> Principal {
         guard let fields = try body.object("principal", allowed: principalFields) else {
@@ -52,9 +53,13 @@ struct DecisionRoutes {
         }
         let mfaAge = try fields.int("mfa_age")
         if let mfaAge, mfaAge < 0 { throw RequestBody.invalid("`principal.mfa_age` must not be negative") }
+        let manager = try fields.string("manager", maxLength: 256)
+        if manager?.isEmpty == true {
+            throw RequestBody.invalid("`principal.manager` must not be empty (leave it out for no manager)")
+        }
         return Principal(
             id: id, kind: kind, groups: try fields.strings("groups") ?? [],
             email: try fields.string("email", maxLength: 256), mfaAgeSeconds: mfaAge,
-            onCall: try fields.bool("on_call") ?? false)
+            onCall: try fields.bool("on_call") ?? false, manager: manager)
     }
 }
