@@ -47,6 +47,8 @@ struct DevBanner: Sendable {
           swift run airlock login --dev bob --groups backend
           swift run airlock request orders-db --role readwrite --ttl 30m --reason "fix order 42"
           swift run airlock login --dev carol --groups db-owners && swift run airlock pending
+          swift run airlock login --dev erin --groups backend --manager gina
+          swift run airlock request orders-db --role readonly --ttl 30m --reason "ticket 1187"   # the owning team approves
           swift run airlock leases                      # then: airlock renew ID --ttl 1h, airlock revoke ID
           swift run airlock login --dev ci-orders --groups ci --service
           swift run airlock credentials payments-api --role read --ttl 10m   # an alkc_ token in one call
