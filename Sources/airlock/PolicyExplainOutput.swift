@@ -36,6 +36,9 @@ enum PolicyExplainOutput {
     }
 
     private static func reason(_ failure: FailedCondition) -> String {
+        if let error = failure.error, failure.inApprovers {
+            return "error: \(error), reading `\(failure.expression)` in `approvers`"
+        }
         if let error = failure.error { return "error: \(error), in `\(failure.expression)`" }
         switch failure.polarity {
         case .when: return "needs `\(failure.expression)`"
@@ -76,7 +79,7 @@ enum PolicyExplainOutput {
             ])
         }
         return JSONWriter.object([
-            ("clause", JSONWriter.string(failure.polarity.rawValue)),
+            ("clause", JSONWriter.string(failure.clause)),
             ("expression", JSONWriter.string(failure.expression.description)),
             ("value", failure.value.map { String($0) } ?? "null"),
             ("error", failure.error.map(JSONWriter.string) ?? "null"),

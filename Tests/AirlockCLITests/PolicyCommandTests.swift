@@ -201,6 +201,29 @@ struct PolicyCommandTests {
         #expect((object["decision"] as? [String: Any])?["decision"] as? String == "deny")
     }
 
+    /// Issue 12: an approval rule whose approver attribute is empty failed in its `approvers` clause, and says so.
+    @Test func explainNamesTheApproversClauseWhenAnApproverCannotBeRead() async throws {
+        let policy = """
+            require_approval "owner-and-manager"
+              when request.role == "readwrite" and principal has manager
+              approvers user(principal.manager), group(resource.owner) count 1;
+            """
+        let input = #"{"principal": {"id": "bob", "manager": "erin"}, "resource": {"owner": ""}, "request": {"role": "readwrite"}}"#
+        let dir = try Self.directory(["main.airlock": policy, "in.json": input])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arguments = ["policy", "explain", "--policies", dir.path, "--input", dir.appendingPathComponent("in.json").path]
+        let text = try await AirlockBinary.run(arguments)
+        #expect(text.status == 0, "stderr: \(text.errors)")
+        #expect(text.output.contains("error: `resource.owner` is empty: no group to name, reading `resource.owner` in `approvers`"),
+                "\(text.output)")
+        #expect(text.output.contains(dir.path + "/main.airlock:3:44"), "\(text.output)")
+        let json = try await AirlockBinary.run(arguments + ["--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let failure = try #require((object["rules"] as? [[String: Any]])?.first?["failure"] as? [String: Any], "\(json.output)")
+        #expect(failure["clause"] as? String == "approvers", "\(json.output)")
+        #expect(failure["expression"] as? String == "resource.owner")
+    }
+
     @Test func explainRejectsAMalformedInput() async throws {
         let dir = try Self.directory(["main.airlock": Self.policy, "in.json": #"{"risk": {"score": true}}"#])
         defer { try? FileManager.default.removeItem(at: dir) }
