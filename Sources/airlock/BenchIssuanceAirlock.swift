@@ -1,6 +1,7 @@
 import AirlockCore
 import Foundation
 import Logging
+import NIOHTTP1
 import PostgresNIO
 
 /// The Airlock side of `airlock bench issuance`: auto-permitted ask + pickup round trips over the HTTP API.
@@ -23,7 +24,7 @@ enum BenchIssuanceAirlock {
     /// own token for a distinct user. The first `verify` logins are used at once (connect, read a table).
     static func run(
         _ environment: BenchIssuanceEnvironment, requests: Int, concurrency: Int, verify: Int, tag: String,
-        flow: Flow = .ask
+        flow: Flow = .ask, freshConnections: Bool = false
     ) async throws -> BenchIssuanceResult {
         var tokens: [String] = []
         for worker in 0..<concurrency {
@@ -38,7 +39,9 @@ enum BenchIssuanceAirlock {
                 let indices = Array(stride(from: worker, to: requests, by: concurrency))
                 let token = tokens[worker]
                 group.addTask {
-                    try await work(environment, token: token, indices: indices, verify: verify, flow: flow)
+                    try await work(
+                        environment, token: token, indices: indices, verify: verify, flow: flow,
+                        freshConnections: freshConnections)
                 }
             }
             var parts: [BenchIssuanceResult] = []
@@ -48,38 +51,60 @@ enum BenchIssuanceAirlock {
         return BenchIssuanceResult(merging: parts, elapsed: start.duration(to: .now))
     }
 
+    /// One worker. With `freshConnections` every HTTP call opens its own TCP connection and closes it after the
+    /// answer, as the CLI does; otherwise the worker keeps one connection for all its calls.
     private static func work(
-        _ environment: BenchIssuanceEnvironment, token: String, indices: [Int], verify: Int, flow: Flow
+        _ environment: BenchIssuanceEnvironment, token: String, indices: [Int], verify: Int, flow: Flow,
+        freshConnections: Bool
     ) async throws -> BenchIssuanceResult {
         var result = BenchIssuanceResult()
-        try await BenchIssuanceHTTP.withConnection(port: environment.port) { connection in
+        func measure(_ index: Int, _ send: Send) async throws {
+            let started = ContinuousClock.now
+            let (login, asked) = flow == .ask
+                ? try await roundTrip(send, token: token) : try await oneCall(send, token: token)
+            result.latencies.append(started.duration(to: .now).milliseconds)
+            result.asks.append(started.duration(to: asked).milliseconds)
+            if result.username == nil { result.username = login.username }
+            if index < verify {
+                let returned = ContinuousClock.now
+                try await BenchIssuanceLogin.check(login, logger: environment.logger)
+                result.verified += 1
+                result.loginReady.append(returned.duration(to: .now).milliseconds)
+            }
+        }
+        if freshConnections {
+            let port = environment.port
             for index in indices {
-                let started = ContinuousClock.now
-                let (login, asked) = flow == .ask
-                    ? try await roundTrip(&connection, token: token) : try await oneCall(&connection, token: token)
-                result.latencies.append(started.duration(to: .now).milliseconds)
-                result.asks.append(started.duration(to: asked).milliseconds)
-                if result.username == nil { result.username = login.username }
-                if index < verify {
-                    let returned = ContinuousClock.now
-                    try await BenchIssuanceLogin.check(login, logger: environment.logger)
-                    result.verified += 1
-                    result.loginReady.append(returned.duration(to: .now).milliseconds)
+                try await measure(index) { method, path, token, body in
+                    try await BenchIssuanceHTTP.withConnection(port: port) { connection in
+                        try await connection.send(method, path, token: token, body: body)
+                    }
+                }
+            }
+        } else {
+            try await BenchIssuanceHTTP.withConnection(port: environment.port) { connection in
+                for index in indices {
+                    try await measure(index) { method, path, token, body in
+                        try await connection.send(method, path, token: token, body: body)
+                    }
                 }
             }
         }
         return result
     }
 
+    /// Sends one HTTP call (on a kept connection or a fresh one).
+    private typealias Send = (HTTPMethod, String, String?, JSONValue?) async throws -> BenchIssuanceHTTP.Reply
+
     /// Asks, checks the policy permitted at once, and picks up the credential.
     private static func roundTrip(
-        _ connection: inout BenchIssuanceHTTP, token: String
+        _ send: Send, token: String
     ) async throws -> (BenchIssuanceLogin, ContinuousClock.Instant) {
         let ask: JSONValue = .object([
             "resource": .string(resource), "role": .string(role), "ttl_seconds": .int(900),
             "reason": .string("airlock bench issuance"),
         ])
-        let asked = try await connection.send(.POST, "/v1/access-requests", token: token, body: ask)
+        let asked = try await send(.POST, "/v1/access-requests", token, ask)
         guard asked.status == 201, let id = asked.json["id"]?.stringValue else {
             throw failure("asking", asked)
         }
@@ -90,17 +115,17 @@ enum BenchIssuanceAirlock {
                     + "\(role) on \(resource) without approval (see Policies/staging.airlock)")
         }
         let askedAt = ContinuousClock.now
-        let picked = try await connection.send(.GET, "/v1/access-requests/\(id)/credentials", token: token)
+        let picked = try await send(.GET, "/v1/access-requests/\(id)/credentials", token, nil)
         guard picked.status == 200 else { throw failure("picking up the credential", picked) }
         return (try login(picked, "picking up the credential"), askedAt)
     }
 
-    /// The HTTP floor: `GET /healthz` round trips on one connection (client, loopback and router, no work).
+    /// A service's one call: `POST /v1/credentials`.
     private static func oneCall(
-        _ connection: inout BenchIssuanceHTTP, token: String
+        _ send: Send, token: String
     ) async throws -> (BenchIssuanceLogin, ContinuousClock.Instant) {
         let ask: JSONValue = .object(["resource": .string(resource), "role": .string(role), "ttl_seconds": .int(900)])
-        let issued = try await connection.send(.POST, "/v1/credentials", token: token, body: ask)
+        let issued = try await send(.POST, "/v1/credentials", token, ask)
         guard issued.status == 201 else { throw failure("POST /v1/credentials", issued) }
         return (try login(issued, "POST /v1/credentials"), ContinuousClock.now)
     }
@@ -114,7 +139,24 @@ enum BenchIssuanceAirlock {
         return BenchIssuanceLogin(username: username, password: password, host: host, port: Int(port), database: database)
     }
 
-    static func floor(_ environment: BenchIssuanceEnvironment, requests: Int) async throws -> BenchIssuanceResult {
+    /// The HTTP floor: `GET /healthz` round trips on one connection (client, loopback and router, no work), or
+    /// each on a fresh connection.
+    static func floor(
+        _ environment: BenchIssuanceEnvironment, requests: Int, freshConnections: Bool = false
+    ) async throws -> BenchIssuanceResult {
+        if freshConnections {
+            let start = ContinuousClock.now
+            var result = BenchIssuanceResult()
+            for _ in 0..<requests {
+                let started = ContinuousClock.now
+                let reply = try await BenchIssuanceHTTP.withConnection(port: environment.port) { connection in
+                    try await connection.send(.GET, "/healthz", token: nil)
+                }
+                guard reply.status == 200 else { throw BenchIssuanceError("/healthz answered HTTP \(reply.status)") }
+                result.latencies.append(started.duration(to: .now).milliseconds)
+            }
+            return BenchIssuanceResult(merging: [result], elapsed: start.duration(to: .now))
+        }
         let start = ContinuousClock.now
         var result = BenchIssuanceResult()
         try await BenchIssuanceHTTP.withConnection(port: environment.port) { connection in

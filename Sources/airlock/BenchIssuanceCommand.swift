@@ -48,6 +48,9 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
     @Option(help: "ask (a person: POST /v1/access-requests, then GET …/credentials) or one-call (a CI service: POST /v1/credentials).")
     var flow: BenchIssuanceAirlock.Flow = .ask
 
+    @Flag(help: "Open a new TCP connection for every HTTP call and close it after the answer, as the airlock CLI does (default: one keep-alive connection per worker).")
+    var freshConnections = false
+
     @Flag(help: "Print the results as one JSON object instead of the table.")
     var json = false
 
@@ -72,10 +75,12 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
         settings.logLevel = .warning
         let logger = LogSetup.bootstrap(settings)
         let (requests, verify, policies, flow) = (self.requests, self.verify, self.policies, self.flow)
+        let fresh = freshConnections
         let report: BenchIssuanceReport
         do {
             report = try await BenchIssuanceEnvironment.with(policies: policies, logger: logger) { environment in
-                try await Self.measure(environment, levels: levels, requests: requests, verify: verify, flow: flow)
+                try await Self.measure(
+                    environment, levels: levels, requests: requests, verify: verify, flow: flow, fresh: fresh)
             }
         } catch {
             benchNote("error: \(error)")
@@ -86,19 +91,20 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
 
     private static func measure(
         _ environment: BenchIssuanceEnvironment, levels: [Int], requests: Int, verify: Int,
-        flow: BenchIssuanceAirlock.Flow
+        flow: BenchIssuanceAirlock.Flow, fresh: Bool
     ) async throws -> BenchIssuanceReport {
         // Warm up: the group role is prepared at the first mint, the pools open, the JWKS is parsed.
         benchNote("warming up ...")
         let warm = try await BenchIssuanceAirlock.run(
             environment, requests: 2 * (levels.max() ?? 1), concurrency: levels.max() ?? 1, verify: 1, tag: "warmup")
         let groupRole = try await groupRole(of: warm.username, environment)
-        let floor = try await BenchIssuanceAirlock.floor(environment, requests: 200)
+        let floor = try await BenchIssuanceAirlock.floor(environment, requests: 200, freshConnections: fresh)
         var results: [BenchIssuanceLevel] = []
         for level in levels {
             benchNote("concurrency \(level): airlock ...")
             let airlock = try await BenchIssuanceAirlock.run(
-                environment, requests: requests, concurrency: level, verify: verify, tag: "c\(level)", flow: flow)
+                environment, requests: requests, concurrency: level, verify: verify, tag: "c\(level)", flow: flow,
+                freshConnections: fresh)
             benchNote("concurrency \(level): raw in role ...")
             let inRole = try await BenchIssuanceRaw.run(
                 environment, variant: .inRole, groupRole: groupRole, requests: requests, concurrency: level,
@@ -109,7 +115,8 @@ struct BenchIssuanceCommand: AsyncParsableCommand {
                 verify: verify)
             results.append(BenchIssuanceLevel(concurrency: level, airlock: airlock, rawInRole: inRole, rawGrants: grants))
         }
-        return BenchIssuanceReport(requests: requests, verify: verify, floor: floor, levels: results, flow: flow)
+        return BenchIssuanceReport(
+            requests: requests, verify: verify, floor: floor, levels: results, flow: flow, freshConnections: fresh)
     }
 
     /// The group role an Airlock login of the warm-up is a member of: the raw logins join the same one.
