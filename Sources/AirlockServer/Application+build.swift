@@ -116,7 +116,7 @@ struct BrokerParts {
         let router = Router(context: AirlockRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: LogRequestsMiddleware(.info))
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: CanonicalPathMiddleware())
         router.add(middleware: RateLimitMiddleware(
             limiter: RateLimiter(limit: settings.addressRateLimit, clock: config.rateLimitClock),
