@@ -78,6 +78,9 @@ struct ServerTests {
             #expect(one != two)
             #expect(UUID(uuidString: one) != nil, "\(one)")
             #expect(one == one.lowercased())
+            // A random (version 4, RFC 4122 variant) UUID.
+            #expect(Array(one)[14] == "4", "\(one)")
+            #expect("89ab".contains(Array(one)[19]), "\(one)")
         }
     }
 
