@@ -24,6 +24,8 @@ public struct JWTVerifier: Sendable {
     private let primaryIssuer: String?
     private let clockSkew: TimeInterval
     private let clock: any WallClock
+    /// Tokens already verified (see ``VerifiedJWTCache``): a token's next call skips the signature check.
+    private let verified = VerifiedJWTCache()
 
     /// Creates a verifier for `configuration`'s issuers, each with its own key set.
     public init(
@@ -49,6 +51,14 @@ public struct JWTVerifier: Sendable {
 
     /// The principal `token` authenticates, or why it does not.
     public func verify(_ token: String) async throws(AuthFailure) -> Principal {
+        let cacheKey = VerifiedJWTCache.key(token)
+        if let known = verified.entry(for: cacheKey), let issuer = issuers[known.issuer],
+           let key = await issuer.keys.key(for: known.kid), ObjectIdentifier(key.collection) == known.collection,
+           key.algorithm == known.algorithm {
+            // Verified before with the very key the issuer's set still holds for this `kid`: only the checks that
+            // depend on time are left.
+            return try principal(from: known.claims, issuer: issuer.configuration)
+        }
         guard let unverified = UnverifiedJWT(token) else { throw .malformedToken }
         if unverified.algorithm.lowercased() == "none" || unverified.algorithm.hasPrefix("HS") {
             throw .unsupportedAlgorithm
@@ -72,7 +82,13 @@ public struct JWTVerifier: Sendable {
         }
         // The header is signed too: an access token (`at+jwt`) is not an ID token of the same issuer.
         guard issuer.configuration.accepts(type: unverified.type) else { throw .invalidTokenType }
-        return try principal(from: claims, issuer: issuer.configuration)
+        let principal = try principal(from: claims, issuer: issuer.configuration)
+        verified.store(
+            VerifiedJWTCache.Entry(
+                issuer: issuerName, kid: kid, collection: ObjectIdentifier(key.collection), algorithm: key.algorithm,
+                claims: claims, storedAt: .now),
+            for: cacheKey)
+        return principal
     }
 
     /// Checks a verified token's time and audience claims and maps it to a principal.
