@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// The connection pool as Airlock uses it: `PostgresClient`'s `query`, `execute`, `withConnection` and
 /// `withTransaction`, except that no call outlives its connection.
 ///
-/// Each call leases a connection and runs on it through ``whileOpen(_:grace:poll:_:)``: a statement that
+/// Each call leases a connection and runs on it through ``whileOpen(_:grace:_:)``: a statement that
 /// postgres-nio loses because its connection closed under it (a database restart) fails with
 /// ``StoreError/connectionLost`` a moment after the close instead of waiting forever, so background loops keep
 /// going, requests answer, and shutdown finishes. Rows are read in full on the leased connection before the call

@@ -1,3 +1,4 @@
+import NIOCore
 import PostgresNIO
 import Synchronization
 
@@ -19,12 +20,20 @@ import Synchronization
 /// open nothing is cut short: a long statement on a live connection runs to its end. Cancelling the caller cancels
 /// `body` and still waits for it (or for the close), so the caller never returns while its statement may still
 /// commit.
+///
+/// Cost: `body` runs in one task of its own (the caller must be able to return while it hangs). The close is
+/// watched by ``ConnectionWatch``, one `closeFuture` callback per connection for its whole life, shared by every
+/// call on it; a call only adds itself to, and removes itself from, its connection's set of calls in flight. (Issue
+/// 11's first version started a second task per call that polled `isClosed` every 200 ms; that timer and task cost
+/// more than the lookups most calls make.)
 @discardableResult
 func whileOpen<T: Sendable>(
-    _ connection: PostgresConnection, grace: Duration = .seconds(2), poll: Duration = .milliseconds(200),
+    _ connection: PostgresConnection, grace: Duration = .seconds(2),
     _ body: @escaping @Sendable (PostgresConnection) async throws -> T
 ) async throws -> T {
     let race = ConnectionRace<T>()
+    // Added inside the continuation's closure, which runs to its end before this call can return: removed after.
+    defer { ConnectionWatch.shared.remove(race, from: connection) }
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             race.begin(continuation)
@@ -35,18 +44,8 @@ func whileOpen<T: Sendable>(
                     race.finish(.failure(error))
                 }
             }
-            let watchdog = Task {
-                // `isClosed` reads the channel's atomic `isActive`; polling keeps no callback on a pooled
-                // connection's `closeFuture`, which would pile up over the connection's life.
-                do {
-                    while !connection.isClosed { try await Task.sleep(for: poll) }
-                    try await Task.sleep(for: grace)
-                } catch {
-                    return  // cancelled: the work finished first
-                }
-                race.finish(.failure(StoreError.connectionLost))
-            }
-            race.track(work: work, watchdog: watchdog)
+            race.track(work: work)
+            ConnectionWatch.shared.add(race, on: connection, grace: grace)
         }
     } onCancel: {
         race.cancelWork()
@@ -60,15 +59,78 @@ extension StoreError {
         code: "database_connection_lost", message: "the database connection closed while a call was waiting on it")
 }
 
-/// The shared state of one ``whileOpen(_:grace:poll:_:)``: the caller's continuation, resumed once by the work or
-/// by the watchdog, whichever finishes first, and the two tasks, cancelled when it is decided.
-private final class ConnectionRace<T: Sendable>: Sendable {
+/// A call in flight on a connection, as ``ConnectionWatch`` sees it: something to fail when the connection has been
+/// closed for its grace.
+protocol WatchedCall: AnyObject, Sendable {
+    /// Fails the call with ``StoreError/connectionLost`` unless it has finished.
+    func connectionLost()
+}
+
+/// The calls in flight on every connection used through ``whileOpen(_:grace:_:)``, and one `closeFuture` callback
+/// per connection: when a connection closes, the calls still in flight on it are failed `grace` later unless they
+/// finish first.
+///
+/// A connection's entry (which holds the connection, so its identity cannot be reused while the entry exists) lives
+/// from its first call until its close: a pooled connection that serves thousands of calls keeps one callback, not
+/// one per call. Every connection closes in the end (the pool closes idle ones and all of them at shutdown; the
+/// one-off connections are closed by their users), and its entry goes with it.
+final class ConnectionWatch: Sendable {
+    /// The watch every ``whileOpen(_:grace:_:)`` uses.
+    static let shared = ConnectionWatch()
+
+    private struct Entry {
+        let connection: PostgresConnection
+        var calls: [ObjectIdentifier: (call: any WatchedCall, grace: Duration)] = [:]
+    }
+
+    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
+
+    /// Watches `call` on `connection` until ``remove(_:from:)``.
+    func add(_ call: any WatchedCall, on connection: PostgresConnection, grace: Duration) {
+        let key = ObjectIdentifier(connection)
+        let isNew = entries.withLock { entries -> Bool in
+            var isNew = false
+            if entries[key] == nil {
+                entries[key] = Entry(connection: connection)
+                isNew = true
+            }
+            entries[key]?.calls[ObjectIdentifier(call)] = (call, grace)
+            return isNew
+        }
+        // Outside the lock: on a connection already closed the callback runs at once, here or on its event loop.
+        if isNew {
+            connection.closeFuture.whenComplete { _ in self.closed(key) }
+        }
+    }
+
+    /// Stops watching `call` (it finished).
+    func remove(_ call: any WatchedCall, from connection: PostgresConnection) {
+        let key = ObjectIdentifier(connection)
+        entries.withLock { entries in
+            _ = entries[key]?.calls.removeValue(forKey: ObjectIdentifier(call))
+        }
+    }
+
+    /// `key`'s connection closed: its entry goes, and each call still in flight on it fails after its grace.
+    private func closed(_ key: ObjectIdentifier) {
+        guard let entry = entries.withLock({ $0.removeValue(forKey: key) }) else { return }
+        for (call, grace) in entry.calls.values {
+            entry.connection.eventLoop.scheduleTask(in: TimeAmount(grace)) { call.connectionLost() }
+        }
+    }
+
+    /// How many connections are watched (for tests: entries must not outlive their connections).
+    var watchedConnections: Int { entries.withLock { $0.count } }
+}
+
+/// The shared state of one ``whileOpen(_:grace:_:)``: the caller's continuation, resumed once by the work or by the
+/// watch, whichever comes first, and the work's task, cancelled when the caller is.
+private final class ConnectionRace<T: Sendable>: WatchedCall, Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var decided = false
         var cancelled = false
         var work: Task<Void, Never>?
-        var watchdog: Task<Void, Never>?
     }
 
     private let state = Mutex(State())
@@ -77,21 +139,13 @@ private final class ConnectionRace<T: Sendable>: Sendable {
         state.withLock { $0.continuation = continuation }
     }
 
-    /// Keeps the tasks so the decision (or the caller's cancellation) can reach them.
-    func track(work: Task<Void, Never>, watchdog: Task<Void, Never>) {
+    /// Keeps the task so the caller's cancellation (or the watch's decision) can reach it.
+    func track(work: Task<Void, Never>) {
         let (decided, cancelled) = state.withLock { state -> (Bool, Bool) in
-            if !state.decided {
-                state.work = work
-                state.watchdog = watchdog
-            }
+            if !state.decided { state.work = work }
             return (state.decided, state.cancelled)
         }
-        if decided {
-            work.cancel()
-            watchdog.cancel()
-        } else if cancelled {
-            work.cancel()
-        }
+        if !decided, cancelled { work.cancel() }
     }
 
     /// The caller was cancelled: pass it on to the work, and keep waiting.
@@ -103,20 +157,25 @@ private final class ConnectionRace<T: Sendable>: Sendable {
         work?.cancel()
     }
 
-    /// Decides with `outcome` unless already decided: resumes the caller, cancels both tasks.
-    func finish(_ outcome: Result<T, any Error>) {
-        let decision = state.withLock { state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>])? in
+    /// The connection has been closed for the grace: the work is abandoned (cancelled, its result dropped).
+    func connectionLost() {
+        finish(.failure(StoreError.connectionLost))?.cancel()
+    }
+
+    /// Decides with `outcome` unless already decided: resumes the caller, and returns the work's task.
+    @discardableResult
+    func finish(_ outcome: Result<T, any Error>) -> Task<Void, Never>? {
+        let decision = state.withLock { state -> (CheckedContinuation<T, any Error>?, Task<Void, Never>?)? in
             guard !state.decided else { return nil }
             state.decided = true
             defer {
                 state.continuation = nil
                 state.work = nil
-                state.watchdog = nil
             }
-            return (state.continuation, [state.work, state.watchdog].compactMap { $0 })
+            return (state.continuation, state.work)
         }
-        guard let (continuation, tasks) = decision else { return }
-        tasks.forEach { $0.cancel() }
+        guard let (continuation, work) = decision else { return nil }
         continuation?.resume(with: outcome)
+        return work
     }
 }
