@@ -61,6 +61,13 @@ public struct AuthenticationMiddleware<Context: AuthenticatedRequestContext>: Ro
 
     /// `path` with empty segments dropped, as Hummingbird's router matches it.
     static func routerPath(_ path: String) -> String {
-        "/" + path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+        // The common case, a path already in that form, is returned as it is (without splitting and joining it on
+        // every request).
+        let bytes = path.utf8
+        if bytes.first == UInt8(ascii: "/"), bytes.count == 1 || bytes.last != UInt8(ascii: "/"),
+           !zip(bytes, bytes.dropFirst()).contains(where: { $0 == UInt8(ascii: "/") && $1 == UInt8(ascii: "/") }) {
+            return path
+        }
+        return "/" + path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
     }
 }
