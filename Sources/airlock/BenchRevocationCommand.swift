@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockServer
 import ArgumentParser

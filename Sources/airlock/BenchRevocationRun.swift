@@ -82,7 +82,7 @@ enum BenchRevocationRun {
                                 "role": .string(BenchIssuanceAirlock.role), "ttl_seconds": .int(1_800),
                             ])
                             let reply = try await connection.send(.POST, "/v1/credentials", token: token, body: ask)
-                            guard reply.status == 201, let lease = reply.json["lease_id"]?.stringValue.flatMap(UUID.init),
+                            guard reply.status == 201, let lease = reply.json["lease_id"]?.stringValue.flatMap({ UUID(uuidString: $0) }),
                                   let username = reply.json["username"]?.stringValue,
                                   let password = reply.json["password"]?.stringValue,
                                   let host = reply.json["host"]?.stringValue, let port = reply.json["port"]?.intValue,
