@@ -62,8 +62,7 @@ struct ProviderSeamTests {
         let clock: TestClock
     }
 
-    static func broker(_ database: Database) async throws -> Broker {
-        let clock = TestClock(start)
+    static func broker(_ database: Database, clock: TestClock = TestClock(ProviderSeamTests.start)) async throws -> Broker {
         let policySet = try ActivePolicySet.load(
             files: ["main.airlock": #"permit "memo-readers" when resource.kind == "memo" and "docs" in principal.groups ttl <= 10m;"#],
             id: UUID(), directory: "")
