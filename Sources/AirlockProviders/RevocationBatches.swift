@@ -62,17 +62,10 @@ final class RevocationBatches: Sendable {
         terminate = Coalescer(maximumBatch: Self.maximumBatch) { [weak provider] usernames in
             guard let provider else { return usernames.map { _ in .failure(Self.stopped) } }
             do {
-                let counts = try await provider.onConnection("terminate sessions", to: target) { connection in
-                    try await connection.query("""
-                        SELECT usename::text, count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))::int8
-                        FROM pg_catalog.pg_stat_activity
-                        WHERE usename = ANY(\(usernames)) AND pid <> pg_backend_pid()
-                        GROUP BY usename
-                        """, logger: logger
-                    ).collect().map { try $0.decode((String, Int64).self) }
+                let ended = try await provider.onConnection("terminate sessions", to: target) { connection in
+                    try await Self.terminateSessions(of: usernames, on: connection, logger: logger)
                 }
-                let byName = Dictionary(counts.map { ($0.0, Int($0.1)) }, uniquingKeysWith: +)
-                return usernames.map { .success(byName[$0] ?? 0) }
+                return usernames.map { .success(ended[$0] ?? 0) }
             } catch {
                 return usernames.map { _ in .failure(error) }
             }
@@ -83,6 +76,38 @@ final class RevocationBatches: Sendable {
                 try PostgresStatements.dropLogins($0)
             }
         }
+    }
+
+    /// How long the sessions of the logins being revoked are given to end once signalled (as
+    /// `pg_terminate_backend(pid, 5000)` gives each).
+    static let sessionsEndWithin = Duration.seconds(5)
+
+    /// Signals every session of `usernames` at once, then waits (at most ``sessionsEndWithin``) for them to end:
+    /// how many ended, per login. (`pg_terminate_backend(pid, 5000)` per session would wait for one after the other.)
+    private static func terminateSessions(
+        of usernames: [String], on connection: PostgresConnection, logger: Logger
+    ) async throws -> [String: Int] {
+        // The function runs only on the rows the materialized list holds: never on another role's session.
+        let signalled = try await connection.query("""
+            WITH s AS MATERIALIZED (
+                SELECT usename::text AS usename, pid FROM pg_catalog.pg_stat_activity
+                WHERE usename = ANY(\(usernames)) AND pid <> pg_backend_pid()
+            )
+            SELECT usename, pid, pg_terminate_backend(pid) FROM s
+            """, logger: logger
+        ).collect().map { try $0.decode((String, Int32, Bool).self) }.filter(\.2)
+        var alive = signalled.map(\.1)
+        let deadline = ContinuousClock.now + sessionsEndWithin
+        while !alive.isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+            alive = try await connection.query(
+                "SELECT pid FROM pg_catalog.pg_stat_activity WHERE pid = ANY(\(alive))", logger: logger
+            ).collect().map { try $0.decode(Int32.self) }
+        }
+        let stillThere = Set(alive)
+        var ended: [String: Int] = [:]
+        for (username, pid, _) in signalled where !stillThere.contains(pid) { ended[username, default: 0] += 1 }
+        return ended
     }
 
     private static let stopped = ProviderError(code: "provider_stopped", message: "the PostgreSQL provider has stopped")
