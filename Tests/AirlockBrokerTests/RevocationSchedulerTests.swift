@@ -124,8 +124,12 @@ struct RevocationSchedulerTests {
                     broker.provider.revoked.withLock { $0.contains(soon.credential.leaseID) }
                 }
                 #expect(revoked, "the lease was not revoked at its expiry")
-                let armedForLater = await Self.eventually(10) { Self.near(sweep.scheduler.armedAt, later.credential.expiresAt) }
-                #expect(armedForLater)
+                // Then it sleeps again (until the later lease, or the claim deadline of the one in flight).
+                let armedAgain = await Self.eventually(10) {
+                    (sweep.scheduler.armedAt ?? .distantPast) > soon.credential.expiresAt.addingTimeInterval(60)
+                }
+                #expect(armedAgain, "armed for \(String(describing: sweep.scheduler.armedAt))")
+                _ = later
             }
             #expect(try await broker.leases.show(soon.credential.leaseID, to: ProviderSeamTests.alice).status == .expired)
             #expect(broker.provider.revoked.withLock { $0 } == [soon.credential.leaseID])
@@ -147,6 +151,10 @@ struct RevocationSchedulerTests {
                     #expect(heard)
                     let armedForFirst = await Self.eventually(10) { Self.near(sweep.scheduler.armedAt, first.credential.expiresAt) }
                     #expect(armedForFirst)
+                    // Nothing is due for ten minutes: the sweep sleeps, it does not spin.
+                    let waits = sweep.scheduler.waits
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(sweep.scheduler.waits == waits, "the sweep woke \(sweep.scheduler.waits - waits) times")
                     let sooner = try await other.issuance.issueNow(
                         Ask(resource: "notes", role: "reader", ttlSeconds: 60), by: ProviderSeamTests.alice)
                     let rearmed = await Self.eventually(10) { Self.near(sweep.scheduler.armedAt, sooner.credential.expiresAt) }
