@@ -1,9 +1,11 @@
 import Synchronization
 
-/// Runs concurrent calls of one kind together, as a database commits a group: the first caller runs its call at
-/// once, alone; callers that arrive while a batch runs wait, and the first of them then runs all that waited (up to
-/// ``maximumBatch``) as one batch, with its own. Nothing waits for a batch to fill: an idle coalescer adds no delay,
-/// and a busy one turns many round trips into a few.
+/// Runs concurrent calls of one kind together, as a database commits a group: a caller runs its call at once,
+/// alone, while fewer than ``maximumConcurrent`` batches run; callers that arrive while that many run wait, and the
+/// first of them, when a batch ends, runs all that waited (up to ``maximumBatch``) as one batch, with its own.
+/// Nothing waits for a batch to fill: an idle coalescer adds no delay, and a busy one turns many round trips into a
+/// few. Several batches at once keep one that hangs (a target that stopped answering, until its deadline) from
+/// holding up every call behind it.
 ///
 /// `batch` gets the items in order and returns one result per item, in the same order.
 final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
@@ -21,26 +23,31 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
     }
 
     private struct State: Sendable {
-        /// Whether a batch runs (or its leader is about to run one).
-        var running = false
+        /// Batches running (or whose leader is about to run one).
+        var running = 0
         var waiting: [Waiter] = []
     }
 
     private let state = Mutex(State())
     let maximumBatch: Int
+    let maximumConcurrent: Int
     private let batch: Batch
 
-    init(maximumBatch: Int, batch: @escaping Batch) {
+    init(maximumBatch: Int, maximumConcurrent: Int = 4, batch: @escaping Batch) {
         self.maximumBatch = max(1, maximumBatch)
+        self.maximumConcurrent = max(1, maximumConcurrent)
         self.batch = batch
     }
+
+    /// How many calls wait for a batch.
+    var waiting: Int { state.withLock { $0.waiting.count } }
 
     /// Runs `item`, alone or in a batch with others.
     func submit(_ item: Item) async throws -> Output {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let leads = state.withLock { state -> Bool in
-                guard state.running else {
-                    state.running = true
+                guard state.running >= maximumConcurrent else {
+                    state.running += 1
                     return true
                 }
                 state.waiting.append(Waiter(item: item, continuation: continuation))
@@ -70,7 +77,7 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
         }
         let next = state.withLock { state -> Waiter? in
             guard !state.waiting.isEmpty else {
-                state.running = false
+                state.running -= 1
                 return nil
             }
             return state.waiting.removeFirst()
