@@ -144,7 +144,7 @@ enum BenchRevocationRun {
     }
 
     /// Polls the target cluster until every login in `names` is gone (role and sessions), or `deadline`. A login
-    /// seen gone is dated by the start of the poll that saw it (it was gone by then).
+    /// seen gone is dated by the end of the poll that saw it (it was gone by then; the lag is never understated).
     private static func watch(
         _ environment: BenchIssuanceEnvironment, names: [String], withSessions: Set<String>, deadline: Date
     ) async throws -> Gone {
@@ -152,8 +152,7 @@ enum BenchRevocationRun {
             var gone = Gone()
             var remaining = names
             while !remaining.isEmpty {
-                let polled = Date()
-                guard polled < deadline else {
+                guard Date() < deadline else {
                     throw BenchIssuanceError("\(remaining.count) logins were still there long after their expiry")
                 }
                 var present = Set<String>()
@@ -165,6 +164,8 @@ enum BenchRevocationRun {
                     "SELECT DISTINCT usename::text FROM pg_catalog.pg_stat_activity WHERE usename = ANY(\(remaining))",
                     logger: logger
                 ).decode(String.self) { inSession.insert(name) }
+                // Dated when the poll has finished: what it did not see was gone by then (an upper bound).
+                let polled = Date()
                 for name in remaining where withSessions.contains(name) && !inSession.contains(name) {
                     if gone.sessionEnded[name] == nil { gone.sessionEnded[name] = polled }
                 }
