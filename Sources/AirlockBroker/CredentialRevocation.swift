@@ -41,7 +41,7 @@ public struct CredentialRevocation: Sendable {
     public func revokeDue(ids: [UUID]? = nil, limit: Int = 50) async throws -> Int {
         let claimed = try await store.claimDue(limit: limit, ids: ids)
         await withDiscardingTaskGroup { group in
-            for lease in claimed { group.addTask { await revoke(lease) } }
+            for lease in claimed { group.addTask { _ = await revoke(lease) } }
         }
         return claimed.count
     }
@@ -60,8 +60,10 @@ public struct CredentialRevocation: Sendable {
         return resource
     }
 
-    /// Removes the credential of one claimed lease and records the outcome.
-    public func revoke(_ lease: LeaseToRevoke) async {
+    /// Removes the credential of one claimed lease and records the outcome; false when it failed (the attempt is
+    /// rescheduled).
+    @discardableResult
+    public func revoke(_ lease: LeaseToRevoke) async -> Bool {
         let now = store.requests.clock.now()
         var state = lease.state
         do {
@@ -79,13 +81,14 @@ public struct CredentialRevocation: Sendable {
             guard outcome.isComplete else {
                 throw ProviderError(code: "revocation_incomplete", message: outcome.description)
             }
-            guard case .finish(let status) = try state.apply(.credentialRemoved(at: now)) else { return }
+            guard case .finish(let status) = try state.apply(.credentialRemoved(at: now)) else { return true }
             try await store.finish(
                 lease, as: status, username: credential.username, terminatedSessions: outcome.terminatedSessions)
             credentialRemoved()
             logger.info("lease ended", metadata: [
                 "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)", "reason": "\(lease.reason)",
             ])
+            return true
         } catch {
             let message = (error as? ProviderError)?.message ?? (error as? StoreError)?.message ?? describeDatabaseError(error)
             let pause = retryDelay(max(0, lease.attempts - 1))
@@ -97,6 +100,7 @@ public struct CredentialRevocation: Sendable {
                 "lease_id": "\(lease.id)", "resource": "\(lease.resourceID)", "attempts": "\(lease.attempts)",
                 "error": "\(message)",
             ])
+            return false
         }
     }
 }

@@ -25,11 +25,13 @@ import Synchronization
 /// ``run()`` starts wait for it.
 public final class PostgresRoleProvider: Service, Sendable {
 
-    private let logger: Logger
+    let logger: Logger
     private let pools: TargetPools
     private let operationTimeout: Duration
     private let prepared = Mutex<[String: Task<GroupRolePreparation, any Error>]>([:])
     private let startupResources = Mutex<[Resource]>([])
+    /// The batched revocation steps of each target (``RevocationBatches``), created on first use.
+    let revocationBatchers = Mutex<[[String]: RevocationBatches]>([:])
 
     /// Creates a provider. Nothing connects until a call needs a target.
     ///
@@ -177,7 +179,7 @@ public final class PostgresRoleProvider: Service, Sendable {
         let identifier = username ?? "lease \(leaseID.uuidString.lowercased())"
         let found: [FoundRole]
         do {
-            found = try await roles(named: username, orCommented: comment, on: target)
+            found = try await revocationBatches(for: target).lookup.submit(RoleLookup(name: username, comment: comment))
         } catch {
             // Without knowing what is the lease's, nothing is touched; the revocation is retried.
             let reason = "cannot find the lease's login: \((error as? ProviderError)?.message ?? describeDatabaseError(error))"
@@ -294,7 +296,7 @@ public final class PostgresRoleProvider: Service, Sendable {
     }
 
     /// A role found by name or by comment, and whether it carries the lease's comment.
-    private struct FoundRole {
+    struct FoundRole: Sendable {
         var name: String
         var isLeases: Bool
     }
@@ -333,8 +335,46 @@ public final class PostgresRoleProvider: Service, Sendable {
                 : "role \(name) does not exist")
     }
 
-    /// The revocation steps for one login that is the lease's.
+    /// The revocation steps for one login that is the lease's: in three round trips when nothing goes wrong
+    /// (``dropAtOnce(_:role:on:)``), otherwise step by step, each tried even when an earlier one fails.
     private func drop(_ username: String, on target: PostgresTarget) async -> RevocationOutcome {
+        if SQLIdentifier.isValid(username), let outcome = await dropAtOnce(username, on: target) {
+            return outcome
+        }
+        return await dropStepByStep(username, on: target)
+    }
+
+    /// The steps of ``dropStepByStep(_:on:)`` in three round trips: NOLOGIN and the memberships taken away (one
+    /// transaction, committed before the sessions end, so no new session can start), the sessions terminated, then
+    /// what it owns and the role dropped (one transaction). Nil when the server refuses a step: the caller goes step
+    /// by step (every step is idempotent), which says which step failed and why. A target that cannot be reached
+    /// (or a step past its deadline) fails this step and the ones after it, without trying them again.
+    ///
+    /// Concurrent revocations on one target share these round trips (``RevocationBatches``): many logins per
+    /// statement when many are due at once.
+    private func dropAtOnce(_ username: String, on target: PostgresTarget) async -> RevocationOutcome? {
+        var outcome = RevocationOutcome(identifier: username, existed: true)
+        var step = RevocationOutcome.Step.disableLogin
+        let batches = revocationBatches(for: target)
+        do {
+            try await batches.disable.submit(username)
+            step = .terminateSessions
+            outcome.terminatedSessions = try await batches.terminate.submit(username)
+            step = .dropOwned
+            try await batches.drop.submit(username)
+            return outcome
+        } catch let error as ProviderError where error.code.hasPrefix("sqlstate_") {
+            return nil
+        } catch {
+            let message = (error as? ProviderError)?.message ?? describeDatabaseError(error)
+            let failed = RevocationOutcome.Step.allCases.drop { $0 != step }
+            for remaining in failed { outcome.failures[remaining] = message }
+            return outcome
+        }
+    }
+
+    /// The revocation steps for one login, one at a time.
+    private func dropStepByStep(_ username: String, on target: PostgresTarget) async -> RevocationOutcome {
         var outcome = RevocationOutcome(identifier: username, existed: true)
         let role: String
         do {
@@ -441,7 +481,7 @@ public final class PostgresRoleProvider: Service, Sendable {
     }
 
     /// Runs trusted statements (built from validated parts) in order on one pooled connection.
-    private func execute(_ statements: [String], on target: PostgresTarget, what: String) async throws {
+    func execute(_ statements: [String], on target: PostgresTarget, what: String) async throws {
         let logger = self.logger
         try await onConnection(what, to: target) { connection in
             for statement in statements {
@@ -461,7 +501,7 @@ public final class PostgresRoleProvider: Service, Sendable {
     /// for the connection: past it the call is abandoned with a `timeout` ``ProviderError`` naming `what`, and the
     /// connection it held is closed. A query on a stalled server ignores cancellation; left alone it would hold its
     /// connection for good, and a few stalled calls would take the whole pool of the target with them.
-    private func onConnection<T: Sendable>(
+    func onConnection<T: Sendable>(
         _ what: String, to target: PostgresTarget, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let held = HeldConnection()

@@ -120,6 +120,34 @@ enum PostgresStatements {
         return "airlock group role \(resourceID)/\(try templateName(template)) in \(database)"
     }
 
+    /// One `DO` block that sets the logins `usernames` NOLOGIN and takes from each every role it is a member of (its
+    /// group role), in one transaction.
+    static func disableLogins(_ usernames: [String]) throws(ProviderError) -> String {
+        guard !usernames.isEmpty else {
+            throw ProviderError(code: "invalid_statement", message: "no login to disable")
+        }
+        var alters = ""
+        for username in usernames { alters += "ALTER ROLE \(try SQLIdentifier.quoted(username)) NOLOGIN; " }
+        // Each name is [a-z0-9_] only (quoted(_:) checked it), so it is also a valid string literal as it stands.
+        let literals = usernames.map { "'\($0)'" }.joined(separator: ", ")
+        return "DO $airlock_do$ DECLARE g text; m text; BEGIN " + alters
+            + "FOR g, m IN SELECT r.rolname, u.rolname FROM pg_catalog.pg_auth_members a "
+            + "JOIN pg_catalog.pg_roles r ON r.oid = a.roleid JOIN pg_catalog.pg_roles u ON u.oid = a.member "
+            + "WHERE u.rolname IN (\(literals)) LOOP EXECUTE format('REVOKE %I FROM %I', g, m); END LOOP; END $airlock_do$"
+    }
+
+    /// One `DO` block that drops what the logins `usernames` own in the target database and then the logins, in one
+    /// transaction.
+    static func dropLogins(_ usernames: [String]) throws(ProviderError) -> String {
+        guard !usernames.isEmpty else {
+            throw ProviderError(code: "invalid_statement", message: "no login to drop")
+        }
+        var quoted: [String] = []
+        for username in usernames { quoted.append(try SQLIdentifier.quoted(username)) }
+        let list = quoted.joined(separator: ", ")
+        return try atomically(["DROP OWNED BY \(list)", "DROP ROLE IF EXISTS \(list)"])
+    }
+
     /// Trusted statements as one `DO` block: one round trip, and all or nothing (a login is never left without its
     /// lease comment, which is how an incomplete issuance is found).
     static func atomically(_ statements: [String]) throws(ProviderError) -> String {

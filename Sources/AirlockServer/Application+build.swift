@@ -112,6 +112,7 @@ struct BrokerParts {
             credentialRemoved: { tokenCaches.clear() }, logger: logger)
         let leases = Leases(
             decider: decider, requests: requests, store: leaseStore, providers: providers, revocation: revocation)
+        let revocationSweep = RevocationSweep(revocation: revocation)
 
         let router = Router(context: AirlockRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
@@ -151,7 +152,11 @@ struct BrokerParts {
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
                 try await requests.expireDue(limit: 100).count == 100
             },
-            RevocationSweepService(sweep: RevocationSweep(revocation: revocation), readiness: readiness),
+            RevocationSweepService(
+                sweep: revocationSweep, readiness: readiness, fallback: config.revocationFallbackInterval),
+            LeaseExpiryListener(
+                database: database, logger: logger, isDatabaseReady: { readiness.isMet("database") },
+                expiry: { revocationSweep.scheduler.heard($0) }),
             SecretReencryption(keys: dataKeys, readiness: readiness, interval: .seconds(30), logger: logger),
         ]
     }

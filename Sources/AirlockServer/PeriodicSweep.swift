@@ -37,20 +37,24 @@ extension PeriodicSweep: CustomStringConvertible {
     var description: String { "PeriodicSweep(\(name), every \(interval))" }
 }
 
-/// The lease revocation sweep (``RevocationSweep``: one lane per resource) as a service: passes every second once
-/// the database is ready, until graceful shutdown.
+/// The lease revocation sweep (``RevocationSweep``: one lane per resource) as a service, once the database is
+/// ready, until graceful shutdown: a pass at each lease's expiry (the sweep's timer, re-armed by
+/// ``LeaseExpiryListener``), and at the latest every `fallback`.
 struct RevocationSweepService: Service {
     let sweep: RevocationSweep
     let readiness: Readiness
+    let fallback: Duration
 
     func run() async throws {
         let readiness = self.readiness
         await cancelWhenGracefulShutdown {
-            await sweep.run(interval: .seconds(1)) { readiness.isMet("database") }
+            await sweep.run(fallback: fallback) { readiness.isMet("database") }
         }
     }
 }
 
 extension RevocationSweepService: CustomStringConvertible {
-    var description: String { "RevocationSweepService(lanes of \(sweep.perResource), at most \(sweep.total))" }
+    var description: String {
+        "RevocationSweepService(lanes of \(sweep.perResource), at most \(sweep.total), fallback poll every \(fallback))"
+    }
 }

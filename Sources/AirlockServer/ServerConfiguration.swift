@@ -23,6 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var brokerName: String = BrokerRegistry.defaultName
     /// How often the token-change listener beats; the token caches answer for three beats after each one heard.
     public var tokenHeartbeatInterval: Duration = .seconds(1)
+    /// The longest the lease revocation sweep sleeps between passes. It wakes at each lease's expiry by itself
+    /// (a timer, re-armed by every broker's expiry notifications); this poll covers a notification missed and the
+    /// claims of a broker that died.
+    public var revocationFallbackInterval: Duration = .seconds(2)
     /// The application logger; request loggers derive from it.
     public var logger: Logger
     /// The environment that resource files may refer to (admin passwords, dev cluster address).

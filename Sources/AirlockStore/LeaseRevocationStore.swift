@@ -112,6 +112,27 @@ public struct LeaseRevocationStore: Sendable {
         return claimed
     }
 
+    /// The earliest moment a lease of a resource other than `excludingResources` becomes due for ``claimDue``:
+    /// the expiry of an active lease, the next attempt (or claim deadline) of a `revoking` one, the moment an
+    /// `issuing` one counts as abandoned. Nil when there is none. It may lie in the past (a lease due now). The claim
+    /// deadlines of this broker's own revocations in flight are left out (one that fails wakes the sweep); a claim
+    /// taken by a broker that is gone is not foreseen here: the sweep's fallback poll finds it.
+    public func nextDue(excludingResources: [String] = []) async throws -> Date? {
+        let rows = try await requests.database.client.query("""
+            SELECT least(
+                (SELECT min(expires_at) FROM leases WHERE status = 'active'
+                    AND NOT (resource_id = ANY(\(excludingResources)::text[]))),
+                (SELECT min(next_attempt_at) FROM leases WHERE status = 'revoking'
+                    AND (claimed_by IS NULL OR claimed_by IS DISTINCT FROM \(claimant))
+                    AND NOT (resource_id = ANY(\(excludingResources)::text[]))),
+                (SELECT min(created_at) FROM leases WHERE status = 'issuing'
+                    AND NOT (resource_id = ANY(\(excludingResources)::text[])))
+                    + \(issuingTimeout) * interval '1 second')
+            """, logger: logger)
+        for try await due in rows.decode(Date?.self) { return due }
+        return nil
+    }
+
     /// The credential of `lease` is gone: the lease becomes `status` (``LeaseState`` says which: `expired` or
     /// `revoked`), its token row is revoked, and the events are appended, in one statement. `username` is the login
     /// found, if any.
