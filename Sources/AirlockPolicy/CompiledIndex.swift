@@ -16,21 +16,68 @@
 /// which reproduces any error exactly.
 struct CompiledIndex: Sendable {
     /// Rules sharing a key attribute, kind of key and set of earlier reads.
-    struct Group: Sendable {
+    ///
+    /// Key values are interned per group to dense integers at load; the rules of key `k` are
+    /// `postings[offsets[k]..<offsets[k + 1]]`, so a decision hashes its value once per group and reads a
+    /// contiguous run of rule indices, building no collection.
+    ///
+    /// A class, so that visiting a group on the decision path retains one reference rather than copying every field.
+    final class Group: Sendable {
         /// The slot of the key attribute.
-        var slot: Int
+        let slot: Int
         /// The slots read by the links before the key, which must all be safe for a skip.
-        var prefixSlots: [Int]
-        /// Rule indices by scalar key value (`==`, `in [...]`, Bool attributes).
-        var scalar: [Value: [Int]] = [:]
-        /// Rule indices by set element (`in`/`contains`/`contains_any`/`contains_all` on a Set<String>).
-        var member: [String: [Int]] = [:]
+        let prefixSlots: [Int]
+        /// Scalar key values (`==`, `in [...]`, Bool attributes) to key numbers.
+        let scalarKeys: CompiledTable<Value>
+        /// Set elements (`in`/`contains`/`contains_any`/`contains_all` on a Set<String>) to key numbers.
+        let memberKeys: CompiledTable<String>
         /// Whether the key is a set element.
-        var isMember: Bool
+        let isMember: Bool
         /// Whether some rule has several member keys, so one set can select it twice.
-        var hasMultiKeyRule = false
+        let hasMultiKeyRule: Bool
         /// Every rule of the group, evaluated when a skip is not allowed.
+        let all: [Int]
+        /// Where the rules of each key number start in ``postings`` (one more entry than keys).
+        let offsets: ContiguousArray<Int32>
+        /// The rule indices of every key, key after key.
+        let postings: ContiguousArray<Int32>
+
+        fileprivate init(_ builder: GroupBuilder) {
+            slot = builder.slot
+            prefixSlots = builder.prefixSlots
+            scalarKeys = builder.scalarKeys
+            memberKeys = builder.memberKeys
+            isMember = builder.isMember
+            hasMultiKeyRule = builder.hasMultiKeyRule
+            all = builder.all
+            var offsets: ContiguousArray<Int32> = [0]
+            var postings: ContiguousArray<Int32> = []
+            for keyRules in builder.rulesByKey {
+                postings.append(contentsOf: keyRules.lazy.map { Int32($0) })
+                offsets.append(Int32(postings.count))
+            }
+            self.offsets = offsets
+            self.postings = postings
+        }
+
+        /// The rules of key number `key`.
+        @inline(__always)
+        func rules(ofKey key: Int32) -> ArraySlice<Int32> {
+            postings[Int(offsets[Int(key)])..<Int(offsets[Int(key) + 1])]
+        }
+    }
+
+    /// A ``Group`` while the index is built.
+    fileprivate struct GroupBuilder {
+        var slot: Int
+        var prefixSlots: [Int]
+        var scalarKeys = CompiledTable<Value>()
+        var memberKeys = CompiledTable<String>()
+        var isMember: Bool
+        var hasMultiKeyRule = false
         var all: [Int] = []
+        /// The rules of each key number.
+        var rulesByKey: [[Int]] = []
     }
 
     /// Rules evaluated for every input.
@@ -40,13 +87,15 @@ struct CompiledIndex: Sendable {
 
     /// Indexes `rules` (AST, same order as `compiled`); rules that never apply are left out entirely.
     init(rules: [Rule], compiled: [CompiledRule], layout: inout CompiledLayout, schema: Schema) {
-        let candidatesByRule = rules.map { IndexKeyFinder(schema: schema).keys(of: $0) }
+        let finder = IndexKeyFinder(schema: schema)
+        let candidatesByRule = rules.map { finder.keys(of: $0) }
         // Prefer the key whose attribute tells rules apart best: the most distinct key values overall.
         var distinct: [AttributePath: Set<IndexKeyFinder.KeyValue>] = [:]
         for candidates in candidatesByRule {
             for key in candidates { distinct[key.path, default: []].formUnion(key.values) }
         }
         var groupIndex: [GroupID: Int] = [:]
+        var groups: [GroupBuilder] = []
         for (ruleIndex, candidates) in candidatesByRule.enumerated() where !compiled[ruleIndex].neverApplies {
             let best = candidates.enumerated().max { lhs, rhs in
                 let (left, right) = (distinct[lhs.element.path]?.count ?? 0, distinct[rhs.element.path]?.count ?? 0)
@@ -65,17 +114,21 @@ struct CompiledIndex: Sendable {
             } else {
                 position = groups.count
                 groupIndex[id] = position
-                groups.append(Group(slot: slot, prefixSlots: prefixSlots, isMember: key.isMember))
+                groups.append(GroupBuilder(slot: slot, prefixSlots: prefixSlots, isMember: key.isMember))
             }
             groups[position].all.append(ruleIndex)
             for value in key.values {
+                let number: Int32
                 switch value {
-                case .scalar(let scalar): groups[position].scalar[scalar, default: []].append(ruleIndex)
-                case .member(let element): groups[position].member[element, default: []].append(ruleIndex)
+                case .scalar(let scalar): number = groups[position].scalarKeys.intern(scalar)
+                case .member(let element): number = groups[position].memberKeys.intern(element)
                 }
+                if Int(number) == groups[position].rulesByKey.count { groups[position].rulesByKey.append([]) }
+                groups[position].rulesByKey[Int(number)].append(ruleIndex)
             }
             if key.isMember, key.values.count > 1 { groups[position].hasMultiKeyRule = true }
         }
+        self.groups = groups.map(Group.init)
     }
 
     private struct GroupID: Hashable {
@@ -84,42 +137,56 @@ struct CompiledIndex: Sendable {
         var prefixSlots: [Int]
     }
 
-    /// The indices of the rules `frame` must evaluate, each once; every other rule does not apply.
-    func candidates(for frame: CompiledFrame) -> [Int] {
-        var result = unindexed
-        var mayRepeat = false
-        for group in groups {
-            guard frame.states[group.slot] == .wellTyped, group.prefixSlots.allSatisfy(frame.isSafe),
-                let value = frame.values[group.slot]
-            else {
-                result += group.all
-                continue
+    /// Calls `body` with the index of every rule `frame` must evaluate, each once; every other rule does not apply.
+    @inline(__always)
+    func forEachCandidate(in frame: CompiledFrame, _ body: (Int) -> Void) {
+        for ruleIndex in unindexed { body(ruleIndex) }
+        for group in groups { Self.forEachCandidate(of: group, in: frame, body) }
+    }
+
+    @inline(__always)
+    private static func forEachCandidate(of group: Group, in frame: CompiledFrame, _ body: (Int) -> Void) {
+        guard frame.states[group.slot] == .wellTyped, group.prefixSlots.allSatisfy(frame.isSafe),
+            let value = frame.values[group.slot]
+        else {
+            for ruleIndex in group.all { body(ruleIndex) }
+            return
+        }
+        if !group.isMember {
+            if let key = group.scalarKeys.value(of: value) {
+                for ruleIndex in group.rules(ofKey: key) { body(Int(ruleIndex)) }
             }
-            if !group.isMember {
-                if let hits = group.scalar[value] { result += hits }
-                continue
-            }
-            guard case .set(let elements) = value else {
-                result += group.all
-                continue
-            }
-            let before = result.count
-            if elements.count <= group.member.count {
-                for element in elements {
-                    if let hits = group.member[element] { result += hits }
+            return
+        }
+        guard case .set(let elements) = value else {
+            for ruleIndex in group.all { body(ruleIndex) }
+            return
+        }
+        guard group.hasMultiKeyRule else {
+            for element in elements {
+                if let key = group.memberKeys.value(of: element) {
+                    for ruleIndex in group.rules(ofKey: key) { body(Int(ruleIndex)) }
                 }
-            } else {
-                for (element, hits) in group.member where elements.contains(element) { result += hits }
             }
-            if group.hasMultiKeyRule, result.count > before { mayRepeat = true }
+            return
         }
-        if mayRepeat {
-            result.sort()
-            var unique: [Int] = []
-            unique.reserveCapacity(result.count)
-            for index in result where unique.last != index { unique.append(index) }
-            return unique
+        // A rule keyed on several elements may be reached through more than one of them.
+        var reached: [Int32] = []
+        for element in elements {
+            if let key = group.memberKeys.value(of: element) { reached += group.rules(ofKey: key) }
         }
+        reached.sort()
+        var previous: Int32 = -1
+        for ruleIndex in reached where ruleIndex != previous {
+            body(Int(ruleIndex))
+            previous = ruleIndex
+        }
+    }
+
+    /// The indices of the rules `frame` must evaluate, each once, in no particular order.
+    func candidates(for frame: CompiledFrame) -> [Int] {
+        var result: [Int] = []
+        forEachCandidate(in: frame) { result.append($0) }
         return result
     }
 }

@@ -9,7 +9,10 @@ struct CompiledLayout: Sendable {
 
     /// The slots, in the order they were first needed; slot 0 is always `request.ttl`.
     private(set) var slots: [Slot]
-    private var indexByPath: [AttributePath: Int]
+    /// The slot of each path, probed with the input's attribute names.
+    private var indexByPath: CompiledTable<AttributePath>
+    /// The schema type of each slot, apart from ``slots`` so that classifying a value copies no path.
+    private var types: ContiguousArray<AttributeType?>
     private let schema: Schema
 
     /// The slot of `request.ttl`, which every decision reads for the granted TTL.
@@ -18,30 +21,34 @@ struct CompiledLayout: Sendable {
     init(schema: Schema) {
         self.schema = schema
         self.slots = []
-        self.indexByPath = [:]
+        self.indexByPath = CompiledTable()
+        self.types = []
         _ = slot(for: AttributePath(.request, "ttl"))
     }
 
     /// The slot of `path`, allocating one on first use.
     mutating func slot(for path: AttributePath) -> Int {
-        if let index = indexByPath[path] { return index }
-        let index = slots.count
-        slots.append(Slot(path: path, type: schema[path]))
-        indexByPath[path] = index
+        let index = Int(indexByPath.intern(path))
+        if index == slots.count {
+            slots.append(Slot(path: path, type: schema[path]))
+            types.append(schema[path])
+        }
         return index
     }
 
     /// Reads the attributes of `input` into slots and classifies each one once.
+    ///
+    /// The input's attributes are walked once and each name is found in the slot table (an FNV hash of a short
+    /// name and one probe), rather than looking every slot up in the input's dictionary through `Hasher`.
     func frame(for input: EvaluationInput) -> CompiledFrame {
-        let attributes = input.attributes
-        var values = ContiguousArray<Value?>()
+        var values = ContiguousArray<Value?>(repeating: nil, count: types.count)
+        for (path, value) in input.attributes {
+            if let slot = indexByPath.value(of: path) { values[Int(slot)] = value }
+        }
         var states = ContiguousArray<CompiledFrame.SlotState>()
-        values.reserveCapacity(slots.count)
-        states.reserveCapacity(slots.count)
-        for slot in slots {
-            let value = attributes[slot.path]
-            values.append(value)
-            states.append(Self.state(of: value, type: slot.type))
+        states.reserveCapacity(types.count)
+        for slot in types.indices {
+            states.append(Self.state(of: values[slot], type: types[slot]))
         }
         return CompiledFrame(values: values, states: states)
     }
