@@ -14,26 +14,75 @@
 /// Then the reference evaluation ends at or before link *k* with "does not apply". Otherwise (the key
 /// attribute absent or mistyped, or an earlier read possibly failing) the rule is evaluated in full,
 /// which reproduces any error exactly.
+///
+/// A rule with two keys on different attributes is keyed on both (links *i* < *k*): it may be left out when
+/// both key attributes are present with their schema types, every attribute read by links *0..<k* is safe as
+/// above, and the pair of values is not one of the rule's pairs; then link *i* is false, or link *i* holds and
+/// link *k* is false, each without error. On a large organisation's rules (`principal.team == T and
+/// resource.service == S ...`) this leaves a decision one or two rules per group instead of every rule of the
+/// service.
 struct CompiledIndex: Sendable {
-    /// Rules sharing a key attribute, kind of key and set of earlier reads.
+    /// One keyed attribute of a group: its slot, whether it is keyed by set element, and its key values as
+    /// dense integers.
+    struct Dimension: Sendable {
+        /// The slot of the key attribute.
+        let slot: Int
+        /// Whether the key is a set element (`in`/`contains`/`contains_any`/`contains_all` on a Set<String>).
+        let isMember: Bool
+        /// Scalar key values (`==`, `in [...]`, Bool attributes) to numbers.
+        var scalars = CompiledTable<Value>()
+        /// Set elements to numbers.
+        var members = CompiledTable<String>()
+
+        init(slot: Int, isMember: Bool) {
+            self.slot = slot
+            self.isMember = isMember
+        }
+
+        /// The number of a key value, interned at load.
+        mutating func intern(_ value: IndexKeyFinder.KeyValue) -> Int32 {
+            switch value {
+            case .scalar(let scalar): scalars.intern(scalar)
+            case .member(let element): members.intern(element)
+            }
+        }
+    }
+
+    /// Two key numbers, one per dimension of a two-key group.
+    struct KeyPair: CompiledTableKey {
+        var first: Int32
+        var second: Int32
+
+        var tableHash: UInt64 {
+            let mixed = (UInt64(UInt32(bitPattern: first)) << 32 | UInt64(UInt32(bitPattern: second))) &* 0x9e37_79b9_7f4a_7c15
+            return mixed ^ (mixed >> 29)
+        }
+    }
+
+    /// Rules sharing their key attributes (one or two), kinds of key and set of earlier reads.
     ///
-    /// Key values are interned per group to dense integers at load; the rules of key `k` are
-    /// `postings[offsets[k]..<offsets[k + 1]]`, so a decision hashes its value once per group and reads a
-    /// contiguous run of rule indices, building no collection.
+    /// Key values are interned per group to dense integers at load (a pair of them through ``pairs``); the rules
+    /// of key `k` are `postings[offsets[k]..<offsets[k + 1]]`, so a decision hashes its values once per group and
+    /// reads a contiguous run of rule indices, building no collection.
     ///
     /// A class, so that visiting a group on the decision path retains one reference rather than copying every field.
     final class Group: Sendable {
-        /// The slot of the key attribute.
-        let slot: Int
-        /// The slots read by the links before the key, which must all be safe for a skip.
+        /// The first key attribute (the earlier link). Its fields are stored flat, as are the second's, so that the
+        /// decision path reads them in place rather than copying a ``Dimension`` out.
+        let firstSlot: Int
+        let firstIsMember: Bool
+        let firstScalars: CompiledTable<Value>
+        let firstMembers: CompiledTable<String>
+        /// The second key attribute (a later link), for a two-key group; nil for a one-key group.
+        let secondSlot: Int?
+        let secondIsMember: Bool
+        let secondScalars: CompiledTable<Value>
+        let secondMembers: CompiledTable<String>
+        /// Pairs of first and second key numbers to key numbers, for a two-key group.
+        let pairs: CompiledTable<KeyPair>
+        /// The slots read by the links before the (last) key, which must all be safe for a skip.
         let prefixSlots: [Int]
-        /// Scalar key values (`==`, `in [...]`, Bool attributes) to key numbers.
-        let scalarKeys: CompiledTable<Value>
-        /// Set elements (`in`/`contains`/`contains_any`/`contains_all` on a Set<String>) to key numbers.
-        let memberKeys: CompiledTable<String>
-        /// Whether the key is a set element.
-        let isMember: Bool
-        /// Whether some rule has several member keys, so one set can select it twice.
+        /// Whether one input can reach a rule through several keys (a rule with several set elements as keys).
         let hasMultiKeyRule: Bool
         /// Every rule of the group, evaluated when a skip is not allowed.
         let all: [Int]
@@ -43,11 +92,16 @@ struct CompiledIndex: Sendable {
         let postings: ContiguousArray<Int32>
 
         fileprivate init(_ builder: GroupBuilder) {
-            slot = builder.slot
+            firstSlot = builder.first.slot
+            firstIsMember = builder.first.isMember
+            firstScalars = builder.first.scalars
+            firstMembers = builder.first.members
+            secondSlot = builder.second?.slot
+            secondIsMember = builder.second?.isMember ?? false
+            secondScalars = builder.second?.scalars ?? CompiledTable()
+            secondMembers = builder.second?.members ?? CompiledTable()
+            pairs = builder.pairs
             prefixSlots = builder.prefixSlots
-            scalarKeys = builder.scalarKeys
-            memberKeys = builder.memberKeys
-            isMember = builder.isMember
             hasMultiKeyRule = builder.hasMultiKeyRule
             all = builder.all
             var offsets: ContiguousArray<Int32> = [0]
@@ -69,16 +123,23 @@ struct CompiledIndex: Sendable {
 
     /// A ``Group`` while the index is built.
     fileprivate struct GroupBuilder {
-        var slot: Int
+        var first: Dimension
+        var second: Dimension?
+        var pairs = CompiledTable<KeyPair>()
         var prefixSlots: [Int]
-        var scalarKeys = CompiledTable<Value>()
-        var memberKeys = CompiledTable<String>()
-        var isMember: Bool
         var hasMultiKeyRule = false
         var all: [Int] = []
         /// The rules of each key number.
         var rulesByKey: [[Int]] = []
+
+        mutating func add(_ ruleIndex: Int, toKey number: Int32) {
+            if Int(number) == rulesByKey.count { rulesByKey.append([]) }
+            rulesByKey[Int(number)].append(ruleIndex)
+        }
     }
+
+    /// At most this many value pairs for a rule keyed on two attributes; a rule with more is keyed on one.
+    static let maximumPairsPerRule = 64
 
     /// Rules evaluated for every input.
     private(set) var unindexed: [Int] = []
@@ -89,7 +150,7 @@ struct CompiledIndex: Sendable {
     init(rules: [Rule], compiled: [CompiledRule], layout: inout CompiledLayout, schema: Schema) {
         let finder = IndexKeyFinder(schema: schema)
         let candidatesByRule = rules.map { finder.keys(of: $0) }
-        // Prefer the key whose attribute tells rules apart best: the most distinct key values overall.
+        // Prefer the keys whose attributes tell rules apart best: the most distinct key values overall.
         var distinct: [AttributePath: Set<IndexKeyFinder.KeyValue>] = [:]
         for candidates in candidatesByRule {
             for key in candidates { distinct[key.path, default: []].formUnion(key.values) }
@@ -97,43 +158,57 @@ struct CompiledIndex: Sendable {
         var groupIndex: [GroupID: Int] = [:]
         var groups: [GroupBuilder] = []
         for (ruleIndex, candidates) in candidatesByRule.enumerated() where !compiled[ruleIndex].neverApplies {
-            let best = candidates.enumerated().max { lhs, rhs in
+            func better(_ lhs: (offset: Int, element: IndexKeyFinder.Key), _ rhs: (offset: Int, element: IndexKeyFinder.Key)) -> Bool {
                 let (left, right) = (distinct[lhs.element.path]?.count ?? 0, distinct[rhs.element.path]?.count ?? 0)
                 return left != right ? left < right : lhs.offset > rhs.offset
-            }?.element
-            guard let key = best else {
+            }
+            guard let best = candidates.enumerated().max(by: better) else {
                 unindexed.append(ruleIndex)
                 continue
             }
-            let slot = layout.slot(for: key.path)
-            let prefixSlots = Array(Set(key.prefixReads.map { layout.slot(for: $0) })).sorted()
-            let id = GroupID(slot: slot, isMember: key.isMember, prefixSlots: prefixSlots)
+            let runnerUp = candidates.enumerated().filter { $0.element.path != best.element.path }.max(by: better)
+            // Two keys, in chain order, when their value pairs are few enough; else the best one alone.
+            let keys: [IndexKeyFinder.Key] =
+                if let runnerUp, best.element.values.count * runnerUp.element.values.count <= Self.maximumPairsPerRule {
+                    best.offset < runnerUp.offset ? [best.element, runnerUp.element] : [runnerUp.element, best.element]
+                } else {
+                    [best.element]
+                }
+            let dimensions = keys.map { Dimension(slot: layout.slot(for: $0.path), isMember: $0.isMember) }
+            let prefixSlots = Array(Set(keys[keys.count - 1].prefixReads.map { layout.slot(for: $0) })).sorted()
+            let id = GroupID(
+                slots: dimensions.map(\.slot), isMember: dimensions.map(\.isMember), prefixSlots: prefixSlots)
             let position: Int
             if let existing = groupIndex[id] {
                 position = existing
             } else {
                 position = groups.count
                 groupIndex[id] = position
-                groups.append(GroupBuilder(slot: slot, prefixSlots: prefixSlots, isMember: key.isMember))
+                groups.append(GroupBuilder(first: dimensions[0], second: dimensions.count > 1 ? dimensions[1] : nil, prefixSlots: prefixSlots))
             }
             groups[position].all.append(ruleIndex)
-            for value in key.values {
-                let number: Int32
-                switch value {
-                case .scalar(let scalar): number = groups[position].scalarKeys.intern(scalar)
-                case .member(let element): number = groups[position].memberKeys.intern(element)
+            if keys.contains(where: { $0.isMember && $0.values.count > 1 }) { groups[position].hasMultiKeyRule = true }
+            if keys.count == 1 {
+                for value in keys[0].values {
+                    groups[position].add(ruleIndex, toKey: groups[position].first.intern(value))
                 }
-                if Int(number) == groups[position].rulesByKey.count { groups[position].rulesByKey.append([]) }
-                groups[position].rulesByKey[Int(number)].append(ruleIndex)
+                continue
             }
-            if key.isMember, key.values.count > 1 { groups[position].hasMultiKeyRule = true }
+            for firstValue in keys[0].values {
+                let firstNumber = groups[position].first.intern(firstValue)
+                for secondValue in keys[1].values {
+                    guard let secondNumber = groups[position].second?.intern(secondValue) else { continue }
+                    let number = groups[position].pairs.intern(KeyPair(first: firstNumber, second: secondNumber))
+                    groups[position].add(ruleIndex, toKey: number)
+                }
+            }
         }
         self.groups = groups.map(Group.init)
     }
 
     private struct GroupID: Hashable {
-        var slot: Int
-        var isMember: Bool
+        var slots: [Int]
+        var isMember: [Bool]
         var prefixSlots: [Int]
     }
 
@@ -141,45 +216,76 @@ struct CompiledIndex: Sendable {
     @inline(__always)
     func forEachCandidate(in frame: CompiledFrame, _ body: (Int) -> Void) {
         for ruleIndex in unindexed { body(ruleIndex) }
-        for group in groups { Self.forEachCandidate(of: group, in: frame, body) }
+        for group in groups {
+            guard group.hasMultiKeyRule else {
+                Self.forEachCandidate(of: group, in: frame, body)
+                continue
+            }
+            // A rule keyed on several elements may be reached through more than one of them.
+            var reached: [Int] = []
+            Self.forEachCandidate(of: group, in: frame) { reached.append($0) }
+            reached.sort()
+            var previous = -1
+            for ruleIndex in reached where ruleIndex != previous {
+                body(ruleIndex)
+                previous = ruleIndex
+            }
+        }
     }
 
+    /// Visits the rules of `group` that `frame` must evaluate. Written without closures and reading group fields
+    /// through the reference, so that a decision retains nothing per group beyond the group itself.
     @inline(__always)
     private static func forEachCandidate(of group: Group, in frame: CompiledFrame, _ body: (Int) -> Void) {
-        guard frame.states[group.slot] == .wellTyped, group.prefixSlots.allSatisfy(frame.isSafe),
-            let value = frame.values[group.slot]
+        guard frame.states[group.firstSlot] == .wellTyped, group.prefixSlots.allSatisfy(frame.isSafe),
+            let firstValue = frame.values[group.firstSlot]
         else {
             for ruleIndex in group.all { body(ruleIndex) }
             return
         }
-        if !group.isMember {
-            if let key = group.scalarKeys.value(of: value) {
+        var secondValue: Value?
+        if let secondSlot = group.secondSlot {
+            guard frame.states[secondSlot] == .wellTyped, let value = frame.values[secondSlot] else {
+                for ruleIndex in group.all { body(ruleIndex) }
+                return
+            }
+            secondValue = value
+        }
+        // Well-typed values have their dimension's shape: a set for a member key, a scalar otherwise.
+        if !group.firstIsMember {
+            if let key = group.firstScalars.value(of: firstValue) {
+                visit(group, firstKey: key, secondValue: secondValue, body)
+            }
+        } else if case .set(let elements) = firstValue {
+            for element in elements {
+                if let key = group.firstMembers.value(of: element) {
+                    visit(group, firstKey: key, secondValue: secondValue, body)
+                }
+            }
+        }
+    }
+
+    /// Visits the rules of a first key number, and for a two-key group of each of its pairs with `secondValue`'s keys.
+    @inline(__always)
+    private static func visit(_ group: Group, firstKey: Int32, secondValue: Value?, _ body: (Int) -> Void) {
+        guard let secondValue else {
+            for ruleIndex in group.rules(ofKey: firstKey) { body(Int(ruleIndex)) }
+            return
+        }
+        if !group.secondIsMember {
+            if let secondKey = group.secondScalars.value(of: secondValue),
+                let key = group.pairs.value(of: KeyPair(first: firstKey, second: secondKey))
+            {
                 for ruleIndex in group.rules(ofKey: key) { body(Int(ruleIndex)) }
             }
-            return
-        }
-        guard case .set(let elements) = value else {
-            for ruleIndex in group.all { body(ruleIndex) }
-            return
-        }
-        guard group.hasMultiKeyRule else {
+        } else if case .set(let elements) = secondValue {
             for element in elements {
-                if let key = group.memberKeys.value(of: element) {
+                if let secondKey = group.secondMembers.value(of: element),
+                    let key = group.pairs.value(of: KeyPair(first: firstKey, second: secondKey))
+                {
                     for ruleIndex in group.rules(ofKey: key) { body(Int(ruleIndex)) }
                 }
             }
-            return
-        }
-        // A rule keyed on several elements may be reached through more than one of them.
-        var reached: [Int32] = []
-        for element in elements {
-            if let key = group.memberKeys.value(of: element) { reached += group.rules(ofKey: key) }
-        }
-        reached.sort()
-        var previous: Int32 = -1
-        for ruleIndex in reached where ruleIndex != previous {
-            body(Int(ruleIndex))
-            previous = ruleIndex
         }
     }
 

@@ -75,11 +75,16 @@ final class CompiledRule: Sendable {
             approval = nil
             self.requirements = nil
         }
+        // The chain flattened (`when A and B`, `unless A or B`, `not` pushed inward) evaluates exactly as the clauses
+        // do, operand by operand, without a closure per `and`.
+        var chain: [(expression: Expression, expected: Bool)] = []
+        for condition in rule.conditions {
+            IndexKeyFinder.flatten(condition.expression, expected: condition.polarity == .when, into: &chain)
+        }
         var links: [Link] = []
         var neverApplies = false
-        for condition in rule.conditions {
-            let expected = condition.polarity == .when
-            let compiled = compiler.condition(condition.expression)
+        for (expression, expected) in chain {
+            let compiled = compiler.condition(expression)
             switch compiled.constant {
             case .success(let value)? where value == expected:
                 continue

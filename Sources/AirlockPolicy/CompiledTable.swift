@@ -86,16 +86,18 @@ extension String: CompiledTableKey {
     var tableHash: UInt64 { CompiledTable<String>.hash(self, seed: 0) }
 }
 
-extension AttributePath: CompiledTableKey {
-    var tableHash: UInt64 {
-        let seed: UInt64 =
-            switch root {
-            case .principal: 1
-            case .resource: 2
-            case .request: 3
-            case .risk: 4
-            }
-        return CompiledTable<AttributePath>.hash(name, seed: seed)
+/// ``AttributePath/tableHash`` is stored, computed when the path is made.
+extension AttributePath: CompiledTableKey {}
+
+extension EntityRoot {
+    /// Distinguishes `principal.x` from `resource.x` in ``AttributePath/tableHash``.
+    var tableSeed: UInt8 {
+        switch self {
+        case .principal: 1
+        case .resource: 2
+        case .request: 3
+        case .risk: 4
+        }
     }
 }
 
