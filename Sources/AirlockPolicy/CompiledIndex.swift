@@ -22,9 +22,9 @@
 /// resource.service == S ...`) this leaves a decision one or two rules per group instead of every rule of the
 /// service.
 struct CompiledIndex: Sendable {
-    /// One keyed attribute of a group: its slot, whether it is keyed by set element, and its key values as
-    /// dense integers.
-    struct Dimension: Sendable {
+    /// A key attribute, shared by every group keyed on it: its key values interned once for the whole set, so a
+    /// decision looks its value up once, not once per group.
+    struct KeySlot: Sendable {
         /// The slot of the key attribute.
         let slot: Int
         /// Whether the key is a set element (`in`/`contains`/`contains_any`/`contains_all` on a Set<String>).
@@ -48,7 +48,7 @@ struct CompiledIndex: Sendable {
         }
     }
 
-    /// Two key numbers, one per dimension of a two-key group.
+    /// Two key numbers, one per key attribute of a two-key group.
     struct KeyPair: CompiledTableKey {
         var first: Int32
         var second: Int32
@@ -59,25 +59,18 @@ struct CompiledIndex: Sendable {
         }
     }
 
-    /// Rules sharing their key attributes (one or two), kinds of key and set of earlier reads.
+    /// Rules sharing their key attributes (one or two) and set of earlier reads.
     ///
-    /// Key values are interned per group to dense integers at load (a pair of them through ``pairs``); the rules
-    /// of key `k` are `postings[offsets[k]..<offsets[k + 1]]`, so a decision hashes its values once per group and
-    /// reads a contiguous run of rule indices, building no collection.
+    /// The rules of key `k` are `postings[offsets[k]..<offsets[k + 1]]`: for a one-key group `k` is the key
+    /// value's number in its ``KeySlot``, for a two-key group the number ``pairs`` gives the pair. A decision reads a
+    /// contiguous run of rule indices and builds no collection.
     ///
     /// A class, so that visiting a group on the decision path retains one reference rather than copying every field.
     final class Group: Sendable {
-        /// The first key attribute (the earlier link). Its fields are stored flat, as are the second's, so that the
-        /// decision path reads them in place rather than copying a ``Dimension`` out.
-        let firstSlot: Int
-        let firstIsMember: Bool
-        let firstScalars: CompiledTable<Value>
-        let firstMembers: CompiledTable<String>
-        /// The second key attribute (a later link), for a two-key group; nil for a one-key group.
-        let secondSlot: Int?
-        let secondIsMember: Bool
-        let secondScalars: CompiledTable<Value>
-        let secondMembers: CompiledTable<String>
+        /// The ``CompiledIndex/keySlots`` position of the first key attribute (the earlier link).
+        let first: Int
+        /// The ``CompiledIndex/keySlots`` position of the second key attribute (a later link), or nil.
+        let second: Int?
         /// Pairs of first and second key numbers to key numbers, for a two-key group.
         let pairs: CompiledTable<KeyPair>
         /// The slots read by the links before the (last) key, which must all be safe for a skip.
@@ -91,23 +84,17 @@ struct CompiledIndex: Sendable {
         /// The rule indices of every key, key after key.
         let postings: ContiguousArray<Int32>
 
-        fileprivate init(_ builder: GroupBuilder) {
-            firstSlot = builder.first.slot
-            firstIsMember = builder.first.isMember
-            firstScalars = builder.first.scalars
-            firstMembers = builder.first.members
-            secondSlot = builder.second?.slot
-            secondIsMember = builder.second?.isMember ?? false
-            secondScalars = builder.second?.scalars ?? CompiledTable()
-            secondMembers = builder.second?.members ?? CompiledTable()
+        fileprivate init(_ builder: GroupBuilder, keyCount: Int) {
+            first = builder.first
+            second = builder.second
             pairs = builder.pairs
             prefixSlots = builder.prefixSlots
             hasMultiKeyRule = builder.hasMultiKeyRule
             all = builder.all
             var offsets: ContiguousArray<Int32> = [0]
             var postings: ContiguousArray<Int32> = []
-            for keyRules in builder.rulesByKey {
-                postings.append(contentsOf: keyRules.lazy.map { Int32($0) })
+            for key in 0..<keyCount {
+                if key < builder.rulesByKey.count { postings.append(contentsOf: builder.rulesByKey[key].lazy.map { Int32($0) }) }
                 offsets.append(Int32(postings.count))
             }
             self.offsets = offsets
@@ -123,8 +110,8 @@ struct CompiledIndex: Sendable {
 
     /// A ``Group`` while the index is built.
     fileprivate struct GroupBuilder {
-        var first: Dimension
-        var second: Dimension?
+        var first: Int
+        var second: Int?
         var pairs = CompiledTable<KeyPair>()
         var prefixSlots: [Int]
         var hasMultiKeyRule = false
@@ -133,7 +120,7 @@ struct CompiledIndex: Sendable {
         var rulesByKey: [[Int]] = []
 
         mutating func add(_ ruleIndex: Int, toKey number: Int32) {
-            if Int(number) == rulesByKey.count { rulesByKey.append([]) }
+            while rulesByKey.count <= Int(number) { rulesByKey.append([]) }
             rulesByKey[Int(number)].append(ruleIndex)
         }
     }
@@ -145,6 +132,8 @@ struct CompiledIndex: Sendable {
     private(set) var unindexed: [Int] = []
     /// The keyed groups.
     private(set) var groups: [Group] = []
+    /// The key attributes of the groups.
+    private var keySlots: [KeySlot] = []
 
     /// Indexes `rules` (AST, same order as `compiled`); rules that never apply are left out entirely.
     init(rules: [Rule], compiled: [CompiledRule], layout: inout CompiledLayout, schema: Schema) {
@@ -155,6 +144,7 @@ struct CompiledIndex: Sendable {
         for candidates in candidatesByRule {
             for key in candidates { distinct[key.path, default: []].formUnion(key.values) }
         }
+        var keySlotIndex: [Int: Int] = [:]
         var groupIndex: [GroupID: Int] = [:]
         var groups: [GroupBuilder] = []
         for (ruleIndex, candidates) in candidatesByRule.enumerated() where !compiled[ruleIndex].neverApplies {
@@ -174,114 +164,135 @@ struct CompiledIndex: Sendable {
                 } else {
                     [best.element]
                 }
-            let dimensions = keys.map { Dimension(slot: layout.slot(for: $0.path), isMember: $0.isMember) }
+            var keyPositions: [Int] = []
+            for key in keys {
+                let slot = layout.slot(for: key.path)
+                if let existing = keySlotIndex[slot] {
+                    keyPositions.append(existing)
+                } else {
+                    keySlotIndex[slot] = keySlots.count
+                    keyPositions.append(keySlots.count)
+                    keySlots.append(KeySlot(slot: slot, isMember: key.isMember))
+                }
+            }
             let prefixSlots = Array(Set(keys[keys.count - 1].prefixReads.map { layout.slot(for: $0) })).sorted()
-            let id = GroupID(
-                slots: dimensions.map(\.slot), isMember: dimensions.map(\.isMember), prefixSlots: prefixSlots)
+            let id = GroupID(keySlots: keyPositions, prefixSlots: prefixSlots)
             let position: Int
             if let existing = groupIndex[id] {
                 position = existing
             } else {
                 position = groups.count
                 groupIndex[id] = position
-                groups.append(GroupBuilder(first: dimensions[0], second: dimensions.count > 1 ? dimensions[1] : nil, prefixSlots: prefixSlots))
+                groups.append(GroupBuilder(first: keyPositions[0], second: keyPositions.count > 1 ? keyPositions[1] : nil, prefixSlots: prefixSlots))
             }
             groups[position].all.append(ruleIndex)
             if keys.contains(where: { $0.isMember && $0.values.count > 1 }) { groups[position].hasMultiKeyRule = true }
             if keys.count == 1 {
                 for value in keys[0].values {
-                    groups[position].add(ruleIndex, toKey: groups[position].first.intern(value))
+                    groups[position].add(ruleIndex, toKey: keySlots[keyPositions[0]].intern(value))
                 }
                 continue
             }
             for firstValue in keys[0].values {
-                let firstNumber = groups[position].first.intern(firstValue)
+                let firstNumber = keySlots[keyPositions[0]].intern(firstValue)
                 for secondValue in keys[1].values {
-                    guard let secondNumber = groups[position].second?.intern(secondValue) else { continue }
+                    let secondNumber = keySlots[keyPositions[1]].intern(secondValue)
                     let number = groups[position].pairs.intern(KeyPair(first: firstNumber, second: secondNumber))
                     groups[position].add(ruleIndex, toKey: number)
                 }
             }
         }
-        self.groups = groups.map(Group.init)
+        let built = keySlots
+        self.groups = groups.map { group in
+            Group(group, keyCount: group.second == nil ? built[group.first].scalars.count + built[group.first].members.count : group.pairs.count)
+        }
     }
 
     private struct GroupID: Hashable {
-        var slots: [Int]
-        var isMember: [Bool]
+        var keySlots: [Int]
         var prefixSlots: [Int]
     }
+
+    /// What a decision found for a scalar key attribute, before visiting any group.
+    private static let notWellTyped: Int32 = -2
+    private static let noSuchKey: Int32 = -1
 
     /// Calls `body` with the index of every rule `frame` must evaluate, each once; every other rule does not apply.
     @inline(__always)
     func forEachCandidate(in frame: CompiledFrame, _ body: (Int) -> Void) {
         for ruleIndex in unindexed { body(ruleIndex) }
-        for group in groups {
-            guard group.hasMultiKeyRule else {
-                Self.forEachCandidate(of: group, in: frame, body)
-                continue
+        // Each scalar key attribute's value is looked up once: its number, noSuchKey, or notWellTyped.
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: keySlots.count) { numbers in
+            for position in keySlots.indices {
+                let slot = keySlots[position].slot
+                if frame.states[slot] != .wellTyped {
+                    numbers[position] = Self.notWellTyped
+                } else if keySlots[position].isMember {
+                    numbers[position] = Self.noSuchKey
+                } else if let value = frame.values[slot], let number = keySlots[position].scalars.value(of: value) {
+                    numbers[position] = number
+                } else {
+                    numbers[position] = Self.noSuchKey
+                }
             }
-            // A rule keyed on several elements may be reached through more than one of them.
-            var reached: [Int] = []
-            Self.forEachCandidate(of: group, in: frame) { reached.append($0) }
-            reached.sort()
-            var previous = -1
-            for ruleIndex in reached where ruleIndex != previous {
-                body(ruleIndex)
-                previous = ruleIndex
-            }
-        }
-    }
-
-    /// Visits the rules of `group` that `frame` must evaluate. Written without closures and reading group fields
-    /// through the reference, so that a decision retains nothing per group beyond the group itself.
-    @inline(__always)
-    private static func forEachCandidate(of group: Group, in frame: CompiledFrame, _ body: (Int) -> Void) {
-        guard frame.states[group.firstSlot] == .wellTyped, group.prefixSlots.allSatisfy(frame.isSafe),
-            let firstValue = frame.values[group.firstSlot]
-        else {
-            for ruleIndex in group.all { body(ruleIndex) }
-            return
-        }
-        var secondValue: Value?
-        if let secondSlot = group.secondSlot {
-            guard frame.states[secondSlot] == .wellTyped, let value = frame.values[secondSlot] else {
-                for ruleIndex in group.all { body(ruleIndex) }
-                return
-            }
-            secondValue = value
-        }
-        // Well-typed values have their dimension's shape: a set for a member key, a scalar otherwise.
-        if !group.firstIsMember {
-            if let key = group.firstScalars.value(of: firstValue) {
-                visit(group, firstKey: key, secondValue: secondValue, body)
-            }
-        } else if case .set(let elements) = firstValue {
-            for element in elements {
-                if let key = group.firstMembers.value(of: element) {
-                    visit(group, firstKey: key, secondValue: secondValue, body)
+            let numbers = UnsafeBufferPointer(numbers)
+            for group in groups {
+                guard group.hasMultiKeyRule else {
+                    forEachCandidate(of: group, in: frame, numbers: numbers, body)
+                    continue
+                }
+                // A rule keyed on several elements may be reached through more than one of them.
+                var reached: [Int] = []
+                forEachCandidate(of: group, in: frame, numbers: numbers) { reached.append($0) }
+                reached.sort()
+                var previous = -1
+                for ruleIndex in reached where ruleIndex != previous {
+                    body(ruleIndex)
+                    previous = ruleIndex
                 }
             }
         }
     }
 
-    /// Visits the rules of a first key number, and for a two-key group of each of its pairs with `secondValue`'s keys.
+    /// Visits the rules of `group` that `frame` must evaluate, given the numbers of the scalar key values.
     @inline(__always)
-    private static func visit(_ group: Group, firstKey: Int32, secondValue: Value?, _ body: (Int) -> Void) {
-        guard let secondValue else {
-            for ruleIndex in group.rules(ofKey: firstKey) { body(Int(ruleIndex)) }
+    private func forEachCandidate(of group: Group, in frame: CompiledFrame, numbers: UnsafeBufferPointer<Int32>, _ body: (Int) -> Void) {
+        let first = group.first
+        let second = group.second ?? first
+        guard numbers[first] != Self.notWellTyped, numbers[second] != Self.notWellTyped,
+            group.prefixSlots.allSatisfy(frame.isSafe)
+        else {
+            for ruleIndex in group.all { body(ruleIndex) }
             return
         }
-        if !group.secondIsMember {
-            if let secondKey = group.secondScalars.value(of: secondValue),
-                let key = group.pairs.value(of: KeyPair(first: firstKey, second: secondKey))
-            {
+        if !keySlots[first].isMember {
+            let firstNumber = numbers[first]
+            if firstNumber >= 0 { visit(group, firstNumber: firstNumber, in: frame, numbers: numbers, body) }
+        } else if case .set(let elements)? = frame.values[keySlots[first].slot] {
+            for element in elements {
+                if let firstNumber = keySlots[first].members.value(of: element) {
+                    visit(group, firstNumber: firstNumber, in: frame, numbers: numbers, body)
+                }
+            }
+        }
+    }
+
+    /// Visits the rules of a first key number, and for a two-key group of each of its pairs with the second key's numbers.
+    @inline(__always)
+    private func visit(_ group: Group, firstNumber: Int32, in frame: CompiledFrame, numbers: UnsafeBufferPointer<Int32>, _ body: (Int) -> Void) {
+        guard let second = group.second else {
+            for ruleIndex in group.rules(ofKey: firstNumber) { body(Int(ruleIndex)) }
+            return
+        }
+        if !keySlots[second].isMember {
+            let secondNumber = numbers[second]
+            if secondNumber >= 0, let key = group.pairs.value(of: KeyPair(first: firstNumber, second: secondNumber)) {
                 for ruleIndex in group.rules(ofKey: key) { body(Int(ruleIndex)) }
             }
-        } else if case .set(let elements) = secondValue {
+        } else if case .set(let elements)? = frame.values[keySlots[second].slot] {
             for element in elements {
-                if let secondKey = group.secondMembers.value(of: element),
-                    let key = group.pairs.value(of: KeyPair(first: firstKey, second: secondKey))
+                if let secondNumber = keySlots[second].members.value(of: element),
+                    let key = group.pairs.value(of: KeyPair(first: firstNumber, second: secondNumber))
                 {
                     for ruleIndex in group.rules(ofKey: key) { body(Int(ruleIndex)) }
                 }

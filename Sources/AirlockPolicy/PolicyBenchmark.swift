@@ -17,6 +17,8 @@ public enum PolicyBenchmark {
         public var files: Int
         /// Rules reached only through the index (evaluated when their key matches).
         public var indexedRules: Int
+        /// Index groups (rules sharing key attributes); each decision visits every group.
+        public var indexGroups: Int = 0
         /// Input lines decoded and used.
         public var inputs: Int
         /// Input lines that did not decode (skipped).
@@ -53,7 +55,7 @@ public enum PolicyBenchmark {
             let mix = Decision.Outcome.allCases.map { "\($0.rawValue) \(outcomes[$0, default: 0])" }.joined(separator: ", ")
             return [
                 "policies: \(rules) rule\(rules == 1 ? "" : "s") in \(files) file\(files == 1 ? "" : "s") "
-                    + "(\(indexedRules) indexed), loaded and validated in \(String(format: "%.2f", loadMs)) ms",
+                    + "(\(indexedRules) indexed in \(indexGroups) groups), loaded and validated in \(String(format: "%.2f", loadMs)) ms",
                 "inputs: \(inputs) decoded" + (malformedLines > 0 ? ", \(malformedLines) malformed line\(malformedLines == 1 ? "" : "s") skipped" : ""),
                 "decisions: \(decisions) in \(String(format: "%.2f", seconds)) s, single-threaded on already-decoded inputs "
                     + "(JSON decoding not timed), timed in batches of \(batchSize) (\(mix))",
@@ -145,6 +147,7 @@ public enum PolicyBenchmark {
         let statistics = compiled.statistics
         return Result(
             rules: policySet.rules.count, files: policySet.files.count, indexedRules: statistics.indexedRules,
+            indexGroups: statistics.groups,
             inputs: inputs.count, malformedLines: 0, decisions: decisions, batchSize: batch,
             measuredDuration: measured, medianNanoseconds: percentile(samples, 50), p99Nanoseconds: percentile(samples, 99),
             decisionsPerSecond: total > 0 ? Int64(Double(decisions) * 1e9 / Double(total)) : 0,
