@@ -225,7 +225,7 @@ struct CompiledIndex: Sendable {
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: keySlots.count) { numbers in
             for position in keySlots.indices {
                 let slot = keySlots[position].slot
-                if frame.states[slot] != .wellTyped {
+                if frame.state(slot) != .wellTyped {
                     numbers[position] = Self.notWellTyped
                 } else if keySlots[position].isMember {
                     numbers[position] = Self.noSuchKey

@@ -36,24 +36,21 @@ struct CompiledLayout: Sendable {
         return index
     }
 
-    /// Reads the attributes of `input` into slots and classifies each one once.
+    /// Reads the attributes of `input` into slots.
     ///
-    /// The input's attributes are walked once and each name is found in the slot table (an FNV hash of a short
-    /// name and one probe), rather than looking every slot up in the input's dictionary through `Hasher`.
+    /// The input's attributes are walked once and each path's stored hash is probed in the slot table (no `Hasher`,
+    /// no name hashed per decision). A slot's verdict is computed when asked, from its value and schema type, so a
+    /// frame allocates one array.
     func frame(for input: EvaluationInput) -> CompiledFrame {
         var values = ContiguousArray<Value?>(repeating: nil, count: types.count)
         for (path, value) in input.attributes {
             if let slot = indexByPath.value(of: path) { values[Int(slot)] = value }
         }
-        var states = ContiguousArray<CompiledFrame.SlotState>()
-        states.reserveCapacity(types.count)
-        for slot in types.indices {
-            states.append(Self.state(of: values[slot], type: types[slot]))
-        }
-        return CompiledFrame(values: values, states: states)
+        return CompiledFrame(values: values, types: types)
     }
 
-    private static func state(of value: Value?, type: AttributeType?) -> CompiledFrame.SlotState {
+    @inline(__always)
+    static func state(of value: Value?, type: AttributeType?) -> CompiledFrame.SlotState {
         guard let type else { return .unsafe }
         guard let value else { return type.isOptional ? .absentOptional : .unsafe }
         let fits =
@@ -79,12 +76,18 @@ struct CompiledFrame: Sendable {
 
     /// The value of each slot, nil when absent.
     let values: ContiguousArray<Value?>
-    /// The verdict on each slot.
-    let states: ContiguousArray<SlotState>
+    /// The schema type of each slot (the layout's, shared).
+    let types: ContiguousArray<AttributeType?>
+
+    /// The verdict on a slot.
+    @inline(__always)
+    func state(_ slot: Int) -> SlotState {
+        CompiledLayout.state(of: values[slot], type: types[slot])
+    }
 
     /// Whether a validated expression reading only this slot cannot fail on it.
     @inline(__always)
     func isSafe(_ slot: Int) -> Bool {
-        states[slot] != .unsafe
+        state(slot) != .unsafe
     }
 }
