@@ -21,11 +21,26 @@ public struct AttributePath: Sendable, Hashable, Comparable, CustomStringConvert
     public let root: EntityRoot
     /// The attribute name within the entity.
     public let name: String
+    /// The FNV hash compiled policies find the attribute's slot with, computed once when the path is made (an
+    /// input's paths are made when it is decoded, so a decision hashes no attribute name).
+    let tableHash: UInt64
 
     /// Creates a path.
     public init(_ root: EntityRoot, _ name: String) {
         self.root = root
         self.name = name
+        self.tableHash = CompiledTable<AttributePath>.hash(name, seed: UInt64(root.tableSeed))
+    }
+
+    /// Equal when root and name are.
+    public static func == (lhs: AttributePath, rhs: AttributePath) -> Bool {
+        lhs.root == rhs.root && lhs.name == rhs.name
+    }
+
+    /// Hashes root and name.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(root)
+        hasher.combine(name)
     }
 
     /// `root.name`.

@@ -9,7 +9,10 @@ struct CompiledLayout: Sendable {
 
     /// The slots, in the order they were first needed; slot 0 is always `request.ttl`.
     private(set) var slots: [Slot]
-    private var indexByPath: [AttributePath: Int]
+    /// The slot of each path, probed with the input's attribute names.
+    private var indexByPath: CompiledTable<AttributePath>
+    /// The schema type of each slot, apart from ``slots`` so that classifying a value copies no path.
+    private var types: ContiguousArray<AttributeType?>
     private let schema: Schema
 
     /// The slot of `request.ttl`, which every decision reads for the granted TTL.
@@ -18,35 +21,36 @@ struct CompiledLayout: Sendable {
     init(schema: Schema) {
         self.schema = schema
         self.slots = []
-        self.indexByPath = [:]
+        self.indexByPath = CompiledTable()
+        self.types = []
         _ = slot(for: AttributePath(.request, "ttl"))
     }
 
     /// The slot of `path`, allocating one on first use.
     mutating func slot(for path: AttributePath) -> Int {
-        if let index = indexByPath[path] { return index }
-        let index = slots.count
-        slots.append(Slot(path: path, type: schema[path]))
-        indexByPath[path] = index
+        let index = Int(indexByPath.intern(path))
+        if index == slots.count {
+            slots.append(Slot(path: path, type: schema[path]))
+            types.append(schema[path])
+        }
         return index
     }
 
-    /// Reads the attributes of `input` into slots and classifies each one once.
+    /// Reads the attributes of `input` into slots.
+    ///
+    /// The input's attributes are walked once and each path's stored hash is probed in the slot table (no `Hasher`,
+    /// no name hashed per decision). A slot's verdict is computed when asked, from its value and schema type, so a
+    /// frame allocates one array.
     func frame(for input: EvaluationInput) -> CompiledFrame {
-        let attributes = input.attributes
-        var values = ContiguousArray<Value?>()
-        var states = ContiguousArray<CompiledFrame.SlotState>()
-        values.reserveCapacity(slots.count)
-        states.reserveCapacity(slots.count)
-        for slot in slots {
-            let value = attributes[slot.path]
-            values.append(value)
-            states.append(Self.state(of: value, type: slot.type))
+        var values = ContiguousArray<Value?>(repeating: nil, count: types.count)
+        for (path, value) in input.attributes {
+            if let slot = indexByPath.value(of: path) { values[Int(slot)] = value }
         }
-        return CompiledFrame(values: values, states: states)
+        return CompiledFrame(values: values, types: types)
     }
 
-    private static func state(of value: Value?, type: AttributeType?) -> CompiledFrame.SlotState {
+    @inline(__always)
+    static func state(of value: Value?, type: AttributeType?) -> CompiledFrame.SlotState {
         guard let type else { return .unsafe }
         guard let value else { return type.isOptional ? .absentOptional : .unsafe }
         let fits =
@@ -72,12 +76,18 @@ struct CompiledFrame: Sendable {
 
     /// The value of each slot, nil when absent.
     let values: ContiguousArray<Value?>
-    /// The verdict on each slot.
-    let states: ContiguousArray<SlotState>
+    /// The schema type of each slot (the layout's, shared).
+    let types: ContiguousArray<AttributeType?>
+
+    /// The verdict on a slot.
+    @inline(__always)
+    func state(_ slot: Int) -> SlotState {
+        CompiledLayout.state(of: values[slot], type: types[slot])
+    }
 
     /// Whether a validated expression reading only this slot cannot fail on it.
     @inline(__always)
     func isSafe(_ slot: Int) -> Bool {
-        states[slot] != .unsafe
+        state(slot) != .unsafe
     }
 }

@@ -8,6 +8,8 @@
 /// Every decision, errors included, equals the reference ``Evaluator``'s; a differential test holds it to that.
 public struct CompiledPolicy: Sendable {
     private let rules: [CompiledRule]
+    /// The position of each rule's id in the id-sorted order of the set, so sorting applying rules sorts integers.
+    private let ranks: ContiguousArray<Int32>
     private let layout: CompiledLayout
     private let index: CompiledIndex
 
@@ -19,9 +21,12 @@ public struct CompiledPolicy: Sendable {
     /// Compiles validated rules; the schema must be the one they were validated against.
     init(rules: [Rule], schema: Schema) {
         var compiler = ExpressionCompiler(layout: CompiledLayout(schema: schema))
-        var compiled = rules.map { CompiledRule($0, compiler: &compiler) }
-        let ranks = compiled.indices.sorted { compiled[$0].id < compiled[$1].id }
-        for (rank, ruleIndex) in ranks.enumerated() { compiled[ruleIndex].rank = rank }
+        let compiled = rules.map { CompiledRule($0, compiler: &compiler) }
+        var ranks = ContiguousArray<Int32>(repeating: 0, count: compiled.count)
+        for (rank, ruleIndex) in compiled.indices.sorted(by: { compiled[$0].id < compiled[$1].id }).enumerated() {
+            ranks[ruleIndex] = Int32(rank)
+        }
+        self.ranks = ranks
         var layout = compiler.layout
         self.index = CompiledIndex(rules: rules, compiled: compiled, layout: &layout, schema: schema)
         self.layout = layout
@@ -62,42 +67,43 @@ public struct CompiledPolicy: Sendable {
         var offered: [(rule: Int, approval: Decision.Approval)] = []
         var forbidErrors: [Decision.RuleError] = []
         var otherErrors: [Decision.RuleError] = []
-        for ruleIndex in index.candidates(for: frame) {
-            let rule = rules[ruleIndex]
-            switch (rule.effect, rule.evaluate(frame)) {
-            case (.forbid, .applies):
-                forbids.append(ruleIndex)
-            case (.forbid, .failed(let error)):
-                forbids.append(ruleIndex)
-                forbidErrors.append(Decision.RuleError(rule: rule.id, message: error.message))
-            case (.permit, .applies):
-                permits.append(ruleIndex)
-            case (.requireApproval, .applies):
-                approvals.append(ruleIndex)
-            case (_, .appliesOffering(let approval)):
-                approvals.append(ruleIndex)
-                offered.append((ruleIndex, approval))
-            case (_, .failed(let error)):
-                otherErrors.append(Decision.RuleError(rule: rule.id, message: error.message))
-            case (_, .doesNotApply):
-                break
+        rules.withUnsafeBufferPointer { rules in
+            index.forEachCandidate(in: frame) { ruleIndex in
+                switch (rules[ruleIndex].effect, rules[ruleIndex].evaluate(frame)) {
+                case (.forbid, .applies):
+                    forbids.append(ruleIndex)
+                case (.forbid, .failed(let error)):
+                    forbids.append(ruleIndex)
+                    forbidErrors.append(Decision.RuleError(rule: rules[ruleIndex].id, message: error.message))
+                case (.permit, .applies):
+                    permits.append(ruleIndex)
+                case (.requireApproval, .applies):
+                    approvals.append(ruleIndex)
+                case (_, .appliesOffering(let approval)):
+                    approvals.append(ruleIndex)
+                    offered.append((ruleIndex, approval))
+                case (_, .failed(let error)):
+                    otherErrors.append(Decision.RuleError(rule: rules[ruleIndex].id, message: error.message))
+                case (_, .doesNotApply):
+                    break
+                }
             }
         }
-        let errors = Self.sorted(forbidErrors + otherErrors)
+        let errors = forbidErrors.isEmpty && otherErrors.isEmpty ? [] : Self.sorted(forbidErrors + otherErrors)
         if !forbids.isEmpty {
             let deciding = sortedByID(forbids)
-            return Decision(outcome: .deny, ttlSeconds: nil, rules: deciding.map { rules[$0].id },
+            return Decision(outcome: .deny, ttlSeconds: nil, rules: ids(deciding),
                 notify: notify(deciding, forbids: []), errors: errors)
         }
         if !permits.isEmpty {
             let deciding = sortedByID(permits)
-            return Decision(outcome: .permit, ttlSeconds: granted(deciding, frame: frame), rules: deciding.map { rules[$0].id },
+            return Decision(outcome: .permit, ttlSeconds: granted(deciding, frame: frame), rules: ids(deciding),
                 notify: notify(deciding, forbids: forbids), errors: Self.sorted(forbidErrors))
         }
         if !approvals.isEmpty {
             let deciding = sortedByID(approvals)
             return Decision(outcome: .pendingApproval, ttlSeconds: granted(deciding, frame: frame),
-                rules: deciding.map { rules[$0].id }, approvals: deciding.compactMap { ruleIndex in
+                rules: ids(deciding), approvals: deciding.compactMap { ruleIndex in
                     rules[ruleIndex].approval ?? offered.first { $0.rule == ruleIndex }?.approval
                 },
                 notify: notify(deciding, forbids: forbids), errors: errors)
@@ -111,22 +117,43 @@ public struct CompiledPolicy: Sendable {
     }
 
     private func sortedByID(_ indices: [Int]) -> [Int] {
-        indices.count < 2 ? indices : indices.sorted { rules[$0].rank < rules[$1].rank }
+        guard indices.count > 1 else { return indices }
+        let ranks = ranks
+        return indices.sorted { ranks[$0] < ranks[$1] }
+    }
+
+    /// The ids of `deciding`; a single rule's one-element list is built once at load.
+    private func ids(_ deciding: [Int]) -> [String] {
+        deciding.count == 1 ? rules[deciding[0]].idList : deciding.map { rules[$0].id }
     }
 
     /// min(request.ttl, largest cap among `deciding`); the cap alone when `request.ttl` is absent.
     private func granted(_ deciding: [Int], frame: CompiledFrame) -> Int64 {
-        let cap = deciding.map { rules[$0].ttlSeconds }.max() ?? Rule.defaultTTLSeconds
+        var cap = Int64.min
+        for ruleIndex in deciding { cap = max(cap, rules[ruleIndex].ttlSeconds) }
+        if deciding.isEmpty { cap = Rule.defaultTTLSeconds }
         guard case .duration(let requested)? = frame.values[CompiledLayout.requestTTLSlot] else { return cap }
         return min(requested, cap)
     }
 
-    /// The channels of the deciding rules and of every applying `forbid`, sorted and unique.
+    /// The channels of the deciding rules and of every applying `forbid`, sorted and unique. When one rule
+    /// alone has channels, its list sorted at load is the answer.
     private func notify(_ deciding: [Int], forbids: [Int]) -> [String] {
-        var channels: Set<String> = []
-        for ruleIndex in deciding { channels.formUnion(rules[ruleIndex].notify) }
-        for ruleIndex in forbids { channels.formUnion(rules[ruleIndex].notify) }
-        return channels.sorted()
+        var only: Int?
+        var several = false
+        for ruleIndex in deciding where !rules[ruleIndex].notify.isEmpty {
+            if let first = only, first != ruleIndex { several = true } else { only = ruleIndex }
+        }
+        for ruleIndex in forbids where !rules[ruleIndex].notify.isEmpty {
+            if let first = only, first != ruleIndex { several = true } else { only = ruleIndex }
+        }
+        if several {
+            var channels: Set<String> = []
+            for ruleIndex in deciding { channels.formUnion(rules[ruleIndex].notify) }
+            for ruleIndex in forbids { channels.formUnion(rules[ruleIndex].notify) }
+            return channels.sorted()
+        }
+        return only.map { rules[$0].sortedNotify } ?? []
     }
 
     private static func sorted(_ errors: [Decision.RuleError]) -> [Decision.RuleError] {

@@ -10,7 +10,9 @@ enum CompiledOutcome: Sendable {
 }
 
 /// A rule ready to evaluate: its condition chain compiled and folded, its decision data precomputed.
-struct CompiledRule: Sendable {
+///
+/// A class, so that reaching a rule on the decision path retains one reference rather than copying every field.
+final class CompiledRule: Sendable {
     /// One link of the rule's `when`/`unless` chain: the condition and the value it must have.
     struct Link: Sendable {
         var code: CompiledPredicate
@@ -21,6 +23,10 @@ struct CompiledRule: Sendable {
     let effect: Effect
     let ttlSeconds: Int64
     let notify: [String]
+    /// ``notify`` sorted and without duplicates, as a decision reports it.
+    let sortedNotify: [String]
+    /// `[id]`, built once: the `rules` of a decision that one rule decides.
+    let idList: [String]
     /// One requirement of a `require_approval` rule whose approvers are named by attributes.
     enum Requirement: Sendable {
         /// `group("A")`: known before any input.
@@ -39,14 +45,14 @@ struct CompiledRule: Sendable {
     let links: [Link]
     /// Whether the chain is decided without reading the input: the rule never applies, for any input.
     let neverApplies: Bool
-    /// The position of ``id`` in the id-sorted order of the set, so sorting applying rules sorts integers.
-    var rank = 0
 
     init(_ rule: Rule, compiler: inout ExpressionCompiler) {
         id = rule.id
         effect = rule.effect
         ttlSeconds = rule.ttlSeconds
         notify = rule.notify
+        sortedNotify = Array(Set(rule.notify)).sorted()
+        idList = [rule.id]
         let requirements: [Requirement] = rule.approvers.map { requirement in
             switch requirement.approvers {
             case .group(let name):
@@ -69,11 +75,16 @@ struct CompiledRule: Sendable {
             approval = nil
             self.requirements = nil
         }
+        // The chain flattened (`when A and B`, `unless A or B`, `not` pushed inward) evaluates exactly as the clauses
+        // do, operand by operand, without a closure per `and`.
+        var chain: [(expression: Expression, expected: Bool)] = []
+        for condition in rule.conditions {
+            IndexKeyFinder.flatten(condition.expression, expected: condition.polarity == .when, into: &chain)
+        }
         var links: [Link] = []
         var neverApplies = false
-        for condition in rule.conditions {
-            let expected = condition.polarity == .when
-            let compiled = compiler.condition(condition.expression)
+        for (expression, expected) in chain {
+            let compiled = compiler.condition(expression)
             switch compiled.constant {
             case .success(let value)? where value == expected:
                 continue
@@ -95,9 +106,9 @@ struct CompiledRule: Sendable {
     /// Evaluates the chain left to right; the first link that fails or does not hold decides. When it held, the
     /// attributes naming approvers are read in the order written; the first that fails decides.
     func evaluate(_ frame: CompiledFrame) -> CompiledOutcome {
-        for link in links {
+        for position in links.indices {
             do throws(EvaluationError) {
-                if try link.code(frame) != link.expected { return .doesNotApply }
+                if try links[position].code(frame) != links[position].expected { return .doesNotApply }
             } catch {
                 return .failed(error)
             }

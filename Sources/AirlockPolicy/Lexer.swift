@@ -22,7 +22,25 @@ public struct Lexer {
 
     private init(source: SourceFile) {
         self.source = source
-        self.scalars = Array(source.text.unicodeScalars)
+        // Nearly every policy is ASCII: then each byte is a scalar, and decoding UTF-8 can be skipped.
+        let ascii = source.text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { $0 < 0x80 } ? bytes.map { Unicode.Scalar($0) } : nil
+        }
+        self.scalars = (ascii ?? nil) ?? Array(source.text.unicodeScalars)
+    }
+
+    /// The source text of `range`; an ASCII run (nearly all of a policy) is copied byte for byte.
+    private func spelling(_ range: Range<Int>) -> String {
+        let slice = scalars[range]
+        guard slice.allSatisfy(\.isASCII) else {
+            var text = ""
+            text.unicodeScalars.append(contentsOf: slice)
+            return text
+        }
+        return String(unsafeUninitializedCapacity: slice.count) { buffer in
+            for (offset, scalar) in slice.enumerated() { buffer[offset] = UInt8(truncatingIfNeeded: scalar.value) }
+            return slice.count
+        }
     }
 
     /// Splits `source` into tokens.
@@ -56,9 +74,7 @@ public struct Lexer {
     }
 
     private mutating func emit(_ kind: Token.Kind, at location: SourceLocation, from start: Int) {
-        var text = ""
-        text.unicodeScalars.append(contentsOf: scalars[start..<position])
-        output.tokens.append(Token(kind: kind, location: location, text: text))
+        output.tokens.append(Token(kind: kind, location: location, text: spelling(start..<position)))
     }
 
     private mutating func run() {
@@ -69,15 +85,12 @@ public struct Lexer {
                 advance()
             } else if scalar == "#" {
                 while let next = current, next != "\n" { advance() }
-                var text = ""
-                text.unicodeScalars.append(contentsOf: scalars[start..<position])
+                var text = spelling(start..<position)
                 if text.hasSuffix("\r") { text.removeLast() }
                 output.comments.append(Comment(location: startLocation, text: text))
             } else if Self.isWordStart(scalar) {
                 while let next = current, Self.isWordPart(next) { advance() }
-                var word = ""
-                word.unicodeScalars.append(contentsOf: scalars[start..<position])
-                emit(.word(word), at: startLocation, from: start)
+                emit(.word(spelling(start..<position)), at: startLocation, from: start)
             } else if Self.isDigit(scalar) || (scalar == "-" && peek().map(Self.isDigit) == true) {
                 lexNumber(start: start, at: startLocation)
             } else if scalar == "\"" {
@@ -94,10 +107,8 @@ public struct Lexer {
         if negative { advance() }
         let bodyStart = position
         while let next = current, Self.isWordPart(next) { advance() }
-        var body = ""
-        body.unicodeScalars.append(contentsOf: scalars[bodyStart..<position])
-        var text = ""
-        text.unicodeScalars.append(contentsOf: scalars[start..<position])
+        let body = spelling(bodyStart..<position)
+        let text = spelling(start..<position)
         if body.unicodeScalars.allSatisfy(Self.isDigit) {
             if let value = Int64(text) {
                 emit(.integer(value), at: startLocation, from: start)
@@ -127,6 +138,20 @@ public struct Lexer {
 
     private mutating func lexString(start: Int, at startLocation: SourceLocation) {
         advance()  // opening quote
+        // The common string has no escape, no `*` and ends on its line: its value is its text.
+        var end = position
+        while end < scalars.count {
+            let scalar = scalars[end]
+            if scalar == "\"" || scalar == "\\" || scalar == "\n" || scalar == "*" { break }
+            end += 1
+        }
+        if end < scalars.count, scalars[end] == "\"" {
+            let value = spelling(position..<end)
+            while position <= end { advance() }
+            let token = StringLiteral(value: value, pattern: GlobPattern(elements: [.literal(value)]), escapedStars: [])
+            emit(.string(token), at: startLocation, from: start)
+            return
+        }
         var value = ""
         var elements: [GlobPattern.Element] = []
         var literal = ""

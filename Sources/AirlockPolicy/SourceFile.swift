@@ -11,9 +11,10 @@ public struct SourceFile: Sendable, Hashable {
     public init(name: String, text: String) {
         self.name = name
         self.text = text
-        // Split on the scalar `\n`: as Characters, "\r\n" is one grapheme that `split(separator: "\n")` misses.
-        self.lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            String(String.UnicodeScalarView(line.last == "\r" ? line.dropLast() : line[...]))
+        // Split on the byte `\n` (as Characters, "\r\n" is one grapheme that `split(separator: "\n")` misses); in
+        // UTF-8 that byte is only ever the scalar `\n`, so every piece is whole scalars.
+        self.lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...], as: UTF8.self)
         }
     }
 

@@ -25,9 +25,16 @@ struct CompiledPolicyTests {
         #expect(compiled.statistics.indexedRules == 3)
         #expect(compiled.statistics.unindexedRules == 2)
         #expect(compiled.evaluatedRuleIDs(for: baseInput()) == ["high-risk", "outside-corporate-network", "sre-prod-readonly"])
+        // `prod-write` is keyed on its groups and its role together: asking for read-only, a backend engineer does
+        // not even reach it; asking to write, they do.
         let backend = baseInput { $0[.principal, "groups"] = .set(["backend"]) }
-        #expect(compiled.evaluatedRuleIDs(for: backend) == ["high-risk", "outside-corporate-network", "prod-write"])
-        for input in [baseInput(), backend, baseInput { $0[.request, "break_glass"] = .bool(true) }] {
+        #expect(compiled.evaluatedRuleIDs(for: backend) == ["high-risk", "outside-corporate-network"])
+        let backendWriting = baseInput {
+            $0[.principal, "groups"] = .set(["backend"])
+            $0[.request, "role"] = .string("readwrite")
+        }
+        #expect(compiled.evaluatedRuleIDs(for: backendWriting) == ["high-risk", "outside-corporate-network", "prod-write"])
+        for input in [baseInput(), backend, backendWriting, baseInput { $0[.request, "break_glass"] = .bool(true) }] {
             #expect(compiled.decide(input) == Evaluator(rules: set.rules).decide(input))
         }
     }
@@ -54,6 +61,29 @@ struct CompiledPolicyTests {
         let (decision, evaluated) = try decide(rule, baseInput())
         #expect(decision == .defaultDeny)
         #expect(evaluated.isEmpty)
+    }
+
+    /// A rule keyed on two attributes is left out only when both are well-typed and the pair is not its pair; with
+    /// either attribute absent or mistyped it is evaluated, and reports the reference's error.
+    @Test(arguments: [
+        ("alice", Value.string("orders-db"), true, Decision.Outcome.permit),
+        ("alice", .string("users-db"), false, .deny),
+        ("bob", .string("orders-db"), false, .deny),
+        ("bob", .string("users-db"), false, .deny),
+        ("alice", nil, true, .deny),
+        ("bob", .int(3), true, .deny),
+    ] as [(String, Value?, Bool, Decision.Outcome)])
+    func ruleKeyedOnTwoAttributesIsSkippedOnlyWhenThePairCannotMatch(
+        principal: String, resource: Value?, evaluated: Bool, outcome: Decision.Outcome
+    ) throws {
+        let rule = #"permit "k" when principal.id == "alice" and risk.score < 50 and resource.id in ["orders-db", "ledger-db"];"#
+        let input = baseInput {
+            $0[.principal, "id"] = .string(principal)
+            $0[.resource, "id"] = resource
+        }
+        let (decision, ruleIDs) = try decide(rule, input)
+        #expect(decision.outcome == outcome)
+        #expect(ruleIDs == (evaluated ? ["k"] : []))
     }
 
     @Test func keyedRuleIsEvaluatedWhenItsKeyMatches() throws {
