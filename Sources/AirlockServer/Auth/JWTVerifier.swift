@@ -53,7 +53,7 @@ public struct JWTVerifier: Sendable {
     public func verify(_ token: String) async throws(AuthFailure) -> Principal {
         let cacheKey = VerifiedJWTCache.key(token)
         if let known = verified.entry(for: cacheKey), let issuer = issuers[known.issuer],
-           let key = await issuer.keys.key(for: known.kid), ObjectIdentifier(key.collection) == known.collection,
+           let key = await issuer.keys.key(for: known.kid), key.collection === known.collection,
            key.algorithm == known.algorithm {
             // Verified before with the very key the issuer's set still holds for this `kid`: only the checks that
             // depend on time are left.
@@ -85,7 +85,7 @@ public struct JWTVerifier: Sendable {
         let principal = try principal(from: claims, issuer: issuer.configuration)
         verified.store(
             VerifiedJWTCache.Entry(
-                issuer: issuerName, kid: kid, collection: ObjectIdentifier(key.collection), algorithm: key.algorithm,
+                issuer: issuerName, kid: kid, collection: key.collection, algorithm: key.algorithm,
                 claims: claims, storedAt: .now),
             for: cacheKey)
         return principal

@@ -1,4 +1,5 @@
 import AirlockCore
+import JWTKit
 import Foundation
 import Synchronization
 
@@ -15,8 +16,10 @@ final class VerifiedJWTCache: Sendable {
     struct Entry: Sendable {
         let issuer: String
         let kid: String
-        /// The collection the signature was checked with (a reload makes a new one).
-        let collection: ObjectIdentifier
+        /// The collection the signature was checked with (a reload makes a new one). Held, not just identified: an
+        /// `ObjectIdentifier` of a collection that was released could be reused by a new one at the same address
+        /// (without the key), and a hit would then skip the signature check against keys that no longer hold it.
+        let collection: JWTKeyCollection
         let algorithm: String
         let claims: TokenClaims
         let storedAt: ContinuousClock.Instant
