@@ -51,7 +51,9 @@ enum BenchIntrospectionWrk {
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0, let result = parse(text) else {
-            throw BenchIssuanceError("wrk failed (exit \(process.terminationStatus)): \(text.prefix(400))")
+            // wrk's own output; withheld if it could quote the script (a Lua error names the text near it).
+            let shown = text.contains("alk") ? "(output withheld: it may quote a token)" : String(text.prefix(400))
+            throw BenchIssuanceError("wrk failed (exit \(process.terminationStatus)): \(shown)")
         }
         return result
     }
