@@ -9,7 +9,8 @@ struct PolicyBenchCommand: ParsableCommand {
         abstract: "Measure policy load time and time per decision on the inputs of a JSON Lines file.",
         discussion: """
             Input lines are in the `eval` format; blank lines are ignored and malformed ones skipped (and \
-            counted). Decisions run single-threaded on the compiled policy set for at least --seconds. The \
+            counted). Inputs are decoded before timing starts: what is timed is the compiled policy set deciding \
+            on already-decoded inputs (like Cedar's engine timer), single-threaded, for at least --seconds. The \
             report ends with one line: `median_ns=N p99_ns=N decisions_per_s=N load_ms=N`. Exits 1 when the \
             policies do not load or no input line is usable.
             """)
