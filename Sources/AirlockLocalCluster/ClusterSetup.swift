@@ -88,7 +88,7 @@ enum ClusterSetup {
         try? FileManager.default.removeItem(at: cluster.logFile)
         let options = [
             "-c listen_addresses=127.0.0.1", "-p \(cluster.port)", "-k \(shellQuote(cluster.socketDirectory.path))",
-            "-c fsync=off", "-c max_connections=300",
+            "-c fsync=off", "-c max_connections=600",
         ].joined(separator: " ")
         let arguments = [
             "-D", cluster.dataDirectory.path, "-l", cluster.logFile.path, "-w", "-t", "\(pgCtlWaitSeconds)", "-s",

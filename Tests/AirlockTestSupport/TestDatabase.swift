@@ -51,9 +51,19 @@ public enum TestDatabase {
     }
 
     /// Runs one SQL statement as superuser on the database `url` names.
+    /// A statement that PostgreSQL refuses with 55006 (object in use: `CREATE DATABASE` while a session is still
+    /// leaving `template1`, on a loaded machine running the whole suite) is tried again for up to 120 s.
     public static func execute(_ sql: String, on url: DatabaseURL) async throws {
         let admin = try await Server.shared.adminURL().with(database: url.database)
-        try await Database.execute(unsafeSQL: [sql], on: admin, logger: logger)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
+            do {
+                try await Database.execute(unsafeSQL: [sql], on: admin, logger: logger)
+                return
+            } catch where databaseErrorState(error) == "55006" && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
     /// A SCRAM-SHA-256 verifier for `password` with 16 iterations, for `CREATE ROLE … PASSWORD '<verifier>'` in a test:
     /// logins with PostgreSQL's default 4096 iterations run PBKDF2 on this process's event loops and, with hundreds
@@ -107,12 +117,13 @@ actor Server {
         let name = "airlock_t_\(runID)_\(counter)"
         let source = migrated ? " TEMPLATE \(template) STRATEGY FILE_COPY" : ""
         // A connection of the pool that migrated the template may still be closing; PostgreSQL then refuses
-        // to copy it (55006) for a moment (seconds on a cold, loaded machine: wait up to 30 s).
-        for attempt in 1...300 {
+        // to copy it (55006) for a moment (long on a cold, loaded machine running the whole suite: wait up to 120 s).
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
             do {
                 try await Self.run("CREATE DATABASE \(name)\(source)", on: admin)
                 break
-            } catch where databaseErrorState(error) == "55006" && attempt < 300 {
+            } catch where databaseErrorState(error) == "55006" && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
