@@ -28,9 +28,10 @@ public struct ExpiryTimer: Sendable, Equatable {
             armedAt = nil
             return .zero
         }
-        // Something due already that the pass just before did not claim (another broker holds it in its claiming
-        // transaction): a short pause, so that the sweep never spins against the database.
-        let wait = at > now ? at.timeIntervalSince(now) : Self.seconds(Self.dueAlreadyPause)
+        // Never less than a short pause: leases expiring a millisecond apart are claimed a few at a time rather
+        // than one pass each, and something due already that the pass just before did not claim (another broker
+        // holds it in its claiming transaction) does not make the sweep spin against the database.
+        let wait = max(at.timeIntervalSince(now), Self.seconds(Self.shortestPause))
         armedAt = now.addingTimeInterval(wait)
         return .seconds(wait)
     }
@@ -65,8 +66,8 @@ public struct ExpiryTimer: Sendable, Equatable {
         return true
     }
 
-    /// The pause when the earliest due moment has already passed.
-    static let dueAlreadyPause = Duration.milliseconds(5)
+    /// The shortest wait: when the earliest due moment is closer (or has passed already).
+    static let shortestPause = Duration.milliseconds(10)
 
     static func seconds(_ duration: Duration) -> TimeInterval {
         let (seconds, attoseconds) = duration.components
