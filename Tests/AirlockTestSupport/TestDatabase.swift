@@ -42,7 +42,13 @@ public enum TestDatabase {
 
     /// The URL of a new database (migrated, or empty when `migrated` is false).
     public static func fresh(migrated: Bool = true) async throws -> DatabaseURL {
-        try await Server.shared.createDatabase(migrated: migrated)
+        do {
+            return try await Server.shared.createDatabase(migrated: migrated)
+        } catch {
+            // PSQLError's description says nothing; the log gets the server's message and SQLSTATE (no secrets).
+            logger.error("cannot create a test database", metadata: ["error": "\(describeDatabaseError(error))"])
+            throw error
+        }
     }
 
     /// The superuser URL of the test server's `postgres` database.
