@@ -25,7 +25,13 @@ public final class RevocationSweep: Sendable {
     public let scheduler: ExpiryScheduler
     private let inFlight = Mutex<[String: Int]>([:])
 
-    public init(revocation: CredentialRevocation, perResource: Int = 16, total: Int = 256) {
+    /// Leases claimed per pass, at most: as many as one statement revokes on a target (the PostgreSQL provider's
+    /// batches) and records on the broker's database (``LeaseRevocationStore/finish(_:as:username:terminatedSessions:)``).
+    public static let claimedPerPass = 64
+
+    /// A lane of 64 lets one pass's claim fill a batch; 256 in all keeps a stalled target (its revocations waiting
+    /// for their deadline) from holding more than a quarter of the sweep.
+    public init(revocation: CredentialRevocation, perResource: Int = 64, total: Int = 256) {
         self.revocation = revocation
         self.perResource = max(1, perResource)
         self.total = max(self.perResource, total)
@@ -79,7 +85,7 @@ public final class RevocationSweep: Sendable {
     /// batch was full.
     func pass(start: (LeaseToRevoke) -> Void) async throws -> Bool {
         let (busy, room) = lanes()
-        let batch = min(50, room)
+        let batch = min(Self.claimedPerPass, room)
         guard batch > 0 else { return false }
         let claimed = try await revocation.store.claimDue(limit: batch, excludingResources: busy)
         for lease in claimed {

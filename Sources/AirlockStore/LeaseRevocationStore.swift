@@ -47,7 +47,18 @@ public struct LeaseRevocationStore: Sendable {
         self.claimTimeout = claimTimeout
         self.issuingTimeout = issuingTimeout
         self.claimant = claimant
+        let database = requests.database, logger = requests.logger
+        self.ends = Coalescer(maximumBatch: Self.maximumEndsPerStatement) { ends in
+            await Self.record(ends, database: database, logger: logger)
+        }
     }
+
+    /// Leases that end at the same moment (a burst of expiries) are recorded together, this many per statement at
+    /// most (``record(_:database:logger:)``).
+    static let maximumEndsPerStatement = 64
+
+    /// The ends of leases waiting to be recorded, run together when several arrive at once.
+    let ends: Coalescer<LeaseEnd, Void>
 
     /// How long a broker's registration may go without a heartbeat before its claims are taken again: twice its
     /// cache window (three heartbeats), and at least 5 s.
@@ -134,8 +145,9 @@ public struct LeaseRevocationStore: Sendable {
     }
 
     /// The credential of `lease` is gone: the lease becomes `status` (``LeaseState`` says which: `expired` or
-    /// `revoked`), its token row is revoked, and the events are appended, in one statement. `username` is the login
-    /// found, if any.
+    /// `revoked`), its token row is revoked, and the events are appended, in one statement (shared with the other
+    /// leases ending at that moment, each all-or-nothing). `username` is the login found, if any. Nothing changes
+    /// when another worker has taken the lease since.
     public func finish(
         _ lease: LeaseToRevoke, as status: LeaseStatus, username: String?, terminatedSessions: Int = 0
     ) async throws {
@@ -151,20 +163,7 @@ public struct LeaseRevocationStore: Sendable {
                 type: "airlock.lease.expired", subject: lease.id.uuidString.lowercased(),
                 data: Self.facts(lease, username: username))))
         }
-        try await requests.database.client.query("""
-            WITH lease AS (
-                UPDATE leases SET status = \(status.rawValue), revoked_at = \(now), last_error = NULL, next_attempt_at = NULL,
-                    claimed_by = NULL,
-                    username = coalesce(username, \(username))
-                WHERE id = \(lease.id) AND status = 'revoking'
-                RETURNING id
-            ), token AS (
-                UPDATE api_tokens SET revoked_at = \(now)
-                WHERE lease_id IN (SELECT id FROM lease) AND revoked_at IS NULL
-            )
-            INSERT INTO audit_events (id, type, subject, severity, occurred_at, event)
-            SELECT * FROM (VALUES \(auditRows: events)) AS v WHERE EXISTS (SELECT 1 FROM lease)
-            """, logger: logger)
+        try await ends.submit(LeaseEnd(lease: lease.id, status: status, at: now, username: username, events: events))
     }
 
     /// The revocation of `lease` failed with `error` (no secret in it): the next attempt is scheduled at

@@ -146,6 +146,44 @@ struct LeaseRevocationStoreTests {
         }
     }
 
+    @Test("leases finished at the same moment are recorded together, each with exactly its own events in order; one another worker ended gets none")
+    func finishedTogether() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let requests = base.store(database, clock: clock)
+            let store = LeaseRevocationStore(requests: requests)
+            let ids = try await activeLeases(requests, 40)
+            _ = try await store.markForRevocation(ids: Array(ids.suffix(10)), reason: "revoked by alice")
+            clock.advance(601)
+            let claimed = try await store.claimDue(limit: 100)
+            #expect(claimed.count == 40)
+            // Another worker ends the first lease before this one does (it took the claim when this one stalled).
+            let other = LeaseRevocationStore(requests: requests)
+            try await other.finish(claimed[0], as: try Self.ended(claimed[0]), username: claimed[0].username)
+            let before = try await AuditReader.events(in: database).count
+
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lease in claimed {
+                    group.addTask { try await store.finish(lease, as: try Self.ended(lease), username: lease.username) }
+                }
+                try await group.waitForAll()
+            }
+            for lease in claimed {
+                #expect(try await status(requests, lease.id) == (lease.reason == "expired" ? "expired" : "revoked"))
+            }
+            let written = try await AuditReader.events(in: database).dropFirst(before)
+            let bySubject = Dictionary(grouping: written, by: \.subject)
+            #expect(bySubject[claimed[0].id.uuidString.lowercased()] == nil)  // ended once, audited once
+            for lease in claimed.dropFirst() {
+                let types = bySubject[lease.id.uuidString.lowercased()]?.map(\.type) ?? []
+                let expected = lease.reason == "expired"
+                    ? ["airlock.credential.revoked", "airlock.lease.expired"] : ["airlock.credential.revoked"]
+                #expect(types == expected, "\(lease.id): \(types)")
+            }
+            #expect(written.count == claimed.dropFirst().map { $0.reason == "expired" ? 2 : 1 }.reduce(0, +))
+        }
+    }
+
     @Test("an issuance left incomplete is claimed after the timeout, without a username")
     func incompleteIssuance() async throws {
         try await TestDatabase.withDatabase { database in

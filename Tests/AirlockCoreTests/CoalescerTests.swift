@@ -1,4 +1,4 @@
-@testable import AirlockProviders
+import AirlockCore
 import Synchronization
 import Testing
 

@@ -8,8 +8,8 @@ import Synchronization
 /// holding up every call behind it.
 ///
 /// `batch` gets the items in order and returns one result per item, in the same order.
-final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
-    typealias Batch = @Sendable (_ items: [Item]) async -> [Result<Output, any Error>]
+public final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
+    public typealias Batch = @Sendable (_ items: [Item]) async -> [Result<Output, any Error>]
 
     private enum Turn: Sendable {
         case done(Result<Output, any Error>)
@@ -29,21 +29,21 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
-    let maximumBatch: Int
-    let maximumConcurrent: Int
+    public let maximumBatch: Int
+    public let maximumConcurrent: Int
     private let batch: Batch
 
-    init(maximumBatch: Int, maximumConcurrent: Int = 4, batch: @escaping Batch) {
+    public init(maximumBatch: Int, maximumConcurrent: Int = 4, batch: @escaping Batch) {
         self.maximumBatch = max(1, maximumBatch)
         self.maximumConcurrent = max(1, maximumConcurrent)
         self.batch = batch
     }
 
     /// How many calls wait for a batch.
-    var waiting: Int { state.withLock { $0.waiting.count } }
+    public var waiting: Int { state.withLock { $0.waiting.count } }
 
     /// Runs `item`, alone or in a batch with others.
-    func submit(_ item: Item) async throws -> Output {
+    public func submit(_ item: Item) async throws -> Output {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let leads = state.withLock { state -> Bool in
                 guard state.running >= maximumConcurrent else {
@@ -88,6 +88,7 @@ final class Coalescer<Item: Sendable, Output: Sendable>: Sendable {
 }
 
 /// A batch answered fewer items than it was given (a bug in the batch function).
-struct CoalescerMissingResult: Error, CustomStringConvertible {
-    var description: String { "internal error: a batched call returned no result for an item" }
+public struct CoalescerMissingResult: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "internal error: a batched call returned no result for an item" }
 }
