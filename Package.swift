@@ -82,6 +82,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// Audit delivery: audit events as OCSF records for SIEM sinks (and, later, the webhook dispatcher).
+        /// AirlockCore and Foundation only.
+        .target(
+            name: "AirlockAudit",
+            dependencies: ["AirlockCore"]
+        ),
         /// A throwaway local PostgreSQL cluster, for `airlock dev` and the tests.
         .target(name: "AirlockLocalCluster"),
         /// The HTTP API: Hummingbird routes, configuration, health, metrics.
@@ -158,6 +164,11 @@ let package = Package(
         .testTarget(
             name: "AirlockCoreTests",
             dependencies: ["AirlockCore", "AirlockPolicy", "AirlockTestRandom"]
+        ),
+        .testTarget(
+            name: "AirlockAuditTests",
+            dependencies: ["AirlockAudit", "AirlockCore"],
+            resources: [.copy("OCSF")]
         ),
         .testTarget(
             name: "AirlockProvidersTests",
