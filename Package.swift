@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -82,11 +83,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        /// Audit delivery: audit events as OCSF records for SIEM sinks (and, later, the webhook dispatcher).
-        /// AirlockCore and Foundation only.
+        /// Audit delivery: webhooks posted over HTTP (outbound address checks, no redirects, timeouts) and audit
+        /// events as OCSF records for SIEM sinks. Imports no other adapter.
         .target(
             name: "AirlockAudit",
-            dependencies: ["AirlockCore"]
+            dependencies: [
+                "AirlockCore",
+                "AirlockPolicy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         /// A throwaway local PostgreSQL cluster, for `airlock dev` and the tests.
         .target(name: "AirlockLocalCluster"),
@@ -94,6 +102,7 @@ let package = Package(
         .target(
             name: "AirlockServer",
             dependencies: [
+                "AirlockAudit",
                 "AirlockBroker",
                 "AirlockPolicy",
                 "AirlockPostgres",

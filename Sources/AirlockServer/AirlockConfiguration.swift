@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockPolicy
 import AirlockStore
 import Foundation
 import Logging
@@ -57,6 +58,9 @@ public struct AirlockConfiguration: Sendable {
     /// (`resources.allow_removed`): those leases are revoked with the resource's last known settings. Any other
     /// such resource stops the broker at start.
     public var allowRemovedResources: Set<String> = []
+    /// Where webhooks may be delivered (`webhooks.allowed_ranges`, `webhooks.allow_loopback`): public addresses,
+    /// plus the ranges allowed here; loopback (and `http` to it) only when allowed, as `airlock dev` does.
+    public var webhookAddresses = WebhookAddressPolicy()
 
     /// Configuration with every default and no database.
     public init() {}
@@ -120,6 +124,15 @@ public struct AirlockConfiguration: Sendable {
             configuration.allowRemovedResources = Set(removed)
         }
         configuration.keyRing = try Self.loadKeyRing(reader: &reader, environment: environment)
+        if let ranges = try reader.list("webhooks.allowed_ranges") {
+            configuration.webhookAddresses.allowedRanges = try ranges.map { text throws(ConfigurationError) in
+                guard let range = CIDR(text) else { throw reader.invalid("webhooks.allowed_ranges") }
+                return range
+            }
+        }
+        if let loopback = try reader.bool("webhooks.allow_loopback") {
+            configuration.webhookAddresses.allowsLoopback = loopback
+        }
         if let level = try reader.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw reader.invalid("log.level")

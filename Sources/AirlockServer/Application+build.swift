@@ -1,3 +1,4 @@
+import AirlockAudit
 import AirlockBroker
 import AirlockCore
 import AirlockProviders
@@ -136,6 +137,15 @@ struct BrokerParts {
             .register(on: router)
         LeaseRoutes(leases: leases).register(on: router)
         TokenRoutes(tokens: ApiTokens(store: tokens, policies: policies)).register(on: router)
+        WebhookRoutes(webhooks: Webhooks(
+            store: WebhookStore(database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock),
+            addressPolicy: settings.webhookAddresses, allowsLoopbackHTTP: settings.webhookAddresses.allowsLoopback))
+            .register(on: router)
+        let webhookTransport = HTTPWebhookTransport(policy: settings.webhookAddresses)
+        let webhookDispatcher = WebhookDispatcher(
+            store: WebhookDeliveryStore(
+                database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock, claimant: brokerID),
+            transport: webhookTransport, clock: config.clock, logger: logger)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
         router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests
@@ -158,6 +168,12 @@ struct BrokerParts {
                 database: database, logger: logger, isDatabaseReady: { readiness.isMet("database") },
                 expiry: { revocationSweep.scheduler.heard($0) }),
             SecretReencryption(keys: dataKeys, readiness: readiness, interval: .seconds(30), logger: logger),
+            WebhookDispatchService(
+                dispatcher: webhookDispatcher, readiness: readiness, fallback: .seconds(5),
+                onStop: { await webhookTransport.shutdown() }),
+            AuditChainListener(
+                database: database, logger: logger, isDatabaseReady: { readiness.isMet("database") },
+                chained: { webhookDispatcher.wake() }),
         ]
     }
 }

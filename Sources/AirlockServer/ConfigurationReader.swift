@@ -40,6 +40,17 @@ struct ConfigurationReader {
         return value
     }
 
+    /// `true` or `false` (a JSON boolean, or the word in the environment or on the command line).
+    mutating func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let (raw, _) = raw(key) else { return nil }
+        switch raw {
+        case .bool(let value): return value
+        case .string(let string) where string.trimmingCharacters(in: .whitespaces) == "true": return true
+        case .string(let string) where string.trimmingCharacters(in: .whitespaces) == "false": return false
+        default: throw invalid(key)
+        }
+    }
+
     mutating func list(_ key: String) throws(ConfigurationError) -> [String]? {
         guard let (raw, _) = raw(key) else { return nil }
         switch raw {

@@ -58,3 +58,21 @@ extension RevocationSweepService: CustomStringConvertible {
         "RevocationSweepService(lanes of \(sweep.perResource), at most \(sweep.total), fallback poll every \(fallback))"
     }
 }
+
+/// The webhook dispatcher (`WebhookDispatcher`) as a service: it delivers once the database is ready and stops
+/// with the broker (deliveries in flight are cut off; their events stay pending and are delivered again, with the
+/// same `webhook-id`, after the claim lapses).
+struct WebhookDispatchService: Service {
+    let dispatcher: WebhookDispatcher
+    let readiness: Readiness
+    let fallback: Duration
+    let onStop: @Sendable () async -> Void
+
+    func run() async throws {
+        let readiness = self.readiness
+        await cancelWhenGracefulShutdown {
+            await dispatcher.run(fallback: fallback) { readiness.isMet("database") }
+        }
+        await onStop()
+    }
+}

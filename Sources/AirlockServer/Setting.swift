@@ -39,5 +39,7 @@ public struct Setting: Sendable {
         Setting("limits.address_burst", expected: "an integer from 1 to 1000000"),
         Setting("limits.principal_rate", expected: "an integer from 0 (no limit) to 1000000"),
         Setting("limits.principal_burst", expected: "an integer from 1 to 1000000"),
+        Setting("webhooks.allowed_ranges", expected: "a list of CIDR ranges webhooks may be delivered to although they are private, e.g. 10.20.0.0/16"),
+        Setting("webhooks.allow_loopback", expected: "`true` or `false`: webhooks to loopback receivers, over http too (development only)"),
     ]
 }

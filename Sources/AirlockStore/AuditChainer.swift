@@ -115,6 +115,9 @@ public struct AuditChainer: Service {
                     AS u(id, sequence, prevhash, hash)
                 WHERE a.id = u.id AND a.sequence IS NULL
                 """, logger: logger)
+            // Every broker's webhook dispatcher wakes at commit (``AuditChainListener``).
+            try await connection.query(
+                "SELECT pg_notify(\(AuditChainListener.channel), \(String(lastSequence)))", logger: logger)
             return ids.count
         }
     }

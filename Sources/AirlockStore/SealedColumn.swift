@@ -27,8 +27,14 @@ public struct SealedColumn: Sendable, Hashable, CustomStringConvertible {
     public static let webhookSecret = SealedColumn(
         table: "webhook_endpoints", idColumn: "id", idType: "uuid", secretColumn: "secret", keyColumn: "secret_key")
 
+    /// `webhook_endpoints.previous_secret`: the key an endpoint signed with before its last rotation, kept (and
+    /// still used) until the rotation window ends.
+    public static let webhookPreviousSecret = SealedColumn(
+        table: "webhook_endpoints", idColumn: "id", idType: "uuid", secretColumn: "previous_secret",
+        keyColumn: "previous_secret_key")
+
     /// Every sealed column of the schema.
-    public static let all: [SealedColumn] = [resourceAdminSecret, webhookSecret]
+    public static let all: [SealedColumn] = [resourceAdminSecret, webhookSecret, webhookPreviousSecret]
 
     /// Where the secret of row `row` (the text form of its id) is sealed.
     public func context(row: String) -> EncryptionContext {

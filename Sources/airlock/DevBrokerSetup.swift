@@ -28,6 +28,8 @@ struct DevBrokerSetup {
         settings.databaseURL = brokerURL
         settings.keyRing = KeyRing(current: masterKey)
         settings.listenPort = port
+        // Development: a webhook receiver on this machine (`http://127.0.0.1:…`) is what the walkthrough uses.
+        settings.webhookAddresses.allowsLoopback = true
         let migrations = try loadMigrations(settings)
         _ = try await Database.withDatabase(brokerURL, logger: logger) { database in
             try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)

@@ -1,0 +1,89 @@
+import AirlockBroker
+import AirlockCore
+import Foundation
+import Hummingbird
+
+/// `/v1/webhooks`: admins (an `alk_` token with the `admin` scope) add, list and remove webhook endpoints. Everyone
+/// else gets 403 `forbidden`, before the body is read.
+///
+/// - `POST /v1/webhooks` `{url, description?, event_types[]?, channels[]?, min_severity?, signing?}` → 201 with the
+///   endpoint and, for `hmac` signing, `secret` (`whsec_…`), shown this once (`Cache-Control: no-store`); an
+///   `ed25519` endpoint shows `public_key` (`whpk_…`) instead, here and in every listing. Unknown fields are 400.
+/// - `GET /v1/webhooks` → `{items: [endpoint]}`, oldest first; never a secret.
+/// - `DELETE /v1/webhooks/{id}` → 204; its undelivered events are dropped. An id that names no endpoint (or is no
+///   UUID) is 404 `not_found`.
+///
+/// `airlock.webhook.created` and `airlock.webhook.deleted` are audited with the caller's principal id as `actor`.
+struct WebhookRoutes {
+    let webhooks: Webhooks
+
+    static let fields: Set<String> = ["url", "description", "event_types", "channels", "min_severity", "signing"]
+
+    func register(on router: Router<AirlockRequestContext>) {
+        let group = router.group("v1/webhooks")
+        group.post { request, context in try await add(request, context) }
+        group.get { _, context in try await list(context) }
+        group.delete(":id") { _, context in try await remove(context) }
+    }
+
+    func add(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        let body = try await RequestBody.read(request, allowed: Self.fields)
+        let ask = NewWebhook(
+            url: try body.string("url", required: true, maxLength: WebhookDestination.maximumLength) ?? "",
+            description: try body.string("description", maxLength: Webhooks.maximumDescriptionLength) ?? "",
+            eventTypes: try body.strings("event_types", maxCount: Webhooks.maximumFilters,
+                                         maxLength: Webhooks.maximumFilterLength) ?? [],
+            channels: try body.strings("channels", maxCount: Webhooks.maximumFilters,
+                                       maxLength: Webhooks.maximumFilterLength) ?? [],
+            minimumSeverity: try body.string("min_severity", maxLength: 16),
+            signing: try body.string("signing", maxLength: 16))
+        let (endpoint, secret) = try await webhooks.add(ask, by: admin.id, logger: context.logger)
+        context.logger.info(
+            "webhook added", metadata: ["webhook_id": "\(Self.text(endpoint.id))", "actor": "\(admin.id)"])
+        var answer = Self.fields(endpoint)
+        if let secret {
+            answer["secret"] = .string(secret)
+            return JSONResponse.secret(.object(answer), status: .created)
+        }
+        return JSONResponse.make(.object(answer), status: .created)
+    }
+
+    func list(_ context: AirlockRequestContext) async throws -> Response {
+        _ = try context.requirePrincipal(withScope: .admin)
+        let endpoints = try await webhooks.list(logger: context.logger)
+        return JSONResponse.make(.object(["items": .array(endpoints.map { .object(Self.fields($0)) })]))
+    }
+
+    func remove(_ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw BrokerError.notFound("no such webhook")
+        }
+        try await webhooks.remove(id, by: admin.id, logger: context.logger)
+        context.logger.info("webhook removed", metadata: ["webhook_id": "\(Self.text(id))", "actor": "\(admin.id)"])
+        return Response(status: .noContent)
+    }
+
+    /// An endpoint as the API shows it: everything but its key, which is sealed and never leaves the broker.
+    static func fields(_ endpoint: WebhookEndpoint) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [
+            "id": JSONResponse.id(endpoint.id), "url": .string(endpoint.url),
+            "description": .string(endpoint.description),
+            "event_types": .array(endpoint.eventTypes.map { .string($0) }),
+            "channels": .array(endpoint.channels.map { .string($0) }),
+            "min_severity": .string(endpoint.minimumSeverity.rawValue), "signing": .string(endpoint.signing.rawValue),
+            "status": .string(endpoint.status.rawValue), "created_at": JSONResponse.time(endpoint.createdAt),
+            "created_by": .string(endpoint.createdBy), "failing_since": JSONResponse.time(endpoint.failingSince),
+            "failures": .int(Int64(endpoint.failures)),
+        ]
+        if let reason = endpoint.disabledReason { fields["disabled_reason"] = .string(reason) }
+        if let ends = endpoint.rotationEndsAt { fields["rotation_ends_at"] = JSONResponse.time(ends) }
+        if let key = endpoint.publicKey, let publicKey = try? WebhookPublicKey(bytes: key) {
+            fields["public_key"] = .string(publicKey.text)
+        }
+        return fields
+    }
+
+    private static func text(_ id: UUID) -> String { id.uuidString.lowercased() }
+}

@@ -1,0 +1,124 @@
+import AirlockCore
+import ArgumentParser
+
+/// `airlock webhooks add|list|rm` (admins): the endpoints audit events are delivered to (`/v1/webhooks`).
+struct WebhooksCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhooks",
+        abstract: "Manage the endpoints audit events are delivered to (admins).",
+        subcommands: [WebhooksAddCommand.self, WebhooksListCommand.self, WebhooksRemoveCommand.self])
+}
+
+/// `airlock webhooks add URL [--type PREFIX ...] [--channel C ...] [--min-severity S] [--description D]
+/// [--signing hmac|ed25519]`: prints the endpoint and, for `hmac`, its `whsec_` secret, this once.
+struct WebhooksAddCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a webhook endpoint; its signing secret is shown this once.",
+        discussion: """
+            Every audit event the filters select is delivered to URL, signed as Standard Webhooks specify. With no \
+            --type, every event type; with no --channel, any channel. With --signing ed25519 receivers verify \
+            with the endpoint's public key (shown by `airlock webhooks list`) and hold no secret.
+            """)
+
+    @OptionGroup var options: ClientOptions
+
+    @Argument(help: "The receiver's https URL (http to a loopback host in development mode).")
+    var url: String
+
+    @Option(name: .customLong("type"), help: ArgumentHelp("An event type prefix to deliver, e.g. airlock.credential. (repeatable).", valueName: "prefix"))
+    var types: [String] = []
+
+    @Option(name: .customLong("channel"), help: ArgumentHelp("A policy notify channel to deliver (repeatable).", valueName: "channel"))
+    var channels: [String] = []
+
+    @Option(help: "The least severity to deliver: info, low, medium, high or critical.")
+    var minSeverity: String?
+
+    @Option(help: "What the endpoint is for.")
+    var description: String?
+
+    @Option(help: "hmac (a whsec_ secret, the default) or ed25519 (a public key for receivers).")
+    var signing: String?
+
+    func run() async throws {
+        try await runClient {
+            var body: [String: JSONValue] = [
+                "url": .string(url), "event_types": .array(types.map { .string($0) }),
+                "channels": .array(channels.map { .string($0) }),
+            ]
+            if let minSeverity { body["min_severity"] = .string(minSeverity) }
+            if let description { body["description"] = .string(description) }
+            if let signing { body["signing"] = .string(signing) }
+            let reply = try await options.client().post("/v1/webhooks", .object(body))
+            if options.json {
+                print(reply.text)
+                return
+            }
+            let endpoint = try reply.json()
+            print("webhook \(endpoint["id"]?.shown ?? "?") added: \(endpoint["url"]?.shown ?? "?")")
+            if let secret = endpoint["secret"]?.stringValue {
+                print("signing secret (shown this once; receivers verify `webhook-signature` with it):")
+                print(secret)
+            } else if let key = endpoint["public_key"]?.stringValue {
+                print("public key (receivers verify `v1a,` signatures with it): \(key)")
+            }
+        }
+    }
+}
+
+/// `airlock webhooks list`: every endpoint, never a secret.
+struct WebhooksListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List webhook endpoints.")
+
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        try await runClient {
+            let reply = try await options.client().get("/v1/webhooks")
+            if options.json {
+                print(reply.text)
+                return
+            }
+            let items = try reply.json()["items"]?.arrayValue ?? []
+            if items.isEmpty {
+                print("no webhooks")
+                return
+            }
+            for endpoint in items {
+                let types = ClientOutput.strings(endpoint["event_types"])
+                let channels = ClientOutput.strings(endpoint["channels"])
+                var line = [
+                    endpoint["id"]?.shown ?? "?", endpoint["status"]?.shown ?? "?", endpoint["url"]?.shown ?? "?",
+                    "types: \(types.isEmpty ? "all" : types.joined(separator: ","))",
+                    "channels: \(channels.isEmpty ? "any" : channels.joined(separator: ","))",
+                    "min: \(endpoint["min_severity"]?.shown ?? "?")", "signing: \(endpoint["signing"]?.shown ?? "?")",
+                ].joined(separator: "  ")
+                if let reason = endpoint["disabled_reason"]?.shown { line += "  (\(reason))" }
+                print(line)
+            }
+        }
+    }
+}
+
+/// `airlock webhooks rm ID`: removes an endpoint; its undelivered events are dropped.
+struct WebhooksRemoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Remove a webhook endpoint (its undelivered events are dropped).")
+
+    @OptionGroup var options: ClientOptions
+
+    @Argument(help: "The webhook id (see `airlock webhooks list`).")
+    var id: String
+
+    func run() async throws {
+        try await runClient {
+            _ = try await options.client().send("DELETE", "/v1/webhooks/\(pathSegment(id))", body: nil)
+            if options.json {
+                print(#"{"removed":true}"#)
+                return
+            }
+            print("webhook \(id) removed")
+        }
+    }
+}
