@@ -1,0 +1,154 @@
+import AirlockCore
+import AirlockServer
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Delivery end to end (issue 14): the real broker, its outbox and dispatcher, and real receivers on loopback that
+/// verify every signature.
+@Suite(.serialized)
+struct WebhookDeliveryTests {
+    /// A broker that may post to loopback receivers (as `airlock dev` does).
+    static func broker() async throws -> (TokenRoutesFixture, ServerConfiguration) {
+        let fixture = try await TokenRoutesFixture.make()
+        var config = fixture.config
+        config.settings.webhookAddresses.allowsLoopback = true
+        return (fixture, config)
+    }
+
+    /// Adds an endpoint for `receiver` receiving `types`, and tells the receiver its secret.
+    static func add(
+        _ receiver: WebhookReceiver, types: [String], client: some TestClientProtocol, token: String
+    ) async throws -> String {
+        let body = JSONValue.object([
+            "url": .string(receiver.url), "event_types": .array(types.map { .string($0) }),
+        ])
+        let added = try await client.call(.post, "/v1/webhooks", token: token, body: body.description)
+        #expect(added.status == .created, "\(added.json)")
+        receiver.expect(secret: try WebhookSecret(parsing: try #require(added.json["secret"]?.stringValue)))
+        return try #require(added.json["id"]?.stringValue)
+    }
+
+    /// Appends `count` events of type `airlock.test.delivery` straight to the audit log, 50 per transaction.
+    static func append(_ count: Int, at url: DatabaseURL, source: String) async throws {
+        try await TestDatabase.withExisting(url) { database in
+            let log = AuditLog(source: source)
+            var index = 0
+            while index < count {
+                let range = index..<min(count, index + 50)
+                try await database.client.withTransaction(logger: TestDatabase.logger) { connection in
+                    for number in range {
+                        try await log.append(
+                            NewAuditEvent(type: "airlock.test.delivery", subject: "e\(number)",
+                                          data: ["number": .int(Int64(number))]),
+                            on: connection, logger: TestDatabase.logger)
+                    }
+                }
+                index = range.upperBound
+            }
+        }
+    }
+
+    /// Waits up to `seconds` for `condition`.
+    static func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    @Test("1,000 events reach a receiver that was down for part of the run: all delivered, signed, in order, no duplicates under another id",
+          .timeLimit(.minutes(3)))
+    func downThenUp() async throws {
+        let (fixture, config) = try await Self.broker()
+        let app = try buildApplication(config: config)
+        try await WebhookReceiver.with { receiver in
+            try await app.test(.live) { client in
+                try await ServerSupport.waitUntilReady(client)
+                _ = try await Self.add(receiver, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                receiver.mode = .down(retryAfterSeconds: nil)
+                try await Self.append(1000, at: fixture.databaseURL, source: config.settings.auditSource)
+                #expect(try await Self.eventually(20) { receiver.refused > 0 }, "the receiver was never tried")
+                receiver.mode = .up
+                let all = try await Self.eventually(90) { Set(receiver.received.map(\.id)).count >= 1000 }
+                #expect(all, "delivered \(Set(receiver.received.map(\.id)).count) of 1000")
+
+                let received = receiver.received
+                var seen: [String: [UInt8]] = [:]
+                var lastSequence: Int64 = 0
+                for delivery in received {
+                    let event = try #require(delivery.event)
+                    #expect(event["id"]?.stringValue == delivery.id, "the CloudEvents id is not the webhook-id")
+                    #expect(event["type"]?.stringValue == "airlock.test.delivery")
+                    #expect(delivery.contentType?.hasPrefix("application/cloudevents+json") == true)
+                    let sequence = try #require(event["sequence"]?.intValue)
+                    if let earlier = seen[delivery.id] {
+                        #expect(earlier == delivery.body, "a duplicate with another body")  // at least once, same event
+                    } else {
+                        #expect(sequence > lastSequence, "out of order: \(sequence) after \(lastSequence)")
+                        lastSequence = sequence
+                    }
+                    seen[delivery.id] = delivery.body
+                    #expect(event["hash"]?.stringValue?.count == 64 && event["prevhash"]?.stringValue?.count == 64)
+                }
+                var numbers = Set<Int64>()
+                for delivery in received {
+                    if let number = delivery.event?["data"]?["number"]?.intValue { numbers.insert(number) }
+                }
+                let expected = Set((0..<1000).map { Int64($0) })
+                #expect(numbers == expected, "\(numbers.count) numbers, \(numbers.subtracting(expected).sorted().prefix(5)) unexpected, \(expected.subtracting(numbers).sorted().prefix(5)) missing")
+                // Every delivery row is recorded delivered (just after its answer); none pending or dead.
+                var counts: [String: Int64] = [:]
+                let recorded = try await Self.eventually(20) {
+                    counts = try await TestDatabase.withExisting(fixture.databaseURL) { database in
+                        let rows = try await database.client.query(
+                            "SELECT status, count(*)::int8 FROM webhook_deliveries GROUP BY status",
+                            logger: TestDatabase.logger)
+                        var counts: [String: Int64] = [:]
+                        for try await (status, count) in rows.decode((String, Int64).self) { counts[status] = count }
+                        return counts
+                    }
+                    return counts == ["delivered": 1000]
+                }
+                #expect(recorded, "\(counts)")
+            }
+        }
+    }
+
+    @Test("410 Gone disables the endpoint, audited with severity high; a second endpoint is unaffected",
+          .timeLimit(.minutes(2)))
+    func goneDisables() async throws {
+        let (fixture, config) = try await Self.broker()
+        let app = try buildApplication(config: config)
+        try await WebhookReceiver.with { gone in
+            try await WebhookReceiver.with { healthy in
+                try await app.test(.live) { client in
+                    try await ServerSupport.waitUntilReady(client)
+                    let goneID = try await Self.add(gone, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                    _ = try await Self.add(healthy, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                    gone.mode = .gone
+                    try await Self.append(5, at: fixture.databaseURL, source: config.settings.auditSource)
+                    #expect(try await Self.eventually(20) { healthy.received.count == 5 })
+                    #expect(try await Self.eventually(20) {
+                        let listing = try await client.call(.get, "/v1/webhooks", token: fixture.adminToken)
+                        let endpoint = listing.json["items"]?.arrayValue?.first { $0["id"]?.stringValue == goneID }
+                        return endpoint?["status"]?.stringValue == "disabled"
+                    })
+                    #expect(gone.refused == 1, "a disabled endpoint was called again")
+                    try await Self.append(3, at: fixture.databaseURL, source: config.settings.auditSource)
+                    #expect(try await Self.eventually(20) { healthy.received.count == 8 })
+                    #expect(gone.refused == 1)
+                }
+            }
+        }
+        let events = try await fixture.auditEvents()
+        let disabled = try #require(events.first { $0.contains(#""type":"airlock.webhook.disabled""#) })
+        #expect(disabled.contains(#""severity":"high""#) && disabled.contains("410"))
+    }
+}
