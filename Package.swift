@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "AirlockServerTests",
             dependencies: [
-                "AirlockPolicy", "AirlockBroker", "AirlockPostgres",
+                "AirlockPolicy", "AirlockBroker", "AirlockPostgres", "AirlockAudit",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

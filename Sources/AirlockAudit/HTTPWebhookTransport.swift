@@ -94,7 +94,7 @@ public final class HTTPWebhookTransport: WebhookTransport {
     }
 
     /// `Retry-After` as seconds from now: delay-seconds, or an HTTP date.
-    static func retryAfter(_ value: String?) -> Int64? {
+    public static func retryAfter(_ value: String?) -> Int64? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Int64(value) { return max(0, seconds) }
         let formatter = DateFormatter()

@@ -151,4 +151,35 @@ struct WebhookDeliveryTests {
         let disabled = try #require(events.first { $0.contains(#""type":"airlock.webhook.disabled""#) })
         #expect(disabled.contains(#""severity":"high""#) && disabled.contains("410"))
     }
+
+    @Test("a receiver that never answers holds up neither another endpoint nor the request API",
+          .timeLimit(.minutes(2)))
+    func hangingReceiverIsolated() async throws {
+        let (fixture, config) = try await Self.broker()
+        let app = try buildApplication(config: config)
+        try await WebhookReceiver.with { hanging in
+            try await WebhookReceiver.with { healthy in
+                try await app.test(.live) { client in
+                    try await ServerSupport.waitUntilReady(client)
+                    _ = try await Self.add(hanging, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                    _ = try await Self.add(healthy, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                    hanging.mode = .hang
+                    try await Self.append(20, at: fixture.databaseURL, source: config.settings.auditSource)
+                    #expect(try await Self.eventually(8) { healthy.received.count == 20 },
+                            "the healthy endpoint got \(healthy.received.count) of 20 while the other hangs")
+                    // Requests while a delivery hangs (its attempt lasts up to the transport's 10 s): each is
+                    // answered without waiting for it (no delivery is on a request's path).
+                    var slowest = Duration.zero
+                    for _ in 0..<20 {
+                        let started = ContinuousClock.now
+                        let answer = try await client.call(.get, "/v1/webhooks", token: fixture.adminToken)
+                        #expect(answer.status == .ok)
+                        slowest = max(slowest, ContinuousClock.now - started)
+                    }
+                    #expect(slowest < .seconds(2), "a request waited \(slowest) while a receiver hangs")
+                    #expect(hanging.received.isEmpty)
+                }
+            }
+        }
+    }
 }

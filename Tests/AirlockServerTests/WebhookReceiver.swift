@@ -86,6 +86,17 @@ final class WebhookReceiver: Sendable {
             guard let receiver = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return try await receiver.handle(request)
         }
+        // Misbehaving receivers: a redirect (to the real hook: it must not be followed), an endless answer.
+        router.post("/redirect") { _, _ in
+            Response(status: .temporaryRedirect, headers: [.location: "/hook"])
+        }
+        let chunk = ByteBuffer(repeating: UInt8(ascii: " "), count: 64 << 10)
+        router.post("/huge") { _, _ in
+            Response(status: .ok, body: ResponseBody { writer in
+                for _ in 0..<256 { try await writer.write(chunk) }  // 16 MiB
+                try await writer.finish(nil)
+            })
+        }
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
