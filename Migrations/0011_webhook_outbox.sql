@@ -60,20 +60,30 @@ CREATE FUNCTION airlock_severity_rank(severity text) RETURNS integer LANGUAGE sq
     SELECT array_position(ARRAY['info', 'low', 'medium', 'high', 'critical'], severity)
 $$;
 
--- The outbox: one delivery per inserted event and active endpoint whose filters all select it. Filters: event type
--- prefixes (none: every type), `notify` channels of the policy (none: any; else at least one in common with
--- `data.channels`), minimum severity. Nothing here can fail on an event's content (`?|` on a missing or odd
--- `channels` is simply false), so the outbox never refuses an audit event.
+-- Whether endpoint `e` receives the event (`type`, `severity`, stored `event` text): every filter of the endpoint
+-- selects it — event type prefixes (none: every type), `notify` channels of the policy (none: any; else at least one
+-- in common with `data.channels`), minimum severity. A test event (`airlock.webhook.test`) goes only to the endpoint
+-- it names, whatever its filters. Nothing here can fail on an event's content (`?|` on a missing or odd `channels`
+-- is false), so the outbox never refuses an audit event. Used by the outbox trigger and by replays.
+CREATE FUNCTION airlock_webhook_selects(e webhook_endpoints, type text, severity text, event text)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN type = 'airlock.webhook.test'
+        THEN (event::jsonb -> 'data' ->> 'webhook_id') = e.id::text
+        ELSE airlock_severity_rank(severity) >= airlock_severity_rank(e.min_severity)
+            AND (cardinality(e.event_types) = 0
+                 OR EXISTS (SELECT 1 FROM unnest(e.event_types) AS prefix WHERE starts_with(type, prefix)))
+            AND (cardinality(e.channels) = 0 OR coalesce((event::jsonb -> 'data' -> 'channels') ?| e.channels, false))
+    END
+$$;
+
+-- The outbox: one delivery per inserted event and active endpoint that receives it.
 CREATE FUNCTION airlock_webhook_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO webhook_deliveries (endpoint_id, event_id)
     SELECT e.id, n.id
     FROM inserted n
     JOIN webhook_endpoints e ON e.deleted_at IS NULL AND e.status = 'active'
-    WHERE airlock_severity_rank(n.severity) >= airlock_severity_rank(e.min_severity)
-      AND (cardinality(e.event_types) = 0
-           OR EXISTS (SELECT 1 FROM unnest(e.event_types) AS prefix WHERE starts_with(n.type, prefix)))
-      AND (cardinality(e.channels) = 0 OR coalesce((n.event::jsonb -> 'data' -> 'channels') ?| e.channels, false))
+    WHERE airlock_webhook_selects(e, n.type, n.severity, n.event)
     ORDER BY n.ingest_id, e.id;
     RETURN NULL;
 END;

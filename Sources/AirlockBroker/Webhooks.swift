@@ -81,6 +81,33 @@ public struct Webhooks: Sendable {
         }
     }
 
+    /// Queues `replay` for the endpoint `id` again (re-enabling it if it was disabled); how many events.
+    public func replay(_ id: UUID, _ replay: WebhookStore.Replay, by actor: String, logger: Logger) async throws -> Int {
+        switch replay {
+        case .sequences(let from, let through):
+            if let from, from < 1 { throw BrokerError.invalidInput("`from_sequence` must be at least 1") }
+            if let from, let through, through < from {
+                throw BrokerError.invalidInput("`to_sequence` must not be before `from_sequence`")
+            }
+        case .time(let from, let until):
+            if let from, let until, until <= from { throw BrokerError.invalidInput("`until` must be after `since`") }
+        case .deadLetters:
+            break
+        }
+        guard let queued = try await store.replay(id, replay, by: actor, logger: logger) else {
+            throw BrokerError.notFound("no such webhook")
+        }
+        return queued
+    }
+
+    /// Queues a test event for the endpoint `id` alone; its id (the `webhook-id` the receiver will see).
+    public func test(_ id: UUID, by actor: String, logger: Logger) async throws -> UUID {
+        guard let event = try await store.queueTest(id, by: actor, logger: logger) else {
+            throw BrokerError.notFound("no such active webhook (a disabled one is enabled again by a replay)")
+        }
+        return event
+    }
+
     /// The checks of a new endpoint; the endpoint to store (no key yet).
     public func validate(_ ask: NewWebhook, by actor: String) throws(BrokerError) -> WebhookEndpoint {
         let destination: WebhookDestination

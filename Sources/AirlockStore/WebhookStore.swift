@@ -92,6 +92,101 @@ public struct WebhookStore: Sendable {
         }
     }
 
+    /// What a replay re-delivers to one endpoint.
+    public enum Replay: Sendable, Hashable {
+        /// The chained events it receives with sequences in the range (either end open), whether delivered before
+        /// or not.
+        case sequences(from: Int64?, through: Int64?)
+        /// The chained events it receives that happened in the interval (either end open).
+        case time(from: Date?, until: Date?)
+        /// Its dead letters.
+        case deadLetters
+    }
+
+    /// Queues `replay` for the endpoint `id` again (a disabled endpoint is enabled again: the admin asks for these
+    /// events to be delivered), records `airlock.webhook.replayed`, and returns how many events were queued; nil when
+    /// there is no such endpoint. At most `limit` events per replay.
+    public func replay(
+        _ id: UUID, _ replay: Replay, by actor: String, limit: Int = 100_000, logger: Logger
+    ) async throws -> Int? {
+        let (fromSequence, throughSequence, since, until, dead): (Int64?, Int64?, Date?, Date?, Bool) =
+            switch replay {
+            case .sequences(let from, let through): (from, through, nil, nil, false)
+            case .time(let from, let until): (nil, nil, from, until, false)
+            case .deadLetters: (nil, nil, nil, nil, true)
+            }
+        return try await database.client.withTransaction(logger: logger) { connection in
+            var exists = false
+            for try await _ in try await connection.query(
+                """
+                UPDATE webhook_endpoints SET status = 'active', disabled_reason = NULL, next_attempt_at = NULL,
+                    failures = 0, failing_since = NULL
+                WHERE id = \(id) AND deleted_at IS NULL
+                RETURNING id
+                """, logger: logger
+            ).decode(UUID.self) { exists = true }
+            guard exists else { return nil }
+            let rows = try await connection.query(
+                """
+                WITH chosen AS (
+                    SELECT a.id FROM audit_events a, webhook_endpoints e
+                    WHERE e.id = \(id) AND a.sequence IS NOT NULL
+                      AND airlock_webhook_selects(e, a.type, a.severity, a.event)
+                      AND (\(dead) = false OR EXISTS (
+                          SELECT 1 FROM webhook_deliveries d
+                          WHERE d.endpoint_id = e.id AND d.event_id = a.id AND d.status = 'dead'))
+                      AND (\(fromSequence)::int8 IS NULL OR a.sequence >= \(fromSequence))
+                      AND (\(throughSequence)::int8 IS NULL OR a.sequence <= \(throughSequence))
+                      AND (\(since)::timestamptz IS NULL OR a.occurred_at >= \(since))
+                      AND (\(until)::timestamptz IS NULL OR a.occurred_at < \(until))
+                    ORDER BY a.sequence
+                    LIMIT \(max(1, limit))
+                ), queued AS (
+                    INSERT INTO webhook_deliveries (endpoint_id, event_id)
+                    SELECT \(id), chosen.id FROM chosen
+                    ON CONFLICT (endpoint_id, event_id) DO UPDATE
+                        SET status = 'pending', attempts = 0, last_status_code = NULL, last_error = NULL,
+                            delivered_at = NULL
+                    RETURNING 1
+                )
+                SELECT count(*)::int8 FROM queued
+                """, logger: logger)
+            var queued: Int64 = 0
+            for try await count in rows.decode(Int64.self) { queued = count }
+            var data: [String: JSONValue] = [
+                "webhook_id": .string(Self.text(id)), "actor": .string(actor), "queued": .int(queued),
+            ]
+            switch replay {
+            case .sequences(let from, let through):
+                if let from { data["from_sequence"] = .int(from) }
+                if let through { data["to_sequence"] = .int(through) }
+            case .time(let from, let until):
+                if let from { data["since"] = .string(AuditTime.format(from)) }
+                if let until { data["until"] = .string(AuditTime.format(until)) }
+            case .deadLetters:
+                data["dead_letters"] = .bool(true)
+            }
+            try await auditLog.append(
+                NewAuditEvent(type: "airlock.webhook.replayed", subject: Self.text(id), severity: .medium, data: data),
+                on: connection, logger: logger)
+            return Int(queued)
+        }
+    }
+
+    /// Records `airlock.webhook.test` naming the endpoint `id`: the outbox queues it for that endpoint alone,
+    /// whatever its filters. Returns the event's id (its `webhook-id`), nil when there is no such active endpoint.
+    public func queueTest(_ id: UUID, by actor: String, logger: Logger) async throws -> UUID? {
+        guard let endpoint = try await get(id, logger: logger), endpoint.status == .active else { return nil }
+        return try await database.client.withTransaction(logger: logger) { connection in
+            try await auditLog.append(
+                NewAuditEvent(
+                    type: "airlock.webhook.test", subject: Self.text(id),
+                    data: ["webhook_id": .string(Self.text(id)), "actor": .string(actor),
+                           "message": "a test delivery from Airlock"]),
+                on: connection, logger: logger)
+        }
+    }
+
     /// The audit facts of an endpoint: what it receives and how it is signed, never a key.
     static func facts(_ endpoint: WebhookEndpoint) -> [String: JSONValue] {
         var data: [String: JSONValue] = [

@@ -182,4 +182,63 @@ struct WebhookDeliveryTests {
             }
         }
     }
+
+    @Test("after three days of failures an event is dead-lettered and alerted; a replay delivers it, with its webhook-id",
+          .timeLimit(.minutes(2)))
+    func deadLetterAndReplay() async throws {
+        let (fixture, config) = try await Self.broker()
+        let app = try buildApplication(config: config)
+        try await WebhookReceiver.with { receiver in
+            try await WebhookReceiver.with { security in
+                try await app.test(.live) { client in
+                    try await ServerSupport.waitUntilReady(client)
+                    let id = try await Self.add(receiver, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                    _ = try await Self.add(
+                        security, types: ["airlock.webhook.dead_lettered"], client: client, token: fixture.adminToken)
+                    receiver.mode = .down(retryAfterSeconds: nil)
+                    receiver.use(clock: fixture.clock)
+                    security.use(clock: fixture.clock)
+                    try await Self.append(3, at: fixture.databaseURL, source: config.settings.auditSource)
+                    #expect(try await Self.eventually(20) { receiver.refused >= 1 })
+                    // Three days later (the broker's clock), the next attempt fails too: the events are dead letters.
+                    fixture.clock.advance(3 * 24 * 3600 + 3600)
+                    let alerted = try await Self.eventually(30) { security.received.count == 1 }
+                    #expect(alerted, "no dead-letter alert reached the security endpoint")
+                    let alert = try #require(security.received.first?.event)
+                    #expect(alert["data"]?["severity"]?.stringValue == "high")
+                    #expect(alert["data"]?["count"]?.intValue == 3 && alert["data"]?["webhook_id"]?.stringValue == id)
+
+                    receiver.mode = .up
+                    let replayed = try await client.call(
+                        .post, "/v1/webhooks/\(id)/replay", token: fixture.adminToken, body: #"{"dead_letters": true}"#)
+                    #expect(replayed.status == .ok && replayed.json["queued"]?.intValue == 3, "\(replayed.json)")
+                    #expect(try await Self.eventually(30) { receiver.received.count == 3 })
+                    let sequences = receiver.received.compactMap { $0.event?["sequence"]?.intValue }
+                    #expect(sequences == sequences.sorted() && sequences.count == 3)
+
+                    // A replay by sequence delivers the same events again, under the same ids.
+                    let first = try #require(sequences.first)
+                    let again = try await client.call(
+                        .post, "/v1/webhooks/\(id)/replay", token: fixture.adminToken,
+                        body: #"{"from_sequence": \#(first)}"#)
+                    #expect(again.json["queued"]?.intValue == 3, "\(again.json)")
+                    #expect(try await Self.eventually(30) { receiver.received.count == 6 })
+                    #expect(Set(receiver.received.map(\.id)).count == 3)
+
+                    // The test event reaches this endpoint alone, whatever its filters.
+                    let test = try await client.call(.post, "/v1/webhooks/\(id)/test", token: fixture.adminToken)
+                    #expect(test.status == .accepted)
+                    #expect(try await Self.eventually(30) {
+                        receiver.received.last?.id == test.json["event_id"]?.stringValue
+                    })
+                    #expect(security.received.count == 1)
+
+                    let bad = try await client.call(
+                        .post, "/v1/webhooks/\(id)/replay", token: fixture.adminToken,
+                        body: #"{"dead_letters": true, "from_sequence": 1}"#)
+                    #expect(bad.status == .unprocessableContent)
+                }
+            }
+        }
+    }
 }

@@ -26,6 +26,8 @@ final class WebhookReceiver: Sendable {
     }
 
     let port: Int
+    /// The receiver's time, for the signature's timestamp check (the broker's test clock when a test moves it).
+    private let clock = Mutex<any WallClock>(SystemWallClock())
     private let state = Mutex<(mode: Mode, received: [Delivery], refused: Int, secret: WebhookSecret?)>(
         (.up, [], 0, nil))
 
@@ -38,6 +40,8 @@ final class WebhookReceiver: Sendable {
     }
     /// The secret signatures must verify with (set once the endpoint is added).
     func expect(secret: WebhookSecret) { state.withLock { $0.secret = secret } }
+    /// Judges timestamps by `clock` (a test that moves the broker's clock moves the receiver's too).
+    func use(clock: any WallClock) { self.clock.withLock { $0 = clock } }
     /// Deliveries accepted (2xx), in arrival order.
     var received: [Delivery] { state.withLock { $0.received } }
     /// Requests answered with an error (down, gone).
@@ -67,7 +71,7 @@ final class WebhookReceiver: Sendable {
             guard let secret = state.withLock({ $0.secret }),
                   WebhookSignature.verify(
                     header: delivery.signature, id: delivery.id, timestamp: delivery.timestamp, body: delivery.body,
-                    secret: secret)
+                    secret: secret, now: clock.withLock { $0.now() })
             else {
                 // A forged or unsigned delivery: refused like a receiver following the spec would.
                 return Response(status: .unauthorized)

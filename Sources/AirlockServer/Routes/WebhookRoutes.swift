@@ -1,5 +1,6 @@
 import AirlockBroker
 import AirlockCore
+import AirlockStore
 import Foundation
 import Hummingbird
 
@@ -12,6 +13,9 @@ import Hummingbird
 /// - `GET /v1/webhooks` → `{items: [endpoint]}`, oldest first; never a secret.
 /// - `DELETE /v1/webhooks/{id}` → 204; its undelivered events are dropped. An id that names no endpoint (or is no
 ///   UUID) is 404 `not_found`.
+/// - `POST /v1/webhooks/{id}/replay` → `{queued}`: a range of events (by sequence or time) or the dead letters,
+///   delivered again, in order (``replay(_:_:)``).
+/// - `POST /v1/webhooks/{id}/test` → 202 `{event_id}`: an `airlock.webhook.test` event for this endpoint alone.
 ///
 /// `airlock.webhook.created` and `airlock.webhook.deleted` are audited with the caller's principal id as `actor`.
 struct WebhookRoutes {
@@ -24,6 +28,53 @@ struct WebhookRoutes {
         group.post { request, context in try await add(request, context) }
         group.get { _, context in try await list(context) }
         group.delete(":id") { _, context in try await remove(context) }
+        group.post(":id/replay") { request, context in try await replay(request, context) }
+        group.post(":id/test") { _, context in try await test(context) }
+    }
+
+    static let replayFields: Set<String> = ["from_sequence", "to_sequence", "since", "until", "dead_letters"]
+
+    /// `POST /v1/webhooks/{id}/replay` `{from_sequence?, to_sequence?}`, `{since?, until?}` (RFC 3339) or
+    /// `{dead_letters: true}` → `{queued: N}`; exactly one kind. A disabled endpoint is enabled again.
+    func replay(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        let id = try Self.id(context)
+        let body = try await RequestBody.read(request, allowed: Self.replayFields)
+        let from = try body.int("from_sequence"), through = try body.int("to_sequence")
+        let since = try Self.time(body, "since"), until = try Self.time(body, "until")
+        let dead = try body.bool("dead_letters") ?? false
+        let kinds = [from != nil || through != nil, since != nil || until != nil, dead].filter { $0 }.count
+        guard kinds == 1 else {
+            throw BrokerError.invalidInput(
+                "give `from_sequence`/`to_sequence`, `since`/`until`, or `dead_letters: true` (exactly one kind)")
+        }
+        let replay: WebhookStore.Replay =
+            dead ? .deadLetters : (since != nil || until != nil) ? .time(from: since, until: until)
+            : .sequences(from: from, through: through)
+        let queued = try await webhooks.replay(id, replay, by: admin.id, logger: context.logger)
+        return JSONResponse.make(.object(["queued": .int(Int64(queued))]))
+    }
+
+    /// `POST /v1/webhooks/{id}/test` → 202 `{event_id}`: a test event for this endpoint alone.
+    func test(_ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        let event = try await webhooks.test(try Self.id(context), by: admin.id, logger: context.logger)
+        return JSONResponse.make(.object(["event_id": JSONResponse.id(event)]), status: .accepted)
+    }
+
+    private static func id(_ context: AirlockRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw BrokerError.notFound("no such webhook")
+        }
+        return id
+    }
+
+    private static func time(_ body: RequestBody, _ key: String) throws -> Date? {
+        guard let text = try body.string(key, maxLength: 64) else { return nil }
+        guard let date = try? Date(text, strategy: .iso8601) else {
+            throw BrokerError.invalidInput("`\(key)` must be an RFC 3339 time, e.g. 2026-12-05T09:00:00Z")
+        }
+        return date
     }
 
     func add(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
@@ -57,9 +108,7 @@ struct WebhookRoutes {
 
     func remove(_ context: AirlockRequestContext) async throws -> Response {
         let admin = try context.requirePrincipal(withScope: .admin)
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
-            throw BrokerError.notFound("no such webhook")
-        }
+        let id = try Self.id(context)
         try await webhooks.remove(id, by: admin.id, logger: context.logger)
         context.logger.info("webhook removed", metadata: ["webhook_id": "\(Self.text(id))", "actor": "\(admin.id)"])
         return Response(status: .noContent)
