@@ -17,6 +17,20 @@ public struct WebhookDestination: Sendable, Hashable {
 
     public static let maximumLength = 2048
 
+    /// The URL as events and logs may show it: scheme, host and port, then `/…`. A receiver's path or query is
+    /// often its capability (a chat service's incoming-hook URL works for whoever knows it), so only admins listing
+    /// endpoints see the whole URL; audit events, which reach auditors and other endpoints, do not.
+    public var origin: String {
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "\(isHTTPS ? "https" : "http")://\(shownHost):\(port)/…"
+    }
+
+    /// ``origin`` of a stored URL (one that parsed when it was added); a URL that does not parse now is shown as
+    /// `…` rather than risk showing it whole.
+    public static func origin(of url: String) -> String {
+        (try? WebhookDestination(parsing: url, allowsLoopbackHTTP: true))?.origin ?? "…"
+    }
+
     /// Parses and checks `text`; `allowsLoopbackHTTP` admits `http://` to `localhost`, `127.0.0.0/8` or `::1`.
     public init(parsing text: String, allowsLoopbackHTTP: Bool) throws(WebhookDestinationError) {
         guard !text.isEmpty, text.utf8.count <= Self.maximumLength else {

@@ -186,7 +186,7 @@ public struct WebhookDeliveryStore: Sendable {
                 try await auditLog.append(
                     NewAuditEvent(
                         type: "airlock.webhook.disabled", subject: webhook, severity: .high,
-                        data: ["webhook_id": .string(webhook), "url": .string(endpoint.url), "reason": .string(reason),
+                        data: ["webhook_id": .string(webhook), "url": .string(WebhookDestination.origin(of: endpoint.url)), "reason": .string(reason),
                                "sequence": .int(delivery.sequence)]),
                     on: connection, logger: logger)
             case .deadLetter(let queuedBefore, let retryAt):
@@ -207,7 +207,7 @@ public struct WebhookDeliveryStore: Sendable {
                     """, logger: logger)
                 for try await (count, first, last) in rows.decode((Int64, Int64?, Int64?).self) where count > 0 {
                     var data: [String: JSONValue] = [
-                        "webhook_id": .string(webhook), "url": .string(endpoint.url), "count": .int(count),
+                        "webhook_id": .string(webhook), "url": .string(WebhookDestination.origin(of: endpoint.url)), "count": .int(count),
                         "last_error": .string(error ?? "http \(code.map(String.init) ?? "?")"),
                     ]
                     if let first, let last { data["sequences"] = .object(["first": .int(first), "last": .int(last)]) }

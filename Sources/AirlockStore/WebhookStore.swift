@@ -84,7 +84,7 @@ public struct WebhookStore: Sendable {
                 NewAuditEvent(
                     type: "airlock.webhook.deleted", subject: Self.text(id), severity: .medium,
                     data: [
-                        "webhook_id": .string(Self.text(id)), "url": .string(url), "actor": .string(actor),
+                        "webhook_id": .string(Self.text(id)), "url": .string(WebhookDestination.origin(of: url)), "actor": .string(actor),
                         "undelivered_dropped": .int(dropped),
                     ]),
                 on: connection, logger: logger)
@@ -187,10 +187,11 @@ public struct WebhookStore: Sendable {
         }
     }
 
-    /// The audit facts of an endpoint: what it receives and how it is signed, never a key.
+    /// The audit facts of an endpoint: what it receives and how it is signed, never a key, and its URL only up to
+    /// its origin (``WebhookDestination/origin``).
     static func facts(_ endpoint: WebhookEndpoint) -> [String: JSONValue] {
         var data: [String: JSONValue] = [
-            "webhook_id": .string(text(endpoint.id)), "url": .string(endpoint.url),
+            "webhook_id": .string(text(endpoint.id)), "url": .string(WebhookDestination.origin(of: endpoint.url)),
             "event_types": .array(endpoint.eventTypes.map { .string($0) }),
             "channels": .array(endpoint.channels.map { .string($0) }),
             "min_severity": .string(endpoint.minimumSeverity.rawValue), "signing": .string(endpoint.signing.rawValue),

@@ -129,4 +129,21 @@ struct WebhookOutboxTests {
             #expect(deleted.type == "airlock.webhook.deleted" && deleted.event.contains(#""undelivered_dropped":2"#))
         }
     }
+
+    @Test("audit events name an endpoint by its origin only: a capability in its path or query reaches no event")
+    func urlCapabilityNotAudited() async throws {
+        try await TestDatabase.withDatabase { database in
+            let webhooks = store(database)
+            let added = try await webhooks.add(
+                endpoint("https://hooks.example.com:8443/services/T0/B0/pathcapability?token=querycapability"),
+                signingKey: WebhookSecret.generate().bytes, logger: logger)
+            #expect(try await webhooks.remove(added.id, by: "token:root", logger: logger))
+            let events = try await AuditReader.events(in: database)
+            #expect(events.map(\.type) == ["airlock.webhook.created", "airlock.webhook.deleted"])
+            for event in events {
+                #expect(!event.event.contains("pathcapability") && !event.event.contains("querycapability"), "\(event.event)")
+                #expect(event.event.contains(#""url":"https://hooks.example.com:8443/…""#), "\(event.event)")
+            }
+        }
+    }
 }
