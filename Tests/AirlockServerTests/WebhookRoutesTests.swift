@@ -89,6 +89,10 @@ struct WebhookRoutesTests {
                 #expect(add.status == .forbidden, "\(add.json)")
                 #expect(try await client.call(.get, "/v1/webhooks", token: token).status == .forbidden)
                 #expect(try await client.call(.delete, "/v1/webhooks/\(UUID())", token: token).status == .forbidden)
+                let replay = try await client.call(
+                    .post, "/v1/webhooks/\(UUID())/replay", token: token, body: #"{"dead_letters": true}"#)
+                #expect(replay.status == .forbidden, "\(replay.json)")
+                #expect(try await client.call(.post, "/v1/webhooks/\(UUID())/test", token: token).status == .forbidden)
             }
             #expect(try await client.call(.get, "/v1/webhooks", token: nil).status == .unauthorized)
         }
@@ -128,9 +132,33 @@ struct WebhookRoutesTests {
             }
             let listing = try await client.call(.get, "/v1/webhooks", token: fixture.adminToken)
             #expect(listing.json["items"] == .array([]))
+
+            // Replays and tests: hostile bodies and ids.
+            let added = try await client.call(
+                .post, "/v1/webhooks", token: fixture.adminToken, body: #"{"url": "https://siem.example.com/hook"}"#)
+            let id = try #require(added.json["id"]?.stringValue)
+            let replays: [(String, String, HTTPResponse.Status)] = [
+                (id, "{}", .unprocessableContent),
+                (id, #"{"dead_letters": true, "since": "2026-12-01T00:00:00Z"}"#, .unprocessableContent),
+                (id, #"{"from_sequence": 0}"#, .unprocessableContent),
+                (id, #"{"from_sequence": 9, "to_sequence": 3}"#, .unprocessableContent),
+                (id, #"{"from_sequence": "1"}"#, .unprocessableContent),
+                (id, #"{"since": "yesterday"}"#, .unprocessableContent),
+                (id, #"{"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}"#, .unprocessableContent),
+                (id, #"{"dead_letters": true, "everything": true}"#, .badRequest),
+                (UUID().uuidString, #"{"dead_letters": true}"#, .notFound),
+                ("..%2F..%2Fv1%2Ftokens", #"{"dead_letters": true}"#, .notFound),
+            ]
+            for (target, body, status) in replays {
+                let answer = try await client.call(
+                    .post, "/v1/webhooks/\(target)/replay", token: fixture.adminToken, body: body)
+                #expect(answer.status == status, "\(target) \(body): \(answer.json)")
+            }
+            #expect(try await client.call(.post, "/v1/webhooks/\(UUID())/test", token: fixture.adminToken).status == .notFound)
         }
         let events = try await fixture.auditEvents()
-        #expect(!events.contains { $0.contains("airlock.webhook.created") })
+        #expect(events.filter { $0.contains("airlock.webhook.created") }.count == 1)  // the one valid endpoint
+        #expect(!events.contains { $0.contains("airlock.webhook.replayed") })  // refused replays change nothing
         #expect(!fixture.logs.all.contains { $0.contains("hunter2") })
     }
 }
