@@ -95,15 +95,14 @@ public final class WebhookDispatcher: Sendable {
                 renewed = clock.now()
                 return try await store.extendClaim(endpoint.id, logger: logger)
             }
-            delivering: while !Task.isCancelled {
+            while !Task.isCancelled {
                 let batch = try await store.pending(for: endpoint.id, limit: batchSize, logger: logger)
-                if batch.isEmpty { break }
                 var delivered: [Int64] = []
+                var stopped = false
                 for delivery in batch {
-                    if Task.isCancelled { break delivering }
-                    guard try await holdsClaim() else {
-                        try await store.delivered(delivered, endpoint: endpoint.id, logger: logger)
-                        break delivering
+                    guard !Task.isCancelled, try await holdsClaim() else {
+                        stopped = true
+                        break
                     }
                     let response = await transport.post(sign(delivery, to: endpoint, keys: keys))
                     var generator = SystemRandomNumberGenerator()
@@ -112,15 +111,18 @@ public final class WebhookDispatcher: Sendable {
                         delivered.append(delivery.id)
                         continue
                     }
+                    // What went out before the failure is recorded first; the endpoint waits for its next attempt
+                    // (a retry, or after dead letters the next event), and is claimed again when it is due.
                     try await store.delivered(delivered, endpoint: endpoint.id, logger: logger)
+                    delivered = []
                     try await store.failed(
                         delivery, to: endpoint, response: response, state: state, action: action, logger: logger)
                     log(action, response, endpoint: endpoint, delivery: delivery)
-                    if case .deadLetter = action { continue delivering }  // the next events wait their turn
-                    break delivering
+                    stopped = true
+                    break
                 }
                 try await store.delivered(delivered, endpoint: endpoint.id, logger: logger)
-                if batch.count < batchSize { break }
+                if stopped || batch.count < batchSize { break }
             }
         } catch {
             logger.warning(

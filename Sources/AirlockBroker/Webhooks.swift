@@ -38,18 +38,17 @@ public struct NewWebhook: Sendable, Hashable {
 /// refused range (``WebhookAddressPolicy``); names are resolved and checked again at every delivery.
 public struct Webhooks: Sendable {
     public let store: WebhookStore
+    /// Which addresses endpoints may have; where it allows loopback (development mode), `http://` to loopback
+    /// receivers is accepted too.
     public let addressPolicy: WebhookAddressPolicy
-    /// Development mode: `http://` to loopback receivers is accepted.
-    public let allowsLoopbackHTTP: Bool
 
     public static let maximumDescriptionLength = 256
     public static let maximumFilters = 32
     public static let maximumFilterLength = 128
 
-    public init(store: WebhookStore, addressPolicy: WebhookAddressPolicy, allowsLoopbackHTTP: Bool = false) {
+    public init(store: WebhookStore, addressPolicy: WebhookAddressPolicy) {
         self.store = store
         self.addressPolicy = addressPolicy
-        self.allowsLoopbackHTTP = allowsLoopbackHTTP
     }
 
     /// The endpoint as added, and its `whsec_` secret for `hmac` signing (shown this once; nil for `ed25519`,
@@ -112,7 +111,7 @@ public struct Webhooks: Sendable {
     public func validate(_ ask: NewWebhook, by actor: String) throws(BrokerError) -> WebhookEndpoint {
         let destination: WebhookDestination
         do {
-            destination = try WebhookDestination(parsing: ask.url, allowsLoopbackHTTP: allowsLoopbackHTTP)
+            destination = try WebhookDestination(parsing: ask.url, allowsLoopbackHTTP: addressPolicy.allowsLoopback)
         } catch {
             throw .invalidInput(error.message)
         }

@@ -139,7 +139,7 @@ struct BrokerParts {
         TokenRoutes(tokens: ApiTokens(store: tokens, policies: policies)).register(on: router)
         WebhookRoutes(webhooks: Webhooks(
             store: WebhookStore(database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock),
-            addressPolicy: settings.webhookAddresses, allowsLoopbackHTTP: settings.webhookAddresses.allowsLoopback))
+            addressPolicy: settings.webhookAddresses))
             .register(on: router)
         let webhookTransport = HTTPWebhookTransport(policy: settings.webhookAddresses)
         let webhookDispatcher = WebhookDispatcher(

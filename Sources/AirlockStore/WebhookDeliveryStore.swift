@@ -10,8 +10,11 @@ public struct ClaimedWebhookEndpoint: Sendable {
     /// The key material it signs with: the current key first, then the previous one during a rotation window
     /// (HMAC secret bytes, or an Ed25519 private key's seed, by ``WebhookEndpoint/signing``).
     public let signingKeys: [[UInt8]]
-    /// Its delivery state (failures in a row, since when).
-    public let state: WebhookDeliveryState
+
+    /// Its delivery state (failures in a row, since when), as the endpoint's row holds it.
+    public var state: WebhookDeliveryState {
+        WebhookDeliveryState(failures: endpoint.failures, failingSince: endpoint.failingSince)
+    }
 }
 
 /// One event waiting for one endpoint, ready to post.
@@ -96,9 +99,7 @@ public struct WebhookDeliveryStore: Sendable {
                     try SealedSecret(bytes: Array(previous)), context: SealedColumn.webhookPreviousSecret.context(row: row),
                     logger: logger))
             }
-            claimed.append(ClaimedWebhookEndpoint(
-                endpoint: endpoint, signingKeys: signingKeys,
-                state: WebhookDeliveryState(failures: Int(failures), failingSince: failingSince)))
+            claimed.append(ClaimedWebhookEndpoint(endpoint: endpoint, signingKeys: signingKeys))
         }
         return claimed
     }
