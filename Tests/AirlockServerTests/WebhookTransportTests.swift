@@ -57,7 +57,10 @@ struct WebhookTransportTests {
         try await WebhookReceiver.with { receiver in
             let secret = WebhookSecret.generate()
             receiver.expect(secret: secret)
-            let transport = HTTPWebhookTransport(
+            // The default timeouts for the answers (a loaded test machine may take a second to serve 16 MiB), a
+            // short one for the receiver that hangs.
+            let transport = HTTPWebhookTransport(policy: WebhookAddressPolicy(allowsLoopback: true))
+            let impatient = HTTPWebhookTransport(
                 policy: WebhookAddressPolicy(allowsLoopback: true), totalTimeout: .seconds(1))
             let base = "http://127.0.0.1:\(receiver.port)"
             #expect(await transport.post(Self.webhook(base + "/redirect", secret: secret)) == .status(307, retryAfterSeconds: nil))
@@ -67,7 +70,7 @@ struct WebhookTransportTests {
             #expect(await transport.post(Self.webhook(base + "/hook", secret: secret)) == .status(503, retryAfterSeconds: 120))
             receiver.mode = .hang
             let started = ContinuousClock.now
-            let hung = await transport.post(Self.webhook(base + "/hook", secret: secret))
+            let hung = await impatient.post(Self.webhook(base + "/hook", secret: secret))
             guard case .failed(let reason) = hung else {
                 Issue.record("a hanging receiver answered: \(hung)")
                 return
@@ -75,6 +78,7 @@ struct WebhookTransportTests {
             #expect(reason.contains("no answer within 1 s"), "\(reason)")
             #expect(ContinuousClock.now - started < .seconds(5))
             await transport.shutdown()
+            await impatient.shutdown()
         }
     }
 
