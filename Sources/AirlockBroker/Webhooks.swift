@@ -85,6 +85,7 @@ public struct Webhooks: Sendable {
         switch replay {
         case .sequences(let from, let through):
             if let from, from < 1 { throw BrokerError.invalidInput("`from_sequence` must be at least 1") }
+            if let through, through < 1 { throw BrokerError.invalidInput("`to_sequence` must be at least 1") }
             if let from, let through, through < from {
                 throw BrokerError.invalidInput("`to_sequence` must not be before `from_sequence`")
             }

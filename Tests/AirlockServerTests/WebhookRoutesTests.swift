@@ -46,6 +46,16 @@ struct WebhookRoutesTests {
             let publicKey = try #require(signed.json["public_key"]?.stringValue)
             #expect(publicKey.hasPrefix("whpk_") && (try? WebhookPublicKey(parsing: publicKey)) != nil)
 
+            // null is "absent" for every optional field, as Docs/openapi.yaml declares: the defaults apply.
+            let nulls = try await client.call(
+                .post, "/v1/webhooks", token: root,
+                body: #"{"url": "https://nulls.example.com/hook", "description": null, "event_types": null, "channels": null, "min_severity": null, "signing": null}"#)
+            #expect(nulls.status == .created, "\(nulls.json)")
+            #expect(nulls.json["signing"]?.stringValue == "hmac" && nulls.json["min_severity"]?.stringValue == "info")
+            #expect(nulls.json["event_types"] == .array([]) && nulls.json["description"]?.stringValue == "")
+            let nullsID = try #require(nulls.json["id"]?.stringValue)
+            #expect(try await client.call(.delete, "/v1/webhooks/\(nullsID)", token: root).status == .noContent)
+
             let listing = try await client.execute(uri: "/v1/webhooks", method: .get, headers: [.authorization: "Bearer \(root)"])
             let listText = String(buffer: listing.body)
             #expect(listing.status == .ok)
@@ -141,6 +151,7 @@ struct WebhookRoutesTests {
                 (id, "{}", .unprocessableContent),
                 (id, #"{"dead_letters": true, "since": "2026-12-01T00:00:00Z"}"#, .unprocessableContent),
                 (id, #"{"from_sequence": 0}"#, .unprocessableContent),
+                (id, #"{"to_sequence": 0}"#, .unprocessableContent),
                 (id, #"{"from_sequence": 9, "to_sequence": 3}"#, .unprocessableContent),
                 (id, #"{"from_sequence": "1"}"#, .unprocessableContent),
                 (id, #"{"since": "yesterday"}"#, .unprocessableContent),
