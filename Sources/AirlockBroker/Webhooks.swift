@@ -68,6 +68,41 @@ public struct Webhooks: Sendable {
         }
     }
 
+    /// How long the replaced key keeps signing after a rotation unless the admin says otherwise.
+    public static let defaultRotationWindow: TimeInterval = 24 * 3600
+    /// The longest rotation window: two keys sign for at most a week.
+    public static let maximumRotationWindow: TimeInterval = 7 * 24 * 3600
+
+    /// Gives the endpoint `id` a new signing key of its kind; the old one keeps signing for `window` (both
+    /// signatures are sent, so receivers switch without missing a delivery; 0: at once). Returns the endpoint and,
+    /// for `hmac`, the new `whsec_` secret (shown this once); an `ed25519` endpoint's new public key is in the
+    /// endpoint.
+    public func rotate(
+        _ id: UUID, window: TimeInterval = defaultRotationWindow, by actor: String, logger: Logger
+    ) async throws -> (endpoint: WebhookEndpoint, secret: String?) {
+        guard window >= 0, window <= Self.maximumRotationWindow else {
+            throw BrokerError.invalidInput("the rotation window must be between 0 seconds and 7 days")
+        }
+        guard let endpoint = try await store.get(id, logger: logger) else { throw BrokerError.notFound("no such webhook") }
+        let rotated: WebhookEndpoint?
+        let secret: String?
+        switch endpoint.signing {
+        case .hmac:
+            let key = WebhookSecret.generate()
+            rotated = try await store.rotate(
+                id, signingKey: key.bytes, publicKey: nil, window: window, by: actor, logger: logger)
+            secret = key.text
+        case .ed25519:
+            let pair = WebhookSigningKeyPair.generate()
+            rotated = try await store.rotate(
+                id, signingKey: pair.privateKeyBytes, publicKey: pair.publicKeyBytes, window: window, by: actor,
+                logger: logger)
+            secret = nil
+        }
+        guard let rotated else { throw BrokerError.notFound("no such webhook") }
+        return (rotated, secret)
+    }
+
     /// Every endpoint, oldest first; never a secret.
     public func list(logger: Logger) async throws -> [WebhookEndpoint] {
         try await store.list(logger: logger)

@@ -1,13 +1,13 @@
 import AirlockCore
 import ArgumentParser
 
-/// `airlock webhooks add|list|rm` (admins): the endpoints audit events are delivered to (`/v1/webhooks`).
+/// `airlock webhooks add|list|rm|test|replay|rotate` (admins): the endpoints audit events are delivered to (`/v1/webhooks`).
 struct WebhooksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhooks",
         abstract: "Manage the endpoints audit events are delivered to (admins).",
         subcommands: [WebhooksAddCommand.self, WebhooksListCommand.self, WebhooksRemoveCommand.self,
-                      WebhooksTestCommand.self, WebhooksReplayCommand.self])
+                      WebhooksTestCommand.self, WebhooksReplayCommand.self, WebhooksRotateCommand.self])
 }
 
 /// `airlock webhooks add URL [--type PREFIX ...] [--channel C ...] [--min-severity S] [--description D]
@@ -193,6 +193,55 @@ struct WebhooksReplayCommand: AsyncParsableCommand {
                 return
             }
             print("\(try reply.json()["queued"]?.shown ?? "?") events queued for webhook \(id)")
+        }
+    }
+}
+
+/// `airlock webhooks rotate ID [--window 24h]`: a new signing key; the old one keeps signing beside it for the window.
+struct WebhooksRotateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Give a webhook endpoint a new signing key; the old one keeps signing beside it for a window.",
+        discussion: """
+            Until the window ends every delivery carries both signatures, space-separated, so receivers can switch \
+            to the new secret (or public key) without missing a delivery. --window 0 drops the old key at once. \
+            The new whsec_ secret is shown this once.
+            """)
+
+    @OptionGroup var options: ClientOptions
+
+    @Argument(help: "The webhook id (see `airlock webhooks list`).")
+    var id: String
+
+    @Option(help: "How long the old key keeps signing: 30m, 24h, 7d at most, or 0.")
+    var window = "24h"
+
+    func windowSeconds() throws -> Int64 {
+        window == "0" ? 0 : try ClientOutput.parseDuration(window, option: "--window")
+    }
+
+    func validate() throws { _ = try windowSeconds() }
+
+    func run() async throws {
+        try await runClient {
+            let reply = try await options.client().post(
+                "/v1/webhooks/\(pathSegment(id))/rotate", .object(["window_seconds": .int(try windowSeconds())]))
+            if options.json {
+                print(reply.text)
+                return
+            }
+            let endpoint = try reply.json()
+            if let ends = endpoint["rotation_ends_at"]?.shown {
+                print("webhook \(id): new signing key; the old one signs beside it until \(ends)")
+            } else {
+                print("webhook \(id): new signing key; the old one no longer signs")
+            }
+            if let secret = endpoint["secret"]?.stringValue {
+                print("new signing secret (shown this once):")
+                print(secret)
+            } else if let key = endpoint["public_key"]?.stringValue {
+                print("new public key: \(key)")
+            }
         }
     }
 }

@@ -241,4 +241,106 @@ struct WebhookDeliveryTests {
             }
         }
     }
+
+    @Test("a rotated secret signs beside the old one for its window, then alone; neither is logged or audited",
+          .timeLimit(.minutes(2)))
+    func rotationWindow() async throws {
+        let (fixture, config) = try await Self.broker()
+        let app = try buildApplication(config: config)
+        try await WebhookReceiver.with { receiver in
+            try await app.test(.live) { client in
+                try await ServerSupport.waitUntilReady(client)
+                receiver.use(clock: fixture.clock)
+                let added = try await client.call(
+                    .post, "/v1/webhooks", token: fixture.adminToken, body: #"{"url": "\#(receiver.url)"}"#)
+                let id = try #require(added.json["id"]?.stringValue)
+                let first = try WebhookSecret(parsing: try #require(added.json["secret"]?.stringValue))
+                receiver.expect(secret: first)
+
+                /// Sends a test event and waits for it; its signature header.
+                func delivered() async throws -> ReceivedSignature {
+                    let test = try await client.call(.post, "/v1/webhooks/\(id)/test", token: fixture.adminToken)
+                    let event = try #require(test.json["event_id"]?.stringValue)
+                    #expect(try await Self.eventually(30) { receiver.received.contains { $0.id == event } })
+                    return ReceivedSignature(try #require(receiver.received.first { $0.id == event }), now: fixture.clock.now())
+                }
+
+                // Rotating: the receiver still holding the old secret keeps verifying; both signatures are sent.
+                let rotated = try await client.call(
+                    .post, "/v1/webhooks/\(id)/rotate", token: fixture.adminToken, body: #"{"window_seconds": 3600}"#)
+                #expect(rotated.status == .ok, "\(rotated.json)")
+                let second = try WebhookSecret(parsing: try #require(rotated.json["secret"]?.stringValue))
+                #expect(rotated.json["rotation_ends_at"]?.stringValue != nil)
+                let during = try await delivered()
+                #expect(during.signatures == 2 && during.verifies(first) && during.verifies(second))
+
+                // Rotating again inside the window: the newest two keys sign, never the first.
+                let again = try await client.call(.post, "/v1/webhooks/\(id)/rotate", token: fixture.adminToken)
+                let third = try WebhookSecret(parsing: try #require(again.json["secret"]?.stringValue))
+                receiver.expect(secret: third)
+                let twice = try await delivered()
+                #expect(twice.signatures == 2 && twice.verifies(second) && twice.verifies(third) && !twice.verifies(first))
+
+                // After the window (the broker's clock: a day is the default), the newest key signs alone.
+                fixture.clock.advance(24 * 3600 + 60)
+                let after = try await delivered()
+                #expect(after.signatures == 1 && after.verifies(third) && !after.verifies(second))
+
+                // A zero window drops the old key at once.
+                let now = try await client.call(
+                    .post, "/v1/webhooks/\(id)/rotate", token: fixture.adminToken, body: #"{"window_seconds": 0}"#)
+                let fourth = try WebhookSecret(parsing: try #require(now.json["secret"]?.stringValue))
+                #expect(now.json["rotation_ends_at"] == nil)
+                receiver.expect(secret: fourth)
+                let cut = try await delivered()
+                #expect(cut.signatures == 1 && cut.verifies(fourth) && !cut.verifies(third))
+
+                // Hostile rotations change nothing.
+                for (target, body, status) in [
+                    (id, #"{"window_seconds": -1}"#, HTTPResponse.Status.unprocessableContent),
+                    (id, #"{"window_seconds": 604801}"#, .unprocessableContent),
+                    (id, #"{"window": 60}"#, .badRequest),
+                    (UUID().uuidString, "{}", .notFound),
+                ] {
+                    let answer = try await client.call(
+                        .post, "/v1/webhooks/\(target)/rotate", token: fixture.adminToken, body: body)
+                    #expect(answer.status == status, "\(body): \(answer.json)")
+                }
+                let auditor = try await client.call(
+                    .post, "/v1/tokens", token: fixture.adminToken, body: #"{"name": "audit", "scopes": ["auditor"]}"#)
+                let auditorToken = try #require(auditor.json["token"]?.stringValue)
+                let refused = try await client.call(.post, "/v1/webhooks/\(id)/rotate", token: auditorToken)
+                #expect(refused.status == .forbidden)
+
+                let secrets = [first, second, third, fourth].map(\.text)
+                let events = try await fixture.auditEvents()
+                #expect(events.filter { $0.contains("airlock.webhook.rotated") }.count == 3)
+                for secret in secrets {
+                    let key = String(secret.dropFirst("whsec_".count))
+                    #expect(!events.contains { $0.contains(key) }, "a secret reached the audit log")
+                    #expect(!fixture.logs.all.contains { $0.contains(key) }, "a secret reached the log")
+                }
+            }
+        }
+    }
+}
+
+/// A delivered `webhook-signature` header, checked against secrets one at a time.
+struct ReceivedSignature {
+    let delivery: WebhookReceiver.Delivery
+    let now: Date
+
+    init(_ delivery: WebhookReceiver.Delivery, now: Date) {
+        self.delivery = delivery
+        self.now = now
+    }
+
+    /// How many signatures the header carries.
+    var signatures: Int { delivery.signature.split(separator: " ").count }
+
+    func verifies(_ secret: WebhookSecret) -> Bool {
+        WebhookSignature.verify(
+            header: delivery.signature, id: delivery.id, timestamp: delivery.timestamp, body: delivery.body,
+            secret: secret, now: now)
+    }
 }

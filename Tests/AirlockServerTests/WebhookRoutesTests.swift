@@ -46,6 +46,17 @@ struct WebhookRoutesTests {
             let publicKey = try #require(signed.json["public_key"]?.stringValue)
             #expect(publicKey.hasPrefix("whpk_") && (try? WebhookPublicKey(parsing: publicKey)) != nil)
 
+            // Rotating an ed25519 endpoint: a new public key, the answer never cached, no secret.
+            let rotation = try await client.execute(
+                uri: "/v1/webhooks/\(try #require(signed.json["id"]?.stringValue))/rotate", method: .post,
+                headers: [.authorization: "Bearer \(root)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"window_seconds": 600}"#))
+            #expect(rotation.status == .ok && rotation.headers[.cacheControl] == "no-store")
+            let rotated = try JSONValue.parse(Data(String(buffer: rotation.body).utf8))
+            #expect(rotated["secret"] == nil && rotated["rotation_ends_at"]?.stringValue != nil)
+            let newKey = try #require(rotated["public_key"]?.stringValue)
+            #expect(newKey != publicKey && (try? WebhookPublicKey(parsing: newKey)) != nil)
+
             // null is "absent" for every optional field, as Docs/openapi.yaml declares: the defaults apply.
             let nulls = try await client.call(
                 .post, "/v1/webhooks", token: root,
@@ -62,7 +73,7 @@ struct WebhookRoutesTests {
             #expect(!listText.contains(secret) && !listText.contains(String(secret.dropFirst(6))) && !listText.contains("whsec_"))
             let items = try #require(try JSONValue.parse(Data(listText.utf8))["items"]?.arrayValue)
             #expect(items.map { $0["id"]?.stringValue } == [id, signed.json["id"]?.stringValue])
-            #expect(items[1]["public_key"]?.stringValue == publicKey)
+            #expect(items[1]["public_key"]?.stringValue == newKey)
 
             let removed = try await client.execute(
                 uri: "/v1/webhooks/\(id)", method: .delete, headers: [.authorization: "Bearer \(root)"])

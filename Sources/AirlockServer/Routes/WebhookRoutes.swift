@@ -16,6 +16,8 @@ import Hummingbird
 /// - `POST /v1/webhooks/{id}/replay` → `{queued}`: a range of events (by sequence or time) or the dead letters,
 ///   delivered again, in order (``replay(_:_:)``).
 /// - `POST /v1/webhooks/{id}/test` → 202 `{event_id}`: an `airlock.webhook.test` event for this endpoint alone.
+/// - `POST /v1/webhooks/{id}/rotate` `{window_seconds?}` → 200 with the endpoint and its new `secret` (hmac, shown
+///   this once) or `public_key` (ed25519); the old key keeps signing beside it for the window (default a day).
 ///
 /// `airlock.webhook.created` and `airlock.webhook.deleted` are audited with the caller's principal id as `actor`.
 struct WebhookRoutes {
@@ -30,6 +32,7 @@ struct WebhookRoutes {
         group.delete(":id") { _, context in try await remove(context) }
         group.post(":id/replay") { request, context in try await replay(request, context) }
         group.post(":id/test") { _, context in try await test(context) }
+        group.post(":id/rotate") { request, context in try await rotate(request, context) }
     }
 
     static let replayFields: Set<String> = ["from_sequence", "to_sequence", "since", "until", "dead_letters"]
@@ -60,6 +63,20 @@ struct WebhookRoutes {
         let admin = try context.requirePrincipal(withScope: .admin)
         let event = try await webhooks.test(try Self.id(context), by: admin.id, logger: context.logger)
         return JSONResponse.make(.object(["event_id": JSONResponse.id(event)]), status: .accepted)
+    }
+
+    /// `POST /v1/webhooks/{id}/rotate` `{window_seconds?}` → the endpoint with its new key (``Webhooks/rotate``).
+    func rotate(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
+        let admin = try context.requirePrincipal(withScope: .admin)
+        let id = try Self.id(context)
+        let body = try await RequestBody.read(request, allowed: ["window_seconds"])
+        let window = try body.int("window_seconds").map { TimeInterval($0) } ?? Webhooks.defaultRotationWindow
+        let (endpoint, secret) = try await webhooks.rotate(id, window: window, by: admin.id, logger: context.logger)
+        context.logger.info(
+            "webhook signing key rotated", metadata: ["webhook_id": "\(Self.text(endpoint.id))", "actor": "\(admin.id)"])
+        var answer = Self.fields(endpoint)
+        if let secret { answer["secret"] = .string(secret) }
+        return JSONResponse.secret(.object(answer))
     }
 
     private static func id(_ context: AirlockRequestContext) throws -> UUID {
