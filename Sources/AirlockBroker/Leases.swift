@@ -78,7 +78,7 @@ public struct Leases: Sendable {
         guard !principal.isEmpty, principal.utf8.count <= 256, !principal.unicodeScalars.contains("\u{0}") else {
             throw BrokerError.notFound("no such principal")
         }
-        let reason = "revoke-all by \(caller.id)"
+        let reason = AlertRouting.killSwitchReason(by: caller.id)
         let closed = try await requests.revokeOpen(of: principal, by: caller.id, reason: reason)
         let marked = try await revocation.store.markForRevocation(principal: principal, reason: reason)
         if !marked.isEmpty { try await revocation.revokeDue(ids: marked, limit: marked.count) }

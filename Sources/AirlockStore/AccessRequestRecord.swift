@@ -211,6 +211,10 @@ struct AuditFacts {
     let resource: String
     let role: String
     let decision: Decision
+    /// Whether the request invoked break-glass (its events are `critical`, for the security channel).
+    var breakGlass = false
+    /// Whether the kill switch closed it.
+    var killSwitch = false
 
     func event(_ type: String, ttl: Int?, extra: [String: JSONValue] = [:]) -> NewAuditEvent {
         var data: [String: JSONValue] = [
@@ -220,8 +224,11 @@ struct AuditFacts {
         ]
         if let ttl { data["ttl_seconds"] = .int(Int64(ttl)) }
         data.merge(extra) { _, new in new }
+        let routing = AlertRouting.accessRequest(
+            notify: decision.notify, denied: decision.outcome == .deny, breakGlass: breakGlass, killSwitch: killSwitch)
         return NewAuditEvent(
-            type: type, subject: id.uuidString.lowercased(), severity: .info, channels: decision.notify, data: data)
+            type: type, subject: id.uuidString.lowercased(), severity: routing.severity, channels: routing.channels,
+            data: data)
     }
 
     /// The event that follows a transition's action, if any.

@@ -40,9 +40,10 @@ extension AccessRequestStore {
                 guard case .revoke = action else { continue }
                 try await update(record, to: state, on: connection)
                 let facts = AuditFacts(id: record.id, principal: record.principalID, resource: record.resourceID,
-                                       role: record.role, decision: record.decision)
+                                       role: record.role, decision: record.decision, breakGlass: record.breakGlass,
+                                       killSwitch: AlertRouting.isKillSwitch(reason))
                 if var event = facts.event(for: action, ttl: record.grantedTTLSeconds) {
-                    event.severity = .medium
+                    if event.severity < .medium { event.severity = .medium }
                     event.data["actor"] = .string(actor)
                     event.data["reason"] = .string(reason)
                     event.data["previous_status"] = .string(record.status.rawValue)
@@ -77,7 +78,7 @@ extension AccessRequestStore {
             guard case .deny = action else { return action }
             try await update(record, to: state, on: connection)
             let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID, role: record.role,
-                                   decision: record.decision)
+                                   decision: record.decision, breakGlass: record.breakGlass)
             if var event = facts.event(for: action, ttl: nil) {
                 event.data["reason"] = .string("redecided_at_pickup")
                 event.data["current_decision"] = .string(decision.outcome.rawValue)

@@ -40,7 +40,7 @@ extension AccessRequestStore {
             """, logger: logger)
         try await update(record, to: state, on: connection)
         let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID, role: record.role,
-                               decision: record.decision)
+                               decision: record.decision, breakGlass: record.breakGlass)
         if var event = facts.event(for: action, ttl: state.grantedTTLSeconds.map(Int.init)) {
             event.data["reviewer"] = .string(reviewer.id)
             event.data["verdict"] = .string(verdict.rawValue)
@@ -73,7 +73,7 @@ extension AccessRequestStore {
                 guard case .expire = action else { continue }
                 try await update(record, to: state, on: connection)
                 let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID,
-                                       role: record.role, decision: record.decision)
+                                       role: record.role, decision: record.decision, breakGlass: record.breakGlass)
                 if let event = facts.event(for: action, ttl: state.grantedTTLSeconds.map(Int.init)) {
                     try await auditLog.append(event, on: connection, logger: logger)
                 }

@@ -77,7 +77,7 @@ public struct AccessRequestStore: Sendable {
         let id = UUID()
         let granted = state.status == .denied ? nil : state.grantedTTLSeconds.map(Int.init)
         let facts = AuditFacts(id: id, principal: request.principal.id, resource: request.ask.resource,
-                               role: request.ask.role, decision: decision)
+                               role: request.ask.role, decision: decision, breakGlass: request.ask.breakGlass)
         var events = [auditLog.stamp(facts.event("airlock.access.requested", ttl: granted, extra: [
             "requested_ttl_seconds": .int(request.ask.ttlSeconds), "break_glass": .bool(request.ask.breakGlass),
         ]))]

@@ -156,8 +156,10 @@ public struct LeaseRevocationStore: Sendable {
         var data = Self.facts(lease, username: username)
         data["reason"] = .string(lease.reason)
         data["terminated_sessions"] = .int(Int64(terminatedSessions))
+        let routing = AlertRouting.credentialRevoked(reason: lease.reason)
         var events = [requests.auditLog.stamp(NewAuditEvent(
-            type: "airlock.credential.revoked", subject: lease.id.uuidString.lowercased(), data: data))]
+            type: "airlock.credential.revoked", subject: lease.id.uuidString.lowercased(), severity: routing.severity,
+            channels: routing.channels, data: data))]
         if status == .expired {
             events.append(requests.auditLog.stamp(NewAuditEvent(
                 type: "airlock.lease.expired", subject: lease.id.uuidString.lowercased(),
@@ -175,8 +177,8 @@ public struct LeaseRevocationStore: Sendable {
         data["attempts"] = .int(Int64(lease.attempts))
         data["next_attempt_at"] = .string(AuditTime.format(retryAt))
         let event = requests.auditLog.stamp(NewAuditEvent(
-            type: "airlock.credential.revocation_failed", subject: lease.id.uuidString.lowercased(), severity: .high,
-            data: data))
+            type: "airlock.credential.revocation_failed", subject: lease.id.uuidString.lowercased(),
+            severity: AlertRouting.failure.severity, channels: AlertRouting.failure.channels, data: data))
         try await requests.database.client.query("""
             WITH lease AS (
                 UPDATE leases SET last_error = \(error), next_attempt_at = \(retryAt), claimed_by = NULL

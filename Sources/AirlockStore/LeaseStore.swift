@@ -235,7 +235,8 @@ public struct LeaseStore: Sendable {
                 if let login { data["username"] = .string(login) }
                 try await requests.auditLog.append(NewAuditEvent(
                     type: "airlock.credential.issuance_failed", subject: leaseID.uuidString.lowercased(),
-                    severity: .high, data: data), on: connection, logger: logger)
+                    severity: AlertRouting.failure.severity, channels: AlertRouting.failure.channels, data: data),
+                    on: connection, logger: logger)
             }
         }
     }

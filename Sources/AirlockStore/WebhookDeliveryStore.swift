@@ -186,7 +186,8 @@ public struct WebhookDeliveryStore: Sendable {
                     """, logger: logger)
                 try await auditLog.append(
                     NewAuditEvent(
-                        type: "airlock.webhook.disabled", subject: webhook, severity: .high,
+                        type: "airlock.webhook.disabled", subject: webhook, severity: AlertRouting.failure.severity,
+                        channels: AlertRouting.failure.channels,
                         data: ["webhook_id": .string(webhook), "url": .string(WebhookDestination.origin(of: endpoint.url)), "reason": .string(reason),
                                "sequence": .int(delivery.sequence)]),
                     on: connection, logger: logger)
@@ -213,7 +214,9 @@ public struct WebhookDeliveryStore: Sendable {
                     ]
                     if let first, let last { data["sequences"] = .object(["first": .int(first), "last": .int(last)]) }
                     try await auditLog.append(
-                        NewAuditEvent(type: "airlock.webhook.dead_lettered", subject: webhook, severity: .high, data: data),
+                        NewAuditEvent(
+                            type: "airlock.webhook.dead_lettered", subject: webhook, severity: AlertRouting.failure.severity,
+                            channels: AlertRouting.failure.channels, data: data),
                         on: connection, logger: logger)
                 }
             }

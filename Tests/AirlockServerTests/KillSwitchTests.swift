@@ -83,5 +83,14 @@ struct KillSwitchTests {
         #expect(Set(revoked.compactMap { $0["subject"]?.stringValue }) == closedIDs, "\(revoked)")
         #expect(revoked.count == 2)
         #expect(revoked.allSatisfy { $0["data"]?["actor"]?.stringValue?.isEmpty == false })
+        // The kill switch is routed to the security team: high, on the `security` channel, and so is the lease it ended.
+        let credentials = try await FlowSteps.events(fixture).filter {
+            $0["type"]?.stringValue == "airlock.credential.revoked"
+        }
+        for event in revoked + credentials {
+            #expect(event["data"]?["severity"]?.stringValue == "high", "\(event)")
+            #expect(event["data"]?["channels"]?.arrayValue?.contains("security") == true, "\(event)")
+        }
+        #expect(credentials.count == 1)
     }
 }

@@ -150,6 +150,7 @@ struct WebhookDeliveryTests {
         let events = try await fixture.auditEvents()
         let disabled = try #require(events.first { $0.contains(#""type":"airlock.webhook.disabled""#) })
         #expect(disabled.contains(#""severity":"high""#) && disabled.contains("410"))
+        #expect(disabled.contains(#""channels":["security"]"#))
     }
 
     @Test("a receiver that never answers holds up neither another endpoint nor the request API",
@@ -206,6 +207,7 @@ struct WebhookDeliveryTests {
                     #expect(alerted, "no dead-letter alert reached the security endpoint")
                     let alert = try #require(security.received.first?.event)
                     #expect(alert["data"]?["severity"]?.stringValue == "high")
+                    #expect(alert["data"]?["channels"] == .array([.string("security")]))
                     #expect(alert["data"]?["count"]?.intValue == 3 && alert["data"]?["webhook_id"]?.stringValue == id)
 
                     receiver.mode = .up
