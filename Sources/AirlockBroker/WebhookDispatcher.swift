@@ -24,6 +24,8 @@ public final class WebhookDispatcher: Sendable {
     /// Events read per round trip for one endpoint.
     public let batchSize: Int
     private let delivering = Mutex<Set<UUID>>([])
+    /// How often an endpoint's deliveries are recorded while a batch goes out: what a killed broker sends twice.
+    static let recordInterval: TimeInterval = 0.025
 
     public init(
         store: WebhookDeliveryStore, transport: any WebhookTransport, clock: any WallClock = SystemWallClock(),
@@ -90,6 +92,7 @@ public final class WebhookDispatcher: Sendable {
             // The claim is renewed when a third of it has passed (a slow receiver may take longer than one claim
             // lasts); a claim lost meanwhile (removed, disabled, taken over) ends this delivery.
             var renewed = clock.now()
+            var recorded = clock.now()
             func holdsClaim() async throws -> Bool {
                 guard clock.now().timeIntervalSince(renewed) > store.claimDuration / 3 else { return true }
                 renewed = clock.now()
@@ -109,6 +112,13 @@ public final class WebhookDispatcher: Sendable {
                     let action = state.apply(response, at: clock.now(), queuedAt: delivery.occurredAt, jitter: &generator)
                     if action == .delivered {
                         delivered.append(delivery.id)
+                        // Recorded every ``recordInterval``, not only per batch: a broker killed mid-batch sends
+                        // again only what went out since (at least once, under the same `webhook-id`).
+                        if clock.now().timeIntervalSince(recorded) >= Self.recordInterval {
+                            try await store.delivered(delivered, endpoint: endpoint.id, logger: logger)
+                            delivered = []
+                            recorded = clock.now()
+                        }
                         continue
                     }
                     // What went out before the failure is recorded first; the endpoint waits for its next attempt

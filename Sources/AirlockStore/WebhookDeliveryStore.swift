@@ -66,7 +66,10 @@ public struct WebhookDeliveryStore: Sendable {
                 SELECT c.id FROM webhook_endpoints c
                 WHERE c.deleted_at IS NULL AND c.status = 'active'
                   AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= \(now))
-                  AND (c.claimed_until IS NULL OR c.claimed_until <= \(now))
+                  AND (c.claimed_until IS NULL OR c.claimed_until <= \(now)
+                       -- A claimant that stopped its heartbeats (killed) loses its endpoints at once.
+                       OR EXISTS (SELECT 1 FROM broker_instances b WHERE b.id = c.claimed_by AND b.id <> \(claimant)
+                           AND b.seen_at <= now() - \(unescaped: LeaseRevocationStore.claimantGone) * interval '1 millisecond'))
                   AND NOT (c.id = ANY(\(excluding)::uuid[]))
                   AND EXISTS (
                       SELECT 1 FROM webhook_deliveries d JOIN audit_events a ON a.id = d.event_id

@@ -209,7 +209,7 @@ struct CrashSetup {
     }
 
     /// Starts `airlock serve` on a free port and waits until it is ready; the target through `targetPort`.
-    func startBroker(targetPort: Int? = nil) async throws -> BrokerProcess {
+    func startBroker(targetPort: Int? = nil, environment extra: [String: String] = [:]) async throws -> BrokerProcess {
         let port = try FreePort.find()
         let process = try AirlockBinary.start(
             ["serve", "--database-url", broker.testURLString, "--listen", "127.0.0.1:\(port)"],
@@ -217,7 +217,7 @@ struct CrashSetup {
                 "AIRLOCK_MASTER_KEY": Self.masterKey, "AIRLOCK_POLICIES_DIR": policies, "AIRLOCK_LOG_LEVEL": "warning",
                 "AIRLOCK_DATABASE_MAX_CONNECTIONS": "5",
                 "T_PORT": "\(targetPort ?? target.port)", "T_USER": target.username, "T_PASSWORD": target.password ?? "",
-            ])
+            ].merging(extra) { _, new in new })
         let running = BrokerProcess(process: process, address: "http://127.0.0.1:\(port)")
         guard try await DevCommandTests.waitForStatus(200, url: "\(running.address)/readyz", upTo: .seconds(60)) else {
             running.stop()
