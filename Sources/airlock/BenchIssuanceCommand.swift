@@ -11,7 +11,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the broker end to end on a throwaway local cluster.",
-        subcommands: [BenchIssuanceCommand.self, BenchIntrospectionCommand.self, BenchRevocationCommand.self])
+        subcommands: [BenchIssuanceCommand.self, BenchIntrospectionCommand.self, BenchRevocationCommand.self,
+                      BenchWebhooksCommand.self])
 }
 
 /// `airlock bench issuance`: auto-permitted ask + pickup through the HTTP API against the raw cost of the same
