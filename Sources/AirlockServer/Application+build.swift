@@ -174,6 +174,9 @@ struct BrokerParts {
             AuditChainListener(
                 database: database, logger: logger, isDatabaseReady: { readiness.isMet("database") },
                 chained: { webhookDispatcher.wake() }),
+            AuditChainListener(
+                database: database, channel: AuditChainListener.appendedChannel, logger: logger,
+                isDatabaseReady: { readiness.isMet("database") }, chained: { chainer.appended.wake() }),
         ]
     }
 }

@@ -8,16 +8,20 @@ import ServiceLifecycle
 /// lost connection, since notifications may have been missed meanwhile.
 public struct AuditChainListener: Service {
     public static let channel = "airlock_audit_chained"
+    /// Notified by the outbox trigger (migration 0014) when a transaction appended events a webhook endpoint
+    /// receives: the chainer's cue to chain them now rather than at its next pass.
+    public static let appendedChannel = "airlock_audit_appended"
 
     let listener: ChannelListener
     let chained: @Sendable () -> Void
 
+    /// Listens on `channel` (``channel``, or ``appendedChannel``) and calls `chained` for each notification.
     public init(
-        database: Database, logger: Logger, heartbeatInterval: Duration = .seconds(5),
+        database: Database, channel: String = channel, logger: Logger, heartbeatInterval: Duration = .seconds(5),
         isDatabaseReady: @escaping @Sendable () -> Bool = { true }, chained: @escaping @Sendable () -> Void
     ) {
         self.listener = ChannelListener(
-            database: database, channel: Self.channel, logger: logger, heartbeatInterval: heartbeatInterval,
+            database: database, channel: channel, logger: logger, heartbeatInterval: heartbeatInterval,
             isReady: isDatabaseReady)
         self.chained = chained
     }

@@ -21,6 +21,9 @@ public struct AuditChainer: Service {
     let batchSize: Int
     let logger: Logger
     let isDatabaseReady: @Sendable () -> Bool
+    /// Ends the wait between passes early: events were appended that a webhook endpoint waits for (the
+    /// `airlock_audit_appended` notification of the outbox trigger, heard by an ``AuditChainListener``).
+    public let appended = WakeSignal()
     private let chained = Counter(label: "airlock_audit_events_chained_total")
     private let failures = Counter(label: "airlock_audit_chain_failures_total")
 
@@ -41,7 +44,7 @@ public struct AuditChainer: Service {
         var consecutiveFailures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             guard isDatabaseReady() else {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                await pause()
                 continue
             }
             do {
@@ -60,11 +63,17 @@ public struct AuditChainer: Service {
                 }
             }
             // Graceful shutdown ends the wait at once; the pass below then chains what is left.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            await pause()
         }
         if !Task.isCancelled && isDatabaseReady() {
             _ = try? await chainPending()
         }
+    }
+
+    /// Waits `interval`, less when woken by ``appended`` or at graceful shutdown.
+    private func pause() async {
+        let appended = self.appended, interval = self.interval
+        try? await cancelWhenGracefulShutdown { await appended.wait(upTo: interval) }
     }
 
     /// Chains the committed, unchained events (at most one batch) and returns how many it chained:

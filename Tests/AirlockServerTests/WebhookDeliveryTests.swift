@@ -244,6 +244,29 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test("an event an endpoint waits for is chained and delivered at once, not at the chainer's next pass",
+          .timeLimit(.minutes(2)))
+    func deliveredWithoutWaitingForAPass() async throws {
+        let (fixture, base) = try await Self.broker()
+        var slow = base
+        slow.settings.auditChainInterval = .seconds(60)  // a pass a minute: only the outbox's notification is quick
+        let config = slow
+        let app = try buildApplication(config: config)
+        try await WebhookReceiver.with { receiver in
+            try await app.test(.live) { client in
+                try await ServerSupport.waitUntilReady(client)
+                _ = try await Self.add(receiver, types: ["airlock.test."], client: client, token: fixture.adminToken)
+                try await Task.sleep(for: .milliseconds(500))  // past the pass at start-up
+                for round in 1...3 {
+                    let started = ContinuousClock.now
+                    try await Self.append(1, at: fixture.databaseURL, source: config.settings.auditSource)
+                    #expect(try await Self.eventually(10) { receiver.received.count == round })
+                    #expect(started.duration(to: .now) < .seconds(10))
+                }
+            }
+        }
+    }
+
     @Test("a rotated secret signs beside the old one for its window, then alone; neither is logged or audited",
           .timeLimit(.minutes(2)))
     func rotationWindow() async throws {
