@@ -116,13 +116,20 @@ public struct AuditChainer: Service {
             }
             guard !ids.isEmpty else { return 0 }
             self.chained.increment(by: ids.count)
+            // The webhook deliveries of these events learn their place in the chain in the same statement: a
+            // dispatcher reads an endpoint's next events by it (migration 0014).
             try await connection.query(
                 """
-                UPDATE audit_events AS a
-                SET sequence = u.sequence, prevhash = u.prevhash, hash = u.hash, chained_at = now()
-                FROM unnest(\(ids)::uuid[], \(sequences)::bigint[], \(prevhashes)::text[], \(hashes)::text[])
-                    AS u(id, sequence, prevhash, hash)
-                WHERE a.id = u.id AND a.sequence IS NULL
+                WITH chained AS (
+                    UPDATE audit_events AS a
+                    SET sequence = u.sequence, prevhash = u.prevhash, hash = u.hash, chained_at = now()
+                    FROM unnest(\(ids)::uuid[], \(sequences)::bigint[], \(prevhashes)::text[], \(hashes)::text[])
+                        AS u(id, sequence, prevhash, hash)
+                    WHERE a.id = u.id AND a.sequence IS NULL
+                    RETURNING a.id, a.sequence
+                )
+                UPDATE webhook_deliveries AS d SET sequence = chained.sequence
+                FROM chained WHERE d.event_id = chained.id
                 """, logger: logger)
             // Every broker's webhook dispatcher wakes at commit (``AuditChainListener``).
             try await connection.query(

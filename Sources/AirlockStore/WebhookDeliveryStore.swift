@@ -72,8 +72,8 @@ public struct WebhookDeliveryStore: Sendable {
                            AND b.seen_at <= now() - \(unescaped: LeaseRevocationStore.claimantGone) * interval '1 millisecond'))
                   AND NOT (c.id = ANY(\(excluding)::uuid[]))
                   AND EXISTS (
-                      SELECT 1 FROM webhook_deliveries d JOIN audit_events a ON a.id = d.event_id
-                      WHERE d.endpoint_id = c.id AND d.status = 'pending' AND a.sequence IS NOT NULL)
+                      SELECT 1 FROM webhook_deliveries d
+                      WHERE d.endpoint_id = c.id AND d.status = 'pending' AND d.sequence IS NOT NULL)
                 ORDER BY c.next_attempt_at NULLS FIRST, c.id
                 LIMIT \(max(1, limit))
                 FOR UPDATE SKIP LOCKED)
@@ -113,8 +113,8 @@ public struct WebhookDeliveryStore: Sendable {
             """
             SELECT d.id, a.id, a.sequence, a.prevhash, a.hash, a.event, a.occurred_at, d.attempts
             FROM webhook_deliveries d JOIN audit_events a ON a.id = d.event_id
-            WHERE d.endpoint_id = \(endpoint) AND d.status = 'pending' AND a.sequence IS NOT NULL
-            ORDER BY a.sequence
+            WHERE d.endpoint_id = \(endpoint) AND d.status = 'pending' AND d.sequence IS NOT NULL
+            ORDER BY d.sequence
             LIMIT \(max(1, limit))
             """, logger: logger)
         var pending: [PendingWebhookDelivery] = []
@@ -258,8 +258,8 @@ public struct WebhookDeliveryStore: Sendable {
             FROM webhook_endpoints e
             WHERE e.deleted_at IS NULL AND e.status = 'active'
               AND EXISTS (
-                  SELECT 1 FROM webhook_deliveries d JOIN audit_events a ON a.id = d.event_id
-                  WHERE d.endpoint_id = e.id AND d.status = 'pending' AND a.sequence IS NOT NULL)
+                  SELECT 1 FROM webhook_deliveries d
+                  WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.sequence IS NOT NULL)
             """, logger: logger)
         for try await due in rows.decode(Date?.self) { return due }
         return nil

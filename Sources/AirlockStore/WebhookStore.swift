@@ -129,7 +129,7 @@ public struct WebhookStore: Sendable {
             let rows = try await connection.query(
                 """
                 WITH chosen AS (
-                    SELECT a.id FROM audit_events a, webhook_endpoints e
+                    SELECT a.id, a.sequence FROM audit_events a, webhook_endpoints e
                     WHERE e.id = \(id) AND a.sequence IS NOT NULL
                       AND airlock_webhook_selects(e, a.type, a.severity, a.event)
                       AND (\(dead) = false OR EXISTS (
@@ -142,11 +142,11 @@ public struct WebhookStore: Sendable {
                     ORDER BY a.sequence
                     LIMIT \(max(1, limit))
                 ), queued AS (
-                    INSERT INTO webhook_deliveries (endpoint_id, event_id)
-                    SELECT \(id), chosen.id FROM chosen
+                    INSERT INTO webhook_deliveries (endpoint_id, event_id, sequence)
+                    SELECT \(id), chosen.id, chosen.sequence FROM chosen
                     ON CONFLICT (endpoint_id, event_id) DO UPDATE
                         SET status = 'pending', attempts = 0, last_status_code = NULL, last_error = NULL,
-                            delivered_at = NULL
+                            delivered_at = NULL, sequence = EXCLUDED.sequence
                     RETURNING 1
                 )
                 SELECT count(*)::int8 FROM queued
