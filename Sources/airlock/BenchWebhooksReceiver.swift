@@ -19,6 +19,7 @@ final class BenchWebhooksReceiver: Sendable {
         var arrivals: [String: ContinuousClock.Instant] = [:]
         var deliveries = 0
         var refused = 0
+        var busy = false
     }
 
     private init(port: Int) { self.port = port }
@@ -36,6 +37,9 @@ final class BenchWebhooksReceiver: Sendable {
     /// The last first-arrival.
     var lastArrival: ContinuousClock.Instant? { state.withLock { $0.arrivals.values.max() } }
     func reset() { state.withLock { $0.arrivals = [:] } }
+    /// While busy, every delivery is answered `503` with `Retry-After: 3600`: the endpoint backs off for an hour,
+    /// and its events are queued in the outbox without being posted.
+    func setBusy(_ busy: Bool) { state.withLock { $0.busy = busy } }
 
     private func handle(_ request: Request) async throws -> Response {
         let arrived = ContinuousClock.now
@@ -43,6 +47,9 @@ final class BenchWebhooksReceiver: Sendable {
         let id = request.headers[Self.id] ?? ""
         let timestamp = Int64(request.headers[Self.timestamp] ?? "") ?? 0
         let signature = request.headers[Self.signature] ?? ""
+        if state.withLock({ $0.busy }) {
+            return Response(status: .serviceUnavailable, headers: [.retryAfter: "3600"])
+        }
         let accepted = state.withLock { state -> Bool in
             guard let secret = state.secret,
                   WebhookSignature.verify(header: signature, id: id, timestamp: timestamp, body: body, secret: secret)

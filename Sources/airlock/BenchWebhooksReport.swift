@@ -26,6 +26,9 @@ struct BenchWebhooksReport: Sendable {
     struct Issuance: Sendable {
         /// Credentials per second, per round.
         var without: [Double] = []
+        /// With an endpoint backing off: the events are queued in the outbox, not posted.
+        var queued: [Double] = []
+        /// With an endpoint receiving every event as it happens.
         var with: [Double] = []
         /// Seconds the endpoint took, after a round with it, to receive the round's events.
         var drainSeconds: [Double] = []
@@ -37,10 +40,15 @@ struct BenchWebhooksReport: Sendable {
                 ? (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2 : sorted[sorted.count / 2]
         }
 
-        /// The share of issuance throughput the endpoint costs (medians), in percent.
-        var cost: Double {
-            let base = Self.median(without)
-            return base > 0 ? (base - Self.median(with)) / base * 100 : 0
+        /// The share of issuance throughput the outbox costs (queuing every event for an endpoint), in percent of the
+        /// median without an endpoint.
+        var outboxCost: Double { Self.cost(of: queued, against: without) }
+        /// The share delivery costs as well (posting every event to a receiver on the same machine), in percent.
+        var deliveryCost: Double { Self.cost(of: with, against: without) }
+
+        static func cost(of values: [Double], against base: [Double]) -> Double {
+            let base = median(base)
+            return base > 0 ? (base - median(values)) / base * 100 : 0
         }
     }
 
@@ -67,16 +75,24 @@ struct BenchWebhooksReport: Sendable {
         if !issuance.without.isEmpty {
             func list(_ values: [Double]) -> String { values.map { String(format: "%.0f", $0) }.joined(separator: ", ") }
             lines.append(String(
-                format: "issuance (POST /v1/credentials, %d per round on %d connections): without an endpoint %@ /s (median %.0f), with one receiving every event %@ /s (median %.0f): cost %.1f %%; the endpoint drained %@ s after each round",
-                plan.issuanceRequests, plan.issuanceConcurrency, list(issuance.without),
-                Issuance.median(issuance.without), list(issuance.with), Issuance.median(issuance.with), issuance.cost,
+                format: "issuance (POST /v1/credentials, %d per round on %d connections, credentials/s):",
+                plan.issuanceRequests, plan.issuanceConcurrency))
+            lines.append(String(format: "  no endpoint:                          %@ (median %.0f)",
+                                list(issuance.without), Issuance.median(issuance.without)))
+            lines.append(String(format: "  an endpoint, every event queued:      %@ (median %.0f): outbox cost %.1f %%",
+                                list(issuance.queued), Issuance.median(issuance.queued), issuance.outboxCost))
+            lines.append(String(
+                format: "  an endpoint, every event delivered:   %@ (median %.0f): cost with delivery %.1f %% (drained %@ s after each round)",
+                list(issuance.with), Issuance.median(issuance.with), issuance.deliveryCost,
                 issuance.drainSeconds.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
         }
         if refused > 0 { lines.append("WARNING: \(refused) deliveries failed signature verification") }
         lines.append("")
         var targets = "targets: ≥ 5,000 events/s " + (throughput.perSecond >= 5_000 ? "met" : "missed")
             + ", p99 ≤ 100 ms at 500/s " + (percentile(0.99) <= 100 ? "met" : "missed")
-        if !issuance.without.isEmpty { targets += ", cost to issuance ≤ 10 % " + (issuance.cost <= 10 ? "met" : "missed") }
+        if !issuance.without.isEmpty {
+            targets += ", outbox cost to issuance ≤ 10 % " + (issuance.outboxCost <= 10 ? "met" : "missed")
+        }
         lines.append(targets)
         return lines.joined(separator: "\n")
     }
@@ -98,8 +114,10 @@ struct BenchWebhooksReport: Sendable {
         if !issuance.without.isEmpty {
             object["issuance"] = .object([
                 "without_per_second": .array(issuance.without.map { .double($0) }),
+                "queued_per_second": .array(issuance.queued.map { .double($0) }),
                 "with_per_second": .array(issuance.with.map { .double($0) }),
-                "cost_percent": .double(issuance.cost),
+                "outbox_cost_percent": .double(issuance.outboxCost),
+                "delivery_cost_percent": .double(issuance.deliveryCost),
                 "drain_seconds": .array(issuance.drainSeconds.map { .double($0) }),
             ])
         }

@@ -131,6 +131,16 @@ struct BenchWebhooksRun: Sendable {
         for round in 0..<plan.rounds {
             benchNote("issuance round \(round + 1) of \(plan.rounds): without an endpoint")
             result.without.append(try await issue("off-\(round)").perSecond)
+
+            // The outbox alone: the receiver answers 503 Retry-After 3600 to the first delivery, so the endpoint
+            // backs off and every later event of the round is queued (trigger, delivery row, chain order) unposted.
+            receiver.setBusy(true)
+            let queued = try await addEndpoint(token: token, types: [])
+            benchNote("issuance round \(round + 1) of \(plan.rounds): with an endpoint, its events queued")
+            result.queued.append(try await issue("queued-\(round)").perSecond)
+            try await removeEndpoint(queued, token: token)
+            receiver.setBusy(false)
+
             let endpoint = try await addEndpoint(token: token, types: [])
             receiver.reset()
             benchNote("issuance round \(round + 1) of \(plan.rounds): with an endpoint receiving every event")
