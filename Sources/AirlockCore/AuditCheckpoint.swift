@@ -132,9 +132,12 @@ public struct AuditCheckpoint: Sendable, Hashable {
                 return false
             }
         }
-        guard let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).parse(text)
+        // A real calendar instant: the whole seconds survive a round trip (the milliseconds, already checked as
+        // digits, are left out: parsing them into a floating-point Date may not give the same digits back).
+        let seconds = String(text.prefix(19)) + ".000Z"
+        guard let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).parse(seconds)
         else { return false }
-        return AuditTime.format(date) == text
+        return AuditTime.format(date) == seconds
     }
 }
 
