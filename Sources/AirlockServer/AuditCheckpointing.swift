@@ -18,7 +18,7 @@ enum AuditCheckpointing {
                 "no audit checkpoint key (audit.checkpoint_key_file): checkpoints are not signed, so removing the newest audit events cannot be proven (create a key with `airlock audit keygen`)")
             return []
         }
-        config.logger.info("audit checkpoints signed", metadata: [
+        config.logger.info("audit checkpoints on: the chain head is signed every interval and at shutdown", metadata: [
             "key_ids": "\(keys.publicKeys.keys.map(\.keyID).joined(separator: ","))",
             "interval": "\(settings.auditCheckpointInterval)",
         ])
