@@ -80,6 +80,11 @@ public struct AuditCheckpoint: Sendable, Hashable {
         Array("\(messagePrefix)\n\(sequence)\n\(hash)\n\(time)".utf8)
     }
 
+    /// The first signature of `algorithm` it carries, if any.
+    public func signature(_ algorithm: AuditCheckpointAlgorithm) -> Signature? {
+        signatures.first { $0.algorithm == algorithm }
+    }
+
     /// The bytes this checkpoint's signatures must cover.
     public var signedMessage: [UInt8] {
         Self.signedMessage(sequence: sequence, hash: hash, time: time)

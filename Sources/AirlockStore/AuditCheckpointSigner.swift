@@ -88,15 +88,17 @@ public struct AuditCheckpointSigner: Sendable {
         let now = auditLog.clock.now()
         let checkpoint = try AuditCheckpoint.sign(sequence: head.sequence, hash: head.hash, time: now, with: keys)
         let eventID = try await auditLog.append(checkpoint.event, on: connection, logger: logger)
-        let ed25519 = checkpoint.signatures.first { $0.algorithm == .ed25519 }
-        let mlDSA65 = checkpoint.signatures.first { $0.algorithm == .mlDSA65 }
+        // `sign` makes both; the row's columns need both.
+        guard let ed25519 = checkpoint.signature(.ed25519), let mlDSA65 = checkpoint.signature(.mlDSA65) else {
+            throw AuditCheckpointError(
+                code: AuditCheckpointError.signingFailedCode, message: "a checkpoint signature is missing")
+        }
         let inserted = try await connection.query(
             """
             INSERT INTO audit_checkpoints (sequence, hash, time, signed_at, ed25519_key_id, ed25519_signature,
                                            mldsa65_key_id, mldsa65_signature, event_id)
             VALUES (\(checkpoint.sequence), \(checkpoint.hash), \(checkpoint.time), \(now),
-                    \(ed25519?.keyID ?? ""), \(ed25519.map { Data($0.bytes) } ?? Data()),
-                    \(mlDSA65?.keyID ?? ""), \(mlDSA65.map { Data($0.bytes) } ?? Data()), \(eventID))
+                    \(ed25519.keyID), \(Data(ed25519.bytes)), \(mlDSA65.keyID), \(Data(mlDSA65.bytes)), \(eventID))
             ON CONFLICT (sequence) DO NOTHING
             RETURNING sequence
             """, logger: logger)
