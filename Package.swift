@@ -192,6 +192,7 @@ let package = Package(
             dependencies: [
                 "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport", "AirlockPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

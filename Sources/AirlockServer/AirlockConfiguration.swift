@@ -43,6 +43,10 @@ public struct AirlockConfiguration: Sendable {
     public var auditSource: String = "urn:airlock"
     /// How often the audit chainer looks for new events.
     public var auditChainInterval: Duration = .milliseconds(100)
+    /// The keys that sign audit checkpoints (`audit.checkpoint_key_file`); nil: no checkpoint is signed.
+    public var auditCheckpointKeys: AuditCheckpointKeys?
+    /// How often the audit chain's head is signed when it moved (`audit.checkpoint_interval`, default 5 minutes).
+    public var auditCheckpointInterval: Duration = .seconds(300)
     /// How long a token revocation waits for every live broker to drop the token (`tokens.revocation_wait_ms`);
     /// a broker that has not by then is named in the log and its caches switched off.
     public var tokenRevocationWait: Duration = .seconds(5)
@@ -152,6 +156,7 @@ public struct AirlockConfiguration: Sendable {
         if let interval = try reader.int("audit.chain_interval_ms", in: 10...10_000) {
             configuration.auditChainInterval = .milliseconds(interval)
         }
+        try configuration.loadAuditCheckpoints(reader: &reader)
         if let wait = try reader.int("tokens.revocation_wait_ms", in: 100...60_000) {
             configuration.tokenRevocationWait = .milliseconds(wait)
         }

@@ -147,6 +147,7 @@ struct BrokerParts {
                 database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock, claimant: brokerID),
             transport: webhookTransport, clock: config.clock, logger: logger)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
+        AuditKeyRoutes(keys: AuditCheckpointing.publicKeys(settings)).register(on: router)
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
         router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests
 
@@ -178,6 +179,9 @@ struct BrokerParts {
                 database: database, channel: AuditChainListener.appendedChannel, logger: logger,
                 isDatabaseReady: { readiness.isMet("database") }, chained: { chainer.appended.wake() }),
         ]
+            // Last, so it stops first: its shutdown checkpoint is written while the chainer still runs.
+            + AuditCheckpointing.services(
+                config: config, database: database, auditLog: auditLog, chainer: chainer, readiness: readiness)
     }
 }
 

@@ -27,6 +27,8 @@ public struct ServerConfiguration: Sendable {
     /// (a timer, re-armed by every broker's expiry notifications); this poll covers a notification missed and the
     /// claims of a broker that died.
     public var revocationFallbackInterval: Duration = .seconds(2)
+    /// The clock the audit checkpoint service waits on between checkpoints (a test drives it).
+    public var checkpointClock: any Clock<Duration> = ContinuousClock()
     /// The application logger; request loggers derive from it.
     public var logger: Logger
     /// The environment that resource files may refer to (admin passwords, dev cluster address).

@@ -33,6 +33,8 @@ public struct Setting: Sendable {
         Setting("log.format", expected: "`text` or `json`"),
         Setting("audit.source", expected: "a CloudEvents source URI-reference, e.g. urn:airlock:prod"),
         Setting("audit.chain_interval_ms", expected: "an integer from 10 to 10000"),
+        Setting("audit.checkpoint_key_file", expected: "a path to a key file from `airlock audit keygen` (mode 0600)"),
+        Setting("audit.checkpoint_interval", expected: "a duration from 1s to 1d, e.g. 30s, 5m or 1h"),
         Setting("tokens.revocation_wait_ms", expected: "an integer from 100 to 60000"),
         Setting("http.idle_timeout_seconds", expected: "an integer from 1 to 3600"),
         Setting("limits.address_rate", expected: "an integer from 0 (no limit) to 1000000"),

@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -8,7 +9,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Inspect the audit log.",
-        subcommands: [Verify.self, AuditTailCommand.self])
+        subcommands: [Verify.self, AuditTailCommand.self, AuditKeygenCommand.self])
 
     /// `airlock audit verify`: walks the chain and reports the first bad sequence.
     struct Verify: AsyncParsableCommand {
@@ -20,7 +21,25 @@ struct AuditCommand: AsyncParsableCommand {
         @Flag(help: "Print the result as JSON.")
         var json = false
 
+        @Option(help: ArgumentHelp(
+            "Also check the chain against a signed checkpoint a receiver kept (the airlock.audit.checkpoint event as delivered, or its data.checkpoint): exit 1 if the chain was truncated below it or rewritten.",
+            valueName: "file"))
+        var checkpoint: String?
+
+        @Option(help: ArgumentHelp(
+            "The public keys to trust, as GET /.well-known/airlock-audit-keys answers (default: those of audit.checkpoint_key_file).",
+            valueName: "file"))
+        var keys: String?
+
+        func validate() throws {
+            if keys != nil && checkpoint == nil { throw ValidationError("--keys needs --checkpoint") }
+        }
+
         func run() async throws {
+            if let checkpoint {
+                try await CheckpointCheck(checkpointFile: checkpoint, keysFile: keys, json: json).run(options: options)
+                return
+            }
             let result = try await options.withDatabase { database, _, logger in
                 try await ChainVerifier(database: database).verify(logger: logger)
             }

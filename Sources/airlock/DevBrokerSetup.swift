@@ -6,8 +6,8 @@ import Foundation
 import Logging
 
 /// The broker that `airlock dev` (and `airlock bench issuance`) runs on a throwaway cluster: the demo databases,
-/// a dev master key, migrations applied, the dev token issuer, and the configuration that points the demo
-/// resources of `Policies/resources.json` at the cluster.
+/// a dev master key and audit checkpoint keys, migrations applied, the dev token issuer, and the configuration that
+/// points the demo resources of `Policies/resources.json` at the cluster.
 struct DevBrokerSetup {
     /// The server configuration, ready for `buildApplication(config:)`.
     var config: ServerConfiguration
@@ -27,6 +27,11 @@ struct DevBrokerSetup {
         try state.writeMasterKey(masterKey)
         settings.databaseURL = brokerURL
         settings.keyRing = KeyRing(current: masterKey)
+        // Development signs audit checkpoints too, every minute, with keys of its own (production never invents one).
+        let checkpointKeys = try AuditCheckpointKeys.generate()
+        try state.writeCheckpointKeys(checkpointKeys)
+        settings.auditCheckpointKeys = checkpointKeys
+        settings.auditCheckpointInterval = .seconds(60)
         settings.listenPort = port
         // Development: a webhook receiver on this machine (`http://127.0.0.1:…`) is what the walkthrough uses.
         settings.webhookAddresses.allowsLoopback = true

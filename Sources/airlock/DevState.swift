@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The state directory of one `airlock dev` run: the cluster and the dev master key.
+/// The state directory of one `airlock dev` run: the cluster, the dev master key and the dev checkpoint keys.
 struct DevState {
     let directory: URL
     /// Whether this run created the directory (and so may remove it).
@@ -39,14 +39,23 @@ struct DevState {
 
     /// Writes the dev master key (readable by this user only), so a kept cluster's secrets stay readable.
     func writeMasterKey(_ key: KeyEncryptionKey) throws {
-        let path = directory.appendingPathComponent("master.key").path
+        try writePrivate("master.key", text: key.text + "\n")
+    }
+
+    /// Writes the dev audit checkpoint keys (readable by this user only) as `checkpoint.key`, the key file
+    /// `audit.checkpoint_key_file` names, so `airlock audit verify --checkpoint` can use it against a kept cluster.
+    func writeCheckpointKeys(_ keys: AuditCheckpointKeys) throws {
+        try writePrivate("checkpoint.key", text: keys.fileContents)
+    }
+
+    private func writePrivate(_ name: String, text: String) throws {
+        let path = directory.appendingPathComponent(name).path
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw DevError("cannot write \(path)") }
         defer { close(fd) }
         // A file left by an earlier run keeps its mode through O_CREAT: make it private (a key file must be, to
         // be read back as keys.master_key_file).
         guard fchmod(fd, 0o600) == 0 else { throw DevError("cannot make \(path) private") }
-        let text = key.text + "\n"
         let written = text.withCString { write(fd, $0, strlen($0)) }
         guard written == text.utf8.count else { throw DevError("cannot write \(path)") }
     }
@@ -62,6 +71,7 @@ struct DevState {
         guard !keep else { return }
         let fm = FileManager.default
         try? fm.removeItem(at: directory.appendingPathComponent("master.key"))
+        try? fm.removeItem(at: directory.appendingPathComponent("checkpoint.key"))
         if created {
             try? fm.removeItem(at: directory)
         }
