@@ -53,6 +53,7 @@ struct DevBanner: Sendable {
           swift run airlock login --dev ci-orders --groups ci --service
           swift run airlock credentials payments-api --role read --ttl 10m   # an alkc_ token in one call
           swift run airlock audit tail --token <the admin token>
+          swift run airlock webhooks add http://127.0.0.1:9000/ --token <the admin token>   # alerts: Docs/alerts.md
           curl -s \(brokerURL)/readyz
           curl -s \(brokerURL)/metrics | head
           swift run airlock policy check && swift run airlock policy test
