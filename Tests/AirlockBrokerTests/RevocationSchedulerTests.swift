@@ -69,8 +69,8 @@ struct RevocationSchedulerTests {
             if let database {
                 group.addTask {
                     try await LeaseExpiryListener(database: database, logger: TestDatabase.logger) { expiry in
-                        if expiry == nil { listening?.set() }
                         sweep.scheduler.heard(expiry)
+                        if expiry == nil { listening?.set() }
                     }.run()
                 }
             }
@@ -99,6 +99,17 @@ struct RevocationSchedulerTests {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return condition()
+    }
+
+    /// True once `scheduler` starts no new wait for `quiet`, tried for at most `seconds` (a spinning sweep never is).
+    static func settles(_ scheduler: ExpiryScheduler, quiet: Duration, within seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            let waits = scheduler.waits
+            try? await Task.sleep(for: quiet)
+            if scheduler.waits == waits { return true }
+        }
+        return false
     }
 
     static func near(_ date: Date?, _ expected: Date) -> Bool {
@@ -149,12 +160,12 @@ struct RevocationSchedulerTests {
                 try await Self.running(sweep, fallback: .seconds(3600), listenOn: own, listening: listening) {
                     let heard = await Self.eventually(10) { listening.isSet }
                     #expect(heard)
+                    // Nothing is due for ten minutes: the sweep sleeps, it does not spin. (The listener's start, which
+                    // may have missed notifications, wakes it once, at a moment of its own: wait for that to pass.)
+                    let sleeps = await Self.settles(sweep.scheduler, quiet: .milliseconds(500), within: 10)
+                    #expect(sleeps, "the sweep never slept 500 ms without waking: it spins")
                     let armedForFirst = await Self.eventually(10) { Self.near(sweep.scheduler.armedAt, first.credential.expiresAt) }
                     #expect(armedForFirst)
-                    // Nothing is due for ten minutes: the sweep sleeps, it does not spin.
-                    let waits = sweep.scheduler.waits
-                    try await Task.sleep(for: .milliseconds(500))
-                    #expect(sweep.scheduler.waits == waits, "the sweep woke \(sweep.scheduler.waits - waits) times")
                     let sooner = try await other.issuance.issueNow(
                         Ask(resource: "notes", role: "reader", ttlSeconds: 60), by: ProviderSeamTests.alice)
                     let rearmed = await Self.eventually(10) { Self.near(sweep.scheduler.armedAt, sooner.credential.expiresAt) }
