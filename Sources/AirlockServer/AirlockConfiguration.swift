@@ -43,6 +43,8 @@ public struct AirlockConfiguration: Sendable {
     public var auditSource: String = "urn:airlock"
     /// How often the audit chainer looks for new events.
     public var auditChainInterval: Duration = .milliseconds(100)
+    /// The SIEM sink (`audit.sink.*`); nil (the default): none.
+    public var auditSink: AuditSinkSettings?
     /// How long a token revocation waits for every live broker to drop the token (`tokens.revocation_wait_ms`);
     /// a broker that has not by then is named in the log and its caches switched off.
     public var tokenRevocationWait: Duration = .seconds(5)
@@ -152,6 +154,7 @@ public struct AirlockConfiguration: Sendable {
         if let interval = try reader.int("audit.chain_interval_ms", in: 10...10_000) {
             configuration.auditChainInterval = .milliseconds(interval)
         }
+        configuration.auditSink = try AuditSinkSettings.load(&reader)
         if let wait = try reader.int("tokens.revocation_wait_ms", in: 100...60_000) {
             configuration.tokenRevocationWait = .milliseconds(wait)
         }

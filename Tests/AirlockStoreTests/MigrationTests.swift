@@ -105,7 +105,11 @@ struct MigrationTests {
         #expect(first.version == 1)
         #expect(first.name == "initial_schema")
         #expect(first.sql.contains("CREATE TABLE audit_events"))
-        #expect(migrations.map(\.version) == Array(1...migrations.count))
+        // Every number up to the last is used, except 12 while it is reserved for a change on another branch
+        // (signed checkpoints) that 13 (audit sinks) does not depend on.
+        let versions = Set(migrations.map(\.version))
+        let unused = Set(1...(migrations.last?.version ?? 0)).subtracting(versions)
+        #expect(unused.isSubset(of: [12]), "unused migration numbers: \(unused.sorted())")
         let bytes = try Data(contentsOf: TestDatabase.migrationsDirectory.appendingPathComponent(first.fileName))
         #expect(try Migration(fileName: first.fileName, contents: bytes).checksum == first.checksum)
     }
