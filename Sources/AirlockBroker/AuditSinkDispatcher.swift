@@ -79,11 +79,15 @@ public final class AuditSinkDispatcher: Sendable {
             }
             await scheduler.wait(due: nil, fallback: ready ? fallback : min(fallback, .milliseconds(100)))
         }
-        do {
-            try await cursors.release(name, logger: logger)
-        } catch {
-            logger.debug("audit sink claim not released; it lapses", metadata: ["error": "\(error)"])
-        }
+        // The loop ends by cancellation, which would cancel the release's query too: it runs in a task of its own.
+        let cursors = self.cursors, name = self.name, logger = self.logger
+        await Task {
+            do {
+                try await cursors.release(name, logger: logger)
+            } catch {
+                logger.debug("audit sink claim not released; it lapses", metadata: ["error": "\(error)"])
+            }
+        }.value
     }
 
     /// Writes every chained event after the cursor, a batch at a time; returns how many (0 when another broker
