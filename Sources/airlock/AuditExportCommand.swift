@@ -60,7 +60,7 @@ struct AuditExportCommand: AsyncParsableCommand {
                     cursor = sequence
                 }
                 FileHandle.standardOutput.write(Data(text.utf8))
-                if page.count < 1000 || page.last?["sequence"]?.intValue.map({ $0 >= head }) == true { break }
+                if page.count < 1000 { break }
             }
         }
     }
