@@ -193,7 +193,8 @@ final class JSONLinesFile: Sendable {
         if keep == 0 {
             guard unlink(path) == 0 || errno == ENOENT else { throw failure("remove", path: path) }
         } else {
-            guard unlink("\(path).\(keep)") == 0 || errno == ENOENT else { throw failure("remove", path: "\(path).\(keep)") }
+            let oldest = "\(path).\(keep)"
+            guard unlink(oldest) == 0 || errno == ENOENT else { throw failure("remove", path: oldest) }
             for index in stride(from: keep - 1, through: 1, by: -1) {
                 guard rename("\(path).\(index)", "\(path).\(index + 1)") == 0 || errno == ENOENT else {
                     throw failure("rename", path: "\(path).\(index)")

@@ -105,7 +105,8 @@ public final class AuditSinkDispatcher: Sendable {
             return count
         }
         if recovered > 0 {
-            logger.notice("audit sink writes again", metadata: ["sink": "\(sink.destination)", "failures": "\(recovered)"])
+            logger.notice(
+                "audit sink writes again", metadata: ["sink": "\(sink.destination)", "failures": "\(recovered)"])
         }
         return total
     }
