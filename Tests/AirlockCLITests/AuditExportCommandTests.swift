@@ -56,3 +56,30 @@ struct AuditExportCommandTests {
         #expect(bad.errors.contains("--format must be cloudevents or ocsf"))
     }
 }
+
+/// `airlock serve` with `audit.sink.path` `-`: the chain as OCSF JSON Lines on standard output, nothing else there.
+struct StandardOutputSinkTests {
+    @Test("serve writes every chained event's OCSF records to stdout, in order; its log stays on stderr",
+          .timeLimit(.minutes(2)))
+    func serveToStdout() async throws {
+        let url = try await AuditExportCommandTests.chainedDatabase()
+        var environment = ServeAndMigrateCommandTests.masterKeyEnvironment
+        environment["AIRLOCK_AUDIT_SINK_PATH"] = "-"
+        environment["AIRLOCK_AUDIT_SINK_FORMAT"] = "ocsf"
+        let running = try AirlockBinary.start(
+            ["serve", "--database-url", url.testURLString, "--listen", "127.0.0.1:0"], environment: environment)
+        defer { running.kill() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        var lines: [String] = []
+        while ContinuousClock.now < deadline {
+            lines = running.output.split(separator: "\n").map(String.init)
+            if lines.count >= 6 || !running.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try #require(lines.count >= 6, "stdout: \(running.output)\nstderr: \(running.errors)")
+        let records = try lines.map { try JSONValue.parse($0) }  // only JSON Lines: no log line on stdout
+        #expect(records.prefix(6).map { $0["metadata"]?["sequence"] } == [1, 2, 3, 3, 4, 5])
+        #expect(records.prefix(6).map { $0["class_uid"] } == [6003, 6003, 3005, 3001, 6003, 6003])
+        #expect(records.allSatisfy { $0["metadata"]?["version"] == "1.8.0" })
+    }
+}
