@@ -147,7 +147,10 @@ struct AuditSinkTests {
             let first = JSONLinesSink(path: path, format: .cloudevents, logger: Self.logger)
             let running = Self.dispatcher(database, sink: first, clock: SystemWallClock(), batchSize: 7)
             let task = Task { await running.run(fallback: .milliseconds(50)) { true } }
-            #expect(try await Self.eventually(20) { try Self.lines(path).count == 30 })
+            let cursors = AuditSinkCursors(database: database)
+            // Written and recorded (the cursor moves just after the lines are synced).
+            #expect(try await Self.eventually(20) { try await cursors.position("default", logger: Self.logger) == 30 })
+            #expect(try Self.lines(path).count == 30)
             task.cancel()  // a graceful stop: the claim is given up
             await task.value
             await first.shutdown()
@@ -156,13 +159,11 @@ struct AuditSinkTests {
             let second = JSONLinesSink(path: path, format: .cloudevents, logger: Self.logger)
             let restarted = Self.dispatcher(database, sink: second, clock: SystemWallClock(), batchSize: 7)
             let again = Task { await restarted.run(fallback: .milliseconds(50)) { true } }
-            #expect(try await Self.eventually(20) { try Self.lines(path).count >= 60 })
+            #expect(try await Self.eventually(20) { try await cursors.position("default", logger: Self.logger) == 60 })
             again.cancel()
             await again.value
             await second.shutdown()
             #expect(try Self.sequences(try Self.lines(path)) == Array(1...60))
-            let cursors = AuditSinkCursors(database: database)
-            #expect(try await cursors.position("default", logger: Self.logger) == 60)
         }
     }
 
