@@ -81,16 +81,18 @@ let package = Package(
                 "AirlockPolicy",
                 "AirlockStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        /// Audit delivery: webhooks posted over HTTP (outbound address checks, no redirects, timeouts) and audit
-        /// events as OCSF records for SIEM sinks. Imports no other adapter.
+        /// Audit delivery: webhooks posted over HTTP (outbound address checks, no redirects, timeouts), audit
+        /// events as OCSF records, and the JSON Lines SIEM sink (a rotating file or stdout). Imports no other adapter.
         .target(
             name: "AirlockAudit",
             dependencies: [
                 "AirlockCore",
                 "AirlockPolicy",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -125,6 +127,7 @@ let package = Package(
         .executableTarget(
             name: "airlock",
             dependencies: [
+                "AirlockAudit",
                 "AirlockCore",
                 "AirlockPolicy",
                 "AirlockStore",
@@ -177,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockAuditTests",
-            dependencies: ["AirlockAudit", "AirlockCore"],
+            dependencies: ["AirlockAudit", "AirlockCore", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("OCSF")]
         ),
         .testTarget(

@@ -4,6 +4,8 @@ import AirlockCore
 enum OCSFClass: Int, Sendable, CaseIterable {
     /// Findings / Detection Finding.
     case detectionFinding = 2004
+    /// Identity & Access Management / Account Change.
+    case accountChange = 3001
     /// Identity & Access Management / Authentication.
     case authentication = 3002
     /// Identity & Access Management / Entity Management.
@@ -20,6 +22,7 @@ enum OCSFClass: Int, Sendable, CaseIterable {
     var caption: String {
         switch self {
         case .detectionFinding: "Detection Finding"
+        case .accountChange: "Account Change"
         case .authentication: "Authentication"
         case .entityManagement: "Entity Management"
         case .userAccessManagement: "User Access Management"
@@ -31,7 +34,7 @@ enum OCSFClass: Int, Sendable, CaseIterable {
     var categoryCaption: String {
         switch self {
         case .detectionFinding: "Findings"
-        case .authentication, .entityManagement, .userAccessManagement: "Identity & Access Management"
+        case .accountChange, .authentication, .entityManagement, .userAccessManagement: "Identity & Access Management"
         case .apiActivity: "Application Activity"
         }
     }
@@ -53,7 +56,7 @@ struct OCSFActivity: Sendable, Equatable {
     static let logon = OCSFActivity(id: 1, caption: "Logon")
     /// Authentication 2.
     static let logoff = OCSFActivity(id: 2, caption: "Logoff")
-    /// Entity Management, API Activity and Detection Finding 1.
+    /// Account Change, Entity Management, API Activity and Detection Finding 1.
     static let create = OCSFActivity(id: 1, caption: "Create")
     /// API Activity 2.
     static let read = OCSFActivity(id: 2, caption: "Read")
@@ -63,6 +66,8 @@ struct OCSFActivity: Sendable, Equatable {
     static let delete = OCSFActivity(id: 4, caption: "Delete")
     /// Entity Management 11.
     static let deactivate = OCSFActivity(id: 11, caption: "Deactivate")
+    /// Account Change 6 (API Activity's Delete is 4).
+    static let deleteAccount = OCSFActivity(id: 6, caption: "Delete")
 }
 
 /// Why an event became a Detection Finding: it decides the finding's `types` and whether it is an alert.

@@ -47,6 +47,8 @@ public struct AirlockConfiguration: Sendable {
     public var auditCheckpointKeys: AuditCheckpointKeys?
     /// How often the audit chain's head is signed when it moved (`audit.checkpoint_interval`, default 5 minutes).
     public var auditCheckpointInterval: Duration = .seconds(300)
+    /// The SIEM sink (`audit.sink.*`); nil (the default): none.
+    public var auditSink: AuditSinkSettings?
     /// How long a token revocation waits for every live broker to drop the token (`tokens.revocation_wait_ms`);
     /// a broker that has not by then is named in the log and its caches switched off.
     public var tokenRevocationWait: Duration = .seconds(5)
@@ -157,6 +159,7 @@ public struct AirlockConfiguration: Sendable {
             configuration.auditChainInterval = .milliseconds(interval)
         }
         try configuration.loadAuditCheckpoints(reader: &reader)
+        configuration.auditSink = try AuditSinkSettings.load(&reader)
         if let wait = try reader.int("tokens.revocation_wait_ms", in: 100...60_000) {
             configuration.tokenRevocationWait = .milliseconds(wait)
         }

@@ -148,12 +148,25 @@ struct BrokerParts {
             transport: webhookTransport, clock: config.clock, logger: logger)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         AuditKeyRoutes(keys: AuditCheckpointing.publicKeys(settings)).register(on: router)
+        // The SIEM sink (`audit.sink.*`), when configured: woken with the webhook dispatcher by the chain listener.
+        let auditSink = settings.auditSink.map { settings in
+            let sink = JSONLinesSink(
+                path: settings.path, format: settings.format, maxBytes: settings.maxBytes, keep: settings.keep,
+                logger: logger)
+            return AuditSinkService(
+                dispatcher: AuditSinkDispatcher(
+                    name: settings.name, sink: sink,
+                    cursors: AuditSinkCursors(database: database, clock: config.clock, claimant: brokerID),
+                    feed: AuditFeed(database: database, logger: logger), clock: config.clock, logger: logger),
+                sink: sink, readiness: readiness, fallback: .seconds(5))
+        }
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
         router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests
 
         self.router = router
         self.readiness = readiness
-        self.services = [
+        let auditSinkDispatcher = auditSink?.dispatcher
+        var services: [any Service] = [
             database.client, postgres, monitor, recorder, resourceRecorder, chainer,
             PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,
                            logger: logger, trapsHangup: config.reloadPoliciesOnHangup, brokerName: config.brokerName),
@@ -174,14 +187,19 @@ struct BrokerParts {
                 onStop: { await webhookTransport.shutdown() }),
             AuditChainListener(
                 database: database, logger: logger, isDatabaseReady: { readiness.isMet("database") },
-                chained: { webhookDispatcher.wake() }),
+                chained: {
+                    webhookDispatcher.wake()
+                    auditSinkDispatcher?.wake()
+                }),
             AuditChainListener(
                 database: database, channel: AuditChainListener.appendedChannel, logger: logger,
                 isDatabaseReady: { readiness.isMet("database") }, chained: { chainer.appended.wake() }),
         ]
-            // Last, so it stops first: its shutdown checkpoint is written while the chainer still runs.
-            + AuditCheckpointing.services(
-                config: config, database: database, auditLog: auditLog, chainer: chainer, readiness: readiness)
+        if let auditSink { services.append(auditSink) }
+        // Last, so it stops first: its shutdown checkpoint is written while the chainer still runs.
+        services += AuditCheckpointing.services(
+            config: config, database: database, auditLog: auditLog, chainer: chainer, readiness: readiness)
+        self.services = services
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Tells this broker's webhook dispatcher that events were chained: listens on `airlock_audit_chained` (a
+/// Tells this broker's webhook dispatcher (and SIEM sink, when one is configured) that events were chained: listens on `airlock_audit_chained` (a
 /// ``ChannelListener``: its own connection, reconnects, heartbeat), which the ``AuditChainer`` of any broker
 /// notifies with the last sequence of each pass, and calls `chained` — also when it starts listening, again after a
 /// lost connection, since notifications may have been missed meanwhile.

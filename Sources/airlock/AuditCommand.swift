@@ -9,7 +9,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Inspect the audit log.",
-        subcommands: [Verify.self, AuditTailCommand.self, AuditKeygenCommand.self])
+        subcommands: [Verify.self, AuditTailCommand.self, AuditExportCommand.self, AuditKeygenCommand.self])
 
     /// `airlock audit verify`: walks the chain and reports the first bad sequence.
     struct Verify: AsyncParsableCommand {

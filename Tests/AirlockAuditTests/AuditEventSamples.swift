@@ -171,7 +171,11 @@ struct AuditEventSample: Sendable, CustomTestStringConvertible {
 
         add("audit.checkpoint (fallback)", NewAuditEvent(
             type: "airlock.audit.checkpoint", subject: "1000",
-            data: ["sequence": 1000, "hash": .string(String(repeating: "9f", count: 32)), "signature": "ed25519:..."]),
+            data: ["checkpoint": [
+                "sequence": 1000, "hash": .string(String(repeating: "9f", count: 32)),
+                "time": "2026-12-05T12:00:00.000Z",
+                "signatures": [["alg": "ed25519", "key_id": "ed25519:0123456789abcdef", "signature": "AAAA"]],
+            ]]),
             6003, 3)
         add("unknown high-severity type (fallback)", NewAuditEvent(
             type: "airlock.reconciler.drift", subject: "orders-db", severity: .high,

@@ -53,8 +53,8 @@ struct OCSFSchemaValidator {
             dictionary[name] = (entry["type"]?.stringValue ?? "", entry["is_array"]?.boolValue ?? false)
         }
         let eventFiles = [
-            "events/base_event.json", "events/iam/iam.json", "events/iam/user_access.json",
-            "events/iam/authentication.json", "events/iam/entity_management.json",
+            "events/base_event.json", "events/iam/iam.json", "events/iam/account_change.json",
+            "events/iam/user_access.json", "events/iam/authentication.json", "events/iam/entity_management.json",
             "events/application/application.json", "events/application/api_activity.json",
             "events/findings/finding.json", "events/findings/detection_finding.json",
         ]
