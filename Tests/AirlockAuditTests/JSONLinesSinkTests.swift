@@ -79,12 +79,13 @@ struct JSONLinesSinkTests {
         #expect(records.allSatisfy { $0["metadata"]?["version"] == "1.8.0" })
     }
 
-    @Test("a missing file is created with mode 0640 whatever the umask; an existing file keeps its mode")
+    // The umask is not changed here to show the mode is set whatever it is: the umask belongs to the whole test
+    // process, and a narrower one meanwhile broke other suites' subprocesses (a PostgreSQL that could not enter its
+    // directories).
+    @Test("a missing file is created with mode 0640; an existing file keeps its mode")
     func fileMode() async throws {
         let directory = try Directory()
         let path = directory.path("new.jsonl")
-        let previous = umask(0o077)
-        defer { umask(previous) }
         let sink = JSONLinesSink(path: path, format: .cloudevents, logger: Self.logger)
         try await sink.write(Self.events(1...1))
         await sink.shutdown()
