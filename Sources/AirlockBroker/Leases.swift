@@ -45,7 +45,8 @@ public struct Leases: Sendable {
     }
 
     /// Ends the lease `id` now (its owner or an admin): the credential is removed before this returns, or the
-    /// lease is left `revoking` with its error and retried in the background. An ended lease is returned as it is.
+    /// lease is left `revoking` with its error and retried in the background. When another worker is removing it
+    /// already, its outcome is waited for (at most ``otherWorkerWait``). An ended lease is returned as it is.
     public func revoke(_ id: UUID, by caller: Principal) async throws -> LeaseRecord {
         let lease = try await show(id, to: caller)
         guard caller.owns(lease.principalID) || caller.has(scope: "admin") else {
@@ -57,10 +58,32 @@ public struct Leases: Sendable {
         // changes only an active or issuing one: a revoking lease is marked already).
         if case .removeCredential? = try? state.apply(.revoke(reason: reason, at: decider.clock.now())) {
             _ = try await revocation.store.markForRevocation(ids: [id], reason: reason)
-            try await revocation.revokeDue(ids: [id])
+            if try await revocation.revokeDue(ids: [id]) == 0 {
+                // Another worker claimed it first (the sweep, on this broker or another): its outcome is the answer.
+                try await awaitOtherWorkers(ids: [id])
+            }
         }
         guard let after = try await store.get(id) else { throw BrokerError.notFound("no such lease") }
         return Self.shown(after, to: caller)
+    }
+
+    /// How long a revoke waits for leases another worker claimed first, polled every 25 ms; those still being
+    /// removed after that are shown `revoking` (and finish in the background).
+    static let otherWorkerWait: Duration = .seconds(10)
+
+    /// Waits until none of `ids` is `revoking` without an error (removed, or failed and left to its retries), or
+    /// ``otherWorkerWait`` has passed.
+    private func awaitOtherWorkers(ids: [UUID]) async throws {
+        let deadline = ContinuousClock.now + Self.otherWorkerWait
+        var waiting = ids
+        while !waiting.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(25))
+            var still: [UUID] = []
+            for id in waiting {
+                if let lease = try await store.get(id), lease.status == .revoking, lease.lastError == nil { still.append(id) }
+            }
+            waiting = still
+        }
     }
 
     /// Ends every lease of `principal` now and closes their open requests (admins): the kill switch.
@@ -81,7 +104,9 @@ public struct Leases: Sendable {
         let reason = AlertRouting.killSwitchReason(by: caller.id)
         let closed = try await requests.revokeOpen(of: principal, by: caller.id, reason: reason)
         let marked = try await revocation.store.markForRevocation(principal: principal, reason: reason)
-        if !marked.isEmpty { try await revocation.revokeDue(ids: marked, limit: marked.count) }
+        if !marked.isEmpty, try await revocation.revokeDue(ids: marked, limit: marked.count) < marked.count {
+            try await awaitOtherWorkers(ids: marked)
+        }
         var ended: [LeaseRecord] = []
         for id in marked { if let lease = try await store.get(id) { ended.append(Self.shown(lease, to: caller)) } }
         return KillSwitchOutcome(principal: principal, leases: ended, closedRequests: closed)

@@ -124,6 +124,27 @@ struct ProviderSeamTests {
         }
     }
 
+    @Test("a revoke racing another worker's claim on the lease answers with that worker's outcome, not `revoking`")
+    func revokeWaitsForAnotherWorkersClaim() async throws {
+        try await TestDatabase.withDatabase { database in
+            let broker = try await Self.broker(database)
+            let issued = try await broker.issuance.issueNow(
+                Ask(resource: "notes", role: "reader", ttlSeconds: 300), by: Self.alice)
+            let leaseID = issued.credential.leaseID
+            // The sweep (here or on another replica) marks and claims it first, and is slow to remove it.
+            let store = broker.leases.revocation.store
+            _ = try await store.markForRevocation(ids: [leaseID], reason: "expired")
+            let claimed = try await store.claimDue(ids: [leaseID])
+            #expect(claimed.map(\.id) == [leaseID])
+            async let answer = broker.leases.revoke(leaseID, by: Self.alice)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(await broker.leases.revocation.revoke(try #require(claimed.first)))
+            let ended = try await answer
+            #expect(ended.status != .revoking && ended.revokedAt != nil, "answered \(ended.status)")
+            #expect(broker.provider.revoked.withLock { $0 } == [leaseID])
+        }
+    }
+
     @Test("a test provider's credential expires through the revocation sweep")
     func expiry() async throws {
         try await TestDatabase.withDatabase { database in
