@@ -183,9 +183,9 @@ struct CrashSetup {
         let admin = try await TestDatabase.serverURL()
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let target = admin.with(database: "crash_\(suffix)")
-        try await Database.execute(unsafeSQL: [
+        try await TestDatabase.run([
             "CREATE DATABASE \(target.database)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(target.database) FROM PUBLIC",
-        ], on: admin.with(database: "postgres"), logger: TestDatabase.logger)
+        ], on: admin.with(database: "postgres"))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data(#"permit "services" when "sre" in principal.groups ttl <= 1h;"#.utf8)

@@ -37,15 +37,15 @@ struct AccessFlowFixture {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let target = admin.with(database: "orders_\(suffix)")
         let other = admin.with(database: "other_\(suffix)")
-        try await Database.execute(unsafeSQL: [
+        try await TestDatabase.run([
             "CREATE DATABASE \(target.database)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(target.database) FROM PUBLIC",
             "CREATE DATABASE \(other.database)", "REVOKE CONNECT, TEMPORARY ON DATABASE \(other.database) FROM PUBLIC",
-        ], on: admin.with(database: "postgres"), logger: TestDatabase.logger)
-        try await Database.execute(unsafeSQL: [
+        ], on: admin.with(database: "postgres"))
+        try await TestDatabase.run([
             "REVOKE ALL ON SCHEMA public FROM PUBLIC",
             "CREATE TABLE customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL)",
             "INSERT INTO customers (name) VALUES ('Ada'), ('Grace')",
-        ], on: target, logger: TestDatabase.logger)
+        ], on: target)
 
         let directory = ServerSupport.writePolicies(policies)
         let resources = """
@@ -66,9 +66,8 @@ struct AccessFlowFixture {
 
         let broker = try await TestDatabase.fresh()
         // As in production and `airlock dev`: the broker's database accepts no logins it did not grant.
-        try await Database.execute(
-            unsafeSQL: ["REVOKE CONNECT, TEMPORARY ON DATABASE \(broker.database) FROM PUBLIC"],
-            on: admin.with(database: "postgres"), logger: TestDatabase.logger)
+        try await TestDatabase.run(
+            ["REVOKE CONNECT, TEMPORARY ON DATABASE \(broker.database) FROM PUBLIC"], on: admin.with(database: "postgres"))
         var config = try ServerSupport.configuration(url: broker)
         config.settings.policiesDirectory = directory
         config.environment = [
@@ -133,7 +132,7 @@ func runAs(user: String, password: String, on url: DatabaseURL, _ sql: String) a
     login.username = user
     login.password = password
     do {
-        try await Database.execute(unsafeSQL: [sql], on: login, logger: TestDatabase.logger)
+        try await TestDatabase.run([sql], on: login)
         return nil
     } catch {
         return describeDatabaseError(error)

@@ -21,7 +21,7 @@ import Testing
         let cluster = try LocalPostgresCluster.start()
         defer { try? cluster.stop() }
         let server = try DatabaseURL(cluster.url(database: "postgres"))
-        try await Database.execute(unsafeSQL: ["CREATE DATABASE airlock"], on: server, logger: TestDatabase.logger)
+        try await TestDatabase.run(["CREATE DATABASE airlock"], on: server)
         let broker = server.with(database: "airlock")
 
         let shared = try await AccessFlowFixture.make()

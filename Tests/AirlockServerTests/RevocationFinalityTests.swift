@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockLocalCluster
 import AirlockServer
 import AirlockStore
 import AirlockTestSupport
@@ -24,7 +25,18 @@ struct RevocationFinalityTests {
     @Test("a revocation returns only once every live broker has dropped the token; a lagging one is named",
           .timeLimit(.minutes(3)), arguments: Revoker.allCases)
     func revocationIsFinal(revoker: Revoker) async throws {
-        let fixture = try await TokenRoutesFixture.make()
+        // A cluster of its own: a stopped backend holds up every backend of its cluster that waits for all of them
+        // (DROP DATABASE's barrier, for one), so on the shared cluster it stalled other suites' connections.
+        let cluster = try LocalPostgresCluster.start()
+        defer { try? cluster.stop() }
+        let server = try DatabaseURL(cluster.url(database: "postgres"))
+        try await TestDatabase.run(["CREATE DATABASE airlock"], on: server)
+        let own = server.with(database: "airlock")
+        _ = try await Database.withDatabase(own, logger: TestDatabase.logger) { database in
+            try await MigrationRunner(migrations: try Migration.load(from: TestDatabase.migrationsDirectory))
+                .migrate(database, logger: TestDatabase.logger)
+        }
+        let fixture = try await TokenRoutesFixture.make(database: own)
         let url = fixture.databaseURL
         let logsA = CapturedLogs()
         var configA = fixture.config

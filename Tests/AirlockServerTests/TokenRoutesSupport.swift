@@ -14,8 +14,9 @@ struct TokenRoutesFixture {
     let adminToken: String
     let databaseURL: DatabaseURL
 
-    static func make() async throws -> TokenRoutesFixture {
-        let url = try await TestDatabase.fresh()
+    /// A fixture on a fresh database of the shared test cluster, or on `database` (migrated already).
+    static func make(database: DatabaseURL? = nil) async throws -> TokenRoutesFixture {
+        let url = if let database { database } else { try await TestDatabase.fresh() }
         let clock = TestClock.followingSystemTime()
         let logs = CapturedLogs()
         var config = try ServerSupport.configuration(url: url)

@@ -46,12 +46,12 @@ public final class TLSTestServer: Sendable {
             }
             let server = TLSTestServer(cluster: cluster, files: files)
             let admin = try server.url(sslmode: .disable)
-            try await Database.execute(unsafeSQL: [
+            try await TestDatabase.run([
                 "ALTER SYSTEM SET ssl_cert_file = '\(certificate.replacingOccurrences(of: "'", with: "''"))'",
                 "ALTER SYSTEM SET ssl_key_file = '\(key.replacingOccurrences(of: "'", with: "''"))'",
                 "ALTER SYSTEM SET ssl = on",
                 "SELECT pg_reload_conf()",
-            ], on: admin, logger: TestDatabase.logger)
+            ], on: admin)
             try await server.waitForTLS(admin)
             return server
         } catch {

@@ -64,13 +64,37 @@ public enum TestDatabase {
         let deadline = ContinuousClock.now + .seconds(120)
         while true {
             do {
-                try await Database.execute(unsafeSQL: [sql], on: admin, logger: logger)
+                try await run([sql], on: admin)
                 return
             } catch where databaseErrorState(error) == "55006" && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
     }
+    /// Runs `statements` in order on `url` over one connection. Making the connection (never a statement) is tried
+    /// again for up to 60 s: with the whole suite on two cores, a connect can miss its 5 s timeout.
+    public static func run(_ statements: [String], on url: DatabaseURL) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        let connection: PostgresConnection
+        while true {
+            do {
+                connection = try await PostgresConnection.connect(
+                    configuration: url.connectionConfiguration(), id: 1, logger: logger)
+                break
+            } catch let error as PSQLError where error.code == .connectionError && ContinuousClock.now < deadline {
+                logger.warning("test database: connecting again", metadata: ["error": "\(describeDatabaseError(error))"])
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        do {
+            for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
     /// A SCRAM-SHA-256 verifier for `password` with 16 iterations, for `CREATE ROLE … PASSWORD '<verifier>'` in a test:
     /// logins with PostgreSQL's default 4096 iterations run PBKDF2 on this process's event loops and, with hundreds
     /// of tests on two cores, starve them until other tests' connects time out (see `Server.cheapenLogins`).
@@ -153,6 +177,6 @@ actor Server {
     }
 
     private static func run(_ sql: String, on url: DatabaseURL) async throws {
-        try await Database.execute(unsafeSQL: [sql], on: url, logger: TestDatabase.logger)
+        try await TestDatabase.run([sql], on: url)
     }
 }
