@@ -100,6 +100,8 @@ let package = Package(
         ),
         /// A throwaway local PostgreSQL cluster, for `airlock dev` and the tests.
         .target(name: "AirlockLocalCluster"),
+        /// Risk: the signals of a request judged against the principal's own history (issue 15).
+        .target(name: "AirlockRisk", dependencies: ["AirlockCore", "AirlockPolicy"]),
         /// The HTTP API: Hummingbird routes, configuration, health, metrics.
         .target(
             name: "AirlockServer",
@@ -156,6 +158,7 @@ let package = Package(
             path: "Tests/AirlockTestSupport"
         ),
         .target(name: "AirlockTestRandom", path: "Tests/AirlockTestRandom"),
+        .testTarget(name: "AirlockRiskTests", dependencies: ["AirlockRisk", "AirlockCore", "AirlockPolicy"]),
         .testTarget(
             name: "AirlockLocalClusterTests",
             dependencies: ["AirlockLocalCluster"]

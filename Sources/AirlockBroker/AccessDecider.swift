@@ -124,7 +124,7 @@ public struct AccessDecider: Sendable {
         let assessment = await risk.assess(principal: principal, resource: resource, ask: ask)
         return AccessInput(
             principal: who, resource: what, request: how,
-            risk: ["score": .int(assessment.score), "signals": .array(assessment.signals.map { .string($0) })])
+            risk: ["score": .int(assessment.score), "signals": .array(assessment.names.map { .string($0) })])
     }
 
     private static let weekdays = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]

@@ -9,20 +9,6 @@ public protocol RiskAssessor: Sendable {
     func assess(principal: Principal, resource: Resource, ask: Ask) async -> RiskAssessment
 }
 
-/// A risk score (0–100) and the signals behind it.
-public struct RiskAssessment: Sendable, Hashable {
-    public var score: Int64
-    public var signals: [String]
-
-    public init(score: Int64, signals: [String] = []) {
-        self.score = score
-        self.signals = signals
-    }
-
-    /// No risk known: score 0, no signals.
-    public static let none = RiskAssessment(score: 0)
-}
-
 /// Today's behaviour: no signals, score 0.
 public struct NoRiskSignals: RiskAssessor {
     public init() {}

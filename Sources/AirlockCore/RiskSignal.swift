@@ -1,0 +1,34 @@
+/// One reason a request is riskier than usual: a built-in signal (`new_source_ip`, `off_hours`, …) or an active
+/// external one (`device_compromised`, …), with the weight it adds to the score and, in words, why it fired.
+public struct RiskSignal: Sendable, Hashable {
+    /// The name the policy sees in `risk.signals`.
+    public var name: String
+    /// What it adds to the score (0–100; the score is the sum, at most 100).
+    public var weight: Int
+    /// Why it fired, for requesters, approvers and the audit trail ("first request from 203.0.113.0/24 in 30 days").
+    public var detail: String
+
+    public init(name: String, weight: Int, detail: String) {
+        self.name = name
+        self.weight = weight
+        self.detail = detail
+    }
+}
+
+/// A risk score (0–100) and the signals behind it, heaviest first.
+public struct RiskAssessment: Sendable, Hashable {
+    public var score: Int64
+    public var signals: [RiskSignal]
+
+    /// The score of `signals`: their weights summed, at most 100; the signals heaviest first (then by name).
+    public init(signals: [RiskSignal]) {
+        self.signals = signals.sorted { ($0.weight, $1.name) > ($1.weight, $0.name) }
+        self.score = Int64(min(100, signals.reduce(0) { $0 + max(0, $1.weight) }))
+    }
+
+    /// No risk known: score 0, no signals.
+    public static let none = RiskAssessment(signals: [])
+
+    /// The signal names, as the policy reads them in `risk.signals`.
+    public var names: [String] { signals.map(\.name) }
+}

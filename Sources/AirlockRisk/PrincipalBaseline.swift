@@ -1,0 +1,65 @@
+import Foundation
+
+/// What Airlock knows of one principal's past requests, as the baselines hold it at the moment of a request (the
+/// request itself not yet counted).
+public struct PrincipalBaseline: Sendable, Hashable {
+    /// The networks (``SourceNetwork``) the principal asked from, each with when it was last used.
+    public var networks: [String: Date]
+    /// Requests per hour of the week over the history window: 168 counts, index 0 is Monday 00:00–01:00 in the
+    /// broker's time zone (``HourOfWeek``).
+    public var hourOfWeek: [Int]
+    /// The principal's requests within the burst window before this one.
+    public var recentRequests: Int
+    /// The principal's usual number of requests in a burst window (its long-run average), 0 when unknown.
+    public var usualRequests: Double
+    /// The resources the principal was granted before.
+    public var resourcesUsed: Set<String>
+    /// The highest sensitivity of a resource the principal was granted before; nil when none.
+    public var highestSensitivity: Int?
+    /// Denials in a row, most recent last, just before this request.
+    public var denialStreak: Int
+    /// People who share a group with the principal, and how many of them were ever granted this resource.
+    public var peers: Int
+    public var peersWithAccess: Int
+
+    public init(
+        networks: [String: Date] = [:], hourOfWeek: [Int] = Array(repeating: 0, count: 168), recentRequests: Int = 0,
+        usualRequests: Double = 0, resourcesUsed: Set<String> = [], highestSensitivity: Int? = nil,
+        denialStreak: Int = 0, peers: Int = 0, peersWithAccess: Int = 0
+    ) {
+        self.networks = networks
+        self.hourOfWeek = hourOfWeek.count == 168 ? hourOfWeek : Array(repeating: 0, count: 168)
+        self.recentRequests = recentRequests
+        self.usualRequests = usualRequests
+        self.resourcesUsed = resourcesUsed
+        self.highestSensitivity = highestSensitivity
+        self.denialStreak = denialStreak
+        self.peers = peers
+        self.peersWithAccess = peersWithAccess
+    }
+
+    /// A principal Airlock has never seen.
+    public static let newcomer = PrincipalBaseline()
+}
+
+/// The hour of the week of an instant in a time zone: 0 (Monday 00:00) to 167 (Sunday 23:00).
+public enum HourOfWeek {
+    public static func of(_ date: Date, in timeZone: TimeZone) -> Int {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.weekday, .hour], from: date)
+        // Calendar weekdays: 1 is Sunday … 7 is Saturday.
+        let mondayFirst = ((parts.weekday ?? 2) + 5) % 7
+        return mondayFirst * 24 + (parts.hour ?? 0)
+    }
+
+    static let dayNames = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+    /// "Tuesday 03:00".
+    public static func describe(_ hour: Int) -> String {
+        let day = dayNames[(hour / 24) % 7]
+        return "\(day) \(twoDigits(hour % 24)):00"
+    }
+
+    static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+}

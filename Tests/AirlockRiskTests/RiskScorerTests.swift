@@ -1,0 +1,156 @@
+import AirlockCore
+import AirlockRisk
+import Foundation
+import Testing
+
+/// The risk score as a pure function of a request's facts and the principal's baseline (issue 15, item 1).
+struct RiskScorerTests {
+    static let utc = TimeZone(identifier: "UTC")!
+    /// Monday 7 December 2026, 00:00 UTC.
+    static let monday = Date(timeIntervalSince1970: 1_796_601_600)
+
+    static func at(day: Int, hour: Int, minute: Int = 0) -> Date {
+        monday.addingTimeInterval(TimeInterval(day * 86_400 + hour * 3600 + minute * 60))
+    }
+
+    /// Alice: 90 days of requests Monday to Friday, 09:00–17:00, from 10.1.2.0/24 and 10.1.7.0/24 (in 10.1.0.0/16),
+    /// for orders-db (sensitivity 7).
+    static var alice: PrincipalBaseline {
+        var hours = Array(repeating: 0, count: 168)
+        for day in 0..<5 { for hour in 9..<17 { hours[day * 24 + hour] = 6 } }
+        return PrincipalBaseline(
+            networks: ["10.1.2.0/24": at(day: -1, hour: 10), "10.1.7.0/24": at(day: -20, hour: 11)],
+            hourOfWeek: hours, recentRequests: 0, usualRequests: 0.02, resourcesUsed: ["orders-db"],
+            highestSensitivity: 7, denialStreak: 0, peers: 12, peersWithAccess: 9)
+    }
+
+    static func facts(
+        at date: Date, from ip: String?, resource: String = "orders-db", sensitivity: Int = 7, mfa: Int64? = 300,
+        kind: Principal.Kind = .user, breakGlass: Bool = false
+    ) -> RiskFacts {
+        RiskFacts(
+            principalKind: kind, mfaAgeSeconds: mfa, resource: resource, sensitivity: sensitivity, sourceIP: ip,
+            breakGlass: breakGlass, at: date)
+    }
+
+    let scorer = RiskScorer(timeZone: utc)
+
+    @Test("alice in her hours from her network scores 0; at 03:00 from a new network, off_hours and new_source_ip")
+    func usualAndUnusual() {
+        let usual = scorer.assess(Self.facts(at: Self.at(day: 2, hour: 10, minute: 15), from: "10.1.7.33"), baseline: Self.alice)
+        #expect(usual == .none, "\(usual)")
+
+        let unusual = scorer.assess(Self.facts(at: Self.at(day: 1, hour: 3), from: "198.51.100.7"), baseline: Self.alice)
+        #expect(unusual.names == ["new_source_ip", "off_hours"])
+        #expect(unusual.score == 35)
+        #expect(unusual.signals[0].detail == "first request from 198.51.100.0/24 in 30 days")
+        #expect(unusual.signals[1].detail == "Tuesday 03:00 (\(Self.utc.identifier)): 0 of 240 requests in 90 days at this hour of the week")
+    }
+
+    @Test("a network last used more than 30 days ago is new again; IPv6 is judged by its /64")
+    func networks() {
+        var baseline = Self.alice
+        baseline.networks["10.1.7.0/24"] = Self.at(day: -31, hour: 10)
+        let stale = scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: "10.1.7.1"), baseline: baseline)
+        #expect(stale.names == ["new_source_ip"])
+        #expect(SourceNetwork.of("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
+        #expect(SourceNetwork.of("not an address") == nil)
+        baseline.networks["2001:db8:1:2::/64"] = Self.at(day: -2, hour: 9)
+        let v6 = scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: "2001:db8:1:2:ffff::9"), baseline: baseline)
+        #expect(v6 == .none)
+        let none = scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: nil), baseline: baseline)
+        #expect(none == .none)
+    }
+
+    @Test("a newcomer is judged by business hours in the broker's time zone")
+    func newcomerPrior() {
+        var baseline = PrincipalBaseline.newcomer
+        baseline.resourcesUsed = ["orders-db"]
+        baseline.highestSensitivity = 7
+        let inHours = scorer.assess(Self.facts(at: Self.at(day: 3, hour: 11), from: nil), baseline: baseline)
+        #expect(inHours == .none)
+        let saturday = scorer.assess(Self.facts(at: Self.at(day: 5, hour: 11), from: nil), baseline: baseline)
+        #expect(saturday.names == ["off_hours"])
+        #expect(saturday.signals[0].detail == "Saturday 11:00 (\(Self.utc.identifier)) is outside business hours "
+            + "(Monday to Friday 08:00–18:00) and there is too little history to judge")
+        // 11:00 UTC is 20:00 in Tokyo: off hours there.
+        let tokyo = RiskScorer(timeZone: TimeZone(identifier: "Asia/Tokyo")!)
+        #expect(tokyo.assess(Self.facts(at: Self.at(day: 3, hour: 11), from: nil), baseline: baseline).names == ["off_hours"])
+    }
+
+    @Test("twenty requests in a minute are a burst; ten at a usual pace of three are not")
+    func burst() {
+        var baseline = Self.alice
+        baseline.recentRequests = 19
+        let burst = scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: "10.1.2.9"), baseline: baseline)
+        #expect(burst.names == ["burst"])
+        #expect(burst.signals[0].detail == "20 requests in 1 minute, usually 0.0")
+        baseline.recentRequests = 9
+        baseline.usualRequests = 3
+        #expect(scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: "10.1.2.9"), baseline: baseline) == .none)
+    }
+
+    @Test("first use, a sensitivity jump, few peers with the access, stale MFA, denials in a row, break-glass")
+    func theOtherSignals() {
+        var baseline = Self.alice
+        baseline.denialStreak = 3
+        baseline.peersWithAccess = 1
+        let facts = Self.facts(
+            at: Self.at(day: 0, hour: 10), from: "10.1.2.9", resource: "payments-db", sensitivity: 9, mfa: 13 * 3600,
+            breakGlass: true)
+        let assessment = scorer.assess(facts, baseline: baseline)
+        #expect(assessment.names == [
+            "break_glass", "denial_streak", "peer_outlier", "sensitivity_jump", "first_use_of_resource", "stale_mfa",
+        ])
+        #expect(assessment.score == 100)  // 30 + 20 + 15 + 15 + 10 + 10, capped
+        let details = Dictionary(uniqueKeysWithValues: assessment.signals.map { ($0.name, $0.detail) })
+        #expect(details["sensitivity_jump"] == "sensitivity 9, at most 7 before")
+        #expect(details["peer_outlier"] == "1 of 12 peers ever had payments-db")
+        #expect(details["stale_mfa"] == "last MFA 13 hours ago")
+        #expect(details["first_use_of_resource"] == "first request for payments-db")
+
+        // A low-sensitivity resource never jumps; a service has no MFA to be stale.
+        let quiet = scorer.assess(
+            Self.facts(at: Self.at(day: 0, hour: 10), from: "10.1.2.9", resource: "wiki", sensitivity: 2, mfa: nil,
+                       kind: .service),
+            baseline: Self.alice)
+        #expect(quiet.names == ["first_use_of_resource"])
+        let noMFA = scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: "10.1.2.9", mfa: nil), baseline: Self.alice)
+        #expect(noMFA.signals == [RiskSignal(name: "stale_mfa", weight: 10, detail: "no MFA in this sign-in")])
+    }
+
+    @Test("external signals count by severity, once per name (the most severe)")
+    func externalSignals() {
+        let until = Self.at(day: 1, hour: 0)
+        let reported = [
+            ReportedSignal(name: "impossible_travel", severity: .medium, source: "siem", expiresAt: until),
+            ReportedSignal(name: "device_compromised", severity: .low, source: "edr", expiresAt: until),
+            ReportedSignal(name: "device_compromised", severity: .high, source: "edr-2", expiresAt: until),
+        ]
+        let assessment = scorer.assess(Self.facts(at: Self.at(day: 0, hour: 10), from: "10.1.2.9"), baseline: Self.alice,
+                                       reported: reported)
+        #expect(assessment.names == ["device_compromised", "impossible_travel"])
+        #expect(assessment.score == 75)
+        #expect(assessment.signals[0].detail == "high signal from edr-2, active until 2026-12-08T00:00:00.000Z")
+    }
+
+    @Test("weights come from the settings: a weight of 0 turns a signal off; the score never passes 100")
+    func settings() {
+        var settings = RiskSettings()
+        settings.weights[.offHours] = 0
+        settings.weights[.newSourceIP] = 90
+        let scorer = RiskScorer(settings: settings, timeZone: Self.utc)
+        let assessment = scorer.assess(
+            Self.facts(at: Self.at(day: 1, hour: 3), from: "198.51.100.7", breakGlass: true), baseline: Self.alice)
+        #expect(assessment.names == ["new_source_ip", "break_glass"])
+        #expect(assessment.score == 100)
+    }
+
+    @Test("the hour of the week is counted from Monday 00:00 in the zone")
+    func hourOfWeek() {
+        #expect(HourOfWeek.of(Self.monday, in: Self.utc) == 0)
+        #expect(HourOfWeek.of(Self.at(day: 6, hour: 23), in: Self.utc) == 167)
+        #expect(HourOfWeek.of(Self.monday.addingTimeInterval(-1800), in: TimeZone(identifier: "Europe/Berlin")!) == 0)
+        #expect(HourOfWeek.describe(27) == "Tuesday 03:00")
+    }
+}
