@@ -79,6 +79,7 @@ let package = Package(
                 "AirlockCore",
                 "AirlockPostgres",
                 "AirlockPolicy",
+                "AirlockRisk",
                 "AirlockStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -215,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "AirlockBrokerTests",
             dependencies: [
-                "AirlockBroker", "AirlockCore", "AirlockPolicy", "AirlockStore", "AirlockTestSupport",
+                "AirlockBroker", "AirlockCore", "AirlockPolicy", "AirlockRisk", "AirlockStore", "AirlockTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -127,7 +127,7 @@ struct RevocationSchedulerTests {
             let later = try await broker.issuance.issueNow(
                 Ask(resource: "notes", role: "reader", ttlSeconds: 600), by: ProviderSeamTests.alice)
             let soon = try await broker.issuance.issueNow(
-                Ask(resource: "notes", role: "reader", ttlSeconds: 2), by: ProviderSeamTests.alice)
+                Ask(resource: "notes", role: "reader", ttlSeconds: 6), by: ProviderSeamTests.alice)
             try await Self.running(sweep, fallback: .seconds(3600), listenOn: nil) {
                 let armedForSoon = await Self.eventually(10) { Self.near(sweep.scheduler.armedAt, soon.credential.expiresAt) }
                 #expect(armedForSoon, "armed for \(String(describing: sweep.scheduler.armedAt))")

@@ -61,12 +61,13 @@ struct LeaseRevocationTests {
         let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
-            let (lease, user, password) = try await issue(client, token: alice, ttl: 3)
+            // Long enough to open a session before it ends on a loaded machine.
+            let (lease, user, password) = try await issue(client, token: alice, ttl: 8)
             let open = try await Self.session(user, password, on: fixture.target)
             _ = try await open.query("SELECT 1", logger: TestDatabase.logger).collect()
             #expect(try await Self.sessions(of: user, on: fixture.target) == 1)
             var status = ""
-            for _ in 0..<40 where status != "expired" {
+            for _ in 0..<100 where status != "expired" {
                 try await Task.sleep(for: .milliseconds(250))
                 status = try await client.call(.get, "/v1/leases/\(lease)", token: alice).json["status"]?.stringValue ?? ""
             }

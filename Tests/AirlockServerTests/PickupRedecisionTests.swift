@@ -85,7 +85,8 @@ struct PickupRedecisionTests {
             let lease = try await client.call(.get, "/v1/leases/\(leaseID)", token: bob)
             let start = try #require(FlowSteps.date(lease.json["issued_at"]))
             let end = try #require(FlowSteps.date(lease.json["expires_at"]))
-            #expect(abs(end.timeIntervalSince(start) - 600) < 1, "\(lease.json)")
+            // Issued for 600 s; the two instants are taken moments apart (seconds, on a loaded machine).
+            #expect(abs(end.timeIntervalSince(start) - 600) < 5, "\(lease.json)")
         }
 
         let denials = try await FlowSteps.events(fixture).filter {

@@ -76,7 +76,7 @@ enum ServerSupport {
     /// Polls `/readyz` until it answers 200 and returns that answer; throws, showing the last answer, when the
     /// broker is not ready within `limit`.
     @discardableResult
-    static func waitUntilReady(_ client: some TestClientProtocol, limit: Duration = .seconds(20)) async throws -> TestResponse {
+    static func waitUntilReady(_ client: some TestClientProtocol, limit: Duration = .seconds(60)) async throws -> TestResponse {
         try await waitForReadyz(client, limit: limit, expecting: "200") { $0.status == .ok }
     }
 

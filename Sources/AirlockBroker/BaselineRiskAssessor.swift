@@ -1,0 +1,46 @@
+import AirlockCore
+import AirlockPostgres
+import AirlockRisk
+import AirlockStore
+import Foundation
+import Logging
+
+/// The risk engine behind every decision: the principal's baseline read from PostgreSQL, scored by ``RiskScorer``.
+///
+/// When the baseline cannot be read the request is not waved through as riskless: the assessment carries
+/// `risk_unavailable` at weight 100, so a policy that permits only below some score refuses it, and says why.
+public struct BaselineRiskAssessor: RiskAssessor {
+    public let store: RiskBaselineStore
+    public let scorer: RiskScorer
+    public let clock: any WallClock
+    public let logger: Logger
+
+    public init(store: RiskBaselineStore, scorer: RiskScorer, clock: any WallClock, logger: Logger) {
+        self.store = store
+        self.scorer = scorer
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func assess(principal: Principal, resource: Resource, ask: Ask) async -> RiskAssessment {
+        let now = clock.now()
+        let settings = scorer.settings
+        let facts = RiskFacts(
+            principalKind: principal.kind, mfaAgeSeconds: principal.mfaAgeSeconds, resource: resource.id,
+            sensitivity: resource.sensitivity, sourceIP: ask.sourceIP, breakGlass: ask.breakGlass, at: now)
+        do {
+            let baseline = try await store.baseline(RiskBaselineStore.Query(
+                principal: principal.id, groups: principal.kind == .user ? principal.groups : [], resource: resource.id,
+                sourceIP: ask.sourceIP, at: now,
+                hoursSince: now.addingTimeInterval(-TimeInterval(settings.hourOfWeekWindow)),
+                burstWindowSeconds: settings.burstWindow))
+            return scorer.assess(facts, baseline: baseline)
+        } catch {
+            logger.error("risk baseline unreadable: the request is scored 100", metadata: [
+                "principal": "\(principal.id)", "error": "\(describeDatabaseError(error))",
+            ])
+            return RiskAssessment(signals: [RiskSignal(
+                name: "risk_unavailable", weight: 100, detail: "the principal's risk baseline could not be read")])
+        }
+    }
+}

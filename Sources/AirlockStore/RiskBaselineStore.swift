@@ -1,0 +1,104 @@
+import AirlockCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Reads a principal's risk baseline (migration 0016, kept by trigger in the transaction of each request and
+/// decision) in one round trip, every part from an index: the counters, the hours of the week within the window,
+/// the request's network, whether the resource was granted before, the requests in the burst window, and the peers.
+public struct RiskBaselineStore: Sendable {
+    public let database: Database
+    public let logger: Logger
+
+    /// At most this many peers are counted per request (the people seen in the principal's groups).
+    public static let peerLimit = 1000
+
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// What the baseline is read for: one request, and the windows that apply.
+    public struct Query: Sendable {
+        public var principal: String
+        public var groups: [String]
+        public var resource: String
+        public var sourceIP: String?
+        public var at: Date
+        /// The start of the hour-of-week history.
+        public var hoursSince: Date
+        /// The burst window's length.
+        public var burstWindowSeconds: Int64
+
+        public init(
+            principal: String, groups: [String], resource: String, sourceIP: String?, at: Date, hoursSince: Date,
+            burstWindowSeconds: Int64
+        ) {
+            self.principal = principal
+            self.groups = groups
+            self.resource = resource
+            self.sourceIP = sourceIP
+            self.at = at
+            self.hoursSince = hoursSince
+            self.burstWindowSeconds = burstWindowSeconds
+        }
+    }
+
+    /// The usual request rate of a principal is judged over at least this long, so a newcomer's first minutes are
+    /// not their usual pace.
+    static let shortestHistory: TimeInterval = 7 * 86_400
+
+    /// `query.principal`'s baseline before the request (which is not recorded yet).
+    public func baseline(_ query: Query) async throws -> PrincipalBaseline {
+        let burstSince = query.at.addingTimeInterval(-TimeInterval(query.burstWindowSeconds))
+        let rows = try await database.client.query("""
+            SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
+                (SELECT coalesce(array_agg(h.hour_of_week::int4 ORDER BY h.hour_of_week), '{}')
+                 FROM (SELECT hour_of_week FROM risk_hours WHERE principal_id = \(query.principal)
+                       AND week >= \(query.hoursSince)::date GROUP BY hour_of_week) h),
+                (SELECT coalesce(array_agg(h.total::int4 ORDER BY h.hour_of_week), '{}')
+                 FROM (SELECT hour_of_week, sum(requests) AS total FROM risk_hours
+                       WHERE principal_id = \(query.principal) AND week >= \(query.hoursSince)::date
+                       GROUP BY hour_of_week) h),
+                (SELECT n.network::text FROM risk_networks n WHERE n.principal_id = \(query.principal)
+                 AND n.network = airlock_risk_network(\(query.sourceIP)::inet)),
+                (SELECT n.last_seen_at FROM risk_networks n WHERE n.principal_id = \(query.principal)
+                 AND n.network = airlock_risk_network(\(query.sourceIP)::inet)),
+                EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = \(query.principal)
+                        AND g.resource_id = \(query.resource)),
+                (SELECT count(*) FROM access_requests r WHERE r.principal_id = \(query.principal)
+                 AND r.created_at > \(burstSince)),
+                p.peers, p.with_access
+            FROM (SELECT 1) AS one
+            LEFT JOIN risk_baselines b ON b.principal_id = \(query.principal)
+            CROSS JOIN LATERAL (
+                SELECT count(*)::int8 AS peers, count(g.principal_id)::int8 AS with_access
+                FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
+                      WHERE m.group_name = ANY(\(query.groups)) AND m.principal_id <> \(query.principal)
+                      LIMIT \(Self.peerLimit)) AS peer
+                LEFT JOIN risk_grants g ON g.principal_id = peer.principal_id AND g.resource_id = \(query.resource)
+            ) AS p
+            """, logger: logger)
+        var baseline = PrincipalBaseline.newcomer
+        for try await row in rows.decode(
+            (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64).self
+        ) {
+            let (first, requests, streak, highest, hours, counts, network, lastSeen, used, recent, peers, withAccess) = row
+            for (hour, count) in zip(hours, counts) where (0..<168).contains(Int(hour)) {
+                baseline.hourOfWeek[Int(hour)] = Int(count)
+            }
+            if let network, let lastSeen { baseline.networks[network] = lastSeen }
+            if used { baseline.resourcesUsed = [query.resource] }
+            baseline.highestSensitivity = highest.map(Int.init)
+            baseline.denialStreak = Int(streak)
+            baseline.recentRequests = Int(recent)
+            if let first {
+                let span = max(query.at.timeIntervalSince(first), Self.shortestHistory)
+                baseline.usualRequests = Double(requests) / span * Double(query.burstWindowSeconds)
+            }
+            baseline.peers = Int(peers)
+            baseline.peersWithAccess = Int(withAccess)
+        }
+        return baseline
+    }
+}

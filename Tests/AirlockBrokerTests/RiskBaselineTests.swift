@@ -1,0 +1,109 @@
+import AirlockBroker
+import AirlockCore
+import AirlockRisk
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import Testing
+
+/// Baselines kept by trigger in the transaction of each request and decision (migration 0015), read in one round
+/// trip, and scored (issue 15, items 1 and 2).
+@Suite(.timeLimit(.minutes(3)))
+struct RiskBaselineTests {
+    static let start = ProviderSeamTests.start  // Friday 15 January 2027, 08:00 UTC
+    static let bob = Principal(id: "bob", kind: .user, groups: ["docs"])
+    static let carol = Principal(id: "carol", kind: .user, groups: ["sales"])
+
+    static func query(_ principal: Principal, ip: String?, at: Date) -> RiskBaselineStore.Query {
+        RiskBaselineStore.Query(
+            principal: principal.id, groups: principal.groups, resource: "notes", sourceIP: ip, at: at,
+            hoursSince: at.addingTimeInterval(-90 * 86_400), burstWindowSeconds: 60)
+    }
+
+    static func ask(from ip: String) -> Ask {
+        Ask(resource: "notes", role: "reader", ttlSeconds: 300, reason: "runbook", sourceIP: ip)
+    }
+
+    @Test("requests and decisions build the baseline; the assessor scores a request against it")
+    func builtByRequests() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let broker = try await ProviderSeamTests.broker(database, clock: clock)
+            let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
+            #expect(try await store.baseline(Self.query(ProviderSeamTests.alice, ip: "10.1.2.3", at: clock.now())) == .newcomer)
+
+            for index in 1...5 {
+                let recorded = try await broker.requests.ask(Self.ask(from: "10.1.2.\(index)"), by: ProviderSeamTests.alice)
+                #expect(recorded.status == .approved)
+                clock.advance(10)
+            }
+            for _ in 1...3 {  // not in `docs`: denied
+                #expect(try await broker.requests.ask(Self.ask(from: "192.0.2.1"), by: Self.carol).status == .denied)
+            }
+            let alice = try await store.baseline(Self.query(ProviderSeamTests.alice, ip: "10.1.2.200", at: clock.now()))
+            #expect(alice.hourOfWeek[4 * 24 + 8] == 5 && alice.hourOfWeek.reduce(0, +) == 5)
+            #expect(alice.networks == ["10.1.2.0/24": Self.start.addingTimeInterval(40)])
+            #expect(alice.resourcesUsed == ["notes"])
+            #expect(alice.recentRequests == 5)
+            #expect(alice.denialStreak == 0)
+            #expect(alice.peers == 0)
+            let carol = try await store.baseline(Self.query(Self.carol, ip: "192.0.2.9", at: clock.now()))
+            #expect(carol.denialStreak == 3 && carol.resourcesUsed.isEmpty)
+            #expect(carol.networks == ["192.0.2.0/24": Self.start.addingTimeInterval(50)])
+
+            // Bob shares `docs` with alice, who has the access: one peer of one.
+            let bob = try await store.baseline(Self.query(Self.bob, ip: nil, at: clock.now()))
+            #expect(bob.peers == 1 && bob.peersWithAccess == 1 && bob.resourcesUsed.isEmpty)
+
+            let assessor = BaselineRiskAssessor(
+                store: store, scorer: RiskScorer(timeZone: TimeZone(identifier: "UTC")!), clock: clock,
+                logger: TestDatabase.logger)
+            let resource = try #require(broker.requests.decider.catalog["notes"])
+            var mfa = ProviderSeamTests.alice
+            mfa.mfaAgeSeconds = 60
+            let usual = await assessor.assess(principal: mfa, resource: resource, ask: Self.ask(from: "10.1.2.77"))
+            // Five requests are too little history for the hours: the prior says Friday 08:00 is a working hour.
+            #expect(usual == .none, "\(usual)")
+            let elsewhere = await assessor.assess(principal: mfa, resource: resource, ask: Self.ask(from: "203.0.113.5"))
+            #expect(elsewhere.names.contains("new_source_ip"), "\(elsewhere)")
+        }
+    }
+
+    @Test("two brokers recording at once keep the baseline exact (no lost update)")
+    func twoReplicas() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let first = try await ProviderSeamTests.broker(database, clock: clock)
+            try await TestDatabase.withExisting(database.url) { other in
+                let second = try await ProviderSeamTests.broker(other, clock: clock)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for broker in [first, second] {
+                        for index in 0..<4 {
+                            group.addTask {
+                                for request in 0..<10 {
+                                    _ = try await broker.requests.ask(
+                                        Self.ask(from: "10.\(index).\(request).1"), by: ProviderSeamTests.alice)
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
+            let alice = try await store.baseline(Self.query(ProviderSeamTests.alice, ip: nil, at: clock.now()))
+            #expect(alice.hourOfWeek.reduce(0, +) == 80)
+            #expect(alice.recentRequests == 80)
+            let counters = try await database.client.query(
+                "SELECT requests, (SELECT grants FROM risk_grants WHERE principal_id = 'alice') FROM risk_baselines WHERE principal_id = 'alice'",
+                logger: TestDatabase.logger)
+            for try await (requests, grants) in counters.decode((Int64, Int32).self) {
+                #expect(requests == 80 && grants == 80)
+            }
+            // Bounded: 40 networks seen, all kept (the limit is 64); none past it.
+            let networks = try await database.client.query(
+                "SELECT count(*) FROM risk_networks WHERE principal_id = 'alice'", logger: TestDatabase.logger)
+            for try await count in networks.decode(Int64.self) { #expect(count == 40) }
+        }
+    }
+}
