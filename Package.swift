@@ -133,6 +133,7 @@ let package = Package(
                 "AirlockAudit",
                 "AirlockCore",
                 "AirlockPolicy",
+                "AirlockRisk",
                 "AirlockStore",
                 "AirlockPostgres",
                 "AirlockBroker",

@@ -53,17 +53,7 @@ public struct RiskBaselineStore: Sendable {
         let burstSince = query.at.addingTimeInterval(-TimeInterval(query.burstWindowSeconds))
         let rows = try await database.client.query("""
             SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
-                (SELECT coalesce(array_agg(h.hour_of_week::int4 ORDER BY h.hour_of_week), '{}')
-                 FROM (SELECT hour_of_week FROM risk_hours WHERE principal_id = \(query.principal)
-                       AND week >= \(query.hoursSince)::date GROUP BY hour_of_week) h),
-                (SELECT coalesce(array_agg(h.total::int4 ORDER BY h.hour_of_week), '{}')
-                 FROM (SELECT hour_of_week, sum(requests) AS total FROM risk_hours
-                       WHERE principal_id = \(query.principal) AND week >= \(query.hoursSince)::date
-                       GROUP BY hour_of_week) h),
-                (SELECT n.network::text FROM risk_networks n WHERE n.principal_id = \(query.principal)
-                 AND n.network = airlock_risk_network(\(query.sourceIP)::inet)),
-                (SELECT n.last_seen_at FROM risk_networks n WHERE n.principal_id = \(query.principal)
-                 AND n.network = airlock_risk_network(\(query.sourceIP)::inet)),
+                h.hours, h.counts, n.network::text, n.last_seen_at,
                 EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = \(query.principal)
                         AND g.resource_id = \(query.resource)),
                 (SELECT count(*) FROM access_requests r WHERE r.principal_id = \(query.principal)
@@ -71,6 +61,15 @@ public struct RiskBaselineStore: Sendable {
                 p.peers, p.with_access
             FROM (SELECT 1) AS one
             LEFT JOIN risk_baselines b ON b.principal_id = \(query.principal)
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(hour_of_week::int4 ORDER BY hour_of_week), '{}') AS hours,
+                       coalesce(array_agg(total::int4 ORDER BY hour_of_week), '{}') AS counts
+                FROM (SELECT hour_of_week, sum(requests) AS total FROM risk_hours
+                      WHERE principal_id = \(query.principal) AND week >= \(query.hoursSince)::date
+                      GROUP BY hour_of_week) AS by_hour
+            ) AS h
+            LEFT JOIN risk_networks n ON n.principal_id = \(query.principal)
+                AND n.network = airlock_risk_network(\(query.sourceIP)::inet)
             CROSS JOIN LATERAL (
                 SELECT count(*)::int8 AS peers, count(g.principal_id)::int8 AS with_access
                 FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m

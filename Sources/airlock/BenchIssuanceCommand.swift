@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the broker end to end on a throwaway local cluster.",
         subcommands: [BenchIssuanceCommand.self, BenchIntrospectionCommand.self, BenchRevocationCommand.self,
-                      BenchWebhooksCommand.self])
+                      BenchWebhooksCommand.self, BenchRiskCommand.self])
 }
 
 /// `airlock bench issuance`: auto-permitted ask + pickup through the HTTP API against the raw cost of the same
