@@ -51,11 +51,37 @@ public struct RiskBaselineStore: Sendable {
     /// `query.principal`'s baseline before the request (which is not recorded yet).
     public func baseline(_ query: Query) async throws -> PrincipalBaseline {
         let burstSince = query.at.addingTimeInterval(-TimeInterval(query.burstWindowSeconds))
-        let rows = try await database.client.execute(RiskBaselineQuery(
-            principal: query.principal, hoursSince: query.hoursSince, sourceIP: query.sourceIP, resource: query.resource,
-            burstSince: burstSince, groups: query.groups), logger: logger)
+        let rows = try await database.client.query("""
+            SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
+                h.hours, h.counts, n.network::text, n.last_seen_at,
+                EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = \(query.principal)
+                        AND g.resource_id = \(query.resource)),
+                (SELECT count(*) FROM access_requests r WHERE r.principal_id = \(query.principal)
+                 AND r.created_at > \(burstSince)),
+                p.peers, p.with_access
+            FROM (SELECT 1) AS one
+            LEFT JOIN risk_baselines b ON b.principal_id = \(query.principal)
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(hour_of_week::int4 ORDER BY hour_of_week), '{}') AS hours,
+                       coalesce(array_agg(total::int4 ORDER BY hour_of_week), '{}') AS counts
+                FROM (SELECT hour_of_week, sum(requests) AS total FROM risk_hours
+                      WHERE principal_id = \(query.principal) AND week >= \(query.hoursSince)::date
+                      GROUP BY hour_of_week) AS by_hour
+            ) AS h
+            LEFT JOIN risk_networks n ON n.principal_id = \(query.principal)
+                AND n.network = airlock_risk_network(\(query.sourceIP)::inet)
+            CROSS JOIN LATERAL (
+                SELECT count(*)::int8 AS peers, count(g.principal_id)::int8 AS with_access
+                FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
+                      WHERE m.group_name = ANY(\(query.groups)) AND m.principal_id <> \(query.principal)
+                      LIMIT \(Self.peerLimit)) AS peer
+                LEFT JOIN risk_grants g ON g.principal_id = peer.principal_id AND g.resource_id = \(query.resource)
+            ) AS p
+            """, logger: logger)
         var baseline = PrincipalBaseline.newcomer
-        for row in rows.rows {
+        for try await row in rows.decode(
+            (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64).self
+        ) {
             let (first, requests, streak, highest, hours, counts, network, lastSeen, used, recent, peers, withAccess) = row
             for (hour, count) in zip(hours, counts) where (0..<168).contains(Int(hour)) {
                 baseline.hourOfWeek[Int(hour)] = Int(count)
@@ -73,58 +99,5 @@ public struct RiskBaselineStore: Sendable {
             baseline.peersWithAccess = Int(withAccess)
         }
         return baseline
-    }
-}
-
-/// The baseline read, prepared once per connection (it runs before every decision): planning it each time cost
-/// about as much as running it.
-struct RiskBaselineQuery: PostgresPreparedStatement {
-    static let name = "airlock_risk_baseline_v1"
-    static let sql = """
-        SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
-            h.hours, h.counts, n.network::text, n.last_seen_at,
-            EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = $1 AND g.resource_id = $4),
-            (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.created_at > $5),
-            p.peers, p.with_access
-        FROM (SELECT 1) AS one
-        LEFT JOIN risk_baselines b ON b.principal_id = $1
-        CROSS JOIN LATERAL (
-            SELECT coalesce(array_agg(hour_of_week::int4 ORDER BY hour_of_week), '{}') AS hours,
-                   coalesce(array_agg(total::int4 ORDER BY hour_of_week), '{}') AS counts
-            FROM (SELECT hour_of_week, sum(requests) AS total FROM risk_hours
-                  WHERE principal_id = $1 AND week >= $2::timestamptz::date
-                  GROUP BY hour_of_week) AS by_hour
-        ) AS h
-        LEFT JOIN risk_networks n ON n.principal_id = $1 AND n.network = airlock_risk_network($3::inet)
-        CROSS JOIN LATERAL (
-            SELECT count(*)::int8 AS peers, count(g.principal_id)::int8 AS with_access
-            FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
-                  WHERE m.group_name = ANY($6::text[]) AND m.principal_id <> $1
-                  LIMIT \(RiskBaselineStore.peerLimit)) AS peer
-            LEFT JOIN risk_grants g ON g.principal_id = peer.principal_id AND g.resource_id = $4
-        ) AS p
-        """
-    typealias Row = (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64)
-
-    let principal: String
-    let hoursSince: Date
-    let sourceIP: String?
-    let resource: String
-    let burstSince: Date
-    let groups: [String]
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(principal)
-        bindings.append(hoursSince)
-        bindings.append(sourceIP)
-        bindings.append(resource)
-        bindings.append(burstSince)
-        bindings.append(groups)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {
-        try row.decode(Row.self)
     }
 }
