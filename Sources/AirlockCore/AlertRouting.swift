@@ -36,6 +36,13 @@ public enum AlertRouting {
         isKillSwitch(reason) ? (.high, [security]) : (.info, [])
     }
 
+    /// The routing of `airlock.signal.received` and `airlock.signal.withdrawn`: the signal's own severity, and
+    /// ``security`` when that is `high` or `critical` (a compromised device or a leaked credential is the security
+    /// team's to see; so is the withdrawal of such a signal, which lowers a principal's risk again).
+    public static func externalSignal(severity: Severity) -> (severity: Severity, channels: [String]) {
+        severity >= .high ? (severity, [security]) : (severity, [])
+    }
+
     /// The routing of an operational failure the security team must act on (a revocation or issuance that failed,
     /// a dead letter, a disabled webhook endpoint): `high` and ``security``.
     public static let failure: (severity: Severity, channels: [String]) = (.high, [security])
