@@ -8,7 +8,7 @@ import Logging
 public struct NewApiToken: Sendable, Hashable {
     /// 1 to 64 characters, not blank, no control characters. The token acts as principal `token:<name>`.
     public var name: String
-    /// At least one of `admin`, `auditor`, `service`, `introspect`.
+    /// At least one of `admin`, `auditor`, `service`, `introspect`, `signals`.
     public var scopes: [String]
     /// At most 64, each `^[a-z0-9][a-z0-9_-]{0,63}$`.
     public var groups: [String]

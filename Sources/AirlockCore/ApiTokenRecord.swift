@@ -11,6 +11,9 @@ public enum ApiTokenScope: String, Sendable, Hashable, Codable, CaseIterable {
     case service
     /// A resource server calling `POST /v1/tokens/introspect`, for the token's audience only.
     case introspect
+    /// A security integration (an EDR, a SIEM) reporting, listing and withdrawing external risk signals
+    /// (`/v1/signals`); nothing else.
+    case signals
 }
 
 /// An Airlock API token as stored: everything but the secret, which Airlock never keeps.

@@ -35,7 +35,8 @@ public struct Principal: Sendable, Hashable, Codable {
     /// The principal id of this principal's manager (`principal.manager`), from the token's `manager` claim, when
     /// it has one: qualified by issuer as the manager's own token's id would be (see Docs/authentication.md).
     public var manager: String?
-    /// The scopes of an Airlock `alk_` token (`admin`, `auditor`, `service`, `introspect`); empty for JWTs.
+    /// The scopes of an Airlock `alk_` token (`admin`, `auditor`, `service`, `introspect`,
+    /// `signals`); empty for JWTs.
     /// The right to approve never comes from a scope, only from policy groups.
     public var scopes: Set<String>
     /// How the principal authenticated.
@@ -61,8 +62,8 @@ public struct Principal: Sendable, Hashable, Codable {
     public func has(scope: String) -> Bool { scopes.contains(scope) }
 
     /// Whether this caller acts as a principal of its own: asks, what-ifs for itself, picks up, owns leases and
-    /// requests, reviews. Every JWT does; an `alk_` token only with the `service` scope (an `admin`, `auditor` or
-    /// `introspect` token is a tool, not a principal).
+    /// requests, reviews. Every JWT does; an `alk_` token only with the `service` scope (an `admin`, `auditor`,
+    /// `introspect` or `signals` token is a tool, not a principal).
     public var actsAsPrincipal: Bool {
         if case .apiToken = credential { return has(scope: "service") }
         return true

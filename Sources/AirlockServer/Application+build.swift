@@ -141,6 +141,11 @@ struct BrokerParts {
             store: WebhookStore(database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock),
             addressPolicy: settings.webhookAddresses))
             .register(on: router)
+        SignalRoutes(
+            signals: Signals(store: SignalStore(
+                database: database, auditLog: auditLog, clock: config.clock, logger: logger)),
+            clock: config.clock)
+            .register(on: router)
         let webhookTransport = HTTPWebhookTransport(policy: settings.webhookAddresses)
         let webhookDispatcher = WebhookDispatcher(
             store: WebhookDeliveryStore(

@@ -19,7 +19,7 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API token; the token is printed once on stdout, its id on stderr.",
             discussion: """
-                Scopes: admin, auditor, service, introspect. Airlock keeps only a hash of the token. Only a token \
+                Scopes: admin, auditor, service, introspect, signals. Airlock keeps only a hash of the token. Only a token \
                 with the service scope acts as a principal; an introspect token needs --audience. A --group that \
                 the policies (`policies.dir`, default Policies) use as approvers is refused unless a requirement on it says \
                 `including services`.
@@ -27,7 +27,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         @OptionGroup var options: ServerOptions
 
-        @Option(name: .customLong("scope"), help: "A scope (repeatable): admin, auditor, service, introspect.")
+        @Option(name: .customLong("scope"), help: "A scope (repeatable): admin, auditor, service, introspect, signals.")
         var scopes: [String] = []
 
         @Option(name: .customLong("group"), help: "A group of the token's service principal (repeatable).")

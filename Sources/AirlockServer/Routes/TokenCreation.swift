@@ -6,7 +6,7 @@ import Foundation
 /// (``ApiTokens/validate(_:)`` checks the values, for this route and `airlock token create` alike).
 ///
 /// - `name`: 1 to 64 characters, no control characters, not blank. The token acts as principal `token:<name>`.
-/// - `scopes`: at least one of `admin`, `auditor`, `service`, `introspect`; an unknown one is 422
+/// - `scopes`: at least one of `admin`, `auditor`, `service`, `introspect`, `signals`; an unknown one is 422
 ///   `validation_failed` naming it.
 /// - `groups`: at most 64, each `^[a-z0-9][a-z0-9_-]{0,63}$`; none that the policies use as approvers unless a
 ///   requirement on it says `including services`.
