@@ -156,42 +156,46 @@ struct SignalRoutesTests {
         #expect(try await Self.events(fixture, "airlock.signal.withdrawn").isEmpty)
     }
 
+    /// A `POST /v1/signals` body: valid unless a field is replaced (each argument is JSON text) or `extra` added.
+    @Sendable static func body(
+        principal: String = #""alice""#, signal: String = #""device_compromised""#, severity: String = #""high""#,
+        ttl: String = "600", extra: String = ""
+    ) -> String {
+        #"{"principal": \#(principal), "signal": \#(signal), "severity": \#(severity), "ttl_seconds": \#(ttl)\#(extra)}"#
+    }
+
     @Test("every refused signal names its field and changes nothing", .timeLimit(.minutes(2)))
     func refusals() async throws {
         let fixture = try await TokenRoutesFixture.make()
         let app = try buildApplication(config: fixture.config)
-        func body(principal: String = #""alice""#, signal: String = #""device_compromised""#,
-                  severity: String = #""high""#, ttl: String = "600", extra: String = "") -> String {
-            #"{"principal": \#(principal), "signal": \#(signal), "severity": \#(severity), "ttl_seconds": \#(ttl)\#(extra)}"#
-        }
         let refused: [(String, HTTPResponse.Status, String)] = [
-            (body(principal: #""""#), .unprocessableContent, "principal"),
-            (body(principal: "\"\(String(repeating: "é", count: 129))\""), .unprocessableContent, "principal"),
-            (body(principal: "\"\(String(repeating: "a", count: 257))\""), .unprocessableContent, "principal"),
-            (body(principal: #""al\u0000ice""#), .unprocessableContent, "principal"),
-            (body(principal: "42"), .unprocessableContent, "principal"),
+            (Self.body(principal: #""""#), .unprocessableContent, "principal"),
+            (Self.body(principal: "\"\(String(repeating: "é", count: 129))\""), .unprocessableContent, "principal"),
+            (Self.body(principal: "\"\(String(repeating: "a", count: 257))\""), .unprocessableContent, "principal"),
+            (Self.body(principal: #""al\u0000ice""#), .unprocessableContent, "principal"),
+            (Self.body(principal: "42"), .unprocessableContent, "principal"),
             (#"{"signal": "device_compromised", "severity": "high", "ttl_seconds": 600}"#, .unprocessableContent, "principal"),
-            (body(signal: #""Device_Compromised""#), .unprocessableContent, "signal"),
-            (body(signal: #""9lives""#), .unprocessableContent, "signal"),
-            (body(signal: #""device-compromised""#), .unprocessableContent, "signal"),
-            (body(signal: "\"d\(String(repeating: "x", count: 63))\""), .unprocessableContent, "signal"),
-            (body(signal: #""""#), .unprocessableContent, "signal"),
-            (body(signal: #""stale_mfa""#), .unprocessableContent, "stale_mfa"),
-            (body(signal: #""break_glass""#), .unprocessableContent, "break_glass"),
-            (body(signal: #""new_source_ip""#), .unprocessableContent, "new_source_ip"),
-            (body(severity: #""urgent""#), .unprocessableContent, "severity"),
-            (body(severity: #""HIGH""#), .unprocessableContent, "severity"),
-            (body(ttl: "59"), .unprocessableContent, "ttl_seconds"),
-            (body(ttl: "2592001"), .unprocessableContent, "ttl_seconds"),
-            (body(ttl: "0"), .unprocessableContent, "ttl_seconds"),
-            (body(ttl: "-60"), .unprocessableContent, "ttl_seconds"),
-            (body(ttl: "600.5"), .unprocessableContent, "ttl_seconds"),
-            (body(ttl: #""600""#), .unprocessableContent, "ttl_seconds"),
-            (body(extra: #", "detail": "\#(String(repeating: "d", count: 1001))""#), .unprocessableContent, "detail"),
-            (body(extra: #", "detail": "bell\u0007""#), .unprocessableContent, "detail"),
-            (body(extra: #", "detail": 7"#), .unprocessableContent, "detail"),
-            (body(extra: #", "source": "crowdstrike""#), .badRequest, "source"),
-            (body(extra: #", "expires_at": "2099-01-01T00:00:00Z""#), .badRequest, "expires_at"),
+            (Self.body(signal: #""Device_Compromised""#), .unprocessableContent, "signal"),
+            (Self.body(signal: #""9lives""#), .unprocessableContent, "signal"),
+            (Self.body(signal: #""device-compromised""#), .unprocessableContent, "signal"),
+            (Self.body(signal: "\"d\(String(repeating: "x", count: 63))\""), .unprocessableContent, "signal"),
+            (Self.body(signal: #""""#), .unprocessableContent, "signal"),
+            (Self.body(signal: #""stale_mfa""#), .unprocessableContent, "stale_mfa"),
+            (Self.body(signal: #""break_glass""#), .unprocessableContent, "break_glass"),
+            (Self.body(signal: #""new_source_ip""#), .unprocessableContent, "new_source_ip"),
+            (Self.body(severity: #""urgent""#), .unprocessableContent, "severity"),
+            (Self.body(severity: #""HIGH""#), .unprocessableContent, "severity"),
+            (Self.body(ttl: "59"), .unprocessableContent, "ttl_seconds"),
+            (Self.body(ttl: "2592001"), .unprocessableContent, "ttl_seconds"),
+            (Self.body(ttl: "0"), .unprocessableContent, "ttl_seconds"),
+            (Self.body(ttl: "-60"), .unprocessableContent, "ttl_seconds"),
+            (Self.body(ttl: "600.5"), .unprocessableContent, "ttl_seconds"),
+            (Self.body(ttl: #""600""#), .unprocessableContent, "ttl_seconds"),
+            (Self.body(extra: #", "detail": "\#(String(repeating: "d", count: 1001))""#), .unprocessableContent, "detail"),
+            (Self.body(extra: #", "detail": "bell\u0007""#), .unprocessableContent, "detail"),
+            (Self.body(extra: #", "detail": 7"#), .unprocessableContent, "detail"),
+            (Self.body(extra: #", "source": "crowdstrike""#), .badRequest, "source"),
+            (Self.body(extra: #", "expires_at": "2099-01-01T00:00:00Z""#), .badRequest, "expires_at"),
             ("[1, 2", .badRequest, "json"),
             ("", .unprocessableContent, "principal"),
         ]
@@ -203,15 +207,15 @@ struct SignalRoutesTests {
                 let message = answer.json["error"]?["message"]?.stringValue ?? ""
                 #expect(message.contains(mentions), "\(body.prefix(120)): \(message)")
             }
-            let huge = body(extra: #", "detail": "\#(String(repeating: "d", count: 70_000))""#)
+            let huge = Self.body(extra: #", "detail": "\#(String(repeating: "d", count: 70_000))""#)
             let tooLarge = try await client.call(.post, "/v1/signals", token: fixture.adminToken, body: huge)
             #expect(tooLarge.status == .contentTooLarge && tooLarge.json["error"]?["code"] == "payload_too_large")
 
             // The limits themselves are accepted: 256 bytes, 63 characters, 60 s and 30 days, 1,000 characters.
             let edges = [
-                body(principal: "\"\(String(repeating: "é", count: 128))\"", ttl: "60"),
-                body(signal: "\"d\(String(repeating: "x", count: 62))\"", ttl: "2592000"),
-                body(extra: #", "detail": "\#(String(repeating: "d", count: 1000))""#),
+                Self.body(principal: "\"\(String(repeating: "é", count: 128))\"", ttl: "60"),
+                Self.body(signal: "\"d\(String(repeating: "x", count: 62))\"", ttl: "2592000"),
+                Self.body(extra: #", "detail": "\#(String(repeating: "d", count: 1000))""#),
             ]
             for edge in edges {
                 let answer = try await client.call(.post, "/v1/signals", token: fixture.adminToken, body: edge)
@@ -262,9 +266,10 @@ struct SignalRoutesTests {
             #expect(statuses == ["active", "expired"], "\(all.json)")
             try await TestDatabase.withExisting(fixture.databaseURL) { database in
                 let store = SignalStore(database: database, auditLog: AuditLog(source: "test"), clock: fixture.clock)
-                #expect(try await store.active(for: "alice", at: fixture.clock.now()).map(\.id) == [longID])
-                let signals = Signals(store: store)
-                #expect(try await signals.active(for: "alice", at: fixture.clock.now().addingTimeInterval(3600)).isEmpty)
+                let now = try await store.active(for: "alice", at: fixture.clock.now())
+                #expect(now.map(\.id) == [longID])
+                let later = try await Signals(store: store).active(for: "alice", at: fixture.clock.now().addingTimeInterval(3600))
+                #expect(later.isEmpty)
             }
         }
     }
