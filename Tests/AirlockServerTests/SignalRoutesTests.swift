@@ -103,12 +103,15 @@ struct SignalRoutesTests {
         #expect(withdrawals.first?["data"]?["severity"] == "critical")
         #expect(withdrawals.first?["data"]?["channels"] == .array(["security"]))
         #expect(withdrawals.first?["data"]?["actor"] == "token:edr")
-        // The detail is stored and audited, never logged at info or above.
+        // The detail is stored and audited, never logged: not at info or above (where the broker says it received a
+        // signal), and not at any level these captured logs hold (trace).
         let loud = fixture.logs.all.filter { line in
             ["info", "notice", "warning", "error", "critical"].contains { line.hasPrefix($0 + " ") }
         }
         #expect(loud.contains { $0.contains("risk signal received") })
         #expect(!loud.contains { $0.contains("EDR-7731") || $0.contains("203.0.113.9") })
+        let quiet = fixture.logs.all.filter { $0.contains("EDR-7731") }
+        #expect(quiet.isEmpty, "\(quiet)")
     }
 
     @Test("people, service, auditor and introspect tokens may not send or withdraw (403 before the body); auditors list",
