@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// External risk signals in `risk_signals` (migration 0015): recorded, listed, withdrawn, each change audited in the
+/// External risk signals in `risk_signals` (migration 0016): recorded, listed, withdrawn, each change audited in the
 /// same transaction (`airlock.signal.received`, `airlock.signal.withdrawn`, routed by
 /// ``AlertRouting/externalSignal(severity:)``). Rows are never deleted. ``active(for:at:)`` is what the risk
 /// engine reads at decision time.
