@@ -15,6 +15,9 @@ public struct BaselineRiskAssessor: RiskAssessor {
     public let clock: any WallClock
     public let logger: Logger
 
+    /// The signal of an assessment whose baseline could not be read.
+    public static let unavailableSignal = "risk_unavailable"
+
     public init(store: RiskBaselineStore, scorer: RiskScorer, clock: any WallClock, logger: Logger) {
         self.store = store
         self.scorer = scorer
@@ -40,7 +43,7 @@ public struct BaselineRiskAssessor: RiskAssessor {
                 "principal": "\(principal.id)", "error": "\(describeDatabaseError(error))",
             ])
             return RiskAssessment(signals: [RiskSignal(
-                name: "risk_unavailable", weight: 100, detail: "the principal's risk baseline could not be read")])
+                name: Self.unavailableSignal, weight: 100, detail: "the principal's risk baseline could not be read")])
         }
     }
 }

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockRisk
 import AirlockStore
 import Foundation
 import Logging
@@ -8,7 +9,7 @@ import Logging
 public struct NewSignal: Sendable, Hashable {
     /// The principal id it is about: 1 to 256 bytes of UTF-8, no U+0000.
     public var principal: String
-    /// Its name in `risk.signals`: `^[a-z][a-z0-9_]{0,62}$`, not a built-in signal name.
+    /// Its name in `risk.signals`: `^[a-z][a-z0-9_]{0,62}$`, not one of ``Signals/reservedNames``.
     public var name: String
     /// `info`, `low`, `medium`, `high` or `critical`.
     public var severity: String
@@ -34,6 +35,12 @@ public struct Signals: Sendable {
     public init(store: SignalStore) {
         self.store = store
     }
+
+    /// The names Airlock's own risk engine gives its signals (``BuiltInRiskSignal``, and
+    /// ``BaselineRiskAssessor/unavailableSignal``): an external signal may not take one, or it would read in
+    /// `risk.signals` as something Airlock observed.
+    public static let reservedNames: [String] =
+        BuiltInRiskSignal.allCases.map(\.rawValue) + [BaselineRiskAssessor.unavailableSignal]
 
     /// Checks `ask` and records it as sent by `source` (the caller's principal id), active from now for its TTL.
     public func add(_ ask: NewSignal, by source: String, logger: Logger) async throws -> ExternalSignal {
@@ -83,7 +90,7 @@ public struct Signals: Sendable {
             throw .invalidInput(
                 "`signal` `\(BrokerError.shown(ask.name))` must match `^[a-z][a-z0-9_]{0,62}$`, e.g. device_compromised")
         }
-        guard !ExternalSignal.builtInNames.contains(ask.name) else {
+        guard !reservedNames.contains(ask.name) else {
             throw .invalidInput(
                 "`signal` `\(ask.name)` is a signal airlock computes itself; name the external finding, "
                     + "e.g. device_compromised")

@@ -8,7 +8,7 @@ public struct ExternalSignal: Sendable, Hashable {
     public var id: UUID
     /// The principal id it is about, exactly as Airlock shows principals.
     public var principal: String
-    /// Its name in `risk.signals` (``ExternalSignal/isValidName(_:)``).
+    /// Its name in `risk.signals` (``ExternalSignal/isWellFormedName(_:)``, and not one Airlock computes).
     public var name: String
     /// How serious the sender judges it.
     public var severity: Severity
@@ -58,13 +58,6 @@ public struct ExternalSignal: Sendable, Hashable {
         return now < expiresAt ? .active : .expired
     }
 
-    /// The signal names the risk engine computes itself; an external signal may not take one of them, or it
-    /// would read in `risk.signals` as something Airlock observed.
-    public static let builtInNames: [String] = [
-        "new_source_ip", "off_hours", "burst", "first_use_of_resource", "sensitivity_jump", "peer_outlier", "stale_mfa",
-        "denial_streak", "break_glass",
-    ]
-
     /// The shortest lifetime a signal may be given: a minute.
     public static let minimumTTLSeconds: Int64 = 60
     /// The longest lifetime a signal may be given: 30 days (a longer-lived finding is reported again).
@@ -73,11 +66,6 @@ public struct ExternalSignal: Sendable, Hashable {
     public static let maximumDetailLength = 1000
     /// The longest principal id, in bytes of UTF-8 (as the kill switch takes them).
     public static let maximumPrincipalBytes = 256
-
-    /// Whether `name` may name an external signal: `^[a-z][a-z0-9_]{0,62}$` and not built in.
-    public static func isValidName(_ name: String) -> Bool {
-        isWellFormedName(name) && !builtInNames.contains(name)
-    }
 
     /// Whether `name` matches `^[a-z][a-z0-9_]{0,62}$`.
     public static func isWellFormedName(_ name: String) -> Bool {

@@ -186,6 +186,7 @@ struct SignalRoutesTests {
             (Self.body(signal: #""stale_mfa""#), .unprocessableContent, "stale_mfa"),
             (Self.body(signal: #""break_glass""#), .unprocessableContent, "break_glass"),
             (Self.body(signal: #""new_source_ip""#), .unprocessableContent, "new_source_ip"),
+            (Self.body(signal: #""risk_unavailable""#), .unprocessableContent, "risk_unavailable"),
             (Self.body(severity: #""urgent""#), .unprocessableContent, "severity"),
             (Self.body(severity: #""HIGH""#), .unprocessableContent, "severity"),
             (Self.body(ttl: "59"), .unprocessableContent, "ttl_seconds"),
