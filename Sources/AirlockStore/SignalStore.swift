@@ -44,6 +44,8 @@ public struct SignalStore: Sendable {
         data["expires_at"] = .string(AuditTime.format(signal.expiresAt))
         data["ttl_seconds"] = .int(ttlSeconds)
         data["detail"] = signal.detail.map(JSONValue.string) ?? .null
+        // The title of the OCSF Detection Finding a SIEM sink makes of it.
+        data["title"] = .string("\(name) (\(severity.rawValue)) reported for \(principal) by \(source)")
         let event = NewAuditEvent(
             type: "airlock.signal.received", subject: Self.text(signal.id), severity: routing.severity,
             channels: routing.channels, data: data)

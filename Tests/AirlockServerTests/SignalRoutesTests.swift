@@ -94,6 +94,7 @@ struct SignalRoutesTests {
         #expect(data["severity"] == "critical" && data["channels"] == .array(["security"]))
         #expect(data["principal"] == "alice" && data["signal"] == "device_compromised" && data["source"] == "token:edr")
         #expect(data["detail"]?.stringValue == Self.detail && data["expires_at"]?.stringValue != nil)
+        #expect(data["title"] == "device_compromised (critical) reported for alice by token:edr")
         let second = try #require(received.first { $0["subject"]?.stringValue == low })
         #expect(second["data"]?["severity"] == "low" && second["data"]?["channels"] == .array([]))
         #expect(second["data"]?["detail"] == .null)
