@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Reads a principal's risk baseline (migration 0016, kept by trigger in the transaction of each request and
+/// Reads a principal's risk baseline (migration 0015, kept by trigger in the transaction of each request and
 /// decision) in one round trip, every part from an index: the counters, the hours of the week within the window,
 /// the request's network, whether the resource was granted before, the requests in the burst window, and the peers.
 public struct RiskBaselineStore: Sendable {
