@@ -166,6 +166,9 @@ struct WebhookRoutesTests {
                 (id, #"{"from_sequence": 9, "to_sequence": 3}"#, .unprocessableContent),
                 (id, #"{"from_sequence": "1"}"#, .unprocessableContent),
                 (id, #"{"since": "yesterday"}"#, .unprocessableContent),
+                // Fields out of range are refused, not rolled over into the next hour or month.
+                (id, #"{"since": "2024-01-01T12:99:00Z"}"#, .unprocessableContent),
+                (id, #"{"until": "2024-02-30T12:00:00Z"}"#, .unprocessableContent),
                 (id, #"{"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}"#, .unprocessableContent),
                 (id, #"{"dead_letters": true, "everything": true}"#, .badRequest),
                 (UUID().uuidString, #"{"dead_letters": true}"#, .notFound),

@@ -86,9 +86,28 @@ struct WebhookRoutes {
         return id
     }
 
+    /// Whether the `YYYY-MM-DDTHH:MM:SS` of an RFC 3339 time are each in range (Foundation's parser rolls minute 99
+    /// into the next hour and 30 February into March instead of refusing them).
+    static func fieldsInRange(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 19 else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            let digits = bytes[range]
+            guard digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+            return Int(String(decoding: digits, as: UTF8.self))
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19),
+              (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
+    }
+
     private static func time(_ body: RequestBody, _ key: String) throws -> Date? {
         guard let text = try body.string(key, maxLength: 64) else { return nil }
-        guard let date = try? Date(text, strategy: .iso8601) else {
+        guard Self.fieldsInRange(text), let date = try? Date(text, strategy: .iso8601) else {
             throw BrokerError.invalidInput("`\(key)` must be an RFC 3339 time, e.g. 2026-12-05T09:00:00Z")
         }
         return date
