@@ -55,13 +55,16 @@ public enum AuditTime {
 ///
 /// `hash = SHA-256(prevhash || event)` in lowercase hex, where `prevhash` is the previous event's hash as 64
 /// ASCII hex characters (64 zeros before the first event) and `event` is the event's RFC 8785 canonical JSON
-/// without `sequence`, `prevhash` and `hash`, exactly as stored.
+/// without `sequence`, `prevhash` and `hash`, exactly as stored. In a keyed chain (``AuditChainKey``) it is
+/// HMAC-SHA-256 under the key over the same bytes, and the event records the key's id.
 public enum AuditChain {
     /// The `prevhash` of the first event.
     public static let genesisHash = String(repeating: "0", count: 64)
 
-    /// The hash of an event whose canonical bytes are `event`, following `prevhash`.
-    public static func hash(prevhash: String, event: String) -> String {
-        Digest.sha256Hex(Array(prevhash.utf8), Array(event.utf8))
+    /// The hash of an event whose canonical bytes are `event`, following `prevhash`: SHA-256, or HMAC-SHA-256 under
+    /// `key` when the chain is keyed.
+    public static func hash(prevhash: String, event: String, key: AuditChainKey? = nil) -> String {
+        guard let key else { return Digest.sha256Hex(Array(prevhash.utf8), Array(event.utf8)) }
+        return key.authenticationCode(Array(prevhash.utf8), Array(event.utf8))
     }
 }

@@ -43,6 +43,8 @@ public struct AirlockConfiguration: Sendable {
     public var auditSource: String = "urn:airlock"
     /// How often the audit chainer looks for new events.
     public var auditChainInterval: Duration = .milliseconds(100)
+    /// The key of a keyed audit chain (`audit.chain_key_file`): hashes are HMAC-SHA-256 under it; nil: SHA-256.
+    public var auditChainKey: AuditChainKey?
     /// The keys that sign audit checkpoints (`audit.checkpoint_key_file`); nil: no checkpoint is signed.
     public var auditCheckpointKeys: AuditCheckpointKeys?
     /// How often the audit chain's head is signed when it moved (`audit.checkpoint_interval`, default 5 minutes).

@@ -71,7 +71,7 @@ struct BrokerParts {
             database: database, runner: MigrationRunner(migrations: config.migrations),
             migrateOnStart: config.migrateOnStart, readiness: readiness, logger: logger)
         let chainer = AuditChainer(
-            database: database, interval: settings.auditChainInterval, logger: logger,
+            database: database, interval: settings.auditChainInterval, chainKey: settings.auditChainKey, logger: logger,
             isDatabaseReady: { readiness.isMet("database") })
 
         var auth = settings.auth

@@ -13,6 +13,11 @@ enum AuditCheckpointing {
         readiness: Readiness
     ) -> [any Service] {
         let settings = config.settings
+        if let chainKey = settings.auditChainKey {
+            config.logger.info("audit chain keyed: hashes are HMAC-SHA-256 under the chain key", metadata: [
+                "chain_key_id": "\(chainKey.keyID)",
+            ])
+        }
         guard let keys = settings.auditCheckpointKeys else {
             config.logger.warning(
                 "no audit checkpoint key (audit.checkpoint_key_file): checkpoints are not signed, so removing the newest audit events cannot be proven (create a key with `airlock audit keygen`)")

@@ -34,6 +34,7 @@ public struct Setting: Sendable {
         Setting("audit.source", expected: "a CloudEvents source URI-reference, e.g. urn:airlock:prod"),
         Setting("audit.chain_interval_ms", expected: "an integer from 10 to 10000"),
         Setting("audit.checkpoint_key_file", expected: "a path to a key file from `airlock audit keygen` (mode 0600)"),
+        Setting("audit.chain_key_file", expected: "a path to a chain key file from `airlock audit keygen --chain` (mode 0600)"),
         Setting("audit.checkpoint_interval", expected: "a duration from 1s to 1d, e.g. 30s, 5m or 1h"),
         Setting("audit.sink.path", expected: "a file path for the JSON Lines audit sink, or `-` for standard output"),
         Setting("audit.sink.format", expected: "`cloudevents` or `ocsf`"),

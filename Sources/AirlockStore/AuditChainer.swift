@@ -21,6 +21,8 @@ public struct AuditChainer: Service {
     let batchSize: Int
     let logger: Logger
     let isDatabaseReady: @Sendable () -> Bool
+    /// The key of a keyed chain (`audit.chain_key_file`), or nil for plain SHA-256 hashes.
+    let chainKey: AuditChainKey?
     /// Ends the wait between passes early: events were appended that a webhook endpoint waits for (the
     /// `airlock_audit_appended` notification of the outbox trigger, heard by an ``AuditChainListener``).
     public let appended = WakeSignal()
@@ -28,11 +30,12 @@ public struct AuditChainer: Service {
     private let failures = Counter(label: "airlock_audit_chain_failures_total")
 
     /// Creates a chainer that looks for new events every `interval`, once `isDatabaseReady` says the database
-    /// answers and its schema is current.
+    /// answers and its schema is current; with `chainKey`, it hashes with HMAC-SHA-256 under that key.
     public init(
-        database: Database, interval: Duration = .milliseconds(100), batchSize: Int = 1000, logger: Logger,
-        isDatabaseReady: @escaping @Sendable () -> Bool = { true }
+        database: Database, interval: Duration = .milliseconds(100), batchSize: Int = 1000, chainKey: AuditChainKey? = nil,
+        logger: Logger, isDatabaseReady: @escaping @Sendable () -> Bool = { true }
     ) {
+        self.chainKey = chainKey
         self.database = database
         self.interval = interval
         self.batchSize = batchSize
@@ -54,6 +57,12 @@ public struct AuditChainer: Service {
                     consecutiveFailures = 0
                 }
                 if count == batchSize { continue }
+            } catch let error as AuditChainError {
+                consecutiveFailures += 1
+                failures.increment()
+                if consecutiveFailures == 1 || consecutiveFailures.isMultiple(of: 600) {
+                    logger.error("audit chainer: \(error.message)")
+                }
             } catch {
                 consecutiveFailures += 1
                 failures.increment()
@@ -80,7 +89,17 @@ public struct AuditChainer: Service {
     /// zero if there were none or another replica holds the chain this moment.
     @discardableResult
     public func chainPending() async throws -> Int {
-        try await database.client.withTransaction(logger: logger) { connection in
+        do {
+            return try await chainBatch()
+        } catch let error as PostgresTransactionError {
+            if let refusal = error.closureError as? AuditChainError, error.rollbackError == nil { throw refusal }
+            throw error
+        }
+    }
+
+    private func chainBatch() async throws -> Int {
+        let chainKey = self.chainKey
+        return try await database.client.withTransaction(logger: logger) { connection in
             let locked = try await connection.query(
                 "SELECT pg_try_advisory_xact_lock(\(Self.advisoryLockKey))", logger: logger)
             var haveLock = false
@@ -89,12 +108,21 @@ public struct AuditChainer: Service {
 
             var lastSequence: Int64 = 0
             var lastHash = AuditChain.genesisHash
+            var lastKeyID: String?
             let tail = try await connection.query(
-                "SELECT sequence, hash FROM audit_events WHERE sequence IS NOT NULL ORDER BY sequence DESC LIMIT 1",
-                logger: logger)
-            for try await (sequence, hash) in tail.decode((Int64, String).self) {
+                """
+                SELECT sequence, hash, chain_key_id FROM audit_events WHERE sequence IS NOT NULL
+                ORDER BY sequence DESC LIMIT 1
+                """, logger: logger)
+            for try await (sequence, hash, keyID) in tail.decode((Int64, String, String?).self) {
                 lastSequence = sequence
                 lastHash = hash
+                lastKeyID = keyID
+            }
+            // A keyed chain never goes back to plain hashes: a broker without the key leaves the events to one
+            // that has it (and says so) rather than weaken the chain.
+            if let lastKeyID, chainKey == nil {
+                throw AuditChainError.keyedChain(sequence: lastSequence, keyID: lastKeyID)
             }
 
             let pending = try await connection.query(
@@ -106,7 +134,7 @@ public struct AuditChainer: Service {
             var prevhashes: [String] = []
             var hashes: [String] = []
             for try await (id, event) in pending.decode((UUID, String).self) {
-                let hash = AuditChain.hash(prevhash: lastHash, event: event)
+                let hash = AuditChain.hash(prevhash: lastHash, event: event, key: chainKey)
                 lastSequence += 1
                 ids.append(id)
                 sequences.append(lastSequence)
@@ -115,6 +143,10 @@ public struct AuditChainer: Service {
                 lastHash = hash
             }
             guard !ids.isEmpty else { return 0 }
+            if let chainKey, lastKeyID == nil {
+                // The operator verifies with `--keyed-from` this sequence: keep it outside the database.
+                logger.notice("audit chain keyed from sequence \(sequences[0]) (chain key \(chainKey.keyID))")
+            }
             self.chained.increment(by: ids.count)
             // The webhook deliveries of these events learn their place in the chain in the same statement: a
             // dispatcher reads an endpoint's next events by it (migration 0014).
@@ -122,7 +154,8 @@ public struct AuditChainer: Service {
                 """
                 WITH chained AS (
                     UPDATE audit_events AS a
-                    SET sequence = u.sequence, prevhash = u.prevhash, hash = u.hash, chained_at = now()
+                    SET sequence = u.sequence, prevhash = u.prevhash, hash = u.hash, chained_at = now(),
+                        chain_key_id = \(chainKey?.keyID)
                     FROM unnest(\(ids)::uuid[], \(sequences)::bigint[], \(prevhashes)::text[], \(hashes)::text[])
                         AS u(id, sequence, prevhash, hash)
                     WHERE a.id = u.id AND a.sequence IS NULL
@@ -136,5 +169,22 @@ public struct AuditChainer: Service {
                 "SELECT pg_notify(\(AuditChainListener.channel), \(String(lastSequence)))", logger: logger)
             return ids.count
         }
+    }
+}
+
+/// Why the chainer will not chain.
+public struct AuditChainError: Error, Sendable, Equatable {
+    /// `audit_chain_keyed`: the chain is keyed and this broker has no chain key.
+    public static let keyedChainCode = "audit_chain_keyed"
+
+    public let code: String
+    /// One line for people, without secrets.
+    public let message: String
+
+    static func keyedChain(sequence: Int64, keyID: String) -> AuditChainError {
+        AuditChainError(
+            code: keyedChainCode,
+            message: "the audit chain is keyed (event \(sequence) by chain key \(keyID)) but this broker has no "
+                + "audit.chain_key_file: it chains nothing, so the chain is never weakened to plain hashes; give it the key")
     }
 }

@@ -32,14 +32,24 @@ public struct ChainVerification: Sendable, Equatable {
 /// Each event must have the next sequence number (no gaps), a `prevhash` equal to the previous event's hash,
 /// a hash equal to SHA-256(prevhash || stored canonical bytes), stored bytes that are canonical JSON, and
 /// indexed columns that agree with those bytes.
+///
+/// In a keyed chain (``AuditChainKey``) the hash of a keyed event is HMAC-SHA-256 under the key its row names, and
+/// that key must be among `chainKeys`. Given keys, every event from `keyedFrom` on must be keyed: otherwise a
+/// database writer could replace keyed events by plain SHA-256 ones it can compute. Without keys, a keyed event
+/// cannot be checked and is reported; a plain event after a keyed one is always a rewrite.
 public struct ChainVerifier: Sendable {
     let database: Database
     let pageSize: Int
+    let chainKeys: [String: AuditChainKey]
+    let keyedFrom: Int64?
 
-    /// Creates a verifier reading `pageSize` events at a time.
-    public init(database: Database, pageSize: Int = 2000) {
+    /// Creates a verifier reading `pageSize` events at a time; with `chainKeys`, of a chain keyed from sequence
+    /// `keyedFrom` (1 when nil: keyed from its first event).
+    public init(database: Database, pageSize: Int = 2000, chainKeys: [AuditChainKey] = [], keyedFrom: Int64? = nil) {
         self.database = database
         self.pageSize = pageSize
+        self.chainKeys = Dictionary(chainKeys.map { ($0.keyID, $0) }, uniquingKeysWith: { first, _ in first })
+        self.keyedFrom = chainKeys.isEmpty ? keyedFrom : (keyedFrom ?? 1)
     }
 
     /// Verifies the whole chain.
@@ -48,24 +58,27 @@ public struct ChainVerifier: Sendable {
         var previousHash = AuditChain.genesisHash
         var checked: Int64 = 0
         var problem: ChainVerification.Problem?
+        var firstKeyed: Int64?
 
         pages: while true {
             let rows = try await database.client.query(
                 """
-                SELECT sequence, id, type, prevhash, hash, event FROM audit_events
+                SELECT sequence, id, type, prevhash, hash, event, chain_key_id FROM audit_events
                 WHERE sequence >= \(expected) ORDER BY sequence LIMIT \(pageSize)
                 """, logger: logger)
             var count = 0
-            for try await (sequence, id, type, prevhash, hash, event)
-                in rows.decode((Int64, UUID, String, String, String, String).self) {
+            for try await (sequence, id, type, prevhash, hash, event, keyID)
+                in rows.decode((Int64, UUID, String, String, String, String, String?).self) {
                 count += 1
-                if let reason = Self.check(
+                let reason = keyProblem(sequence: sequence, keyID: keyID, firstKeyed: firstKeyed) ?? Self.check(
                     sequence: sequence, expected: expected, id: id, type: type, prevhash: prevhash, hash: hash,
-                    event: event, previousHash: previousHash) {
+                    event: event, previousHash: previousHash, key: keyID.flatMap { chainKeys[$0] })
+                if let reason {
                     problem = .init(sequence: sequence == expected ? sequence : expected, reason: reason)
                     break pages
                 }
                 previousHash = hash
+                if keyID != nil, firstKeyed == nil { firstKeyed = sequence }
                 checked += 1
                 expected += 1
             }
@@ -81,9 +94,31 @@ public struct ChainVerifier: Sendable {
             problem: problem)
     }
 
+    /// What is wrong with event `sequence`'s keying (hashed by the key `keyID`, or plain when nil), if anything.
+    func keyProblem(sequence: Int64, keyID: String?, firstKeyed: Int64?) -> String? {
+        if let keyID {
+            guard chainKeys[keyID] != nil else {
+                return chainKeys.isEmpty
+                    ? "event \(sequence) is keyed (chain key \(keyID)): verify with that key (--chain-key)"
+                    : "event \(sequence) is keyed by chain key \(keyID), which was not given"
+            }
+            return nil
+        }
+        if let firstKeyed {
+            return "event \(sequence) has a plain SHA-256 hash after keyed event \(firstKeyed): the chain was "
+                + "rewritten by someone without the chain key"
+        }
+        if let keyedFrom, sequence >= keyedFrom {
+            return "event \(sequence) has a plain SHA-256 hash but the chain is keyed from sequence \(keyedFrom): "
+                + "it was rewritten by someone without the chain key (or keying began later: give --keyed-from "
+                + "the sequence the broker logged)"
+        }
+        return nil
+    }
+
     static func check(
         sequence: Int64, expected: Int64, id: UUID, type: String, prevhash: String, hash: String, event: String,
-        previousHash: String
+        previousHash: String, key: AuditChainKey? = nil
     ) -> String? {
         if sequence != expected {
             return "event \(expected) is missing (the next event has sequence \(sequence))"
@@ -91,7 +126,8 @@ public struct ChainVerifier: Sendable {
         if prevhash != previousHash {
             return "prevhash does not match the hash of event \(sequence - 1): an event was removed, reordered or rewritten"
         }
-        if AuditChain.hash(prevhash: prevhash, event: event) != hash {
+        // A keyed hash is a MAC: compared in constant time.
+        if !ConstantTime.equals(Array(AuditChain.hash(prevhash: prevhash, event: event, key: key).utf8), Array(hash.utf8)) {
             return "hash does not match the event's stored bytes: the event was altered"
         }
         guard let parsed = try? JSONValue.parse(Data(event.utf8)), parsed.canonicalString() == event else {

@@ -24,11 +24,15 @@ public struct CheckpointVerification: Sendable, Equatable {
 public struct CheckpointVerifier: Sendable {
     let database: Database
     let pageSize: Int
+    let chainKeys: [AuditChainKey]
+    let keyedFrom: Int64?
 
-    /// A verifier of the chain in `database`.
-    public init(database: Database, pageSize: Int = 2000) {
+    /// A verifier of the chain in `database` (keyed: see ``ChainVerifier``).
+    public init(database: Database, pageSize: Int = 2000, chainKeys: [AuditChainKey] = [], keyedFrom: Int64? = nil) {
         self.database = database
         self.pageSize = pageSize
+        self.chainKeys = chainKeys
+        self.keyedFrom = keyedFrom
     }
 
     /// Verifies `checkpoint` against `keys`, then the chain against it.
@@ -38,7 +42,8 @@ public struct CheckpointVerifier: Sendable {
         _ checkpoint: AuditCheckpoint, trusting keys: AuditCheckpointKeySet, logger: Logger
     ) async throws -> CheckpointVerification {
         try checkpoint.verify(trusting: keys)
-        let chain = try await ChainVerifier(database: database, pageSize: pageSize).verify(logger: logger)
+        let chain = try await ChainVerifier(
+            database: database, pageSize: pageSize, chainKeys: chainKeys, keyedFrom: keyedFrom).verify(logger: logger)
         let problem: String?
         if let broken = chain.problem, broken.sequence <= checkpoint.sequence {
             problem = "the chain is broken at sequence \(broken.sequence), within the checkpoint: \(broken.reason)"

@@ -9,6 +9,8 @@ import Foundation
 struct CheckpointCheck {
     let checkpointFile: String
     let keysFile: String?
+    var chainKeys: [AuditChainKey] = []
+    var keyedFrom: Int64?
     let json: Bool
 
     func run(options: ServerOptions) async throws {
@@ -29,8 +31,10 @@ struct CheckpointCheck {
             print(Self.refused(error, json: json))
             throw ExitCode(1)
         }
+        let chainKeys = self.chainKeys, keyedFrom = self.keyedFrom
         let result = try await options.withDatabase { database, _, logger in
-            try await CheckpointVerifier(database: database).verify(checkpoint, trusting: trusted, logger: logger)
+            try await CheckpointVerifier(database: database, chainKeys: chainKeys, keyedFrom: keyedFrom)
+                .verify(checkpoint, trusting: trusted, logger: logger)
         }
         print(Self.report(result, json: json))
         if !result.isIntact { throw ExitCode(1) }

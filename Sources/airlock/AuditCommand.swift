@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockServer
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -31,17 +32,49 @@ struct AuditCommand: AsyncParsableCommand {
             valueName: "file"))
         var keys: String?
 
+        @Option(name: .customLong("chain-key"), help: ArgumentHelp(
+            "A chain key file of a keyed chain (repeat it for every key the chain was keyed with; default: audit.chain_key_file).",
+            valueName: "file"))
+        var chainKeys: [String] = []
+
+        @Option(help: ArgumentHelp(
+            "The first keyed sequence, as the broker logged it (default 1 when a chain key is given): every event from it on must be keyed.",
+            valueName: "sequence"))
+        var keyedFrom: Int64?
+
         func validate() throws {
             if keys != nil && checkpoint == nil { throw ValidationError("--keys needs --checkpoint") }
+            if let keyedFrom, keyedFrom < 1 { throw ValidationError("--keyed-from must be 1 or more") }
+        }
+
+        /// The chain keys to verify with: the files given, else the configured one (none for a plain chain).
+        static func loadChainKeys(files: [String], settings: AirlockConfiguration) throws -> [AuditChainKey] {
+            guard !files.isEmpty else { return settings.auditChainKey.map { [$0] } ?? [] }
+            var keys: [AuditChainKey] = []
+            for file in files {
+                do {
+                    keys.append(try AuditChainKey.load(fromFile: file))
+                } catch {
+                    throw ValidationError(error.message)
+                }
+            }
+            return keys
         }
 
         func run() async throws {
+            let chain = try Self.loadChainKeys(files: chainKeys, settings: try options.load())
+            if keyedFrom != nil && chain.isEmpty {
+                throw ValidationError("--keyed-from needs a chain key (--chain-key FILE or audit.chain_key_file)")
+            }
             if let checkpoint {
-                try await CheckpointCheck(checkpointFile: checkpoint, keysFile: keys, json: json).run(options: options)
+                try await CheckpointCheck(
+                    checkpointFile: checkpoint, keysFile: keys, chainKeys: chain, keyedFrom: keyedFrom, json: json
+                ).run(options: options)
                 return
             }
+            let keyedFrom = self.keyedFrom
             let result = try await options.withDatabase { database, _, logger in
-                try await ChainVerifier(database: database).verify(logger: logger)
+                try await ChainVerifier(database: database, chainKeys: chain, keyedFrom: keyedFrom).verify(logger: logger)
             }
             if json {
                 var object: [String: Any] = [

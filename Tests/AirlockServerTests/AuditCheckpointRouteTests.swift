@@ -108,6 +108,30 @@ struct AuditCheckpointRouteTests {
         }
     }
 
+    @Test func aBrokerWithAChainKeyChainsKeyedAndLogsTheFirstKeyedSequenceNeverTheKey() async throws {
+        let url = try await TestDatabase.fresh()
+        let key = AuditChainKey.generate()
+        let logs = CapturedLogs()
+        var config = try ServerSupport.configuration(url: url)
+        config.settings.auditChainKey = key
+        config.settings.logLevel = .trace
+        config.logger = logs.logger()
+        config.logger.logLevel = .trace
+        let app = try buildApplication(config: config)
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            try await Self.waitUntil { try await Self.chainHead(url) > 0 }
+        }
+        try await TestDatabase.withExisting(url) { database in
+            let keyed = try await ChainVerifier(database: database, chainKeys: [key]).verify(logger: TestDatabase.logger)
+            #expect(keyed.isIntact && keyed.checked > 0, "\(keyed)")
+            #expect(try await ChainVerifier(database: database).verify(logger: TestDatabase.logger).problem?.sequence == 1)
+        }
+        #expect(logs.text.contains("audit chain keyed from sequence 1 (chain key \(key.keyID))"), "\(logs.text)")
+        let secret = try #require(try JSONValue.parse(key.fileContents)["key"]?.stringValue)
+        #expect(!logs.text.contains(secret))
+    }
+
     static func chainHead(_ url: DatabaseURL) async throws -> Int64 {
         try await TestDatabase.withExisting(url) { database in
             let rows = try await database.client.query(
