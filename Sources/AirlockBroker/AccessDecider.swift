@@ -11,6 +11,8 @@ public struct AccessInput: Sendable, Hashable {
     public var resource: [String: JSONValue]
     public var request: [String: JSONValue]
     public var risk: [String: JSONValue]
+    /// The risk assessment behind `risk`, with each signal's weight and why it fired (for answers and the record).
+    public var assessment: RiskAssessment = .none
 
     /// The stored form: `{"principal": {...}, "resource": {...}, "request": {...}, "risk": {...}}`.
     public var stored: JSONValue {
@@ -48,6 +50,8 @@ public struct DecidedAsk: Sendable {
     public var explanation: Explanation?
     /// The policy set it was made under.
     public var policySetID: UUID
+    /// The risk assessment the policy read.
+    public var risk: RiskAssessment = .none
 }
 
 /// Asking and deciding: checks an ask against the catalog and limits, builds the policy input (with the risk
@@ -124,7 +128,8 @@ public struct AccessDecider: Sendable {
         let assessment = await risk.assess(principal: principal, resource: resource, ask: ask)
         return AccessInput(
             principal: who, resource: what, request: how,
-            risk: ["score": .int(assessment.score), "signals": .array(assessment.names.map { .string($0) })])
+            risk: ["score": .int(assessment.score), "signals": .array(assessment.names.map { .string($0) })],
+            assessment: assessment)
     }
 
     private static let weekdays = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -142,6 +147,6 @@ public struct AccessDecider: Sendable {
         }
         let decision = active.policies.evaluate(parsed)
         let explanation = explainAlways || decision.outcome == .deny ? active.policies.explain(parsed) : nil
-        return DecidedAsk(decision: decision, explanation: explanation, policySetID: active.id)
+        return DecidedAsk(decision: decision, explanation: explanation, policySetID: active.id, risk: input.assessment)
     }
 }

@@ -13,6 +13,8 @@ public struct RecordedAsk: Sendable {
     public var status: AccessRequestState.Status
     /// Who may approve it, when pending.
     public var approvers: ApproverRoster?
+    /// The risk assessment the decision read.
+    public var risk: RiskAssessment = .none
 }
 
 /// Who may approve a request: per applying approval rule, what is required and who has approved, and the members
@@ -58,10 +60,10 @@ public struct AccessRequests: Sendable {
         let id = try await store.createReturningID(
             NewAccessRequest(principal: principal, ask: ask),
             resource: resource, decision: decided.decision, evaluationInput: input.stored,
-            policySetID: decided.policySetID)
+            policySetID: decided.policySetID, risk: decided.risk)
         var recorded = RecordedAsk(
             id: id, decision: decided.decision, explanation: decided.explanation,
-            status: Self.status(of: decided.decision), approvers: nil)
+            status: Self.status(of: decided.decision), approvers: nil, risk: decided.risk)
         // Only a pending request needs reading back (for its approvers).
         if recorded.status == .pendingApproval, let record = try await store.get(id) {
             recorded.status = record.status

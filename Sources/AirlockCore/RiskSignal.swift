@@ -32,3 +32,28 @@ public struct RiskAssessment: Sendable, Hashable {
     /// The signal names, as the policy reads them in `risk.signals`.
     public var names: [String] { signals.map(\.name) }
 }
+
+extension RiskAssessment {
+    /// The form every decision answer and the stored request carry: `{"score": N, "signals": [{"name", "weight",
+    /// "detail"}]}`, heaviest signal first.
+    public var json: JSONValue {
+        .object([
+            "score": .int(score),
+            "signals": .array(signals.map { signal in
+                .object(["name": .string(signal.name), "weight": .int(Int64(signal.weight)), "detail": .string(signal.detail)])
+            }),
+        ])
+    }
+
+    /// Reads back ``json`` (as stored with a request). Nil when `value` is not in that form.
+    public init?(json value: JSONValue) {
+        guard let items = value["signals"]?.arrayValue, value["score"]?.intValue != nil else { return nil }
+        var signals: [RiskSignal] = []
+        for item in items {
+            guard let name = item["name"]?.stringValue, let weight = item["weight"]?.intValue,
+                  let detail = item["detail"]?.stringValue else { return nil }
+            signals.append(RiskSignal(name: name, weight: Int(weight), detail: detail))
+        }
+        self.init(signals: signals)
+    }
+}

@@ -87,6 +87,8 @@ public struct AccessRequestRecord: Sendable, Hashable {
     public var reviews: [AccessReview]
     /// The lease of the issued credential, if any.
     public var leaseID: UUID?
+    /// The risk assessment the request was decided with.
+    public var risk: RiskAssessment = .none
 
     /// The state machine positioned at this record.
     public func state(windows: AccessRequestState.Windows = .init()) -> AccessRequestState {
@@ -119,7 +121,7 @@ extension AccessRequestRecord {
         r.id, r.principal_id, r.principal_kind, r.resource_id, r.role, r.ttl_seconds, r.granted_ttl_seconds, \
         r.reason, r.ticket, r.break_glass, host(r.source_ip) AS source_ip, r.status, r.decision::text AS decision, \
         r.policy_set_id, r.created_at, r.decided_at, r.decision_deadline, r.pickup_deadline, r.closed_at, \
-        (SELECT l.id FROM leases l WHERE l.request_id = r.id) AS lease_id
+        (SELECT l.id FROM leases l WHERE l.request_id = r.id) AS lease_id, r.risk::text AS risk
         """
 
     /// Decodes a row selected with ``columns``.
@@ -149,6 +151,10 @@ extension AccessRequestRecord {
         self.pickupDeadline = try cells["pickup_deadline"].decode(Date?.self)
         self.closedAt = try cells["closed_at"].decode(Date?.self)
         self.leaseID = try cells["lease_id"].decode(UUID?.self)
+        guard let risk = RiskAssessment(json: try JSONValue.parse(try cells["risk"].decode(String.self))) else {
+            throw StoreError(code: "corrupt_row", message: "access request row has a malformed risk assessment")
+        }
+        self.risk = risk
         self.reviews = reviews
     }
 }

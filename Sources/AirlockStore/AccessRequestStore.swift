@@ -40,10 +40,11 @@ public struct AccessRequestStore: Sendable {
     /// inserting the resource row first if it is missing.
     public func create(
         _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
-        policySetID: UUID?
+        policySetID: UUID?, risk: RiskAssessment = .none
     ) async throws -> AccessRequestRecord {
         let id = try await createReturningID(
-            request, resource: resource, decision: decision, evaluationInput: evaluationInput, policySetID: policySetID)
+            request, resource: resource, decision: decision, evaluationInput: evaluationInput, policySetID: policySetID,
+            risk: risk)
         return try await require(id)
     }
 
@@ -51,11 +52,11 @@ public struct AccessRequestStore: Sendable {
     /// (one round trip; the caller already knows the status from the decision).
     public func createReturningID(
         _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
-        policySetID: UUID?
+        policySetID: UUID?, risk: RiskAssessment = .none
     ) async throws -> UUID {
         try await database.client.withConnection { connection in
             try await create(request, resource: resource, decision: decision, evaluationInput: evaluationInput,
-                             policySetID: policySetID, on: connection)
+                             policySetID: policySetID, risk: risk, on: connection)
         }
     }
 
@@ -66,7 +67,7 @@ public struct AccessRequestStore: Sendable {
     /// commit together even outside a transaction, in one round trip.
     public func create(
         _ request: NewAccessRequest, resource: Resource, decision: Decision, evaluationInput: JSONValue,
-        policySetID: UUID?, on connection: PostgresConnection
+        policySetID: UUID?, risk: RiskAssessment = .none, on connection: PostgresConnection
     ) async throws -> UUID {
         guard resource.id == request.ask.resource else {
             throw StoreError(code: "unknown_resource", message: "the resource does not match the request")
@@ -80,6 +81,7 @@ public struct AccessRequestStore: Sendable {
                                role: request.ask.role, decision: decision, breakGlass: request.ask.breakGlass)
         var events = [auditLog.stamp(facts.event("airlock.access.requested", ttl: granted, extra: [
             "requested_ttl_seconds": .int(request.ask.ttlSeconds), "break_glass": .bool(request.ask.breakGlass),
+            "risk": risk.json,
         ]))]
         if let event = facts.event(for: action, ttl: granted) { events.append(auditLog.stamp(event)) }
         let row = ResourceRow(resource)
@@ -94,12 +96,13 @@ public struct AccessRequestStore: Sendable {
             ), request AS (
                 INSERT INTO access_requests (id, principal_id, principal_kind, resource_id, role, ttl_seconds, reason,
                     ticket, break_glass, source_ip, status, decision, evaluation_input, policy_set_id,
-                    granted_ttl_seconds, created_at, decided_at, decision_deadline, pickup_deadline, closed_at)
+                    granted_ttl_seconds, created_at, decided_at, decision_deadline, pickup_deadline, closed_at, risk)
                 VALUES (\(id), \(request.principal.id), \(request.principal.kind.rawValue), \(request.ask.resource),
                     \(request.ask.role), \(request.ask.ttlSeconds), \(request.ask.reason), \(request.ask.ticket), \(request.ask.breakGlass),
                     \(request.ask.sourceIP)::inet, \(state.status.rawValue), \(decision.stored.canonicalString())::jsonb,
                     \(evaluationInput.canonicalString())::jsonb, \(policySetID), \(granted), \(now),
-                    \(state.decidedAt), \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt))
+                    \(state.decidedAt), \(state.decisionDeadline), \(state.pickupDeadline), \(state.closedAt),
+                    \(risk.json.canonicalString())::jsonb)
             )
             INSERT INTO audit_events (id, type, subject, severity, occurred_at, event) VALUES \(auditRows: events)
             """, logger: logger)

@@ -35,7 +35,7 @@ struct AccessRequestRoutes {
         let recorded = try await requests.ask(ask, by: principal)
         var answer: [String: JSONValue] = [
             "id": JSONResponse.id(recorded.id), "decision": recorded.decision.stored,
-            "status": .string(recorded.status.rawValue),
+            "status": .string(recorded.status.rawValue), "risk": recorded.risk.json,
         ]
         if let approvers = recorded.approvers { answer["approvers"] = ApproversJSON.make(approvers) }
         if let explanation = recorded.explanation { answer["explanation"] = ExplanationJSON.make(explanation) }
@@ -101,7 +101,7 @@ struct AccessRequestRoutes {
             "role": .string(record.role), "ttl_seconds": .int(Int64(record.grantedTTLSeconds ?? record.ttlSeconds)),
             "requested_ttl_seconds": .int(Int64(record.ttlSeconds)),
             "reason": .string(record.reason), "ticket": record.ticket.map { .string($0) } ?? .null,
-            "decision": record.decision.stored,
+            "decision": record.decision.stored, "risk": record.risk.json,
             "approvals": .array(record.reviews.map { review in
                 .object([
                     "approver": .string(review.reviewer), "verdict": .string(review.verdict.rawValue),

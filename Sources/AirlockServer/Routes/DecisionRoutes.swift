@@ -30,7 +30,7 @@ struct DecisionRoutes {
         let ask = try AccessRequestRoutes.ask(body, sourceIP: routes.sourceIP(request, context))
         let (decided, approvers) = try await routes.requests.whatIf(ask, for: principal)
         var answer: [String: JSONValue] = [
-            "decision": decided.decision.stored,
+            "decision": decided.decision.stored, "risk": decided.risk.json,
             "explanation": decided.explanation.map(ExplanationJSON.make) ?? .array([]),
         ]
         if let approvers { answer["approvers"] = ApproversJSON.make(approvers) }
