@@ -112,6 +112,7 @@ let package = Package(
                 "AirlockPolicy",
                 "AirlockPostgres",
                 "AirlockProviders",
+                "AirlockRisk",
                 "AirlockCore",
                 "AirlockStore",
                 .product(name: "Hummingbird", package: "hummingbird"),

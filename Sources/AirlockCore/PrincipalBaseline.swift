@@ -3,7 +3,10 @@ import Foundation
 /// What Airlock knows of one principal's past requests, as the baselines hold it at the moment of a request (the
 /// request itself not yet counted).
 public struct PrincipalBaseline: Sendable, Hashable {
-    /// The networks (``SourceNetwork``) the principal asked from, each with when it was last used.
+    /// The principal's requests on record before this one (0: a newcomer).
+    public var requests: Int
+    /// The networks (``SourceNetwork``) the principal asked from, each with when it was last used (the store reads
+    /// only the request's own network).
     public var networks: [String: Date]
     /// Requests per hour of the week over the history window: 168 counts, index 0 is Monday 00:00–01:00 in the
     /// broker's time zone (``HourOfWeek``).
@@ -25,8 +28,9 @@ public struct PrincipalBaseline: Sendable, Hashable {
     public init(
         networks: [String: Date] = [:], hourOfWeek: [Int] = Array(repeating: 0, count: 168), recentRequests: Int = 0,
         usualRequests: Double = 0, resourcesUsed: Set<String> = [], highestSensitivity: Int? = nil,
-        denialStreak: Int = 0, peers: Int = 0, peersWithAccess: Int = 0
+        denialStreak: Int = 0, peers: Int = 0, peersWithAccess: Int = 0, requests: Int = 0
     ) {
+        self.requests = requests
         self.networks = networks
         self.hourOfWeek = hourOfWeek.count == 168 ? hourOfWeek : Array(repeating: 0, count: 168)
         self.recentRequests = recentRequests

@@ -64,9 +64,10 @@ public struct RiskScorer: Sendable {
         if !baseline.resourcesUsed.contains(facts.resource) {
             fire(.firstUseOfResource, "first request for \(facts.resource)")
         }
-        if facts.sensitivity >= settings.sensitivityFloor, facts.sensitivity > (baseline.highestSensitivity ?? 0) {
-            let before = baseline.highestSensitivity.map { "at most \($0) before" } ?? "no grant before"
-            fire(.sensitivityJump, "sensitivity \(facts.sensitivity), \(before)")
+        // A jump needs somewhere to jump from: a newcomer's first grants are `first_use_of_resource` already.
+        if let highest = baseline.highestSensitivity, facts.sensitivity >= settings.sensitivityFloor,
+           facts.sensitivity > highest {
+            fire(.sensitivityJump, "sensitivity \(facts.sensitivity), at most \(highest) before")
         }
         if baseline.peers >= settings.peerMinimum,
            Double(baseline.peersWithAccess) <= settings.peerShare * Double(baseline.peers) {
@@ -92,9 +93,10 @@ public struct RiskScorer: Sendable {
         return RiskAssessment(signals: fired)
     }
 
-    /// `new_source_ip`: the request's network was not used within the window.
+    /// `new_source_ip`: the request's network was not used within the window. A newcomer's first request has no
+    /// network on record to depart from: it does not fire.
     func newSourceNetwork(_ facts: RiskFacts, _ baseline: PrincipalBaseline) -> String? {
-        guard let ip = facts.sourceIP, let network = SourceNetwork.of(ip) else { return nil }
+        guard baseline.requests > 0, let ip = facts.sourceIP, let network = SourceNetwork.of(ip) else { return nil }
         let since = facts.at.addingTimeInterval(-TimeInterval(settings.sourceNetworkWindow))
         if let last = baseline.networks[network], last >= since { return nil }
         return "first request from \(network) in \(Self.duration(settings.sourceNetworkWindow))"

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockRisk
 import AirlockPolicy
 import AirlockStore
 import Foundation
@@ -45,6 +46,10 @@ public struct AirlockConfiguration: Sendable {
     public var auditChainInterval: Duration = .milliseconds(100)
     /// The key of a keyed audit chain (`audit.chain_key_file`): hashes are HMAC-SHA-256 under it; nil: SHA-256.
     public var auditChainKey: AuditChainKey?
+    /// The risk engine that decides with the policy (`risk.engine`, default `baseline`).
+    public var riskEngine: RiskEngineChoice = .baseline
+    /// Its weights, thresholds and windows (`risk.*`).
+    public var riskSettings = RiskSettings()
     /// The keys that sign audit checkpoints (`audit.checkpoint_key_file`); nil: no checkpoint is signed.
     public var auditCheckpointKeys: AuditCheckpointKeys?
     /// How often the audit chain's head is signed when it moved (`audit.checkpoint_interval`, default 5 minutes).
@@ -161,6 +166,7 @@ public struct AirlockConfiguration: Sendable {
             configuration.auditChainInterval = .milliseconds(interval)
         }
         try configuration.loadAuditCheckpoints(reader: &reader)
+        try configuration.loadRisk(reader: &reader)
         configuration.auditSink = try AuditSinkSettings.load(&reader)
         if let wait = try reader.int("tokens.revocation_wait_ms", in: 100...60_000) {
             configuration.tokenRevocationWait = .milliseconds(wait)

@@ -2,6 +2,7 @@ import AirlockAudit
 import AirlockBroker
 import AirlockCore
 import AirlockProviders
+import AirlockRisk
 import AirlockStore
 import Foundation
 import Hummingbird
@@ -85,8 +86,9 @@ struct BrokerParts {
         let authenticator = try Authenticator(configuration: auth, tokens: tokens, clock: config.clock, logger: logger)
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let decider = AccessDecider(
-            catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds, clock: config.clock,
-            timeZone: settings.timeZone, logger: logger)
+            catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds,
+            risk: riskAssessor(settings, database: database, auditLog: auditLog, clock: config.clock, logger: logger),
+            clock: config.clock, timeZone: settings.timeZone, logger: logger)
         let accessRequests = AccessRequests(decider: decider, store: requests)
         // This process in `broker_instances`: the token listener registers it; revocation claims and issuing leases
         // record it, so that other brokers take over at once when it dies.
@@ -210,6 +212,22 @@ struct BrokerParts {
 
 /// `DIR/resources.json`, validated like policies; no file means no resources (every request is
 /// `unknown_resource`).
+/// The risk engine `risk.engine` names: the principals' baselines and active external signals in `database`,
+/// scored with `risk.*` in the requests' time zone, or none.
+func riskAssessor(
+    _ settings: AirlockConfiguration, database: Database, auditLog: AuditLog, clock: any WallClock, logger: Logger
+) -> any RiskAssessor {
+    switch settings.riskEngine {
+    case .off:
+        return NoRiskSignals()
+    case .baseline:
+        return BaselineRiskAssessor(
+            store: RiskBaselineStore(database: database, logger: logger),
+            signals: SignalStore(database: database, auditLog: auditLog, clock: clock, logger: logger),
+            scorer: RiskScorer(settings: settings.riskSettings, timeZone: settings.timeZone), clock: clock, logger: logger)
+    }
+}
+
 func loadResources(
     directory: String, environment: [String: String], providedKinds: Set<Resource.Kind> = []
 ) throws -> ResourceCatalog {

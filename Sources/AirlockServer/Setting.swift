@@ -1,3 +1,6 @@
+import AirlockCore
+import AirlockRisk
+
 /// One documented configuration setting: its key in the config file and its environment variable.
 public struct Setting: Sendable {
     /// The dotted key in the config file, e.g. `database.url`.
@@ -49,5 +52,27 @@ public struct Setting: Sendable {
         Setting("limits.principal_burst", expected: "an integer from 1 to 1000000"),
         Setting("webhooks.allowed_ranges", expected: "a list of CIDR ranges webhooks may be delivered to although they are private, e.g. 10.20.0.0/16"),
         Setting("webhooks.allow_loopback", expected: "`true` or `false`: webhooks to loopback receivers, over http too (development only)"),
-    ]
+    ] + risk
+
+    /// The risk engine's settings (`Docs/risk.md`, "Tuning").
+    static let risk: [Setting] = [
+        Setting("risk.engine", expected: "`baseline` (each principal's history and active signals) or `off` (score 0)"),
+        Setting("risk.new_source_ip.window", expected: "a duration from 1h to 365d, e.g. 30d"),
+        Setting("risk.off_hours.window", expected: "a duration from 7d to 365d, e.g. 90d"),
+        Setting("risk.off_hours.minimum_history", expected: "an integer from 0 to 100000"),
+        Setting("risk.off_hours.rare_percent", expected: "an integer from 0 to 100"),
+        Setting("risk.off_hours.business_hours", expected: "START-END in whole hours, e.g. 8-18"),
+        Setting("risk.burst.window", expected: "a duration from 10s to 1h, e.g. 60s"),
+        Setting("risk.burst.minimum", expected: "an integer from 2 to 100000"),
+        Setting("risk.burst.factor", expected: "an integer from 1 to 1000"),
+        Setting("risk.sensitivity_jump.floor", expected: "an integer from 0 to 10"),
+        Setting("risk.peer_outlier.minimum", expected: "an integer from 1 to 100000"),
+        Setting("risk.peer_outlier.percent", expected: "an integer from 0 to 100"),
+        Setting("risk.stale_mfa.after", expected: "a duration from 1m to 30d, e.g. 12h"),
+        Setting("risk.denial_streak.count", expected: "an integer from 1 to 1000"),
+    ] + BuiltInRiskSignal.allCases.map {
+        Setting("risk.weights.\($0.rawValue)", expected: "an integer from 0 (off) to 100")
+    } + Severity.allCases.map {
+        Setting("risk.external_weights.\($0.rawValue)", expected: "an integer from 0 to 100")
+    }
 }

@@ -90,6 +90,7 @@ public struct RiskBaselineStore: Sendable {
             if used { baseline.resourcesUsed = [query.resource] }
             baseline.highestSensitivity = highest.map(Int.init)
             baseline.denialStreak = Int(streak)
+            baseline.requests = Int(requests)
             baseline.recentRequests = Int(recent)
             if let first {
                 let span = max(query.at.timeIntervalSince(first), Self.shortestHistory)

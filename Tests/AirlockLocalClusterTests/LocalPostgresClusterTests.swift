@@ -34,7 +34,7 @@ struct LocalPostgresClusterTests {
         #expect(try !tool("psql", socket + query, cluster).status.succeeded)
         let viaSocket = try tool("psql", socket + query, cluster, password: cluster.superuserPassword)
         #expect(viaSocket.status.succeeded)
-        #expect(viaSocket.output.contains("off,600"))
+        #expect(viaSocket.output.contains("off,1500"))
         // Over TCP with the URL.
         let viaURL = try tool("psql", ["-w", cluster.url(database: "postgres"), "-tA", "-c", "select 41 + 1"], cluster)
         #expect(viaURL.status.succeeded)

@@ -21,7 +21,7 @@ struct RiskScorerTests {
         return PrincipalBaseline(
             networks: ["10.1.2.0/24": at(day: -1, hour: 10), "10.1.7.0/24": at(day: -20, hour: 11)],
             hourOfWeek: hours, recentRequests: 0, usualRequests: 0.02, resourcesUsed: ["orders-db"],
-            highestSensitivity: 7, denialStreak: 0, peers: 12, peersWithAccess: 9)
+            highestSensitivity: 7, denialStreak: 0, peers: 12, peersWithAccess: 9, requests: 240)
     }
 
     static func facts(
@@ -45,6 +45,23 @@ struct RiskScorerTests {
         #expect(unusual.score == 35)
         #expect(unusual.signals[0].detail == "first request from 198.51.100.0/24 in 30 days")
         #expect(unusual.signals[1].detail == "Tuesday 03:00 (\(Self.utc.identifier)): 0 of 240 requests in 90 days at this hour of the week")
+    }
+
+    @Test("a newcomer's first request: no network or sensitivity to depart from, so neither new_source_ip nor sensitivity_jump")
+    func newcomer() {
+        let nobody = PrincipalBaseline(
+            networks: [:], hourOfWeek: Array(repeating: 0, count: 168), recentRequests: 0, usualRequests: 0,
+            resourcesUsed: [], highestSensitivity: nil, denialStreak: 0, peers: 0, peersWithAccess: 0)
+        let first = scorer.assess(Self.facts(at: Self.at(day: 1, hour: 10), from: "198.51.100.7", sensitivity: 9), baseline: nobody)
+        #expect(first.names == ["first_use_of_resource"], "\(first)")
+        // Once a network and a grant are on record, both judge the next request.
+        var known = nobody
+        known.requests = 1
+        known.networks["10.1.2.0/24"] = Self.at(day: 0, hour: 10)
+        known.highestSensitivity = 3
+        known.resourcesUsed = ["orders-db"]
+        let next = scorer.assess(Self.facts(at: Self.at(day: 1, hour: 11), from: "198.51.100.7", sensitivity: 9), baseline: known)
+        #expect(next.names == ["new_source_ip", "sensitivity_jump"], "\(next)")
     }
 
     @Test("a network last used more than 30 days ago is new again; IPv6 is judged by its /64")
