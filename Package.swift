@@ -208,7 +208,7 @@ let package = Package(
             name: "AirlockServerTests",
             dependencies: [
                 "AirlockPolicy", "AirlockBroker", "AirlockPostgres", "AirlockAudit",
-                "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster",
+                "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster", "AirlockRisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -36,7 +36,7 @@ public struct BaselineRiskAssessor: RiskAssessor {
         let settings = scorer.settings
         let facts = RiskFacts(
             principalKind: principal.kind, mfaAgeSeconds: principal.mfaAgeSeconds, resource: resource.id,
-            sensitivity: resource.sensitivity, sourceIP: ask.sourceIP, breakGlass: ask.breakGlass, at: now)
+            sensitivity: resource.sensitivity, sourceIP: ask.sourceIP, breakGlass: ask.breakGlass, at: now, role: ask.role)
         let store = self.store, signals = self.signals, logger = self.logger
         do {
             async let reported = signals?.active(for: principal.id, at: now, logger: logger) ?? []
@@ -44,14 +44,18 @@ public struct BaselineRiskAssessor: RiskAssessor {
                 principal: principal.id, groups: principal.kind == .user ? principal.groups : [], resource: resource.id,
                 sourceIP: ask.sourceIP, at: now,
                 hoursSince: now.addingTimeInterval(-TimeInterval(settings.hourOfWeekWindow)),
-                burstWindowSeconds: settings.burstWindow))
+                burstWindowSeconds: settings.burstWindow, role: ask.role,
+                activationsSince: now.addingTimeInterval(-TimeInterval(settings.repeatedActivationWindow))))
             return scorer.assess(facts, baseline: baseline, reported: try await reported.map(ReportedSignal.init))
         } catch {
             logger.error("risk baseline unreadable: the request is scored 100", metadata: [
                 "principal": "\(principal.id)", "error": "\(describeDatabaseError(error))",
             ])
-            return RiskAssessment(signals: [RiskSignal(
+            var assessment = RiskAssessment(signals: [RiskSignal(
                 name: Self.unavailableSignal, weight: 100, detail: "the principal's risk baseline could not be read")])
+            assessment.anomaly = AnomalyAlert(
+                severity: .high, reasons: ["the risk engine could not read the principal's baseline: scored 100"])
+            return assessment
         }
     }
 }

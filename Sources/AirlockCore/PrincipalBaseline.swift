@@ -5,6 +5,9 @@ import Foundation
 public struct PrincipalBaseline: Sendable, Hashable {
     /// The principal's requests on record before this one (0: a newcomer).
     public var requests: Int
+    /// How often the principal was issued the role asked for, on this resource, within the repeated-activation
+    /// window before this request.
+    public var activations: Int = 0
     /// The networks (``SourceNetwork``) the principal asked from, each with when it was last used (the store reads
     /// only the request's own network).
     public var networks: [String: Date]

@@ -15,10 +15,26 @@ public struct RiskSignal: Sendable, Hashable {
     }
 }
 
+/// Why a request is worth the security team's attention now (`airlock.anomaly.detected`): the severity, and each
+/// reason in words.
+public struct AnomalyAlert: Sendable, Hashable {
+    public var severity: Severity
+    /// One line per reason: the score over the alert threshold, an alerting signal with its detail, or a hygiene
+    /// finding ("orders-db readwrite activated 6 times in 30 days").
+    public var reasons: [String]
+
+    public init(severity: Severity, reasons: [String]) {
+        self.severity = severity
+        self.reasons = reasons
+    }
+}
+
 /// A risk score (0–100) and the signals behind it, heaviest first.
 public struct RiskAssessment: Sendable, Hashable {
     public var score: Int64
     public var signals: [RiskSignal]
+    /// Set when the request should alert the security team (the risk engine decides; nil: no alert).
+    public var anomaly: AnomalyAlert?
 
     /// The score of `signals`: their weights summed, at most 100; the signals heaviest first (then by name).
     public init(signals: [RiskSignal]) {

@@ -11,11 +11,14 @@ public struct RiskFacts: Sendable, Hashable {
     public var sourceIP: String?
     public var breakGlass: Bool
     public var at: Date
+    /// The role asked for (hygiene findings name it).
+    public var role: String
 
     public init(
         principalKind: Principal.Kind, mfaAgeSeconds: Int64?, resource: String, sensitivity: Int, sourceIP: String?,
-        breakGlass: Bool, at: Date
+        breakGlass: Bool, at: Date, role: String = ""
     ) {
+        self.role = role
         self.principalKind = principalKind
         self.mfaAgeSeconds = mfaAgeSeconds
         self.resource = resource
@@ -90,7 +93,45 @@ public struct RiskScorer: Sendable {
                 name: signal.name, weight: weight,
                 detail: "\(signal.severity.rawValue) signal from \(signal.source), active until \(AuditTime.format(signal.expiresAt))"))
         }
-        return RiskAssessment(signals: fired)
+        var assessment = RiskAssessment(signals: fired)
+        assessment.anomaly = anomaly(assessment, facts, baseline)
+        return assessment
+    }
+
+    /// Whether the request alerts the security team, how severely and why: its score reaches
+    /// ``RiskSettings/alertScore``, an alerting signal fired (burst, denial streak, break-glass by default), or the
+    /// same role of a sensitive resource was activated again and again (standing access in disguise).
+    func anomaly(_ assessment: RiskAssessment, _ facts: RiskFacts, _ baseline: PrincipalBaseline) -> AnomalyAlert? {
+        var reasons: [String] = []
+        var severity = Severity.info
+        if assessment.score >= settings.alertScore {
+            reasons.append("risk score \(assessment.score) reaches the alert threshold \(settings.alertScore)")
+            severity = max(severity, Self.severity(score: assessment.score))
+        }
+        for signal in assessment.signals {
+            guard let builtIn = BuiltInRiskSignal(rawValue: signal.name), settings.alertSignals.contains(builtIn) else {
+                continue
+            }
+            reasons.append("\(signal.name): \(signal.detail)")
+            severity = max(severity, builtIn == .breakGlass ? .critical : (builtIn == .burst ? .high : .medium))
+        }
+        let activations = baseline.activations + 1
+        if facts.sensitivity >= settings.repeatedActivationSensitivity, activations >= settings.repeatedActivationCount {
+            reasons.append("\(facts.resource) \(facts.role) (sensitivity \(facts.sensitivity)): \(activations) activations in "
+                + "\(Self.duration(settings.repeatedActivationWindow)), this one included: standing access in disguise")
+            severity = max(severity, .medium)
+        }
+        return reasons.isEmpty ? nil : AnomalyAlert(severity: severity, reasons: reasons)
+    }
+
+    /// The severity of an alert for `score`: critical from 80, high from 60, medium from 40, else low.
+    public static func severity(score: Int64) -> Severity {
+        switch score {
+        case 80...: .critical
+        case 60..<80: .high
+        case 40..<60: .medium
+        default: .low
+        }
     }
 
     /// `new_source_ip`: the request's network was not used within the window. A newcomer's first request has no

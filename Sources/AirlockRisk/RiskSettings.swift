@@ -43,6 +43,17 @@ public struct RiskSettings: Sendable, Hashable {
     /// `denial_streak`: this many denials in a row just before the request.
     public var denialStreak = 3
 
+    /// Anomaly alerts: a request whose score reaches this alerts (`airlock.anomaly.detected`) …
+    public var alertScore: Int64 = 50
+    /// … and so does one on which any of these signals fired, whatever the score.
+    public var alertSignals: Set<BuiltInRiskSignal> = [.burst, .denialStreak, .breakGlass]
+    /// Hygiene: the same role of a resource of at least this sensitivity …
+    public var repeatedActivationSensitivity = 7
+    /// … activated (issued) this many times, this request included …
+    public var repeatedActivationCount = 5
+    /// … within this many seconds is standing access in disguise, and alerts.
+    public var repeatedActivationWindow: Int64 = 30 * 86_400
+
     public init() {}
 
     /// The weight of `signal` (0 when the configuration turns it off).

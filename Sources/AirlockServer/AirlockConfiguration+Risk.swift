@@ -59,6 +59,24 @@ extension AirlockConfiguration {
         }
         if let seconds = try Self.duration(&reader, "risk.stale_mfa.after", 60...2_592_000) { settings.staleMFA = seconds }
         if let count = try reader.int("risk.denial_streak.count", in: 1...1_000) { settings.denialStreak = count }
+        if let score = try reader.int("risk.alert_score", in: 1...101) { settings.alertScore = Int64(score) }
+        if let names = try reader.list("risk.alert_signals") {
+            var signals: Set<BuiltInRiskSignal> = []
+            for name in names where !name.isEmpty {
+                guard let signal = BuiltInRiskSignal(rawValue: name) else { throw reader.invalid("risk.alert_signals") }
+                signals.insert(signal)
+            }
+            settings.alertSignals = signals
+        }
+        if let count = try reader.int("risk.repeated_activation.count", in: 2...1_000) {
+            settings.repeatedActivationCount = count
+        }
+        if let floor = try reader.int("risk.repeated_activation.sensitivity", in: 0...11) {
+            settings.repeatedActivationSensitivity = floor
+        }
+        if let seconds = try Self.duration(&reader, "risk.repeated_activation.window", 86_400...31_536_000) {
+            settings.repeatedActivationWindow = seconds
+        }
         riskSettings = settings
     }
 

@@ -70,6 +70,11 @@ public struct Setting: Sendable {
         Setting("risk.peer_outlier.percent", expected: "an integer from 0 to 100"),
         Setting("risk.stale_mfa.after", expected: "a duration from 1m to 30d, e.g. 12h"),
         Setting("risk.denial_streak.count", expected: "an integer from 1 to 1000"),
+        Setting("risk.alert_score", expected: "an integer from 1 to 101 (101: never by score)"),
+        Setting("risk.alert_signals", expected: "a list of built-in signal names, e.g. burst, denial_streak, break_glass"),
+        Setting("risk.repeated_activation.count", expected: "an integer from 2 to 1000"),
+        Setting("risk.repeated_activation.sensitivity", expected: "an integer from 0 to 11 (11: never)"),
+        Setting("risk.repeated_activation.window", expected: "a duration from 1d to 365d, e.g. 30d"),
     ] + BuiltInRiskSignal.allCases.map {
         Setting("risk.weights.\($0.rawValue)", expected: "an integer from 0 (off) to 100")
     } + Severity.allCases.map {

@@ -84,6 +84,9 @@ public struct AccessRequestStore: Sendable {
             "risk": risk.json,
         ]))]
         if let event = facts.event(for: action, ttl: granted) { events.append(auditLog.stamp(event)) }
+        if let anomaly = risk.anomaly {
+            events.append(auditLog.stamp(Self.anomalyEvent(anomaly, risk: risk, request: id, of: request)))
+        }
         let row = ResourceRow(resource)
         // DO NOTHING takes no row lock, so creating requests never serialises on the resource row.
         try await connection.query("""
@@ -107,6 +110,24 @@ public struct AccessRequestStore: Sendable {
             INSERT INTO audit_events (id, type, subject, severity, occurred_at, event) VALUES \(auditRows: events)
             """, logger: logger)
         return id
+    }
+
+    /// `airlock.anomaly.detected` for request `id`: the principal, the request, the score, each signal and each
+    /// reason, at the alert's severity, for the security team.
+    static func anomalyEvent(
+        _ anomaly: AnomalyAlert, risk: RiskAssessment, request id: UUID, of request: NewAccessRequest
+    ) -> NewAuditEvent {
+        let title = "anomalous request by \(request.principal.id) for \(request.ask.resource) \(request.ask.role)"
+        return NewAuditEvent(
+            type: "airlock.anomaly.detected", subject: id.uuidString.lowercased(), severity: anomaly.severity,
+            channels: [AlertRouting.security],
+            data: [
+                "title": .string(title), "principal": .string(request.principal.id),
+                "principal_kind": .string(request.principal.kind.rawValue), "request_id": .string(id.uuidString.lowercased()),
+                "resource": .string(request.ask.resource), "role": .string(request.ask.role),
+                "break_glass": .bool(request.ask.breakGlass), "score": .int(risk.score),
+                "signals": risk.json["signals"] ?? .array([]), "reasons": .array(anomaly.reasons.map { .string($0) }),
+            ])
     }
 
     // MARK: - Read

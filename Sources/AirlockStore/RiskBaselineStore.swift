@@ -29,11 +29,16 @@ public struct RiskBaselineStore: Sendable {
         public var hoursSince: Date
         /// The burst window's length.
         public var burstWindowSeconds: Int64
+        /// The role asked for, and the start of the window its earlier activations are counted in.
+        public var role: String
+        public var activationsSince: Date
 
         public init(
             principal: String, groups: [String], resource: String, sourceIP: String?, at: Date, hoursSince: Date,
-            burstWindowSeconds: Int64
+            burstWindowSeconds: Int64, role: String = "", activationsSince: Date? = nil
         ) {
+            self.role = role
+            self.activationsSince = activationsSince ?? at
             self.principal = principal
             self.groups = groups
             self.resource = resource
@@ -58,7 +63,10 @@ public struct RiskBaselineStore: Sendable {
                         AND g.resource_id = \(query.resource)),
                 (SELECT count(*) FROM access_requests r WHERE r.principal_id = \(query.principal)
                  AND r.created_at > \(burstSince)),
-                p.peers, p.with_access
+                p.peers, p.with_access,
+                (SELECT count(*) FROM access_requests r WHERE r.principal_id = \(query.principal)
+                 AND r.created_at > \(query.activationsSince) AND r.resource_id = \(query.resource)
+                 AND r.role = \(query.role) AND r.status = 'issued')
             FROM (SELECT 1) AS one
             LEFT JOIN risk_baselines b ON b.principal_id = \(query.principal)
             CROSS JOIN LATERAL (
@@ -80,9 +88,11 @@ public struct RiskBaselineStore: Sendable {
             """, logger: logger)
         var baseline = PrincipalBaseline.newcomer
         for try await row in rows.decode(
-            (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64).self
+            (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64, Int64).self
         ) {
-            let (first, requests, streak, highest, hours, counts, network, lastSeen, used, recent, peers, withAccess) = row
+            let (first, requests, streak, highest, hours, counts, network, lastSeen, used, recent, peers, withAccess,
+                 activations) = row
+            baseline.activations = Int(activations)
             for (hour, count) in zip(hours, counts) where (0..<168).contains(Int(hour)) {
                 baseline.hourOfWeek[Int(hour)] = Int(count)
             }

@@ -14,7 +14,9 @@ import Testing
 struct RequestRiskTests {
     static let resourcesFile = #"""
         {"resources": [{"id": "orders-db", "kind": "memo", "env": "prod", "owner": "payments", "sensitivity": 3,
-          "roles": {"readonly": {}}}]}
+          "roles": {"readonly": {}}},
+         {"id": "payroll-db", "kind": "memo", "env": "prod", "owner": "finance", "sensitivity": 8,
+          "roles": {"readwrite": {}}}]}
         """#
     static let policy = """
         permit "readers" when resource.env == "prod" ttl <= 1h;
@@ -130,6 +132,64 @@ struct RequestRiskTests {
             #expect(decided.risk.score == 100)
             #expect(decided.risk.signals.map(\.name) == ["risk_unavailable"])
             #expect(decided.decision.outcome == .deny)
+        }
+    }
+
+    /// The `airlock.anomaly.detected` events recorded, parsed.
+    static func anomalies(_ database: Database) async throws -> [JSONValue] {
+        try await AuditReader.events(in: database, type: "airlock.anomaly.detected").map {
+            try JSONValue.parse(Data($0.event.utf8))
+        }
+    }
+
+    @Test("twenty requests in a minute: from the tenth on each is flagged burst and alerted, naming the principal, the request and each signal")
+    func burstIsAlerted() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixture = try await Self.fixture(database)
+            var asked: [RecordedAsk] = []
+            for _ in 1...20 {
+                asked.append(try await fixture.requests.ask(Self.ask(from: "10.1.2.3"), by: Self.alice))
+                fixture.clock.advance(2)
+            }
+            let flagged = asked.enumerated().filter { $0.element.risk.signals.contains { $0.name == "burst" } }.map(\.offset)
+            #expect(flagged == Array(9..<20), "\(asked.map(\.risk))")
+            let alerts = try await Self.anomalies(database)
+            #expect(alerts.count == 11)
+            let tenth = try #require(alerts.first)
+            #expect(tenth["subject"]?.stringValue == asked[9].id.uuidString.lowercased())
+            let data = try #require(tenth["data"])
+            #expect(data["severity"] == "high" && data["channels"] == ["security"])
+            #expect(data["principal"] == "alice" && data["request_id"]?.stringValue == asked[9].id.uuidString.lowercased())
+            #expect(data["resource"] == "orders-db" && data["role"] == "readonly")
+            #expect(data["signals"] == asked[9].risk.json["signals"])
+            #expect(data["reasons"]?.arrayValue?.first?.stringValue?.hasPrefix("burst: 10 requests in 1 minute") == true, "\(data)")
+        }
+    }
+
+    @Test("the same sensitive role activated a fifth time within 30 days alerts as standing access in disguise; a less sensitive one does not")
+    func repeatedActivation() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixture = try await Self.fixture(database)
+            let payroll = Ask(resource: "payroll-db", role: "readwrite", ttlSeconds: 600, reason: "INC-7", sourceIP: "10.1.2.3")
+            for day in 1...4 {
+                let earlier = try await fixture.requests.ask(payroll, by: Self.alice)
+                #expect(earlier.risk.anomaly == nil, "day \(day): \(earlier.risk)")
+                // As if picked up (the status issuance gives it): an activation.
+                try await database.client.query(
+                    "UPDATE access_requests SET status = 'issued' WHERE id = \(earlier.id)", logger: TestDatabase.logger)
+                fixture.clock.advance(86_400)
+            }
+            let fifth = try await fixture.requests.ask(payroll, by: Self.alice)
+            let reason = try #require(fifth.risk.anomaly?.reasons.first, "\(fifth.risk)")
+            #expect(reason.contains("payroll-db readwrite (sensitivity 8): 5 activations in 30 days"))
+            #expect(try await Self.anomalies(database).count == 1)
+            // orders-db (sensitivity 3) as often: no such alert.
+            for _ in 1...5 {
+                let read = try await fixture.requests.ask(Self.ask(from: "10.1.2.3"), by: Self.alice)
+                try await database.client.query(
+                    "UPDATE access_requests SET status = 'issued' WHERE id = \(read.id)", logger: TestDatabase.logger)
+            }
+            #expect(try await Self.anomalies(database).count == 1)
         }
     }
 }

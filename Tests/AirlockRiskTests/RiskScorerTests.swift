@@ -170,4 +170,40 @@ struct RiskScorerTests {
         #expect(HourOfWeek.of(Self.monday.addingTimeInterval(-1800), in: TimeZone(identifier: "Europe/Berlin")!) == 0)
         #expect(HourOfWeek.describe(27) == "Tuesday 03:00")
     }
+
+    @Test("alerts: a score over the threshold by its severity, alerting signals whatever the score, repeated activation of a sensitive role; a quiet request none")
+    func anomalies() {
+        #expect(scorer.assess(Self.facts(at: Self.at(day: 2, hour: 10), from: "10.1.7.33"), baseline: Self.alice).anomaly == nil)
+
+        // 35 (new network, off hours) is below 50: no alert; with break-glass it is critical whatever the score.
+        let night = scorer.assess(Self.facts(at: Self.at(day: 1, hour: 3), from: "198.51.100.7"), baseline: Self.alice)
+        #expect(night.anomaly == nil)
+        let glass = scorer.assess(
+            Self.facts(at: Self.at(day: 1, hour: 3), from: "198.51.100.7", breakGlass: true), baseline: Self.alice)
+        #expect(glass.score == 65)
+        #expect(glass.anomaly?.severity == .critical)
+        #expect(glass.anomaly?.reasons == ["risk score 65 reaches the alert threshold 50", "break_glass: break-glass request"])
+
+        var busy = Self.alice
+        busy.recentRequests = 19
+        let burst = scorer.assess(Self.facts(at: Self.at(day: 2, hour: 10), from: "10.1.7.33"), baseline: busy)
+        #expect(burst.names == ["burst"])
+        #expect(burst.anomaly?.severity == .high)
+        #expect(burst.anomaly?.reasons.first?.hasPrefix("burst: 20 requests in 1 minute") == true, "\(burst)")
+
+        var habit = Self.alice
+        habit.activations = 4
+        let repeated = scorer.assess(
+            RiskFacts(principalKind: .user, mfaAgeSeconds: 300, resource: "orders-db", sensitivity: 7, sourceIP: "10.1.7.33",
+                      breakGlass: false, at: Self.at(day: 2, hour: 10), role: "readwrite"), baseline: habit)
+        #expect(repeated.score == 0)
+        #expect(repeated.anomaly?.severity == .medium)
+        #expect(repeated.anomaly?.reasons == [
+            "orders-db readwrite (sensitivity 7): 5 activations in 30 days, this one included: standing access in disguise"])
+        habit.activations = 3
+        #expect(scorer.assess(Self.facts(at: Self.at(day: 2, hour: 10), from: "10.1.7.33"), baseline: habit).anomaly == nil)
+
+        #expect(RiskScorer.severity(score: 100) == .critical && RiskScorer.severity(score: 60) == .high)
+        #expect(RiskScorer.severity(score: 45) == .medium && RiskScorer.severity(score: 10) == .low)
+    }
 }
