@@ -36,11 +36,11 @@ import Testing
         let traffic = Traffic()
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
-            let trafficEnds = ContinuousClock.now + .seconds(20)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for token in tokens {
                     group.addTask {
-                        while ContinuousClock.now < trafficEnds {
+                        // Until 12 s after the restart (which waits for traffic to flow first).
+                        while traffic.restartedAt.withLock({ $0.map { ContinuousClock.now < $0 + .seconds(12) } ?? true }) {
                             let succeeded = (try? await pickUp(client, token)) ?? false
                             let afterRestart = traffic.restarted.withLock { $0 }
                             traffic.outcomes.withLock {
@@ -51,9 +51,14 @@ import Testing
                     }
                 }
                 group.addTask {
+                    // Traffic flows first (a loaded machine may take a while), then the database restarts.
                     try await Task.sleep(for: .seconds(4))
+                    for _ in 0..<300 where traffic.outcomes.withLock({ $0.before }) == 0 {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
                     try cluster.restart()
                     traffic.restarted.withLock { $0 = true }
+                    traffic.restartedAt.withLock { $0 = ContinuousClock.now }
                 }
                 try await group.waitForAll()
             }
@@ -174,6 +179,7 @@ import Testing
 /// What the traffic saw: pickups that succeeded before and after the restart, and those that failed.
 private final class Traffic: Sendable {
     let restarted = Mutex(false)
+    let restartedAt = Mutex<ContinuousClock.Instant?>(nil)
     let outcomes = Mutex<(before: Int, after: Int, failed: Int)>((0, 0, 0))
 }
 
