@@ -31,9 +31,12 @@ public struct NewSignal: Sendable, Hashable {
 /// The HTTP routes and `airlock signal` call the same checks; who may call is the routes' to decide.
 public struct Signals: Sendable {
     public let store: SignalStore
+    /// Asked to re-decide the principal's active leases as soon as a signal about them is recorded.
+    public let reevaluation: any LeaseReevaluation
 
-    public init(store: SignalStore) {
+    public init(store: SignalStore, reevaluation: any LeaseReevaluation = NoLeaseReevaluation()) {
         self.store = store
+        self.reevaluation = reevaluation
     }
 
     /// The names Airlock's own risk engine gives its signals (``BuiltInRiskSignal``, and
@@ -45,9 +48,22 @@ public struct Signals: Sendable {
     /// Checks `ask` and records it as sent by `source` (the caller's principal id), active from now for its TTL.
     public func add(_ ask: NewSignal, by source: String, logger: Logger) async throws -> ExternalSignal {
         let checked = try Self.validate(ask)
-        return try await store.add(
+        let signal = try await store.add(
             principal: checked.principal, name: checked.name, severity: checked.severity, detail: checked.detail,
             ttlSeconds: checked.ttlSeconds, source: source, logger: logger)
+        // Recorded first: the signal counts in every decision from now on, whatever happens below. Then the leases
+        // it may end are re-decided before the sender is answered (revoked within the call, or left revoking and
+        // retried by the sweep); a failure here is logged, and the periodic re-evaluation catches up.
+        do {
+            try await reevaluation.reevaluate(
+                principal: signal.principal,
+                because: "signal \(signal.name) (\(signal.severity.rawValue)) from \(signal.source)")
+        } catch {
+            logger.error("re-deciding leases after a signal failed; the periodic re-evaluation will retry", metadata: [
+                "signal_id": "\(signal.id)", "error": "\(error)",
+            ])
+        }
+        return signal
     }
 
     /// One page of signals, newest first: those active now, or all of them with `includeInactive`; only about

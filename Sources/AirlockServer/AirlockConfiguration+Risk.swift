@@ -78,6 +78,9 @@ extension AirlockConfiguration {
             settings.repeatedActivationWindow = seconds
         }
         riskSettings = settings
+        if let seconds = try Self.duration(&reader, "risk.reevaluation_interval", 1...86_400) {
+            reevaluationInterval = .seconds(seconds)
+        }
     }
 
     /// A duration setting (`30d`, `12h`, `90s`) in `range` seconds.

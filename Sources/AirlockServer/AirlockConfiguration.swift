@@ -50,6 +50,9 @@ public struct AirlockConfiguration: Sendable {
     public var riskEngine: RiskEngineChoice = .baseline
     /// Its weights, thresholds and windows (`risk.*`).
     public var riskSettings = RiskSettings()
+    /// How often every active lease is decided again, beside the signals and policy changes that trigger it at once
+    /// (`risk.reevaluation_interval`).
+    public var reevaluationInterval: Duration = .seconds(60)
     /// The keys that sign audit checkpoints (`audit.checkpoint_key_file`); nil: no checkpoint is signed.
     public var auditCheckpointKeys: AuditCheckpointKeys?
     /// How often the audit chain's head is signed when it moved (`audit.checkpoint_interval`, default 5 minutes).

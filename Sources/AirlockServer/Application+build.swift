@@ -116,6 +116,7 @@ struct BrokerParts {
         let leases = Leases(
             decider: decider, requests: requests, store: leaseStore, providers: providers, revocation: revocation)
         let revocationSweep = RevocationSweep(revocation: revocation)
+        let reevaluation = ContinuousEvaluation(leases: leases, logger: logger)
 
         let router = Router(context: AirlockRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
@@ -144,8 +145,9 @@ struct BrokerParts {
             addressPolicy: settings.webhookAddresses))
             .register(on: router)
         SignalRoutes(
-            signals: Signals(store: SignalStore(
-                database: database, auditLog: auditLog, clock: config.clock, logger: logger)),
+            signals: Signals(
+                store: SignalStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger),
+                reevaluation: reevaluation),
             clock: config.clock)
             .register(on: router)
         let webhookTransport = HTTPWebhookTransport(policy: settings.webhookAddresses)
@@ -173,15 +175,26 @@ struct BrokerParts {
         self.router = router
         self.readiness = readiness
         let auditSinkDispatcher = auditSink?.dispatcher
+        var reloader = PolicyReloader(
+            database: database, policies: policies, auditLog: auditLog, readiness: readiness, logger: logger,
+            trapsHangup: config.reloadPoliciesOnHangup, brokerName: config.brokerName)
+        reloader.reevaluation = reevaluation
         var services: [any Service] = [
-            database.client, postgres, monitor, recorder, resourceRecorder, chainer,
-            PolicyReloader(database: database, policies: policies, auditLog: auditLog, readiness: readiness,
-                           logger: logger, trapsHangup: config.reloadPoliciesOnHangup, brokerName: config.brokerName),
+            database.client, postgres, monitor, recorder, resourceRecorder, chainer, reloader,
             TokenChangeListener(
                 database: database, caches: tokenCaches, logger: logger, heartbeatInterval: config.tokenHeartbeatInterval,
                 brokerID: brokerID, brokerName: config.brokerName, isDatabaseReady: { readiness.isMet("database") }),
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
                 try await requests.expireDue(limit: 100).count == 100
+            },
+            PeriodicSweep(
+                name: "continuous evaluation", readiness: readiness, interval: settings.reevaluationInterval,
+                logger: logger
+            ) {
+                // Risk changes with time too (a signal expires, a burst passes, the hour turns): everyone, now and
+                // then. Several replicas may run it at once; leases are claimed, so none is revoked twice.
+                try await reevaluation.reevaluate(principal: nil, because: "periodic re-evaluation")
+                return false
             },
             RevocationSweepService(
                 sweep: revocationSweep, readiness: readiness, fallback: config.revocationFallbackInterval),

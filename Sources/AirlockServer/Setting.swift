@@ -75,6 +75,7 @@ public struct Setting: Sendable {
         Setting("risk.repeated_activation.count", expected: "an integer from 2 to 1000"),
         Setting("risk.repeated_activation.sensitivity", expected: "an integer from 0 to 11 (11: never)"),
         Setting("risk.repeated_activation.window", expected: "a duration from 1d to 365d, e.g. 30d"),
+        Setting("risk.reevaluation_interval", expected: "a duration from 1s to 1d, e.g. 60s"),
     ] + BuiltInRiskSignal.allCases.map {
         Setting("risk.weights.\($0.rawValue)", expected: "an integer from 0 (off) to 100")
     } + Severity.allCases.map {

@@ -66,7 +66,7 @@ extension AccessRequestStore {
     /// Throws ``AccessRequestError`` (`not_approved`, `already_retrieved`, `request_closed`) with nothing written,
     /// or ``StoreError`` `not_found`.
     public func redecide(
-        _ id: UUID, decision: Decision, policySetID: UUID?
+        _ id: UUID, decision: Decision, policySetID: UUID?, reason: String = "redecided_at_pickup"
     ) async throws -> AccessRequestState.Action {
         try await transaction { connection in
             guard let record = try await load(id, on: connection, lock: true) else {
@@ -80,7 +80,7 @@ extension AccessRequestStore {
             let facts = AuditFacts(id: id, principal: record.principalID, resource: record.resourceID, role: record.role,
                                    decision: record.decision, breakGlass: record.breakGlass)
             if var event = facts.event(for: action, ttl: nil) {
-                event.data["reason"] = .string("redecided_at_pickup")
+                event.data["reason"] = .string(reason)
                 event.data["current_decision"] = .string(decision.outcome.rawValue)
                 event.data["current_rules"] = .array(decision.rules.map { .string($0) })
                 if let policySetID { event.data["policy_set_id"] = .string(policySetID.uuidString.lowercased()) }
