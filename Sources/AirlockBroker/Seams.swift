@@ -22,7 +22,8 @@ public protocol LeaseReevaluation: Sendable {
     func reevaluate(principal: String?, because reason: String) async throws
 }
 
-/// Today's behaviour: a lease, once issued, is re-decided only when its owner renews it.
+/// No re-decision: a lease, once issued, is re-decided only when its owner renews it. The broker uses
+/// ``ContinuousEvaluation``; this is for tools and tests that wire the parts without it.
 public struct NoLeaseReevaluation: LeaseReevaluation {
     public init() {}
     public func reevaluate(principal: String?, because reason: String) async throws {}

@@ -32,8 +32,8 @@ struct PolicyReloader: Service {
     var trapsHangup = true
     /// This broker's name in the audit events of its switches.
     var brokerName = BrokerRegistry.defaultName
-    /// Asked to re-decide active leases once this broker has recorded and activated a new set (the continuous
-    /// evaluation seam; today nothing is re-decided until a lease is renewed).
+    /// Asked to re-decide active leases once this broker has recorded and activated a new set (continuous
+    /// evaluation: the broker passes ``ContinuousEvaluation``).
     var reevaluation: any LeaseReevaluation = NoLeaseReevaluation()
 
     /// What to do next, in order.
