@@ -38,6 +38,8 @@ public struct ApproverRoster: Sendable, Hashable {
 public struct RequestView: Sendable {
     public var record: AccessRequestRecord
     public var approvers: ApproverRoster?
+    /// What an approver needs to judge it beside its risk (pending requests).
+    public var context: ApproverContext?
 }
 
 /// Asking, deciding and reviewing: records asks with their decision and audit events (one statement), answers
@@ -123,7 +125,8 @@ public struct AccessRequests: Sendable {
     /// service that may not see it gets ``BrokerError/notFound(_:)``, as reading it answers. Neither learns its
     /// status.
     public func review(
-        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String
+        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String,
+        reliedOn: [ApprovalEvidence] = []
     ) async throws -> RequestView {
         try reviewer.requireActingAsPrincipal()
         if let problem = FreeText.problem(in: comment, field: "comment", multiline: true) {
@@ -137,7 +140,8 @@ public struct AccessRequests: Sendable {
                     + "approving groups and the people its rules name may review it")
         }
         do {
-            return try await view(try await store.review(id, by: reviewer, verdict: verdict, comment: comment))
+            return try await view(try await store.review(
+                id, by: reviewer, verdict: verdict, comment: comment, reliedOn: reliedOn))
         } catch let error as AccessRequestError {
             throw BrokerError(error)
         } catch let error as StoreError where error.code == "not_found" {
@@ -146,9 +150,10 @@ public struct AccessRequests: Sendable {
     }
 
     func view(_ record: AccessRequestRecord) async throws -> RequestView {
-        RequestView(
-            record: record,
-            approvers: record.status == .pendingApproval ? try await roster(record.approvalProgress) : nil)
+        guard record.status == .pendingApproval else { return RequestView(record: record, approvers: nil, context: nil) }
+        return RequestView(
+            record: record, approvers: try await roster(record.approvalProgress),
+            context: try await store.approverContext(of: record))
     }
 
     func roster(_ progress: [ApprovalProgress]) async throws -> ApproverRoster {

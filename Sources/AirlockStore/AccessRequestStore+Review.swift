@@ -11,10 +11,11 @@ extension AccessRequestStore {
     /// Throws ``AccessRequestError`` (`self_approval`, `already_reviewed`, `not_an_approver`, `request_closed`)
     /// with nothing written, or ``StoreError`` `not_found`.
     public func review(
-        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String = ""
+        _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String = "",
+        reliedOn: [ApprovalEvidence] = []
     ) async throws -> AccessRequestRecord {
         try await transaction { connection in
-            try await review(id, by: reviewer, verdict: verdict, comment: comment, on: connection)
+            try await review(id, by: reviewer, verdict: verdict, comment: comment, reliedOn: reliedOn, on: connection)
         }
         return try await require(id)
     }
@@ -22,7 +23,7 @@ extension AccessRequestStore {
     /// ``review(_:by:verdict:comment:)`` inside the caller's transaction.
     public func review(
         _ id: UUID, by reviewer: Principal, verdict: AccessRequestState.Verdict, comment: String,
-        on connection: PostgresConnection
+        reliedOn: [ApprovalEvidence] = [], on connection: PostgresConnection
     ) async throws {
         guard let record = try await load(id, on: connection, lock: true) else {
             throw StoreError(code: "not_found", message: "no access request `\(id)`")
@@ -44,6 +45,7 @@ extension AccessRequestStore {
         if var event = facts.event(for: action, ttl: state.grantedTTLSeconds.map(Int.init)) {
             event.data["reviewer"] = .string(reviewer.id)
             event.data["verdict"] = .string(verdict.rawValue)
+            if !reliedOn.isEmpty { event.data["relied_on"] = .array(reliedOn.map { .string($0.rawValue) }) }
             try await auditLog.append(event, on: connection, logger: logger)
         }
     }

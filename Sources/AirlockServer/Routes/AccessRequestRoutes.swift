@@ -58,9 +58,11 @@ struct AccessRequestRoutes {
 
     func review(_ request: Request, _ context: AirlockRequestContext, verdict: AccessRequestState.Verdict) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let body = try await RequestBody.read(request, allowed: ["comment"])
+        let body = try await RequestBody.read(request, allowed: ["comment", "relied_on"])
         let comment = try body.string("comment", maxLength: 1024) ?? ""
-        let view = try await requests.review(try requestID(context), by: principal, verdict: verdict, comment: comment)
+        let reliedOn = try Self.reliedOn(body)
+        let view = try await requests.review(
+            try requestID(context), by: principal, verdict: verdict, comment: comment, reliedOn: reliedOn)
         return JSONResponse.make(Self.render(view))
     }
 
@@ -93,6 +95,24 @@ struct AccessRequestRoutes {
         return id
     }
 
+    /// `relied_on`: what the approver relied on, each one of ``ApprovalEvidence`` once; 422 `validation_failed`
+    /// otherwise. Absent or null: nothing said.
+    static func reliedOn(_ body: RequestBody) throws -> [ApprovalEvidence] {
+        guard let value = body.fields["relied_on"], !value.isNull else { return [] }
+        let known = ApprovalEvidence.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let items = value.arrayValue, items.count <= ApprovalEvidence.allCases.count else {
+            throw RequestBody.invalid("`relied_on` must be a list of at most \(ApprovalEvidence.allCases.count) of: \(known)")
+        }
+        var evidence: [ApprovalEvidence] = []
+        for item in items {
+            guard let name = item.stringValue, let parsed = ApprovalEvidence(rawValue: name), !evidence.contains(parsed) else {
+                throw RequestBody.invalid("`relied_on` must list each of \(known) at most once")
+            }
+            evidence.append(parsed)
+        }
+        return evidence
+    }
+
     static func render(_ view: RequestView) -> JSONValue {
         let record = view.record
         var object: [String: JSONValue] = [
@@ -113,7 +133,22 @@ struct AccessRequestRoutes {
         ]
         if let lease = record.leaseID { object["lease"] = JSONResponse.id(lease) }
         if let approvers = view.approvers { object["approvers"] = ApproversJSON.make(approvers) }
+        if let context = view.context { object["approver_context"] = Self.render(context) }
         return .object(object)
+    }
+
+    /// `approver_context`: `{peers, peers_with_access, first_use, last_uses: [{request, role, at, ttl_seconds}]}`.
+    static func render(_ context: ApproverContext) -> JSONValue {
+        .object([
+            "peers": .int(Int64(context.peers)), "peers_with_access": .int(Int64(context.peersWithAccess)),
+            "first_use": .bool(context.firstUse),
+            "last_uses": .array(context.lastUses.map { use in
+                .object([
+                    "request": JSONResponse.id(use.requestID), "role": .string(use.role), "at": JSONResponse.time(use.at),
+                    "ttl_seconds": use.ttlSeconds.map { .int(Int64($0)) } ?? .null,
+                ])
+            }),
+        ])
     }
 
     /// A credential as its owner receives it: the provider's fields, with its kind, expiry and lease.

@@ -1,0 +1,69 @@
+import AirlockCore
+import Foundation
+import PostgresNIO
+
+/// What an approver needs to judge a pending request beside its risk (issue 15, item 6).
+public struct ApproverContext: Sendable, Hashable {
+    /// One earlier grant of the same resource to the requester.
+    public struct PastUse: Sendable, Hashable {
+        public var requestID: UUID
+        public var role: String
+        public var at: Date
+        public var ttlSeconds: Int?
+    }
+
+    /// People seen in the requester's groups (at most ``AccessRequestStore/peerLimit``), and how many of them were
+    /// ever granted this resource.
+    public var peers: Int
+    public var peersWithAccess: Int
+    /// Whether the requester was never granted this resource before.
+    public var firstUse: Bool
+    /// The requester's latest grants of this resource (issued), newest first, at most 5.
+    public var lastUses: [PastUse]
+}
+
+extension AccessRequestStore {
+    /// The most peers counted for a request.
+    public static let peerLimit = 1000
+
+    /// The approver's context of `record`: its requester's peers (people sharing one of the groups recorded with the
+    /// request) with and without this access, whether it is a first use, and the last uses, in one statement.
+    public func approverContext(of record: AccessRequestRecord) async throws -> ApproverContext {
+        let rows = try await database.client.query("""
+            WITH requester AS (
+                SELECT coalesce(array(SELECT jsonb_array_elements_text(r.evaluation_input->'principal'->'groups')),
+                                '{}') AS groups
+                FROM access_requests r WHERE r.id = \(record.id)
+            ), peer AS (
+                SELECT DISTINCT m.principal_id FROM risk_group_members m, requester
+                WHERE m.group_name = ANY(requester.groups) AND m.principal_id <> \(record.principalID)
+                LIMIT \(Self.peerLimit)
+            )
+            SELECT (SELECT count(*) FROM peer)::int8,
+                   (SELECT count(*) FROM peer JOIN risk_grants g ON g.principal_id = peer.principal_id
+                    AND g.resource_id = \(record.resourceID))::int8,
+                   EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = \(record.principalID)
+                           AND g.resource_id = \(record.resourceID)),
+                   coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'role', u.role,
+                                     'at', extract(epoch FROM u.created_at), 'ttl', u.granted_ttl_seconds)
+                                     ORDER BY u.created_at DESC)
+                             FROM (SELECT id, role, created_at, granted_ttl_seconds FROM access_requests
+                                   WHERE principal_id = \(record.principalID) AND resource_id = \(record.resourceID)
+                                     AND status = 'issued' AND id <> \(record.id)
+                                   ORDER BY created_at DESC LIMIT 5) AS u), '[]')::text
+            """, logger: logger)
+        for try await (peers, withAccess, used, uses) in rows.decode((Int64, Int64, Bool, String).self) {
+            let lastUses = (try JSONValue.parse(uses).arrayValue ?? []).compactMap { use -> ApproverContext.PastUse? in
+                guard let id = use["id"]?.stringValue.flatMap(UUID.init(uuidString:)), let role = use["role"]?.stringValue,
+                      let epoch = use["at"]?.doubleValue ?? use["at"]?.intValue.map(Double.init)
+                else { return nil }
+                return ApproverContext.PastUse(
+                    requestID: id, role: role, at: Date(timeIntervalSince1970: epoch),
+                    ttlSeconds: use["ttl"]?.intValue.map(Int.init))
+            }
+            return ApproverContext(
+                peers: Int(peers), peersWithAccess: Int(withAccess), firstUse: !used, lastUses: lastUses)
+        }
+        return ApproverContext(peers: 0, peersWithAccess: 0, firstUse: true, lastUses: [])
+    }
+}
