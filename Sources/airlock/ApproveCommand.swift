@@ -15,19 +15,31 @@ struct ApproveCommand: AsyncParsableCommand {
     @Option(help: "A comment for the requester and the audit log.")
     var comment: String = ""
 
+    @Option(name: .customLong("relied-on"), help: ArgumentHelp(
+        "What you relied on, comma-separated: risk, peers, last_uses, first_use (recorded in the audit log).",
+        valueName: "list"))
+    var reliedOn: String?
+
     func run() async throws {
         try await runClient {
-            try await ReviewCall.send(options, id: id, verdict: "approve", comment: comment)
+            try await ReviewCall.send(options, id: id, verdict: "approve", comment: comment, reliedOn: reliedOn)
         }
     }
 }
 
 /// The shared body of `approve` and `deny`.
 enum ReviewCall {
-    static func send(_ options: ClientOptions, id: String, verdict: String, comment: String) async throws {
+    static func send(
+        _ options: ClientOptions, id: String, verdict: String, comment: String, reliedOn: String? = nil
+    ) async throws {
         let client = try options.client()
-        let reply = try await client.post(
-            "/v1/access-requests/\(pathSegment(id))/\(verdict)", .object(["comment": .string(comment)]))
+        var body: [String: JSONValue] = ["comment": .string(comment)]
+        if let reliedOn {
+            body["relied_on"] = .array(reliedOn.split(separator: ",").map {
+                .string($0.trimmingCharacters(in: .whitespaces))
+            })
+        }
+        let reply = try await client.post("/v1/access-requests/\(pathSegment(id))/\(verdict)", .object(body))
         if options.json {
             print(reply.text)
             return

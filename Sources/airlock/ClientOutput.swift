@@ -58,6 +58,30 @@ enum ClientOutput {
 
     /// What a pending request still needs, from its `approvers` (rules are alternatives, joined by "or"):
     /// `1 more from db-owners and approval from erin`. A requirement that can never be met says so.
+    /// What an approver judges by: the risk score with each signal and why, and the approver context (peers with
+    /// the access, first use, last uses). Server text is shown through ``TerminalText`` (`shown`).
+    static func judgementLines(_ request: JSONValue) -> [String] {
+        var lines: [String] = []
+        if let risk = request["risk"], let score = risk["score"]?.intValue {
+            lines.append("risk: \(score)")
+            for signal in risk["signals"]?.arrayValue ?? [] {
+                let weight = signal["weight"]?.intValue.map { "+\($0)" } ?? ""
+                lines.append("  \(signal["name"]?.shown ?? "?") \(weight): \(signal["detail"]?.shown ?? "")")
+            }
+        }
+        if let context = request["approver_context"] {
+            let peers = context["peers"]?.intValue ?? 0, with = context["peers_with_access"]?.intValue ?? 0
+            lines.append("peers with this access: \(with) of \(peers)")
+            if context["first_use"]?.boolValue == true { lines.append("first use of this resource") }
+            let uses = context["last_uses"]?.arrayValue ?? []
+            if !uses.isEmpty {
+                let shown = uses.map { "\($0["at"]?.shown ?? "?") \($0["role"]?.shown ?? "?")" }.joined(separator: ", ")
+                lines.append("last uses: \(shown)")
+            }
+        }
+        return lines
+    }
+
     static func stillNeeded(_ request: JSONValue) -> String {
         let alternatives = (request["approvers"]?.arrayValue ?? []).compactMap { rule -> String? in
             let parts = (rule["requires"]?.arrayValue ?? []).compactMap { requirement -> String? in

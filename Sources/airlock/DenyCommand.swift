@@ -13,9 +13,14 @@ struct DenyCommand: AsyncParsableCommand {
     @Option(help: "Why, for the requester and the audit log.")
     var comment: String = ""
 
+    @Option(name: .customLong("relied-on"), help: ArgumentHelp(
+        "What you relied on, comma-separated: risk, peers, last_uses, first_use (recorded in the audit log).",
+        valueName: "list"))
+    var reliedOn: String?
+
     func run() async throws {
         try await runClient {
-            try await ReviewCall.send(options, id: id, verdict: "deny", comment: comment)
+            try await ReviewCall.send(options, id: id, verdict: "deny", comment: comment, reliedOn: reliedOn)
         }
     }
 }

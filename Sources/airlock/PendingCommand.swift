@@ -31,8 +31,10 @@ struct PendingCommand: AsyncParsableCommand {
                 if let ticket = item["ticket"]?.shown { print("  ticket: \(ticket)") }
                 let needed = ClientOutput.stillNeeded(item)
                 if !needed.isEmpty { print("  needs: \(needed)") }
+                for line in ClientOutput.judgementLines(item) { print("  \(line)") }
             }
-            print("approve with: airlock approve ID [--comment C]; deny with: airlock deny ID [--comment C]")
+            print("approve with: airlock approve ID [--comment C] [--relied-on risk,peers,last_uses,first_use]; "
+                + "deny with: airlock deny ID [--comment C]")
         }
     }
 }

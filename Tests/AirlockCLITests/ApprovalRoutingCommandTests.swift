@@ -41,11 +41,19 @@ struct ApprovalRoutingCommandTests {
         let patPending = try await AirlockBinary.run(["pending"], environment: pat)
         #expect(patPending.status == 0 && patPending.output.contains(id), "\(patPending.output)\(patPending.errors)")
         #expect(patPending.output.contains("needs: 1 more from payments"), "\(patPending.output)")
+        // What pat judges by: the risk with each signal and why, and the requester's context.
+        #expect(patPending.output.contains("  risk: "), "\(patPending.output)")
+        #expect(patPending.output.contains("first_use_of_resource +10: first request for orders-db"), "\(patPending.output)")
+        #expect(patPending.output.contains("peers with this access: 0 of "), "\(patPending.output)")
+        #expect(patPending.output.contains("first use of this resource"), "\(patPending.output)")
         let samPending = try await AirlockBinary.run(["pending"], environment: sam)
         #expect(samPending.output.contains("nothing waiting for your approval"), "\(samPending.output)")
         let samApproves = try await AirlockBinary.run(["approve", id], environment: sam)
         #expect(samApproves.status == 1 && samApproves.errors.contains("(not_an_approver)"), "\(samApproves.errors)")
-        let patApproves = try await AirlockBinary.run(["approve", id, "--comment", "ok"], environment: pat)
+        let badReason = try await AirlockBinary.run(["approve", id, "--relied-on", "gut"], environment: pat)
+        #expect(badReason.status == 1 && badReason.errors.contains("relied_on"), "\(badReason.errors)")
+        let patApproves = try await AirlockBinary.run(
+            ["approve", id, "--comment", "ok", "--relied-on", "risk,first_use"], environment: pat)
         #expect(patApproves.status == 0 && patApproves.output.contains("approved"), "\(patApproves.output)\(patApproves.errors)")
 
         // gina, her own manager, breaks glass off call: the manager's rule can never be approved, and says why;
