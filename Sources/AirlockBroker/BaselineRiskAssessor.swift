@@ -6,14 +6,14 @@ import Foundation
 import Logging
 
 /// The risk engine behind every decision: the principal's baseline and active external signals read from
-/// PostgreSQL (at once), scored by ``RiskScorer``.
+/// PostgreSQL in one statement, scored by ``RiskScorer``.
 ///
 /// When the baseline cannot be read the request is not waved through as riskless: the assessment carries
 /// `risk_unavailable` at weight 100, so a policy that permits only below some score refuses it, and says why.
 public struct BaselineRiskAssessor: RiskAssessor {
     public let store: RiskBaselineStore
-    /// Where active external signals are read (`POST /v1/signals`); nil: none are counted.
-    public let signals: SignalStore?
+    /// Whether active external signals (`POST /v1/signals`) count.
+    public let countsSignals: Bool
     public let scorer: RiskScorer
     public let clock: any WallClock
     public let logger: Logger
@@ -22,10 +22,10 @@ public struct BaselineRiskAssessor: RiskAssessor {
     public static let unavailableSignal = "risk_unavailable"
 
     public init(
-        store: RiskBaselineStore, signals: SignalStore? = nil, scorer: RiskScorer, clock: any WallClock, logger: Logger
+        store: RiskBaselineStore, countsSignals: Bool = true, scorer: RiskScorer, clock: any WallClock, logger: Logger
     ) {
         self.store = store
-        self.signals = signals
+        self.countsSignals = countsSignals
         self.scorer = scorer
         self.clock = clock
         self.logger = logger
@@ -37,16 +37,15 @@ public struct BaselineRiskAssessor: RiskAssessor {
         let facts = RiskFacts(
             principalKind: principal.kind, mfaAgeSeconds: principal.mfaAgeSeconds, resource: resource.id,
             sensitivity: resource.sensitivity, sourceIP: ask.sourceIP, breakGlass: ask.breakGlass, at: now, role: ask.role)
-        let store = self.store, signals = self.signals, logger = self.logger
         do {
-            async let reported = signals?.active(for: principal.id, at: now, logger: logger) ?? []
-            let baseline = try await store.baseline(RiskBaselineStore.Query(
+            let (baseline, active) = try await store.assessmentInputs(RiskBaselineStore.Query(
                 principal: principal.id, groups: principal.kind == .user ? principal.groups : [], resource: resource.id,
                 sourceIP: ask.sourceIP, at: now,
                 hoursSince: now.addingTimeInterval(-TimeInterval(settings.hourOfWeekWindow)),
                 burstWindowSeconds: settings.burstWindow, role: ask.role,
                 activationsSince: now.addingTimeInterval(-TimeInterval(settings.repeatedActivationWindow))))
-            return scorer.assess(facts, baseline: baseline, reported: try await reported.map(ReportedSignal.init))
+            return scorer.assess(
+                facts, baseline: baseline, reported: countsSignals ? active.map(ReportedSignal.init) : [])
         } catch {
             logger.error("risk baseline unreadable: the request is scored 100", metadata: [
                 "principal": "\(principal.id)", "error": "\(describeDatabaseError(error))",

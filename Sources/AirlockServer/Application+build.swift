@@ -236,7 +236,6 @@ func riskAssessor(
     case .baseline:
         return BaselineRiskAssessor(
             store: RiskBaselineStore(database: database, logger: logger),
-            signals: SignalStore(database: database, auditLog: auditLog, clock: clock, logger: logger),
             scorer: RiskScorer(settings: settings.riskSettings, timeZone: settings.timeZone), clock: clock, logger: logger)
     }
 }

@@ -55,6 +55,12 @@ public struct RiskBaselineStore: Sendable {
 
     /// `query.principal`'s baseline before the request (which is not recorded yet).
     public func baseline(_ query: Query) async throws -> PrincipalBaseline {
+        try await assessmentInputs(query).baseline
+    }
+
+    /// `query.principal`'s baseline and the external signals active for them at `query.at` (without their free-text
+    /// detail, which the score never reads), in one round trip.
+    public func assessmentInputs(_ query: Query) async throws -> (baseline: PrincipalBaseline, signals: [ExternalSignal]) {
         let burstSince = query.at.addingTimeInterval(-TimeInterval(query.burstWindowSeconds))
         let rows = try await database.client.query("""
             SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
@@ -66,7 +72,13 @@ public struct RiskBaselineStore: Sendable {
                 p.peers, p.with_access,
                 (SELECT count(*) FROM access_requests r WHERE r.principal_id = \(query.principal)
                  AND r.created_at > \(query.activationsSince) AND r.resource_id = \(query.resource)
-                 AND r.role = \(query.role) AND r.status = 'issued')
+                 AND r.role = \(query.role) AND r.status = 'issued'),
+                coalesce((SELECT jsonb_agg(jsonb_build_object(
+                              'id', s.id, 'signal', s.signal, 'severity', s.severity, 'source', s.source,
+                              'received_at', extract(epoch FROM s.received_at),
+                              'expires_at', extract(epoch FROM s.expires_at)) ORDER BY s.received_at, s.id)
+                          FROM risk_signals s WHERE s.principal_id = \(query.principal) AND s.withdrawn_at IS NULL
+                            AND s.expires_at > \(query.at) AND s.received_at <= \(query.at)), '[]')::text
             FROM (SELECT 1) AS one
             LEFT JOIN risk_baselines b ON b.principal_id = \(query.principal)
             CROSS JOIN LATERAL (
@@ -87,11 +99,13 @@ public struct RiskBaselineStore: Sendable {
             ) AS p
             """, logger: logger)
         var baseline = PrincipalBaseline.newcomer
+        var signals: [ExternalSignal] = []
         for try await row in rows.decode(
-            (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64, Int64).self
+            (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64, Int64, String).self
         ) {
             let (first, requests, streak, highest, hours, counts, network, lastSeen, used, recent, peers, withAccess,
-                 activations) = row
+                 activations, active) = row
+            signals = Self.signals(active, principal: query.principal)
             baseline.activations = Int(activations)
             for (hour, count) in zip(hours, counts) where (0..<168).contains(Int(hour)) {
                 baseline.hourOfWeek[Int(hour)] = Int(count)
@@ -109,6 +123,24 @@ public struct RiskBaselineStore: Sendable {
             baseline.peers = Int(peers)
             baseline.peersWithAccess = Int(withAccess)
         }
-        return baseline
+        return (baseline, signals)
+    }
+
+    /// The active signals as the baseline statement aggregates them.
+    static func signals(_ text: String, principal: String) -> [ExternalSignal] {
+        guard let items = try? JSONValue.parse(text).arrayValue else { return [] }
+        return items.compactMap { item in
+            func time(_ key: String) -> Date? {
+                (item[key]?.doubleValue ?? item[key]?.intValue.map(Double.init)).map(Date.init(timeIntervalSince1970:))
+            }
+            guard let id = item["id"]?.stringValue.flatMap(UUID.init(uuidString:)), let name = item["signal"]?.stringValue,
+                  let severity = item["severity"]?.stringValue.flatMap(Severity.init(rawValue:)),
+                  let source = item["source"]?.stringValue, let received = time("received_at"),
+                  let expires = time("expires_at")
+            else { return nil }
+            return ExternalSignal(
+                id: id, principal: principal, name: name, severity: severity, detail: nil, source: source,
+                receivedAt: received, expiresAt: expires)
+        }
     }
 }

@@ -51,7 +51,7 @@ struct RequestRiskTests {
             Data(resourcesFile.utf8), environment: [:], providedKinds: [Resource.Kind(rawValue: "memo")!])
         let utc = TimeZone(identifier: "UTC")!
         let assessor = BaselineRiskAssessor(
-            store: RiskBaselineStore(database: database, logger: TestDatabase.logger), signals: signals,
+            store: RiskBaselineStore(database: database, logger: TestDatabase.logger),
             scorer: RiskScorer(timeZone: utc), clock: clock, logger: TestDatabase.logger)
         let decider = AccessDecider(
             catalog: catalog, policies: LoadedPolicies(policySet), maximumTTLSeconds: 3600, risk: assessor,
