@@ -62,16 +62,8 @@ public struct AuditChainKey: Sendable, CustomStringConvertible, CustomDebugStrin
     /// - Throws: ``SecretFile``'s codes (`secret_file_exposed`, …) or `invalid_chain_key` naming `path`, never
     ///   the content.
     public static func load(fromFile path: String) throws(AuditCheckpointError) -> AuditChainKey {
-        let content: String
-        do throws(SecretFileError) {
-            content = try SecretFile.readText(path)
-        } catch {
-            throw AuditCheckpointError(code: error.code, message: error.message)
-        }
-        do {
-            return try AuditChainKey(fileContents: content)
-        } catch {
-            throw .invalidChainKey("chain key file `\(path)`: \(error.message)")
+        try AuditCheckpointError.readKeyFile(path, named: "chain key file", invalid: AuditCheckpointError.invalidChainKey) {
+            content throws(AuditCheckpointError) in try AuditChainKey(fileContents: content)
         }
     }
 
@@ -97,6 +89,25 @@ public struct AuditChainKey: Sendable, CustomStringConvertible, CustomDebugStrin
 }
 
 extension AuditCheckpointError {
+    /// Reads the private key file at `path` (``SecretFile``: one its group or others may read is refused) and parses
+    /// it with `parse`. A parse failure becomes `invalid("<named> `path`: why")`; the content is never quoted.
+    static func readKeyFile<Key>(
+        _ path: String, named: String, invalid: (String) -> AuditCheckpointError,
+        parse: (String) throws(AuditCheckpointError) -> Key
+    ) throws(AuditCheckpointError) -> Key {
+        let content: String
+        do throws(SecretFileError) {
+            content = try SecretFile.readText(path)
+        } catch {
+            throw AuditCheckpointError(code: error.code, message: error.message)
+        }
+        do {
+            return try parse(content)
+        } catch {
+            throw invalid("\(named) `\(path)`: \(error.message)")
+        }
+    }
+
     /// `invalid_chain_key`: a chain key file not in Airlock's form.
     public static let invalidChainKeyCode = "invalid_chain_key"
 

@@ -79,16 +79,8 @@ public struct AuditCheckpointKeys: Sendable, CustomStringConvertible, CustomDebu
     /// - Throws: ``SecretFile``'s codes (`secret_file_exposed`, …) with the fix, or `invalid_checkpoint_keys`
     ///   naming `path`, never the content.
     public static func load(fromFile path: String) throws(AuditCheckpointError) -> AuditCheckpointKeys {
-        let content: String
-        do throws(SecretFileError) {
-            content = try SecretFile.readText(path)
-        } catch {
-            throw AuditCheckpointError(code: error.code, message: error.message)
-        }
-        do {
-            return try AuditCheckpointKeys(fileContents: content)
-        } catch {
-            throw .invalidKeys("checkpoint key file `\(path)`: \(error.message)")
+        try AuditCheckpointError.readKeyFile(path, named: "checkpoint key file", invalid: AuditCheckpointError.invalidKeys) {
+            content throws(AuditCheckpointError) in try AuditCheckpointKeys(fileContents: content)
         }
     }
 

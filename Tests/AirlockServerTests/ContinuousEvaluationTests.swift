@@ -129,4 +129,47 @@ struct ContinuousEvaluationTests {
         #expect(alert["requests"] == [.string(write)] && alert["leases"] == [])
         #expect(alert["cause"]?.stringValue?.hasPrefix("policy set ") == true)
     }
+
+    @Test("two brokers re-evaluating at once (a signal to each) revoke each lease once and name it in one alert",
+          .timeLimit(.minutes(3)))
+    func twoBrokersRevokeOnce() async throws {
+        let fixture = try await AccessFlowFixture.make(policies: Self.policies)
+        let appA = try buildApplication(config: fixture.config)
+        let appB = try buildApplication(config: fixture.config)
+        let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
+        let admin = try await FlowSteps.adminToken(fixture)
+        let test = LeaseRevocationTests()
+        let issued = try await appA.test(.live) { clientA in
+            try await appB.test(.live) { clientB in
+                try await ServerSupport.waitUntilReady(clientA)
+                try await ServerSupport.waitUntilReady(clientB)
+                var issued: [String] = []
+                for _ in 0..<4 { issued.append(try await test.issue(clientA, token: alice, ttl: 1800).lease) }
+                async let a = clientA.call(.post, "/v1/signals", token: admin, body: """
+                    {"principal": "alice", "signal": "device_compromised", "severity": "high", "ttl_seconds": 600}
+                    """)
+                async let b = clientB.call(.post, "/v1/signals", token: admin, body: """
+                    {"principal": "alice", "signal": "credential_leaked", "severity": "critical", "ttl_seconds": 600}
+                    """)
+                let (first, second) = try await (a, b)
+                #expect(first.status == .created && second.status == .created)
+                for lease in issued {
+                    var status: String?
+                    for _ in 0..<100 {
+                        status = try await Self.lease(clientA, lease, token: alice)
+                        if status == "revoked" { break }
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    #expect(status == "revoked")
+                }
+                return issued
+            }
+        }
+        let events = try await FlowSteps.events(fixture)
+        let revoked = events.filter { $0["type"] == "airlock.credential.revoked" }.compactMap { $0["subject"]?.stringValue }
+        #expect(revoked.sorted() == issued.sorted(), "each lease revoked exactly once: \(revoked)")
+        let named = events.filter { $0["type"] == "airlock.access.reevaluated" }
+            .flatMap { $0["data"]?["leases"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        #expect(named.sorted() == issued.sorted(), "each lease named by exactly one alert: \(named)")
+    }
 }
