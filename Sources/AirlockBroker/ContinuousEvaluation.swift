@@ -38,34 +38,27 @@ public struct ContinuousEvaluation: LeaseReevaluation {
     /// Re-decides the active leases and approved requests of `principal` (everyone's when nil) and ends those no
     /// longer granted, because of `cause` (words for people: "signal device_compromised (high) from token:edr").
     public func run(principal: String?, because cause: String) async throws -> ReevaluationOutcome {
-        let decider = leases.decider
         var toRevoke: [UUID] = []
-        var cursor: UUID?
-        repeat {
-            let page = try await leases.store.list(principal: principal, limit: LeaseStore.maximumPageSize, after: cursor)
-            for lease in page.items where lease.status == .active {
-                if try await !stillGranted(requestID: lease.requestID, principal: lease.principalID) {
-                    toRevoke.append(lease.id)
-                }
-            }
-            cursor = page.nextCursor
-        } while cursor != nil
-
-        let reason = "continuous evaluation: \(cause)"
+        for lease in try await leases.store.active(principal: principal) {
+            if try await !stillGranted(requestID: lease.requestID) { toRevoke.append(lease.id) }
+        }
         var revoked: [UUID] = []
         if !toRevoke.isEmpty {
-            revoked = try await leases.revocation.store.markForRevocation(ids: toRevoke, reason: reason)
+            revoked = try await leases.revocation.store.markForRevocation(
+                ids: toRevoke, reason: "continuous evaluation: \(cause)")
             if !revoked.isEmpty { _ = try await leases.revocation.revokeDue(ids: revoked, limit: revoked.count) }
         }
 
+        // An approved request is re-decided by its state machine, under its row lock, as at pickup: closed when the
+        // decision of now no longer grants it, untouched otherwise.
         var closed: [UUID] = []
         for id in try await leases.requests.approvedNotPickedUp(principal: principal) {
-            guard let decided = try await decideNow(requestID: id), let record = decided.record else { continue }
-            if grants(decided.decided, original: record) { continue }
+            guard let (_, decided) = try await decideNow(requestID: id) else { continue }
+            let decision = decided ?? DecidedAsk(
+                decision: .defaultDeny, explanation: nil, policySetID: leases.decider.policies.active.id)
             do {
                 let action = try await leases.requests.redecide(
-                    id, decision: decided.decided.decision, policySetID: decided.decided.policySetID,
-                    reason: "continuous_evaluation")
+                    id, decision: decision.decision, policySetID: decision.policySetID, reason: "continuous_evaluation")
                 if case .deny = action { closed.append(id) }
             } catch is AccessRequestError {
                 continue  // picked up or closed meanwhile: the lease pass of the next change sees it
@@ -77,13 +70,13 @@ public struct ContinuousEvaluation: LeaseReevaluation {
             logger.notice("continuous evaluation ended access", metadata: [
                 "cause": "\(cause)", "leases": "\(revoked.count)", "requests": "\(closed.count)",
             ])
-            try await leases.requests.recordAlert(Self.alert(outcome, principal: principal, at: decider.clock.now()))
+            try await leases.requests.recordAlert(Self.alert(outcome, principal: principal))
         }
         return outcome
     }
 
     /// `airlock.access.reevaluated`: high, for the security team, naming the cause and every lease and request ended.
-    static func alert(_ outcome: ReevaluationOutcome, principal: String?, at: Date) -> NewAuditEvent {
+    static func alert(_ outcome: ReevaluationOutcome, principal: String?) -> NewAuditEvent {
         var data: [String: JSONValue] = [
             "title": .string("access ended by continuous evaluation: \(outcome.cause)"),
             "cause": .string(outcome.cause),
@@ -96,54 +89,37 @@ public struct ContinuousEvaluation: LeaseReevaluation {
             channels: [AlertRouting.security], data: data)
     }
 
-    /// Whether the request behind a lease would still be granted now.
-    func stillGranted(requestID: UUID, principal: String) async throws -> Bool {
-        guard let decided = try await decideNow(requestID: requestID), let record = decided.record else {
-            // The request or its resource is gone: nothing grants the lease any more.
-            return false
-        }
-        return grants(decided.decided, original: record)
+    /// Whether the request behind a lease would still be granted now (not when the request or its resource is gone).
+    func stillGranted(requestID: UUID) async throws -> Bool {
+        guard let (record, decided) = try await decideNow(requestID: requestID), let decided else { return false }
+        return Leases.stillGrants(decided.decision, original: record)
     }
 
     /// Request `requestID` decided now: as recorded (its principal's attributes, role, reason, ticket,
     /// break-glass, source address), without its TTL, with the risk and the policy of now. Nil when the request is
-    /// gone; a nil record inside when its resource is no longer configured.
-    func decideNow(requestID: UUID) async throws -> (decided: DecidedAsk, record: AccessRequestRecord?)? {
+    /// gone; a nil decision when its resource or role is no longer configured, or the input cannot be decided
+    /// (logged): nothing grants it then.
+    func decideNow(requestID: UUID) async throws -> (record: AccessRequestRecord, decided: DecidedAsk?)? {
         let decider = leases.decider
         guard let record = try await leases.requests.get(requestID),
               let stored = try await leases.requests.evaluationInput(of: requestID)
         else { return nil }
         guard let resource = decider.catalog[record.resourceID], resource.roles[record.role] != nil else {
-            return (DecidedAsk(decision: Decision.defaultDeny, explanation: nil, policySetID: decider.policies.active.id), nil)
+            return (record, nil)
         }
-        let principal = Self.principal(record, stored: stored["principal"])
         let ask = Ask(
             resource: resource.id, role: record.role, ttlSeconds: Int64(record.ttlSeconds), reason: record.reason,
             ticket: record.ticket, breakGlass: record.breakGlass, sourceIP: record.sourceIP)
-        let input = await decider.input(principal: principal, resource: resource, ask: ask, includingTTL: false)
+        let input = await decider.input(
+            principal: Self.principal(record, stored: stored["principal"]), resource: resource, ask: ask,
+            includingTTL: false)
         do {
-            return (try decider.decide(input), record)
+            return (record, try decider.decide(input))
         } catch {
             logger.error("continuous evaluation cannot decide a request", metadata: [
                 "request_id": "\(requestID)", "error": "\(error.message)",
             ])
-            return (DecidedAsk(decision: Decision.defaultDeny, explanation: nil, policySetID: decider.policies.active.id), record)
-        }
-    }
-
-    /// Whether `decided` still grants what `original` was granted: a request the policy permitted outright needs a
-    /// permit now; one people approved needs a permit, or approval rules the approvals given still meet.
-    func grants(_ decided: DecidedAsk, original: AccessRequestRecord) -> Bool {
-        switch decided.decision.outcome {
-        case .permit:
-            return true
-        case .deny:
-            return false
-        case .pendingApproval:
-            guard original.decision.outcome == .pendingApproval else { return false }
-            let state = original.state()
-            return ApprovalMatcher.satisfiedRule(
-                decided.decision.approvals, approvers: state.approvers, requester: original.principalID) != nil
+            return (record, nil)
         }
     }
 

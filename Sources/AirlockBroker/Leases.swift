@@ -170,29 +170,35 @@ public struct Leases: Sendable {
             message: "the policy does not permit renewing this lease now", decision: decided.decision,
             explanation: decided.explanation))
         guard let ruleCap = decided.decision.ttlSeconds, ruleCap > 0 else { throw refusal }
-        guard original.decision.outcome == .pendingApproval else {
-            // Permitted outright: the rule's cap, if the policy still permits outright.
-            guard decided.decision.outcome == .permit else { throw refusal }
-            return ruleCap
-        }
-        // Approved by people: never past what they approved, and only while their approvals still count.
-        guard let approved = original.grantedTTLSeconds, approved > 0 else { throw refusal }
-        switch decided.decision.outcome {
-        case .permit:
-            break
-        case .pendingApproval:
-            let state = original.state()
-            guard ApprovalMatcher.satisfiedRule(
-                decided.decision.approvals, approvers: state.approvers, requester: original.principalID) != nil
-            else {
-                throw BrokerError.policyDenied(PolicyRefusal(
-                    message: "the approvals given do not meet the approval rules that apply now; ask again",
-                    decision: decided.decision))
+        guard Self.stillGrants(decided.decision, original: original) else {
+            guard original.decision.outcome == .pendingApproval, decided.decision.outcome == .pendingApproval else {
+                throw refusal
             }
-        case .deny:
-            throw refusal
+            throw BrokerError.policyDenied(PolicyRefusal(
+                message: "the approvals given do not meet the approval rules that apply now; ask again",
+                decision: decided.decision))
         }
+        // Permitted outright: the rule's cap. Approved by people: never past what they approved either.
+        guard original.decision.outcome == .pendingApproval else { return ruleCap }
+        guard let approved = original.grantedTTLSeconds, approved > 0 else { throw refusal }
         return min(ruleCap, Int64(approved))
+    }
+
+    /// Whether `current` (the policy's decision now, without a TTL) still grants what `original` was granted: a
+    /// request the policy permitted outright needs a permit now; one people approved needs a permit, or approval
+    /// rules that the approvals given still meet. Renewal and continuous evaluation both ask this.
+    static func stillGrants(_ current: Decision, original: AccessRequestRecord) -> Bool {
+        switch current.outcome {
+        case .permit:
+            return true
+        case .deny:
+            return false
+        case .pendingApproval:
+            guard original.decision.outcome == .pendingApproval else { return false }
+            let state = original.state()
+            return ApprovalMatcher.satisfiedRule(
+                current.approvals, approvers: state.approvers, requester: original.principalID) != nil
+        }
     }
 
     static func maySee(_ lease: LeaseRecord, _ viewer: Principal) -> Bool {

@@ -87,7 +87,7 @@ struct BrokerParts {
         let requests = AccessRequestStore(database: database, auditLog: auditLog, clock: config.clock, logger: logger)
         let decider = AccessDecider(
             catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds,
-            risk: riskAssessor(settings, database: database, auditLog: auditLog, clock: config.clock, logger: logger),
+            risk: riskAssessor(settings, database: database, clock: config.clock, logger: logger),
             clock: config.clock, timeZone: settings.timeZone, logger: logger)
         let accessRequests = AccessRequests(decider: decider, store: requests)
         // This process in `broker_instances`: the token listener registers it; revocation claims and issuing leases
@@ -228,7 +228,7 @@ struct BrokerParts {
 /// The risk engine `risk.engine` names: the principals' baselines and active external signals in `database`,
 /// scored with `risk.*` in the requests' time zone, or none.
 func riskAssessor(
-    _ settings: AirlockConfiguration, database: Database, auditLog: AuditLog, clock: any WallClock, logger: Logger
+    _ settings: AirlockConfiguration, database: Database, clock: any WallClock, logger: Logger
 ) -> any RiskAssessor {
     switch settings.riskEngine {
     case .off:

@@ -12,8 +12,8 @@ public struct ApproverContext: Sendable, Hashable {
         public var ttlSeconds: Int?
     }
 
-    /// People seen in the requester's groups (at most ``AccessRequestStore/peerLimit``), and how many of them were
-    /// ever granted this resource.
+    /// People seen in the requester's groups (at most ``RiskBaselineStore/peerLimit``, as the risk score counts
+    /// them), and how many of them were ever granted this resource.
     public var peers: Int
     public var peersWithAccess: Int
     /// Whether the requester was never granted this resource before.
@@ -23,9 +23,6 @@ public struct ApproverContext: Sendable, Hashable {
 }
 
 extension AccessRequestStore {
-    /// The most peers counted for a request.
-    public static let peerLimit = 1000
-
     /// The approver's context of `record`: its requester's peers (people sharing one of the groups recorded with the
     /// request) with and without this access, whether it is a first use, and the last uses, in one statement.
     public func approverContext(of record: AccessRequestRecord) async throws -> ApproverContext {
@@ -37,7 +34,7 @@ extension AccessRequestStore {
             ), peer AS (
                 SELECT DISTINCT m.principal_id FROM risk_group_members m, requester
                 WHERE m.group_name = ANY(requester.groups) AND m.principal_id <> \(record.principalID)
-                LIMIT \(Self.peerLimit)
+                LIMIT \(RiskBaselineStore.peerLimit)
             )
             SELECT (SELECT count(*) FROM peer)::int8,
                    (SELECT count(*) FROM peer JOIN risk_grants g ON g.principal_id = peer.principal_id

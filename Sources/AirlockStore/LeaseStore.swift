@@ -295,6 +295,15 @@ public struct LeaseStore: Sendable {
         return (leases, more ? leases.last?.id : nil)
     }
 
+    /// The active leases of `principal` (everyone's when nil), oldest first: what continuous evaluation re-decides.
+    /// Ended leases, the bulk of the table, are never read.
+    public func active(principal: String?) async throws -> [LeaseRecord] {
+        try await fetch("""
+            WHERE status = 'active' AND (\(principal)::text IS NULL OR principal_id = \(principal))
+            ORDER BY created_at, id
+            """)
+    }
+
     private func fetch(_ condition: PostgresQuery) async throws -> [LeaseRecord] {
         var query: PostgresQuery = """
             SELECT id, request_id, principal_id, resource_id, role, kind, username, token_id, status, issued_at,
