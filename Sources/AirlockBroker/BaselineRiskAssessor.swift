@@ -42,6 +42,7 @@ public struct BaselineRiskAssessor: RiskAssessor {
                 principal: principal.id, groups: principal.kind == .user ? principal.groups : [], resource: resource.id,
                 sourceIP: ask.sourceIP, at: now,
                 hoursSince: now.addingTimeInterval(-TimeInterval(settings.hourOfWeekWindow)),
+                hourOfWeek: HourOfWeek.of(now, in: scorer.timeZone),
                 burstWindowSeconds: settings.burstWindow, role: ask.role,
                 activationsSince: now.addingTimeInterval(-TimeInterval(settings.repeatedActivationWindow))))
             return scorer.assess(

@@ -11,9 +11,8 @@ public struct PrincipalBaseline: Sendable, Hashable {
     /// The networks (``SourceNetwork``) the principal asked from, each with when it was last used (the store reads
     /// only the request's own network).
     public var networks: [String: Date]
-    /// Requests per hour of the week over the history window: 168 counts, index 0 is Monday 00:00–01:00 in the
-    /// broker's time zone (``HourOfWeek``).
-    public var hourOfWeek: [Int]
+    /// Requests by hour of the week over the history window (the store reads only the request's own hour).
+    public var hourOfWeek: HourOfWeekCounts
     /// The principal's requests within the burst window before this one.
     public var recentRequests: Int
     /// The principal's usual number of requests in a burst window (its long-run average), 0 when unknown.
@@ -35,7 +34,7 @@ public struct PrincipalBaseline: Sendable, Hashable {
     ) {
         self.requests = requests
         self.networks = networks
-        self.hourOfWeek = hourOfWeek.count == 168 ? hourOfWeek : Array(repeating: 0, count: 168)
+        self.hourOfWeek = HourOfWeekCounts(histogram: hourOfWeek)
         self.recentRequests = recentRequests
         self.usualRequests = usualRequests
         self.resourcesUsed = resourcesUsed
@@ -47,4 +46,30 @@ public struct PrincipalBaseline: Sendable, Hashable {
 
     /// A principal Airlock has never seen.
     public static let newcomer = PrincipalBaseline()
+}
+
+/// A principal's requests over the hour-of-week history window: how many in all, and how many at each hour of the week
+/// (0 is Monday 00:00–01:00 in the broker's time zone, as `HourOfWeek` counts). The hours may be only some of the 168:
+/// the store reads the one a request is scored at, so the others count as 0 and only `total` speaks for them.
+public struct HourOfWeekCounts: Sendable, Hashable {
+    public var total: Int
+    public var byHour: [Int: Int]
+
+    public init(total: Int, byHour: [Int: Int]) {
+        self.total = total
+        self.byHour = byHour
+    }
+
+    /// All 168 hours (anything else counts as no history).
+    public init(histogram: [Int]) {
+        guard histogram.count == 168 else {
+            self.init(total: 0, byHour: [:])
+            return
+        }
+        var byHour: [Int: Int] = [:]
+        for (hour, count) in histogram.enumerated() where count != 0 { byHour[hour] = count }
+        self.init(total: histogram.reduce(0, +), byHour: byHour)
+    }
+
+    public subscript(hour: Int) -> Int { byHour[hour] ?? 0 }
 }

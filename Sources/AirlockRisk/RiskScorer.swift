@@ -146,7 +146,7 @@ public struct RiskScorer: Sendable {
     /// `off_hours`: an hour of the week rare in the principal's history; for a newcomer, outside business hours.
     func offHours(_ facts: RiskFacts, _ baseline: PrincipalBaseline) -> String? {
         let hour = HourOfWeek.of(facts.at, in: timeZone)
-        let total = baseline.hourOfWeek.reduce(0, +)
+        let total = baseline.hourOfWeek.total
         if total < settings.hourOfWeekMinimumHistory {
             let weekday = hour / 24 < 5
             guard !(weekday && settings.businessHours.contains(hour % 24)) else { return nil }

@@ -35,10 +35,13 @@ extension AccessRequestStore {
                 SELECT DISTINCT m.principal_id FROM risk_group_members m, requester
                 WHERE m.group_name = ANY(requester.groups) AND m.principal_id <> \(record.principalID)
                 LIMIT \(RiskBaselineStore.peerLimit)
+            ), holder AS (
+                SELECT DISTINCT gg.principal_id FROM risk_group_grants gg, requester
+                WHERE gg.group_name = ANY(requester.groups) AND gg.resource_id = \(record.resourceID)
+                  AND gg.principal_id <> \(record.principalID)
+                LIMIT \(RiskBaselineStore.peerLimit)
             )
-            SELECT (SELECT count(*) FROM peer)::int8,
-                   (SELECT count(*) FROM peer JOIN risk_grants g ON g.principal_id = peer.principal_id
-                    AND g.resource_id = \(record.resourceID))::int8,
+            SELECT (SELECT count(*) FROM peer)::int8, (SELECT count(*) FROM holder)::int8,
                    EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = \(record.principalID)
                            AND g.resource_id = \(record.resourceID)),
                    coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'role', u.role,

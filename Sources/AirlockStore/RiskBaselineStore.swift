@@ -25,8 +25,9 @@ public struct RiskBaselineStore: Sendable {
         public var resource: String
         public var sourceIP: String?
         public var at: Date
-        /// The start of the hour-of-week history.
+        /// The start of the hour-of-week history, and the request's hour of the week (0–167, ``HourOfWeek``).
         public var hoursSince: Date
+        public var hourOfWeek: Int
         /// The burst window's length.
         public var burstWindowSeconds: Int64
         /// The role asked for, and the start of the window its earlier activations are counted in.
@@ -35,8 +36,9 @@ public struct RiskBaselineStore: Sendable {
 
         public init(
             principal: String, groups: [String], resource: String, sourceIP: String?, at: Date, hoursSince: Date,
-            burstWindowSeconds: Int64, role: String = "", activationsSince: Date? = nil
+            hourOfWeek: Int, burstWindowSeconds: Int64, role: String = "", activationsSince: Date? = nil
         ) {
+            self.hourOfWeek = hourOfWeek
             self.role = role
             self.activationsSince = activationsSince ?? at
             self.principal = principal
@@ -65,17 +67,16 @@ public struct RiskBaselineStore: Sendable {
         let rows = try await database.client.execute(RiskBaselineQuery(
             principal: query.principal, resource: query.resource, burstSince: burstSince,
             activationsSince: query.activationsSince, at: query.at, role: query.role, hoursSince: query.hoursSince,
-            sourceIP: query.sourceIP, groups: query.groups), logger: logger)
+            sourceIP: query.sourceIP, groups: query.groups, hourOfWeek: query.hourOfWeek), logger: logger)
         var baseline = PrincipalBaseline.newcomer
         var signals: [ExternalSignal] = []
         for row in rows.rows {
-            let (first, requests, streak, highest, hours, counts, network, lastSeen, used, recent, peers, withAccess,
+            let (first, requests, streak, highest, hourTotal, atHour, network, lastSeen, used, recent, peers, withAccess,
                  activations, active) = row
             signals = Self.signals(active, principal: query.principal)
             baseline.activations = Int(activations)
-            for (hour, count) in zip(hours, counts) where (0..<168).contains(Int(hour)) {
-                baseline.hourOfWeek[Int(hour)] = Int(count)
-            }
+            baseline.hourOfWeek = HourOfWeekCounts(
+                total: Int(hourTotal), byHour: atHour > 0 ? [query.hourOfWeek: Int(atHour)] : [:])
             if let network, let lastSeen { baseline.networks[network] = lastSeen }
             if used { baseline.resourcesUsed = [query.resource] }
             baseline.highestSensitivity = highest.map(Int.init)
@@ -112,19 +113,26 @@ public struct RiskBaselineStore: Sendable {
 }
 
 /// The baseline read, prepared once per connection (it runs before every decision): planning it each time cost as
-/// much as running it (about 0.5 ms each). Written so that its generic plan, which PostgreSQL may settle on after a few
-/// executions, looks every part up by index: the peers' grants are an `EXISTS` per peer, not a join the planner
-/// would hash over the whole `risk_grants` table when it cannot see how many peers there are.
+/// much as running it (about 0.5 ms each). Every part is one index range (migration 0019): the hours of the week are
+/// at most 13 weekly rows, of which it sums the total and the request's hour; the peers with this access are the
+/// range of `risk_group_grants` for the principal's groups and the resource; the repeated activations an index of
+/// issued requests. Written so that the generic plan PostgreSQL may settle on after a few executions keeps to them.
 struct RiskBaselineQuery: PostgresPreparedStatement {
-    static let name = "airlock_risk_baseline_v2"
+    static let name = "airlock_risk_baseline_v3"
     static let sql = """
         SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
-            h.hours, h.counts, n.network::text, n.last_seen_at,
+            h.total, h.at_hour, n.network::text, n.last_seen_at,
             EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = $1 AND g.resource_id = $2),
             (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.created_at > $3),
-            p.peers, p.with_access,
-            (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.created_at > $4
-             AND r.resource_id = $2 AND r.role = $6 AND r.status = 'issued'),
+            (SELECT count(*) FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
+                                   WHERE m.group_name = ANY($9::text[]) AND m.principal_id <> $1
+                                   LIMIT \(RiskBaselineStore.peerLimit)) AS peer)::int8,
+            (SELECT count(*) FROM (SELECT DISTINCT gg.principal_id FROM risk_group_grants gg
+                                   WHERE gg.group_name = ANY($9::text[]) AND gg.resource_id = $2
+                                     AND gg.principal_id <> $1
+                                   LIMIT \(RiskBaselineStore.peerLimit)) AS holder)::int8,
+            (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.resource_id = $2
+             AND r.role = $6 AND r.created_at > $4 AND r.status = 'issued'),
             coalesce((SELECT jsonb_agg(jsonb_build_object(
                           'id', s.id, 'signal', s.signal, 'severity', s.severity, 'source', s.source,
                           'received_at', extract(epoch FROM s.received_at),
@@ -134,24 +142,12 @@ struct RiskBaselineQuery: PostgresPreparedStatement {
         FROM (SELECT 1) AS one
         LEFT JOIN risk_baselines b ON b.principal_id = $1
         CROSS JOIN LATERAL (
-            SELECT coalesce(array_agg(hour_of_week::int4 ORDER BY hour_of_week), '{}') AS hours,
-                   coalesce(array_agg(total::int4 ORDER BY hour_of_week), '{}') AS counts
-            FROM (SELECT hour_of_week, sum(requests) AS total FROM risk_hours
-                  WHERE principal_id = $1 AND week >= $7::timestamptz::date
-                  GROUP BY hour_of_week) AS by_hour
+            SELECT coalesce(sum(w.requests), 0)::int8 AS total, coalesce(sum(w.by_hour[$10 + 1]), 0)::int8 AS at_hour
+            FROM risk_hour_weeks w WHERE w.principal_id = $1 AND w.week >= $7::timestamptz::date
         ) AS h
         LEFT JOIN risk_networks n ON n.principal_id = $1 AND n.network = airlock_risk_network($8::text::inet)
-        CROSS JOIN LATERAL (
-            SELECT count(*)::int8 AS peers,
-                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM risk_grants g
-                                                  WHERE g.principal_id = peer.principal_id AND g.resource_id = $2))::int8
-                       AS with_access
-            FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
-                  WHERE m.group_name = ANY($9::text[]) AND m.principal_id <> $1
-                  LIMIT \(RiskBaselineStore.peerLimit)) AS peer
-        ) AS p
         """
-    typealias Row = (Date?, Int64, Int32, Int32?, [Int32], [Int32], String?, Date?, Bool, Int64, Int64, Int64, Int64, String)
+    typealias Row = (Date?, Int64, Int32, Int32?, Int64, Int64, String?, Date?, Bool, Int64, Int64, Int64, Int64, String)
 
     let principal: String
     let resource: String
@@ -162,6 +158,7 @@ struct RiskBaselineQuery: PostgresPreparedStatement {
     let hoursSince: Date
     let sourceIP: String?
     let groups: [String]
+    let hourOfWeek: Int
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
@@ -174,6 +171,7 @@ struct RiskBaselineQuery: PostgresPreparedStatement {
         bindings.append(hoursSince)
         bindings.append(sourceIP)
         bindings.append(groups)
+        bindings.append(Int32(hourOfWeek))
         return bindings
     }
 

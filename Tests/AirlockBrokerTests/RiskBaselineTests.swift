@@ -17,7 +17,8 @@ struct RiskBaselineTests {
     static func query(_ principal: Principal, ip: String?, at: Date) -> RiskBaselineStore.Query {
         RiskBaselineStore.Query(
             principal: principal.id, groups: principal.groups, resource: "notes", sourceIP: ip, at: at,
-            hoursSince: at.addingTimeInterval(-90 * 86_400), burstWindowSeconds: 60)
+            hoursSince: at.addingTimeInterval(-90 * 86_400), hourOfWeek: HourOfWeek.of(at, in: TimeZone(identifier: "UTC")!),
+            burstWindowSeconds: 60)
     }
 
     static func ask(from ip: String) -> Ask {
@@ -41,7 +42,7 @@ struct RiskBaselineTests {
                 #expect(try await broker.requests.ask(Self.ask(from: "192.0.2.1"), by: Self.carol).status == .denied)
             }
             let alice = try await store.baseline(Self.query(ProviderSeamTests.alice, ip: "10.1.2.200", at: clock.now()))
-            #expect(alice.hourOfWeek[4 * 24 + 8] == 5 && alice.hourOfWeek.reduce(0, +) == 5)
+            #expect(alice.hourOfWeek[4 * 24 + 8] == 5 && alice.hourOfWeek.total == 5)
             #expect(alice.networks == ["10.1.2.0/24": Self.start.addingTimeInterval(40)])
             #expect(alice.resourcesUsed == ["notes"])
             #expect(alice.recentRequests == 5)
@@ -92,7 +93,7 @@ struct RiskBaselineTests {
             }
             let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
             let alice = try await store.baseline(Self.query(ProviderSeamTests.alice, ip: nil, at: clock.now()))
-            #expect(alice.hourOfWeek.reduce(0, +) == 80)
+            #expect(alice.hourOfWeek.total == 80 && alice.hourOfWeek[4 * 24 + 8] == 80)
             #expect(alice.recentRequests == 80)
             let counters = try await database.client.query(
                 "SELECT requests, (SELECT grants FROM risk_grants WHERE principal_id = 'alice') FROM risk_baselines WHERE principal_id = 'alice'",
@@ -104,6 +105,63 @@ struct RiskBaselineTests {
             let networks = try await database.client.query(
                 "SELECT count(*) FROM risk_networks WHERE principal_id = 'alice'", logger: TestDatabase.logger)
             for try await count in networks.decode(Int64.self) { #expect(count == 40) }
+            // The peers' table holds exactly each member's grants in each group, whichever transaction came first.
+            let peers = try await database.client.query("""
+                SELECT (SELECT count(*) FROM risk_group_grants),
+                       (SELECT count(*) FROM risk_group_members m JOIN risk_grants g USING (principal_id)),
+                       (SELECT count(*) FROM (SELECT group_name, resource_id, principal_id FROM risk_group_grants
+                                              EXCEPT SELECT m.group_name, g.resource_id, m.principal_id
+                                              FROM risk_group_members m JOIN risk_grants g USING (principal_id)) AS extra)
+                """, logger: TestDatabase.logger)
+            for try await (kept, expected, extra) in peers.decode((Int64, Int64, Int64).self) {
+                #expect(kept == expected && expected > 0 && extra == 0)
+            }
+        }
+    }
+
+    @Test("a membership and a grant of one principal added at once: the peers' table gets the pair (the second waits for the first)")
+    func peersUnderConcurrency() async throws {
+        try await TestDatabase.withDatabase { database in
+            let logger = TestDatabase.logger
+            try await database.client.query("""
+                INSERT INTO risk_group_members (group_name, principal_id, last_seen_at) VALUES ('docs', 'erin', now());
+                """, logger: logger)
+            let (memberAdded, memberAddedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await database.client.withConnection { connection in
+                        try await connection.query("BEGIN", logger: logger)
+                        try await connection.query("""
+                            INSERT INTO risk_group_members (group_name, principal_id, last_seen_at)
+                            VALUES ('oncall', 'erin', now())
+                            """, logger: logger)
+                        memberAddedSignal.yield()
+                        for await _ in release { break }
+                        try await connection.query("COMMIT", logger: logger)
+                    }
+                }
+                for await _ in memberAdded { break }
+                group.addTask {
+                    try await database.client.withConnection { connection in
+                        try await connection.query("BEGIN", logger: logger)
+                        try await connection.query("""
+                            INSERT INTO risk_grants (principal_id, resource_id, grants, last_granted_at)
+                            VALUES ('erin', 'pager-db', 1, now())
+                            """, logger: logger)
+                        try await connection.query("COMMIT", logger: logger)
+                    }
+                }
+                // The grant's transaction waits for the membership's; without the lock it would commit now, blind to it.
+                try await Task.sleep(for: .milliseconds(300))
+                releaseSignal.yield()
+                try await group.waitForAll()
+            }
+            let rows = try await database.client.query(
+                "SELECT group_name FROM risk_group_grants WHERE principal_id = 'erin' ORDER BY group_name", logger: logger)
+            var groups: [String] = []
+            for try await name in rows.decode(String.self) { groups.append(name) }
+            #expect(groups == ["docs", "oncall"])
         }
     }
 }
