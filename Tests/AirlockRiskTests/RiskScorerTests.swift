@@ -169,6 +169,22 @@ struct RiskScorerTests {
         #expect(HourOfWeek.of(Self.at(day: 6, hour: 23), in: Self.utc) == 167)
         #expect(HourOfWeek.of(Self.monday.addingTimeInterval(-1800), in: TimeZone(identifier: "Europe/Berlin")!) == 0)
         #expect(HourOfWeek.describe(27) == "Tuesday 03:00")
+        // The same as a calendar says, across a year of hours in zones with daylight saving and odd offsets, and
+        // before 1970.
+        for zone in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"] {
+            let timeZone = TimeZone(identifier: zone)!
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = timeZone
+            for step in stride(from: -200 * 86_400, to: 366 * 86_400, by: 3_599) {
+                let date = Self.monday.addingTimeInterval(TimeInterval(step))
+                let parts = calendar.dateComponents([.weekday, .hour], from: date)
+                let expected = ((parts.weekday! + 5) % 7) * 24 + parts.hour!
+                #expect(HourOfWeek.of(date, in: timeZone) == expected, "\(zone) \(date)")
+            }
+            let early = Date(timeIntervalSince1970: -86_400 * 3 - 1800)  // Monday 29 December 1969, 23:30 UTC
+            let parts = calendar.dateComponents([.weekday, .hour], from: early)
+            #expect(HourOfWeek.of(early, in: timeZone) == ((parts.weekday! + 5) % 7) * 24 + parts.hour!, "\(zone)")
+        }
     }
 
     @Test("alerts: a score over the threshold by its severity, alerting signals whatever the score, repeated activation of a sensitive role; a quiet request none")
