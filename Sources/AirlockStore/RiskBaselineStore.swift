@@ -3,9 +3,10 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Reads a principal's risk baseline (migration 0015, kept by trigger in the transaction of each request and
-/// decision) in one round trip, every part from an index: the counters, the hours of the week within the window,
-/// the request's network, whether the resource was granted before, the requests in the burst window, and the peers.
+/// Reads a principal's risk baseline (migrations 0015 and 0019, kept by trigger in the transaction of each request and
+/// decision) in one round trip, every part from an index: the counters, the window's requests and those at the
+/// request's hour of the week, the request's network, whether the resource was granted before, the requests in the
+/// burst window, and the peers.
 public struct RiskBaselineStore: Sendable {
     public let database: Database
     public let logger: Logger
@@ -38,7 +39,6 @@ public struct RiskBaselineStore: Sendable {
             principal: String, groups: [String], resource: String, sourceIP: String?, at: Date, hoursSince: Date,
             hourOfWeek: Int, burstWindowSeconds: Int64, role: String = "", activationsSince: Date? = nil
         ) {
-            self.hourOfWeek = hourOfWeek
             self.role = role
             self.activationsSince = activationsSince ?? at
             self.principal = principal
@@ -47,6 +47,7 @@ public struct RiskBaselineStore: Sendable {
             self.sourceIP = sourceIP
             self.at = at
             self.hoursSince = hoursSince
+            self.hourOfWeek = hourOfWeek
             self.burstWindowSeconds = burstWindowSeconds
         }
     }
