@@ -32,6 +32,9 @@ public struct AirlockConfiguration: Sendable {
         InstallLayout.defaultDirectory("Policies")?.path ?? "/usr/share/airlock/Policies"
     /// The trusted token issuers and proxies (`auth.config_file`); empty: only `alk_` tokens authenticate.
     public var auth: AuthConfiguration = AuthConfiguration()
+    /// The Shared Signals transmitters whose events `POST /ssf/receive` takes (`ssf.receiver.config_file`); none by
+    /// default (every pushed SET is then `authentication_failed`).
+    public var sharedSignalsReceiver = SharedSignalsReceiverConfiguration()
     /// The longest TTL anyone may ask for (`requests.max_ttl_seconds`, default 24 h).
     public var maximumTTLSeconds: Int64 = 86_400
     /// The time zone of `request.hour` and `request.weekday`.
@@ -126,6 +129,11 @@ public struct AirlockConfiguration: Sendable {
         if let path = try reader.string("auth.config_file") {
             do { configuration.auth = try AuthConfiguration.load(fromFile: path) } catch {
                 throw ConfigurationError(key: "auth.config_file", message: "\(error)")
+            }
+        }
+        if let path = try reader.string("ssf.receiver.config_file") {
+            do { configuration.sharedSignalsReceiver = try SharedSignalsReceiverConfiguration.load(fromFile: path) } catch {
+                throw ConfigurationError(key: "ssf.receiver.config_file", message: "\(error)")
             }
         }
         if let ttl = try reader.int("requests.max_ttl_seconds", in: 60...2_592_000) {

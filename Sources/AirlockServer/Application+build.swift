@@ -150,6 +150,15 @@ struct BrokerParts {
                 reevaluation: reevaluation),
             clock: config.clock)
             .register(on: router)
+        SharedSignalsReceiverRoutes(
+            verifier: SecurityEventTokenVerifier(
+                configuration: settings.sharedSignalsReceiver, auth: auth, clock: config.clock,
+                fetcher: HTTPJWKSFetcher(), logger: logger),
+            receiver: SharedSignalsReceiver(
+                store: SecurityEventStore(database: database, auditLog: auditLog, clock: config.clock),
+                reevaluation: reevaluation),
+            clockSkewSeconds: settings.sharedSignalsReceiver.clockSkewSeconds)
+            .register(on: router)
         let webhookTransport = HTTPWebhookTransport(policy: settings.webhookAddresses)
         let webhookDispatcher = WebhookDispatcher(
             store: WebhookDeliveryStore(

@@ -28,6 +28,7 @@ public struct Setting: Sendable {
         Setting("policies.dir", expected: "a directory of *.airlock policy files"),
         Setting("resources.allow_removed", expected: "a list of resource ids whose leases may outlive their place in resources.json"),
         Setting("auth.config_file", expected: "a path to the JSON file of trusted token issuers (see Docs/authentication.md)"),
+        Setting("ssf.receiver.config_file", expected: "a path to the JSON file of Shared Signals transmitters whose events the broker receives (see Docs/shared-signals.md)"),
         Setting("requests.max_ttl_seconds", expected: "an integer from 60 to 2592000"),
         Setting("requests.time_zone", expected: "a time zone identifier such as UTC or Europe/Berlin"),
         Setting("keys.master_key_file", expected: "a path to a file holding a key from `airlock keys generate`"),

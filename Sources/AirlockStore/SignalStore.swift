@@ -38,27 +38,36 @@ public struct SignalStore: Sendable {
         let signal = ExternalSignal(
             id: UUID(), principal: principal, name: name, severity: severity, detail: detail, source: source,
             receivedAt: now, expiresAt: now.addingTimeInterval(TimeInterval(ttlSeconds)))
-        let routing = AlertRouting.externalSignal(severity: severity)
+        try await database.client.withTransaction(logger: logger) { connection in
+            try await Self.insert(signal, ttlSeconds: ttlSeconds, on: connection, auditLog: auditLog, logger: logger)
+        }
+        return signal
+    }
+
+    /// Inserts `signal` and appends its `airlock.signal.received` on `connection`, in the caller's transaction.
+    static func insert(
+        _ signal: ExternalSignal, ttlSeconds: Int64, on connection: PostgresConnection, auditLog: AuditLog,
+        logger: Logger
+    ) async throws {
+        let routing = AlertRouting.externalSignal(severity: signal.severity)
         var data = Self.facts(signal)
-        data["source"] = .string(source)
+        data["source"] = .string(signal.source)
         data["expires_at"] = .string(AuditTime.format(signal.expiresAt))
         data["ttl_seconds"] = .int(ttlSeconds)
         data["detail"] = signal.detail.map(JSONValue.string) ?? .null
         // The title of the OCSF Detection Finding a SIEM sink makes of it.
-        data["title"] = .string("\(name) (\(severity.rawValue)) reported for \(principal) by \(source)")
+        data["title"] = .string(
+            "\(signal.name) (\(signal.severity.rawValue)) reported for \(signal.principal) by \(signal.source)")
         let event = NewAuditEvent(
             type: "airlock.signal.received", subject: Self.text(signal.id), severity: routing.severity,
             channels: routing.channels, data: data)
-        try await database.client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO risk_signals (id, principal_id, signal, severity, detail, source, received_at, expires_at)
-                VALUES (\(signal.id), \(signal.principal), \(signal.name), \(signal.severity.rawValue), \(signal.detail),
-                    \(signal.source), \(signal.receivedAt), \(signal.expiresAt))
-                """, logger: logger)
-            _ = try await auditLog.append(event, on: connection, logger: logger)
-        }
-        return signal
+        try await connection.query(
+            """
+            INSERT INTO risk_signals (id, principal_id, signal, severity, detail, source, received_at, expires_at)
+            VALUES (\(signal.id), \(signal.principal), \(signal.name), \(signal.severity.rawValue), \(signal.detail),
+                \(signal.source), \(signal.receivedAt), \(signal.expiresAt))
+            """, logger: logger)
+        _ = try await auditLog.append(event, on: connection, logger: logger)
     }
 
     /// The signals about `principal` that are active at `at`: not withdrawn and not yet expired, oldest first.
