@@ -8,8 +8,9 @@ CREATE TABLE ssf_received_sets (
     event_type       text        NOT NULL CHECK (event_type <> '' AND octet_length(event_type) <= 1024),
     -- The principal the SET's subject maps to; null when it maps to none (or names no person, as verification).
     principal_id     text        CHECK (principal_id IS NULL OR (principal_id <> '' AND octet_length(principal_id) <= 256)),
-    -- The risk signal it became, if it became one.
-    signal_id        uuid        REFERENCES risk_signals (id),
+    -- The risk signal it became, if it became one (inserted after this row, in the same transaction: the `jti` is
+    -- claimed first, so a replay writes nothing).
+    signal_id        uuid        REFERENCES risk_signals (id) DEFERRABLE INITIALLY DEFERRED,
     outcome          text        NOT NULL CHECK (outcome IN ('signal', 'verification', 'ignored')),
     issued_at        timestamptz NOT NULL,
     received_at      timestamptz NOT NULL,

@@ -48,52 +48,50 @@ public struct SecurityEventStore: Sendable {
         _ event: ReceivedSecurityEvent, as outcome: Outcome, replayableUntil: Date, logger: Logger
     ) async throws -> Receipt {
         let now = clock.now()
-        var signal: ExternalSignal?
-        var ttl: Int64 = 0
+        let signal: ExternalSignal?
+        let ttl: Int64
         if case .signal(let name, let severity, let ttlSeconds, let detail) = outcome, let principal = event.principal {
             signal = ExternalSignal(
                 id: UUID(), principal: principal, name: name, severity: severity, detail: detail,
                 source: Self.source(event.transmitter), receivedAt: now,
                 expiresAt: now.addingTimeInterval(TimeInterval(ttlSeconds)))
             ttl = ttlSeconds
+        } else {
+            (signal, ttl) = (nil, 0)
         }
         let audit = Self.auditEvent(event, outcome: outcome, signal: signal)
-        do {
-            try await database.client.withTransaction(logger: logger) { connection in
-                if let signal {
-                    try await SignalStore.insert(
-                        signal, ttlSeconds: ttl, on: connection, auditLog: auditLog, logger: logger)
-                }
-                let claimed = try await connection.query(
-                    """
-                    INSERT INTO ssf_received_sets (transmitter, jti, event_type, principal_id, signal_id, outcome,
-                        issued_at, received_at, replayable_until)
-                    VALUES (\(event.transmitter), \(event.jti), \(event.eventType), \(event.principal), \(signal?.id),
-                        \(Self.outcomeName(outcome, signal: signal)), \(event.issuedAt), \(now), \(replayableUntil))
-                    ON CONFLICT (transmitter, jti) DO NOTHING
-                    RETURNING 1
-                    """, logger: logger)
-                var inserted = false
-                for try await _ in claimed { inserted = true }
-                guard inserted else { throw Replayed() }  // rolls the signal back
-                _ = try await auditLog.append(audit, on: connection, logger: logger)
-                try await connection.query(
-                    """
-                    DELETE FROM ssf_received_sets WHERE (transmitter, jti) IN (
-                        SELECT transmitter, jti FROM ssf_received_sets WHERE replayable_until < \(now)
-                        ORDER BY replayable_until LIMIT \(Self.pruneBatch) FOR UPDATE SKIP LOCKED)
-                    """, logger: logger)
+        let claimed = try await database.client.withTransaction(logger: logger) { connection -> Bool in
+            // The `jti` first: a replay (even one racing this receipt on another replica) stops here, having written
+            // nothing. The signal's row follows; its key is checked at commit.
+            let rows = try await connection.query(
+                """
+                INSERT INTO ssf_received_sets (transmitter, jti, event_type, principal_id, signal_id, outcome,
+                    issued_at, received_at, replayable_until)
+                VALUES (\(event.transmitter), \(event.jti), \(event.eventType), \(event.principal), \(signal?.id),
+                    \(Self.outcomeName(outcome, signal: signal)), \(event.issuedAt), \(now), \(replayableUntil))
+                ON CONFLICT (transmitter, jti) DO NOTHING
+                RETURNING 1
+                """, logger: logger)
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            guard inserted else { return false }
+            if let signal {
+                try await SignalStore.insert(signal, ttlSeconds: ttl, on: connection, auditLog: auditLog, logger: logger)
             }
-        } catch is Replayed {
-            return .replayed
+            _ = try await auditLog.append(audit, on: connection, logger: logger)
+            try await connection.query(
+                """
+                DELETE FROM ssf_received_sets WHERE (transmitter, jti) IN (
+                    SELECT transmitter, jti FROM ssf_received_sets WHERE replayable_until < \(now)
+                    ORDER BY replayable_until LIMIT \(Self.pruneBatch) FOR UPDATE SKIP LOCKED)
+                """, logger: logger)
+            return true
         }
-        return .recorded(signal)
+        return claimed ? .recorded(signal) : .replayed
     }
 
     /// The `source` of the signals a transmitter's SETs become: `ssf:` and its issuer.
     public static func source(_ transmitter: String) -> String { "ssf:" + transmitter }
-
-    private struct Replayed: Error {}
 
     private static func outcomeName(_ outcome: Outcome, signal: ExternalSignal?) -> String {
         switch outcome {

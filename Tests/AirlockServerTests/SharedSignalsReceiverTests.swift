@@ -143,6 +143,7 @@ struct SharedSignalsReceiverTests {
             return .object(members)
         }
         let valid = try transmitter.sign(claims())
+        let twin = try transmitter.sign(claims())
         let unsignedHeader = TestTransmitter.base64URL(Data(#"{"alg":"none","typ":"secevent+jwt","kid":"set-key-1"}"#.utf8))
         let cases: [(String, String, String?, String, String)] = [
             ("wrong media type", valid, transmitter.token, "application/json", "invalid_request"),
@@ -198,7 +199,6 @@ struct SharedSignalsReceiverTests {
             let replay = try await Self.push(client, valid, token: transmitter.token)
             #expect(replay.status == .badRequest && replay.json["err"] == "invalid_request", "\(replay.json)")
             // Two of the same at once, from two connections: exactly one is taken.
-            let twin = try transmitter.sign(claims())
             let answers = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for _ in 0..<2 { group.addTask { try await Self.push(client, twin, token: transmitter.token).status } }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -237,12 +237,10 @@ struct SharedSignalsReceiverTests {
             (TestTransmitter.issuerSubject("airlock-dev", "carol"),
              "https://schemas.openid.net/secevent/caep/event-type/session-established", "ignored", "carol"),
         ]
-        var jtis: [String] = []
+        let jtis = cases.map { _ in UUID().uuidString }
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
-            for (subject, event, _, _) in cases {
-                let jti = UUID().uuidString
-                jtis.append(jti)
+            for ((subject, event, _, _), jti) in zip(cases, jtis) {
                 let set = try transmitter.sign(transmitter.claims(
                     event: event, subject: subject, audience: Self.audience, jti: jti))
                 let answer = try await Self.push(client, set, token: transmitter.token)
