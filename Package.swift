@@ -32,6 +32,7 @@ let package = Package(
             dependencies: [
                 "AirlockPolicy",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         /// postgres-nio helpers both PostgreSQL adapters share (Store and Providers never import each other):
