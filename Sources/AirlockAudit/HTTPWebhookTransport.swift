@@ -68,11 +68,20 @@ public final class HTTPWebhookTransport: WebhookTransport {
         }
         var request = HTTPClientRequest(url: webhook.url)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/cloudevents+json; charset=utf-8")
-        request.headers.add(name: "user-agent", value: "Airlock-Webhooks/1")
-        request.headers.add(name: "webhook-id", value: webhook.id)
-        request.headers.add(name: "webhook-timestamp", value: String(webhook.timestamp))
-        request.headers.add(name: "webhook-signature", value: webhook.signature)
+        switch webhook.kind {
+        case .cloudEvent:
+            request.headers.add(name: "content-type", value: "application/cloudevents+json; charset=utf-8")
+            request.headers.add(name: "user-agent", value: "Airlock-Webhooks/1")
+            request.headers.add(name: "webhook-id", value: webhook.id)
+            request.headers.add(name: "webhook-timestamp", value: String(webhook.timestamp))
+            request.headers.add(name: "webhook-signature", value: webhook.signature)
+        case .securityEvent(let authorization):
+            // RFC 8935: the SET alone, with the authorization the receiver asked for.
+            request.headers.add(name: "content-type", value: "application/secevent+jwt")
+            request.headers.add(name: "accept", value: "application/json")
+            request.headers.add(name: "user-agent", value: "Airlock-SharedSignals/1")
+            if let authorization, !authorization.isEmpty { request.headers.add(name: "authorization", value: authorization) }
+        }
         request.body = .bytes(ByteBuffer(bytes: webhook.body))
         do {
             let response = try await client.execute(request, timeout: totalTimeout)

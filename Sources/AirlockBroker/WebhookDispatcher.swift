@@ -19,6 +19,9 @@ public final class WebhookDispatcher: Sendable {
     let transport: any WebhookTransport
     let clock: any WallClock
     let logger: Logger
+    /// Signs the Security Event Tokens of Shared Signals push streams; nil: the broker transmits none (a stream
+    /// cannot be created then, and one left from before is not delivered to).
+    let transmitter: SharedSignalsTransmitter?
     public let scheduler: ExpiryScheduler
     public let maximumEndpoints: Int
     /// Events read per round trip for one endpoint.
@@ -29,9 +32,10 @@ public final class WebhookDispatcher: Sendable {
 
     public init(
         store: WebhookDeliveryStore, transport: any WebhookTransport, clock: any WallClock = SystemWallClock(),
-        maximumEndpoints: Int = 32, batchSize: Int = 100, logger: Logger
+        transmitter: SharedSignalsTransmitter? = nil, maximumEndpoints: Int = 32, batchSize: Int = 100, logger: Logger
     ) {
         self.store = store
+        self.transmitter = transmitter
         self.transport = transport
         self.clock = clock
         self.logger = logger
@@ -107,7 +111,7 @@ public final class WebhookDispatcher: Sendable {
                         stopped = true
                         break
                     }
-                    let response = await transport.post(sign(delivery, to: endpoint, keys: keys))
+                    let response = await transport.post(try outgoing(delivery, claimed, keys: keys))
                     var generator = SystemRandomNumberGenerator()
                     let action = state.apply(response, at: clock.now(), queuedAt: delivery.occurredAt, jitter: &generator)
                     if action == .delivered {
@@ -148,6 +152,25 @@ public final class WebhookDispatcher: Sendable {
         }
     }
 
+    /// The request for `delivery`: the signed CloudEvent, or for a Shared Signals stream its SET.
+    func outgoing(
+        _ delivery: PendingWebhookDelivery, _ claimed: ClaimedWebhookEndpoint, keys: [WebhookSigningKey]
+    ) throws -> OutgoingWebhook {
+        let endpoint = claimed.endpoint
+        guard endpoint.format != .cloudEvents else { return sign(delivery, to: endpoint, keys: keys) }
+        guard let transmitter else {
+            throw SharedSignalsDeliveryError("this broker has no Shared Signals transmitter key; the stream waits")
+        }
+        let event = try JSONValue.parse(Data(delivery.body))
+        guard let token = try transmitter.token(of: event, part: delivery.part, audience: claimed.audience) else {
+            throw SharedSignalsDeliveryError("event \(delivery.sequence) part \(delivery.part) is no SET")
+        }
+        let authorization = claimed.signingKeys.first.map { String(decoding: $0, as: UTF8.self) }
+        return OutgoingWebhook(
+            url: endpoint.url, id: TransmittedSecurityEventJTI.jti(delivery), timestamp: 0, signature: "",
+            body: Array(token.utf8), kind: .securityEvent(authorization: authorization))
+    }
+
     /// The signed request for `delivery`, timestamped now.
     func sign(_ delivery: PendingWebhookDelivery, to endpoint: WebhookEndpoint, keys: [WebhookSigningKey]) -> OutgoingWebhook {
         let id = delivery.eventID.uuidString.lowercased()
@@ -160,10 +183,11 @@ public final class WebhookDispatcher: Sendable {
 
     /// The endpoint's keys as signing keys (current first).
     static func signingKeys(_ claimed: ClaimedWebhookEndpoint) throws -> [WebhookSigningKey] {
-        try claimed.signingKeys.map { bytes in
+        try claimed.signingKeys.compactMap { bytes in
             switch claimed.endpoint.signing {
             case .hmac: .hmac(try WebhookSecret(bytes: bytes))
             case .ed25519: .ed25519(try WebhookSigningKeyPair(privateKeyBytes: bytes))
+            case .none: nil  // a stream's sealed value is its receiver's authorization header, not a key
             }
         }
     }
@@ -189,5 +213,17 @@ public final class WebhookDispatcher: Sendable {
         case .deadLetter:
             logger.error("webhook events dead-lettered after three days of failures", metadata: metadata)
         }
+    }
+}
+
+/// Why a Shared Signals delivery cannot be made (the stream waits and is retried like any failed delivery).
+struct SharedSignalsDeliveryError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+private enum TransmittedSecurityEventJTI {
+    static func jti(_ delivery: PendingWebhookDelivery) -> String {
+        SharedSignalsTransmitter.jti(eventID: delivery.eventID.uuidString, part: delivery.part)
     }
 }

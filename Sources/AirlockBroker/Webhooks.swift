@@ -65,6 +65,8 @@ public struct Webhooks: Sendable {
             endpoint.publicKey = pair.publicKeyBytes
             endpoint = try await store.add(endpoint, signingKey: pair.privateKeyBytes, logger: logger)
             return (endpoint, nil)
+        case .none:
+            throw BrokerError.invalidInput("`signing` must be `hmac` or `ed25519`")
         }
     }
 
@@ -98,6 +100,8 @@ public struct Webhooks: Sendable {
                 id, signingKey: pair.privateKeyBytes, publicKey: pair.publicKeyBytes, window: window, by: actor,
                 logger: logger)
             secret = nil
+        case .none:
+            throw BrokerError.notFound("no such webhook")  // a Shared Signals stream; store.get lists none
         }
         guard let rotated else { throw BrokerError.notFound("no such webhook") }
         return (rotated, secret)
@@ -182,7 +186,7 @@ public struct Webhooks: Sendable {
         }
         var signing = WebhookSigning.hmac
         if let text = ask.signing {
-            guard let parsed = WebhookSigning(rawValue: text) else {
+            guard let parsed = WebhookSigning(rawValue: text), parsed != .none else {
                 throw .invalidInput("`signing` must be `hmac` or `ed25519`")
             }
             signing = parsed

@@ -49,6 +49,12 @@ public enum AuditTime {
     public static func format(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
     }
+
+    /// The time `text` (as ``format(_:)`` writes it, or without the fraction) names; nil for anything else.
+    public static func parse(_ text: String) -> Date? {
+        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)))
+            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(timeZone: .gmt)))
+    }
 }
 
 /// The hash chain over audit events.

@@ -7,6 +7,8 @@ public enum SharedSignalEvent: String, Sendable, Hashable, CaseIterable {
     case sessionRevoked = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
     /// CAEP: a credential of the subject was created, changed, revoked or deleted.
     case credentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
+    /// CAEP: the subject's risk level changed (Airlock sends it; as a receiver it records it and acts on nothing).
+    case riskLevelChange = "https://schemas.openid.net/secevent/caep/event-type/risk-level-change"
     /// RISC: the subject's account was disabled.
     case accountDisabled = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
     /// RISC: the subject's account was deleted.
@@ -47,7 +49,7 @@ public enum SharedSignalEvent: String, Sendable, Hashable, CaseIterable {
             SignalMapping(name: "credential_compromised", severity: .critical, ttlSeconds: 7 * 86_400)
         case .accountCredentialChangeRequired:
             SignalMapping(name: "credential_change_required", severity: .high, ttlSeconds: 86_400)
-        case .verification, .streamUpdated: nil
+        case .verification, .streamUpdated, .riskLevelChange: nil
         }
     }
 

@@ -1,5 +1,15 @@
-/// One signed delivery, ready to post: Standard Webhooks headers and the CloudEvent body.
+/// One signed delivery, ready to post: Standard Webhooks headers and the CloudEvent body, or a Shared Signals
+/// stream's Security Event Token.
 public struct OutgoingWebhook: Sendable, Hashable {
+    /// What is posted.
+    public enum Kind: Sendable, Hashable {
+        /// The CloudEvent, with the `webhook-*` headers.
+        case cloudEvent
+        /// A signed SET (`application/secevent+jwt`, RFC 8935) with the stream's `Authorization` value, if any.
+        case securityEvent(authorization: String?)
+    }
+
+    public let kind: Kind
     /// The endpoint's URL.
     public let url: String
     /// `webhook-id`: the event's id, the same on every retry (and the CloudEvents `id` in the body).
@@ -11,7 +21,10 @@ public struct OutgoingWebhook: Sendable, Hashable {
     /// The CloudEvent in structured mode (sent as `application/cloudevents+json`).
     public let body: [UInt8]
 
-    public init(url: String, id: String, timestamp: Int64, signature: String, body: [UInt8]) {
+    public init(
+        url: String, id: String, timestamp: Int64, signature: String, body: [UInt8], kind: Kind = .cloudEvent
+    ) {
+        self.kind = kind
         self.url = url
         self.id = id
         self.timestamp = timestamp

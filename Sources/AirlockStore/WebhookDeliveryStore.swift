@@ -10,6 +10,8 @@ public struct ClaimedWebhookEndpoint: Sendable {
     /// The key material it signs with: the current key first, then the previous one during a rotation window
     /// (HMAC secret bytes, or an Ed25519 private key's seed, by ``WebhookEndpoint/signing``).
     public let signingKeys: [[UInt8]]
+    /// A Shared Signals stream's `aud` (empty for a CloudEvents endpoint).
+    public let audience: [String]
 
     /// Its delivery state (failures in a row, since when), as the endpoint's row holds it.
     public var state: WebhookDeliveryState {
@@ -23,6 +25,8 @@ public struct PendingWebhookDelivery: Sendable, Hashable {
     /// The event's id: the `webhook-id` header and the CloudEvents `id`, the same on every retry.
     public let eventID: UUID
     public let sequence: Int64
+    /// Which of the SETs its event becomes for a Shared Signals stream (0 for a CloudEvents endpoint).
+    public let part: Int
     /// The CloudEvent as `GET /v1/audit` shows it (with `sequence`, `prevhash`, `hash`), canonical JSON.
     public let body: [UInt8]
     /// When the event happened (its `time`): the three days before a dead letter count from here.
@@ -64,7 +68,7 @@ public struct WebhookDeliveryStore: Sendable {
             UPDATE webhook_endpoints e SET claimed_by = \(claimant), claimed_until = \(now.addingTimeInterval(claimDuration))
             WHERE e.id IN (
                 SELECT c.id FROM webhook_endpoints c
-                WHERE c.deleted_at IS NULL AND c.status = 'active'
+                WHERE c.deleted_at IS NULL AND c.status = 'active' AND c.format <> 'ssf_poll'
                   AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= \(now))
                   AND (c.claimed_until IS NULL OR c.claimed_until <= \(now)
                        -- A claimant that stopped its heartbeats (killed) loses its endpoints at once.
@@ -79,20 +83,22 @@ public struct WebhookDeliveryStore: Sendable {
                 FOR UPDATE SKIP LOCKED)
             RETURNING e.id, e.url, e.description, e.event_types, e.channels, e.min_severity, e.signing, e.public_key,
                 e.created_at, e.created_by, e.failing_since, e.failures, e.secret,
-                CASE WHEN e.previous_until > \(now) THEN e.previous_secret END
+                CASE WHEN e.previous_until > \(now) THEN e.previous_secret END, e.format,
+                coalesce((SELECT s.audience FROM ssf_streams s WHERE s.id = e.id), '{}')
             """, logger: logger)
         var claimed: [ClaimedWebhookEndpoint] = []
         for try await (
             id, url, description, eventTypes, channels, severity, signing, publicKey, createdAt, createdBy, failingSince,
-            failures, secret, previous
+            failures, secret, previous, format, audience
         ) in rows.decode(
-            (UUID, String, String, [String], [String], String, String, Data?, Date, String, Date?, Int32, Data, Data?).self)
+            (UUID, String, String, [String], [String], String, String, Data?, Date, String, Date?, Int32, Data, Data?,
+             String, [String]).self)
         {
             let endpoint = WebhookEndpoint(
                 id: id, url: url, description: description, eventTypes: eventTypes, channels: channels,
                 minimumSeverity: Severity(rawValue: severity) ?? .info, signing: WebhookSigning(rawValue: signing) ?? .hmac,
-                publicKey: publicKey.map { Array($0) }, createdAt: createdAt, createdBy: createdBy,
-                failingSince: failingSince, failures: Int(failures))
+                format: WebhookFormat(rawValue: format) ?? .cloudEvents, publicKey: publicKey.map { Array($0) },
+                createdAt: createdAt, createdBy: createdBy, failingSince: failingSince, failures: Int(failures))
             let row = id.uuidString.lowercased()
             var signingKeys = [try await keys.open(
                 try SealedSecret(bytes: Array(secret)), context: SealedColumn.webhookSecret.context(row: row),
@@ -102,7 +108,7 @@ public struct WebhookDeliveryStore: Sendable {
                     try SealedSecret(bytes: Array(previous)), context: SealedColumn.webhookPreviousSecret.context(row: row),
                     logger: logger))
             }
-            claimed.append(ClaimedWebhookEndpoint(endpoint: endpoint, signingKeys: signingKeys))
+            claimed.append(ClaimedWebhookEndpoint(endpoint: endpoint, signingKeys: signingKeys, audience: audience))
         }
         return claimed
     }
@@ -111,18 +117,18 @@ public struct WebhookDeliveryStore: Sendable {
     public func pending(for endpoint: UUID, limit: Int, logger: Logger) async throws -> [PendingWebhookDelivery] {
         let rows = try await database.client.query(
             """
-            SELECT d.id, a.id, a.sequence, a.prevhash, a.hash, a.event, a.occurred_at, d.attempts
+            SELECT d.id, a.id, a.sequence, a.prevhash, a.hash, a.event, a.occurred_at, d.attempts, d.part
             FROM webhook_deliveries d JOIN audit_events a ON a.id = d.event_id
             WHERE d.endpoint_id = \(endpoint) AND d.status = 'pending' AND d.sequence IS NOT NULL
-            ORDER BY d.sequence
+            ORDER BY d.sequence, d.part
             LIMIT \(max(1, limit))
             """, logger: logger)
         var pending: [PendingWebhookDelivery] = []
-        for try await (id, eventID, sequence, prevhash, hash, event, occurredAt, attempts) in rows.decode(
-            (Int64, UUID, Int64, String, String, String, Date, Int32).self)
+        for try await (id, eventID, sequence, prevhash, hash, event, occurredAt, attempts, part) in rows.decode(
+            (Int64, UUID, Int64, String, String, String, Date, Int32, Int16).self)
         {
             pending.append(PendingWebhookDelivery(
-                id: id, eventID: eventID, sequence: sequence,
+                id: id, eventID: eventID, sequence: sequence, part: Int(part),
                 body: try Self.body(event: event, sequence: sequence, prevhash: prevhash, hash: hash),
                 occurredAt: occurredAt, attempts: Int(attempts)))
         }
@@ -256,7 +262,7 @@ public struct WebhookDeliveryStore: Sendable {
             """
             SELECT min(coalesce(greatest(e.next_attempt_at, e.claimed_until), 'epoch'::timestamptz))
             FROM webhook_endpoints e
-            WHERE e.deleted_at IS NULL AND e.status = 'active'
+            WHERE e.deleted_at IS NULL AND e.status = 'active' AND e.format <> 'ssf_poll'
               AND EXISTS (
                   SELECT 1 FROM webhook_deliveries d
                   WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.sequence IS NOT NULL)

@@ -23,7 +23,8 @@ extension WebhookStore {
             var current: (Data, String, String)?
             for try await found in try await connection.query(
                 """
-                SELECT secret, signing, url FROM webhook_endpoints WHERE id = \(id) AND deleted_at IS NULL FOR UPDATE
+                SELECT secret, signing, url FROM webhook_endpoints
+                WHERE id = \(id) AND deleted_at IS NULL AND format = 'cloudevents' FOR UPDATE
                 """, logger: logger
             ).decode((Data, String, String).self) { current = found }
             guard let (secret, signing, url) = current else { return false }

@@ -68,7 +68,7 @@ public struct WebhookStore: Sendable {
                 """
                 WITH removed AS (
                     UPDATE webhook_endpoints SET deleted_at = \(now), claimed_by = NULL, claimed_until = NULL
-                    WHERE id = \(id) AND deleted_at IS NULL
+                    WHERE id = \(id) AND deleted_at IS NULL AND format = 'cloudevents'
                     RETURNING id, url
                 ), dropped AS (
                     DELETE FROM webhook_deliveries d USING removed
@@ -121,7 +121,7 @@ public struct WebhookStore: Sendable {
                 """
                 UPDATE webhook_endpoints SET status = 'active', disabled_reason = NULL, next_attempt_at = NULL,
                     failures = 0, failing_since = NULL
-                WHERE id = \(id) AND deleted_at IS NULL
+                WHERE id = \(id) AND deleted_at IS NULL AND format = 'cloudevents'
                 RETURNING id
                 """, logger: logger
             ).decode(UUID.self) { exists = true }
@@ -144,7 +144,7 @@ public struct WebhookStore: Sendable {
                 ), queued AS (
                     INSERT INTO webhook_deliveries (endpoint_id, event_id, sequence)
                     SELECT \(id), chosen.id, chosen.sequence FROM chosen
-                    ON CONFLICT (endpoint_id, event_id) DO UPDATE
+                    ON CONFLICT (endpoint_id, event_id, part) DO UPDATE
                         SET status = 'pending', attempts = 0, last_status_code = NULL, last_error = NULL,
                             delivered_at = NULL, sequence = EXCLUDED.sequence
                     RETURNING 1
@@ -208,7 +208,7 @@ public struct WebhookStore: Sendable {
             SELECT id, url, description, event_types, channels, min_severity, signing, public_key, status,
                 disabled_reason, previous_until, created_at, created_by, failing_since, failures
             FROM webhook_endpoints
-            WHERE deleted_at IS NULL AND (\(id)::uuid IS NULL OR id = \(id))
+            WHERE deleted_at IS NULL AND format = 'cloudevents' AND (\(id)::uuid IS NULL OR id = \(id))
             ORDER BY created_at, id
             """, logger: logger)
         var result: [WebhookEndpoint] = []
