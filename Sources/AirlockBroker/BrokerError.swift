@@ -38,13 +38,16 @@ public enum BrokerError: Error, Sendable, Hashable {
     case issuanceFailed(String, atTarget: Bool)
     /// The target refused to move the credential's expiry.
     case renewalFailed(String)
+    /// What is asked does not fit the thing's current state (a paused stream verified, a push stream polled).
+    case conflict(String)
 
     /// One lowercase line for the caller.
     public var message: String {
         switch self {
         case .invalidInput(let message), .notFound(let message), .forbidden(let message), .selfApproval(let message),
              .notAnApprover(let message), .alreadyReviewed(let message), .closed(let message),
-             .notApproved(let message), .alreadyRetrieved(let message), .renewalFailed(let message):
+             .notApproved(let message), .alreadyRetrieved(let message), .renewalFailed(let message),
+             .conflict(let message):
             message
         case .unknownResource(let id): "no resource `\(Self.shown(id))`"
         case .resourceNoLongerConfigured: "the resource is no longer configured"

@@ -14,6 +14,11 @@ public enum ApiTokenScope: String, Sendable, Hashable, Codable, CaseIterable {
     /// A security integration (an EDR, a SIEM) reporting, listing and withdrawing external risk signals
     /// (`/v1/signals`); nothing else.
     case signals
+    /// A Shared Signals receiver managing its own streams of Airlock's security events (create, change, delete,
+    /// verify, poll); nothing else.
+    case ssfManage = "ssf.manage"
+    /// A Shared Signals receiver reading its own streams' configuration and status, and polling them.
+    case ssfRead = "ssf.read"
 }
 
 /// An Airlock API token as stored: everything but the secret, which Airlock never keeps.

@@ -31,6 +31,7 @@ extension APIError {
         case .issuanceFailed(_, let atTarget):
             self.init(atTarget ? .badGateway : .internalServerError, code: "issuance_failed", message: message)
         case .renewalFailed: self.init(.badGateway, code: "renewal_failed", message: message)
+        case .conflict: self.init(.conflict, code: "conflict", message: message)
         }
     }
 }
