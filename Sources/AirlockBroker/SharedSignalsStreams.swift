@@ -30,9 +30,9 @@ public struct StreamAsk: Sendable, Hashable {
 }
 
 /// Shared Signals streams for their receivers (issue 16, the transmitter): created, read, changed, replaced and
-/// deleted by `alk_` tokens with `ssf.manage` (read and polled with `ssf.read` too), each caller seeing only the
-/// streams it created (admins see every one); status and verification; polling (RFC 8936). Who may call at all is
-/// the routes' to decide; whose stream it is, is decided here.
+/// deleted and polled by the `alk_` token with `ssf.manage` that created them (admins may act on every one), read by
+/// it and by tokens with `ssf.read` (every stream, read-only); status and verification; polling (RFC 8936). Who may
+/// call at all is the routes' to decide; whose stream it is, is decided here.
 public struct SharedSignalsStreams: Sendable {
     public let store: SharedSignalsStreamStore
     let deliveries: WebhookDeliveryStore
@@ -56,8 +56,13 @@ public struct SharedSignalsStreams: Sendable {
         self.addressPolicy = addressPolicy
     }
 
-    /// Whether `caller` may see every stream (an admin) rather than only its own.
-    static func seesAll(_ caller: Principal) -> Bool { caller.has(scope: ApiTokenScope.admin.rawValue) }
+    /// Whether `caller` may read every stream (an admin, or a token with `ssf.read`) rather than only its own.
+    static func readsAll(_ caller: Principal) -> Bool {
+        caller.has(scope: ApiTokenScope.admin.rawValue) || caller.has(scope: ApiTokenScope.ssfRead.rawValue)
+    }
+
+    /// Whether `caller` may change or poll every stream (an admin) rather than only its own.
+    static func changesAll(_ caller: Principal) -> Bool { caller.has(scope: ApiTokenScope.admin.rawValue) }
 
     /// A new stream of `caller`'s, enabled, with the event types asked for that Airlock supports.
     public func create(_ ask: StreamAsk, by caller: Principal, logger: Logger) async throws -> SharedSignalsStream {
@@ -75,16 +80,20 @@ public struct SharedSignalsStreams: Sendable {
         return try await store.create(stream, authorization: authorization, logger: logger)
     }
 
-    /// The stream `id` if `caller` may see it; `not_found` otherwise (another receiver's stream is not shown to exist).
-    public func get(_ id: UUID, by caller: Principal, logger: Logger) async throws -> SharedSignalsStream {
-        guard let stream = try await store.get(id, logger: logger), Self.seesAll(caller) || stream.owner == caller.id
+    /// The stream `id` if `caller` may read it (or, `changing`, change or poll it); `not_found` otherwise (another
+    /// receiver's stream is not shown to exist).
+    public func get(
+        _ id: UUID, by caller: Principal, changing: Bool = false, logger: Logger
+    ) async throws -> SharedSignalsStream {
+        let all = changing ? Self.changesAll(caller) : Self.readsAll(caller)
+        guard let stream = try await store.get(id, logger: logger), all || stream.owner == caller.id
         else { throw BrokerError.notFound("no such stream") }
         return stream
     }
 
-    /// The streams `caller` may see, oldest first.
+    /// The streams `caller` may read, oldest first.
     public func list(by caller: Principal, logger: Logger) async throws -> [SharedSignalsStream] {
-        try await store.list(owner: Self.seesAll(caller) ? nil : caller.id, logger: logger)
+        try await store.list(owner: Self.readsAll(caller) ? nil : caller.id, logger: logger)
     }
 
     /// Changes the fields `ask` gives (PATCH), or with `replacing` sets every field to what `ask` says, defaults for
@@ -92,7 +101,7 @@ public struct SharedSignalsStreams: Sendable {
     public func update(
         _ id: UUID, _ ask: StreamAsk, replacing: Bool, by caller: Principal, logger: Logger
     ) async throws -> SharedSignalsStream {
-        var stream = try await get(id, by: caller, logger: logger)
+        var stream = try await get(id, by: caller, changing: true, logger: logger)
         var authorization: String??
         if replacing || ask.deliveryMethod != nil || ask.endpointURL != nil || ask.authorizationHeader != nil {
             var merged = ask
@@ -121,7 +130,7 @@ public struct SharedSignalsStreams: Sendable {
 
     /// Deletes the stream `id` of `caller`'s.
     public func delete(_ id: UUID, by caller: Principal, logger: Logger) async throws {
-        _ = try await get(id, by: caller, logger: logger)
+        _ = try await get(id, by: caller, changing: true, logger: logger)
         guard try await store.delete(id, by: caller.id, logger: logger) else { throw BrokerError.notFound("no such stream") }
     }
 
@@ -129,7 +138,7 @@ public struct SharedSignalsStreams: Sendable {
     public func setStatus(
         _ id: UUID, _ status: SharedSignalsStream.Status, reason: String?, by caller: Principal, logger: Logger
     ) async throws -> SharedSignalsStream {
-        _ = try await get(id, by: caller, logger: logger)
+        _ = try await get(id, by: caller, changing: true, logger: logger)
         let reason = try Self.validateText(reason, "reason")
         guard let stream = try await store.setStatus(
             id, status, reason: reason.isEmpty ? nil : reason, by: caller.id, logger: logger)
@@ -139,7 +148,7 @@ public struct SharedSignalsStreams: Sendable {
 
     /// Queues a `verification` SET echoing `state` to the stream.
     public func verify(_ id: UUID, state: String?, by caller: Principal, logger: Logger) async throws {
-        let stream = try await get(id, by: caller, logger: logger)
+        let stream = try await get(id, by: caller, changing: true, logger: logger)
         guard stream.status == .enabled else {
             throw BrokerError.conflict("the stream is \(stream.status.rawValue); only an enabled stream is verified")
         }
@@ -154,7 +163,7 @@ public struct SharedSignalsStreams: Sendable {
         _ id: UUID, maximum: Int?, acknowledged: [String], failed: [String: String], by caller: Principal,
         logger: Logger
     ) async throws -> (sets: [String: String], moreAvailable: Bool) {
-        let stream = try await get(id, by: caller, logger: logger)
+        let stream = try await get(id, by: caller, changing: true, logger: logger)
         guard stream.delivery == .poll else {
             throw BrokerError.conflict("the stream delivers by push; only a poll stream is polled")
         }

@@ -32,6 +32,9 @@ public struct AirlockConfiguration: Sendable {
         InstallLayout.defaultDirectory("Policies")?.path ?? "/usr/share/airlock/Policies"
     /// The trusted token issuers and proxies (`auth.config_file`); empty: only `alk_` tokens authenticate.
     public var auth: AuthConfiguration = AuthConfiguration()
+    /// Airlock as a Shared Signals transmitter (`ssf.transmitter.issuer` and `ssf.transmitter.signing_key_file`);
+    /// nil (the default): it transmits nothing and serves no `/.well-known/ssf-configuration`.
+    public var sharedSignalsTransmitter: SharedSignalsTransmitterSettings?
     /// The Shared Signals transmitters whose events `POST /ssf/receive` takes (`ssf.receiver.config_file`); none by
     /// default (every pushed SET is then `authentication_failed`).
     public var sharedSignalsReceiver = SharedSignalsReceiverConfiguration()
@@ -131,6 +134,7 @@ public struct AirlockConfiguration: Sendable {
                 throw ConfigurationError(key: "auth.config_file", message: "\(error)")
             }
         }
+        try configuration.loadSharedSignalsTransmitter(reader: &reader)
         if let path = try reader.string("ssf.receiver.config_file") {
             do { configuration.sharedSignalsReceiver = try SharedSignalsReceiverConfiguration.load(fromFile: path) } catch {
                 throw ConfigurationError(key: "ssf.receiver.config_file", message: "\(error)")

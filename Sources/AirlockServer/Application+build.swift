@@ -160,10 +160,25 @@ struct BrokerParts {
             clockSkewSeconds: settings.sharedSignalsReceiver.clockSkewSeconds)
             .register(on: router)
         let webhookTransport = HTTPWebhookTransport(policy: settings.webhookAddresses)
+        let deliveryStore = WebhookDeliveryStore(
+            database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock, claimant: brokerID)
+        // Airlock as a Shared Signals transmitter, when configured: its streams are delivered by the webhook dispatcher.
+        let transmitter = settings.sharedSignalsTransmitter.map { transmitter in
+            SharedSignalsTransmitter(
+                issuer: transmitter.issuer, signer: transmitter.signer, primaryIssuer: auth.resolvedPrimaryIssuer)
+        }
+        if let transmitter, let transmitterSettings = settings.sharedSignalsTransmitter {
+            SharedSignalsTransmitterRoutes(
+                streams: SharedSignalsStreams(
+                    store: SharedSignalsStreamStore(
+                        database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock),
+                    deliveries: deliveryStore, transmitter: transmitter, addressPolicy: settings.webhookAddresses),
+                settings: transmitterSettings)
+                .register(on: router)
+        }
         let webhookDispatcher = WebhookDispatcher(
-            store: WebhookDeliveryStore(
-                database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock, claimant: brokerID),
-            transport: webhookTransport, clock: config.clock, logger: logger)
+            store: deliveryStore, transport: webhookTransport, clock: config.clock, transmitter: transmitter,
+            logger: logger)
         AuditRoutes(feed: AuditFeed(database: database, logger: logger)).register(on: router)
         AuditKeyRoutes(keys: AuditCheckpointing.publicKeys(settings)).register(on: router)
         // The SIEM sink (`audit.sink.*`), when configured: woken with the webhook dispatcher by the chain listener.

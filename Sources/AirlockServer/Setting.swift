@@ -28,6 +28,8 @@ public struct Setting: Sendable {
         Setting("policies.dir", expected: "a directory of *.airlock policy files"),
         Setting("resources.allow_removed", expected: "a list of resource ids whose leases may outlive their place in resources.json"),
         Setting("auth.config_file", expected: "a path to the JSON file of trusted token issuers (see Docs/authentication.md)"),
+        Setting("ssf.transmitter.issuer", expected: "the broker's public base URL, the `iss` of the Security Event Tokens it transmits (https, e.g. https://airlock.example.com)"),
+        Setting("ssf.transmitter.signing_key_file", expected: "a path to an RSA private key of at least 2048 bits in PEM (mode 0600), e.g. from `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072`"),
         Setting("ssf.receiver.config_file", expected: "a path to the JSON file of Shared Signals transmitters whose events the broker receives (see Docs/shared-signals.md)"),
         Setting("requests.max_ttl_seconds", expected: "an integer from 60 to 2592000"),
         Setting("requests.time_zone", expected: "a time zone identifier such as UTC or Europe/Berlin"),

@@ -35,6 +35,9 @@ struct DevBrokerSetup {
         settings.listenPort = port
         // Development: a webhook receiver on this machine (`http://127.0.0.1:…`) is what the walkthrough uses.
         settings.webhookAddresses.allowsLoopback = true
+        // Development transmits Shared Signals too, signed with a key of its own (production never invents one).
+        settings.sharedSignalsTransmitter = SharedSignalsTransmitterSettings(
+            issuer: "http://127.0.0.1:\(port)", signer: try SecurityEventSigner.generate())
         let migrations = try loadMigrations(settings)
         _ = try await Database.withDatabase(brokerURL, logger: logger) { database in
             try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)

@@ -85,3 +85,29 @@ public struct TestTransmitter: Sendable {
             .replacingOccurrences(of: "=", with: "")
     }
 }
+
+extension TestTransmitter {
+    /// The claims of `set` when it is a compact JWS with header `typ: secevent+jwt`, `alg: RS256` and a `kid` of
+    /// `jwks` (RSA keys) whose signature verifies; nil otherwise. A receiver's check, for tests of what Airlock sends.
+    public static func verifiedClaims(of set: String, jwks: JSONValue) -> JSONValue? {
+        let parts = set.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let header = decode(parts[0]).flatMap({ try? JSONValue.parse(Data($0)) }),
+              header["typ"] == "secevent+jwt", header["alg"] == "RS256", let kid = header["kid"]?.stringValue,
+              let key = jwks["keys"]?.arrayValue?.first(where: { $0["kid"]?.stringValue == kid }),
+              let n = key["n"]?.stringValue.flatMap({ decode(Substring($0)) }),
+              let e = key["e"]?.stringValue.flatMap({ decode(Substring($0)) }),
+              let publicKey = try? _RSA.Signing.PublicKey(n: n, e: e),
+              let signature = decode(parts[2]),
+              publicKey.isValidSignature(
+                  _RSA.Signing.RSASignature(rawRepresentation: signature), for: Data((parts[0] + "." + parts[1]).utf8),
+                  padding: .insecurePKCS1v1_5)
+        else { return nil }
+        return decode(parts[1]).flatMap { try? JSONValue.parse(Data($0)) }
+    }
+
+    static func decode(_ text: Substring) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+}

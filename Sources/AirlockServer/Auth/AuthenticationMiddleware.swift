@@ -15,8 +15,9 @@ extension AuthenticatedRequestContext {
     }
 }
 
-/// Authenticates every request under `/v1` except the exempt paths (`/v1/dev/jwks.json`), storing the
-/// principal in the context; other paths (`/healthz`, `/readyz`, `/metrics`) pass untouched.
+/// Authenticates every request under `/v1` except the exempt paths (`/v1/dev/jwks.json`), and the Shared Signals
+/// stream management paths, storing the principal in the context; other paths (`/healthz`, `/readyz`, `/metrics`,
+/// `/ssf/receive`) pass untouched.
 /// Refusals are thrown as 401 ``APIError``s, rendered by the error middleware.
 public struct AuthenticationMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
     /// Paths under `/v1` that need no token.
@@ -53,10 +54,14 @@ public struct AuthenticationMiddleware<Context: AuthenticatedRequestContext>: Ro
         return !exempt.contains(routed)
     }
 
-    /// Whether `path` is `/v1` or below, as the router sees it.
+    /// Whether `path` is `/v1` or below, or a Shared Signals stream management path (`/ssf/streams`, `/ssf/status`,
+    /// `/ssf/verify`, `/ssf/poll/…`), as the router sees it. (`/ssf/receive` checks its transmitters' own tokens;
+    /// `/ssf/jwks` and `/.well-known/…` are public.)
     static func isAPIPath(_ path: String) -> Bool {
         let routed = routerPath(path)
         return routed == "/v1" || routed.hasPrefix("/v1/")
+            || SharedSignalsTransmitterRoutes.authenticatedPaths.contains(routed)
+            || routed.hasPrefix(SharedSignalsTransmitterRoutes.pollPrefix)
     }
 
     /// `path` with empty segments dropped, as Hummingbird's router matches it.
