@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockServer
 import AirlockTestSupport
 import Foundation
@@ -84,6 +85,9 @@ struct OpenAPITests {
     @Test(.timeLimit(.minutes(1)))
     func theDocumentMatchesTheRoutes() async throws {
         var config = try ServerSupport.configuration(url: try await TestDatabase.fresh())
+        // Every optional part on, so that every route is served: the Shared Signals transmitter.
+        config.settings.sharedSignalsTransmitter = SharedSignalsTransmitterSettings(
+            issuer: "https://airlock.test", signer: try SecurityEventSigner.generate())
         config.devIssuer = try DevIssuer()
         let served = Set(try brokerRoutes(config: config).map { route in
             route.replacingOccurrences(of: "/{", with: "/:").replacingOccurrences(of: "}", with: "")
