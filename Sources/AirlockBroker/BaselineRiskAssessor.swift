@@ -45,8 +45,12 @@ public struct BaselineRiskAssessor: RiskAssessor {
                 hourOfWeek: HourOfWeek.of(now, in: scorer.timeZone),
                 burstWindowSeconds: settings.burstWindow, role: ask.role,
                 activationsSince: now.addingTimeInterval(-TimeInterval(settings.repeatedActivationWindow))))
-            return scorer.assess(
+            var assessment = scorer.assess(
                 facts, baseline: baseline, reported: countsSignals ? active.map(ReportedSignal.init) : [])
+            assessment.level = (
+                RiskLevel.of(score: assessment.score, medium: settings.mediumLevel, high: settings.highLevel),
+                baseline.riskLevel)
+            return assessment
         } catch {
             logger.error("risk baseline unreadable: the request is scored 100", metadata: [
                 "principal": "\(principal.id)", "error": "\(describeDatabaseError(error))",

@@ -227,7 +227,9 @@ public struct SharedSignalsStreams: Sendable {
 
     /// The event types asked for: URIs, at most 50 of them.
     static func validateEvents(_ events: [String]) throws(BrokerError) -> [String] {
-        guard events.count <= 50, events.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 512 }) else {
+        guard events.count <= 50, events.allSatisfy({
+            !$0.isEmpty && $0.unicodeScalars.count <= 512 && !$0.unicodeScalars.contains { $0.value < 0x20 }
+        }) else {
             throw .invalidInput("`events_requested` must be at most 50 event type URIs")
         }
         return events
@@ -242,8 +244,10 @@ public struct SharedSignalsStreams: Sendable {
             return [owner]
         }
         guard (1...10).contains(audience.count),
-              audience.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 512 && !$0.unicodeScalars.contains { $0.value < 0x20 } })
-        else { throw .invalidInput("`aud` must be 1 to 10 non-empty strings of at most 512 bytes") }
+              audience.allSatisfy({
+                  !$0.isEmpty && $0.unicodeScalars.count <= 512 && !$0.unicodeScalars.contains { $0.value < 0x20 }
+              })
+        else { throw .invalidInput("`aud` must be 1 to 10 non-empty strings of at most 512 characters, no control characters") }
         return audience
     }
 

@@ -26,6 +26,8 @@ public struct PrincipalBaseline: Sendable, Hashable {
     /// People who share a group with the principal, and how many of them were ever granted this resource.
     public var peers: Int
     public var peersWithAccess: Int
+    /// The risk level the principal's requests last moved them to (`LOW` when never moved).
+    public var riskLevel: RiskLevel = .low
 
     public init(
         networks: [String: Date] = [:], hourOfWeek: [Int] = Array(repeating: 0, count: 168), recentRequests: Int = 0,

@@ -35,6 +35,18 @@ public struct RiskAssessment: Sendable, Hashable {
     public var signals: [RiskSignal]
     /// Set when the request should alert the security team (the risk engine decides; nil: no alert).
     public var anomaly: AnomalyAlert?
+    /// The principal's risk level by this score, and the level they had before it, when the risk engine judged them
+    /// (nil: no judgement, nothing changes). A request that moves it records `airlock.risk.level_changed`.
+    public var level: (current: RiskLevel, previous: RiskLevel)? {
+        get { levelPair.map { ($0.current, $0.previous) } }
+        set { levelPair = newValue.map { LevelPair(current: $0.current, previous: $0.previous) } }
+    }
+    private var levelPair: LevelPair?
+
+    private struct LevelPair: Sendable, Hashable {
+        var current: RiskLevel
+        var previous: RiskLevel
+    }
 
     /// The score of `signals`: their weights summed, at most 100; the signals heaviest first (then by name).
     public init(signals: [RiskSignal]) {
@@ -47,6 +59,18 @@ public struct RiskAssessment: Sendable, Hashable {
 
     /// The signal names, as the policy reads them in `risk.signals`.
     public var names: [String] { signals.map(\.name) }
+
+    /// Two assessments are the same when their score, signals and alert are: the level is a judgement made when a
+    /// request is recorded, not part of what is stored and shown.
+    public static func == (lhs: RiskAssessment, rhs: RiskAssessment) -> Bool {
+        lhs.score == rhs.score && lhs.signals == rhs.signals && lhs.anomaly == rhs.anomaly
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(score)
+        hasher.combine(signals)
+        hasher.combine(anomaly)
+    }
 }
 
 extension RiskAssessment {

@@ -11,6 +11,11 @@ public struct RiskSettings: Sendable, Hashable {
     /// What an active external signal adds, by its severity.
     public var externalWeights: [Severity: Int] = [.info: 5, .low: 10, .medium: 25, .high: 50, .critical: 80]
 
+    /// A principal's risk level (CAEP `risk-level-change`): `MEDIUM` from this score up.
+    public var mediumLevel: Int64 = 30
+    /// `HIGH` from this score up (the example guardrails refuse every grant from 70).
+    public var highLevel: Int64 = 70
+
     /// `new_source_ip`: a network (IPv4 /24, IPv6 /64) not used by the principal within this many seconds.
     public var sourceNetworkWindow: Int64 = 30 * 86_400
     /// `off_hours`: the history of hours of the week covers this many seconds.

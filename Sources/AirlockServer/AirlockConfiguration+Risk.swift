@@ -77,6 +77,12 @@ extension AirlockConfiguration {
         if let seconds = try Self.duration(&reader, "risk.repeated_activation.window", 86_400...31_536_000) {
             settings.repeatedActivationWindow = seconds
         }
+        let medium = try reader.int("risk.levels.medium", in: 1...100).map(Int64.init) ?? settings.mediumLevel
+        let high = try reader.int("risk.levels.high", in: 1...100).map(Int64.init) ?? settings.highLevel
+        guard medium < high else {
+            throw ConfigurationError(key: "risk.levels.high", message: "must be above `risk.levels.medium` (\(medium))")
+        }
+        (settings.mediumLevel, settings.highLevel) = (medium, high)
         riskSettings = settings
         if let seconds = try Self.duration(&reader, "risk.reevaluation_interval", 1...86_400) {
             reevaluationInterval = .seconds(seconds)

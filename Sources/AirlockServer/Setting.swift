@@ -59,6 +59,8 @@ public struct Setting: Sendable {
 
     /// The risk engine's settings (`Docs/risk.md`, "Tuning").
     static let risk: [Setting] = [
+        Setting("risk.levels.medium", expected: "an integer from 1 to 100: the score from which a principal's risk level is MEDIUM (default 30)"),
+        Setting("risk.levels.high", expected: "an integer from 1 to 100, above risk.levels.medium: the score from which it is HIGH (default 70)"),
         Setting("risk.engine", expected: "`baseline` (each principal's history and active signals) or `off` (score 0)"),
         Setting("risk.new_source_ip.window", expected: "a duration from 1h to 365d, e.g. 30d"),
         Setting("risk.off_hours.window", expected: "a duration from 7d to 365d, e.g. 90d"),

@@ -87,6 +87,13 @@ public struct AccessRequestStore: Sendable {
         if let anomaly = risk.anomaly {
             events.append(auditLog.stamp(Self.anomalyEvent(anomaly, risk: risk, request: id, of: request)))
         }
+        // The principal's risk level moved: recorded (a CTE below) with its event. Several replicas recording two
+        // requests of one principal at once may both see the old level and both say so; the level stored is the last.
+        var changedLevel: String?
+        if let level = risk.level, level.current != level.previous {
+            changedLevel = level.current.rawValue
+            events.append(auditLog.stamp(Self.levelEvent(level, risk: risk, request: id, of: request)))
+        }
         let row = ResourceRow(resource)
         // DO NOTHING takes no row lock, so creating requests never serialises on the resource row.
         try await connection.query("""
@@ -96,6 +103,10 @@ public struct AccessRequestStore: Sendable {
                         \(resource.sensitivity), \(resource.tags), \(row.attributes)::jsonb, \(row.connection)::jsonb,
                         \(row.roles)::jsonb)
                 ON CONFLICT (id) DO NOTHING
+            ), level AS (
+                INSERT INTO risk_baselines (principal_id, first_request_at, requests, risk_level)
+                SELECT \(request.principal.id), \(now), 0, \(changedLevel) WHERE \(changedLevel)::text IS NOT NULL
+                ON CONFLICT (principal_id) DO UPDATE SET risk_level = EXCLUDED.risk_level
             ), request AS (
                 INSERT INTO access_requests (id, principal_id, principal_kind, resource_id, role, ttl_seconds, reason,
                     ticket, break_glass, source_ip, status, decision, evaluation_input, policy_set_id,
@@ -127,6 +138,24 @@ public struct AccessRequestStore: Sendable {
                 "resource": .string(request.ask.resource), "role": .string(request.ask.role),
                 "break_glass": .bool(request.ask.breakGlass), "score": .int(risk.score),
                 "signals": risk.json["signals"] ?? .array([]), "reasons": .array(anomaly.reasons.map { .string($0) }),
+            ])
+    }
+
+    /// `airlock.risk.level_changed`: the principal's level moved with request `id` (CAEP `risk-level-change` for
+    /// Shared Signals streams); `medium` when it rose to `HIGH`, `low` otherwise.
+    static func levelEvent(
+        _ level: (current: RiskLevel, previous: RiskLevel), risk: RiskAssessment, request id: UUID,
+        of request: NewAccessRequest
+    ) -> NewAuditEvent {
+        let reason = risk.signals.prefix(3).map(\.name).joined(separator: ", ")
+        return NewAuditEvent(
+            type: "airlock.risk.level_changed", subject: request.principal.id,
+            severity: level.current == .high ? .medium : .low,
+            data: [
+                "principal": .string(request.principal.id), "previous_level": .string(level.previous.rawValue),
+                "current_level": .string(level.current.rawValue), "score": .int(risk.score),
+                "request_id": .string(id.uuidString.lowercased()),
+                "reason": reason.isEmpty ? .null : .string("score \(risk.score): \(reason)"),
             ])
     }
 

@@ -72,8 +72,9 @@ public struct RiskBaselineStore: Sendable {
         var baseline = PrincipalBaseline.newcomer
         var signals: [ExternalSignal] = []
         for row in rows.rows {
-            let (first, requests, streak, highest, hourTotal, atHour, network, lastSeen, used, recent, peers, withAccess,
-                 activations, active) = row
+            let (first, requests, streak, highest, level, hourTotal, atHour, network, lastSeen, used, recent, peers,
+                 withAccess, activations, active) = row
+            baseline.riskLevel = level.flatMap(RiskLevel.init(rawValue:)) ?? .low
             signals = Self.signals(active, principal: query.principal)
             baseline.activations = Int(activations)
             baseline.hourOfWeek = HourOfWeekCounts(
@@ -119,9 +120,10 @@ public struct RiskBaselineStore: Sendable {
 /// range of `risk_group_grants` for the principal's groups and the resource; the repeated activations an index of
 /// issued requests. Written so that the generic plan PostgreSQL may settle on after a few executions keeps to them.
 struct RiskBaselineQuery: PostgresPreparedStatement {
-    static let name = "airlock_risk_baseline_v3"
+    static let name = "airlock_risk_baseline_v4"
     static let sql = """
         SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
+            b.risk_level,
             h.total, h.at_hour, n.network::text, n.last_seen_at,
             EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = $1 AND g.resource_id = $2),
             (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.created_at > $3),
@@ -148,7 +150,9 @@ struct RiskBaselineQuery: PostgresPreparedStatement {
         ) AS h
         LEFT JOIN risk_networks n ON n.principal_id = $1 AND n.network = airlock_risk_network($8::text::inet)
         """
-    typealias Row = (Date?, Int64, Int32, Int32?, Int64, Int64, String?, Date?, Bool, Int64, Int64, Int64, Int64, String)
+    typealias Row = (
+        Date?, Int64, Int32, Int32?, String?, Int64, Int64, String?, Date?, Bool, Int64, Int64, Int64, Int64, String
+    )
 
     let principal: String
     let resource: String

@@ -243,4 +243,49 @@ struct SharedSignalsTransmitterTests {
             #expect(try await client.call(.get, "/ssf/streams?stream_id=\(stream)", token: mine).status == .notFound)
         }
     }
+    @Test("a request whose score crosses a level records airlock.risk.level_changed once, sent as CAEP risk-level-change; the same level again is no change",
+          .timeLimit(.minutes(3)))
+    func riskLevelChange() async throws {
+        let fixture = try await AccessFlowFixture.make(policies: ContinuousEvaluationTests.policies)
+        let app = try buildApplication(config: Self.transmitting(fixture, signer: try SecurityEventSigner.generate()))
+        let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
+        let manager = try await Self.token(fixture, scopes: ["ssf.manage"])
+        let admin = try await FlowSteps.adminToken(fixture)
+        let riskLevel = SharedSignalEvent.riskLevelChange.rawValue
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let created = try await client.call(.post, "/ssf/streams", token: manager, body: """
+                {"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["\(riskLevel)"]}
+                """)
+            let stream = try #require(created.json["stream_id"]?.stringValue, "\(created.json)")
+            let ask = """
+                {"resource": "orders-db", "role": "readonly", "ttl_seconds": 600, "reason": "INC-9"}
+                """
+            // Low: no change.
+            _ = try await client.call(.post, "/v1/access-requests", token: alice, body: ask)
+            // A critical signal (weight 80): her next request scores HIGH, and the one after stays HIGH.
+            _ = try await client.call(.post, "/v1/signals", token: admin, body: """
+                {"principal": "alice", "signal": "credential_leaked", "severity": "critical", "ttl_seconds": 600}
+                """)
+            for _ in 0..<2 { _ = try await client.call(.post, "/v1/access-requests", token: alice, body: ask) }
+            var sets: [String: JSONValue] = [:]
+            #expect(try await Self.eventually {
+                sets = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: """
+                    {"returnImmediately": true}
+                    """).json["sets"]?.objectValue ?? [:]
+                return !sets.isEmpty
+            })
+            #expect(sets.count == 1, "\(sets.keys)")
+            let jwks = try await client.call(.get, "/ssf/jwks", token: nil).json
+            let token = try #require(sets.first?.value.stringValue)
+            let claims = try #require(TestTransmitter.verifiedClaims(of: token, jwks: jwks))
+            let event = try #require(claims["events"]?[riskLevel])
+            #expect(event["current_level"] == "HIGH" && event["previous_level"] == "LOW" && event["principal"] == "USER")
+            #expect(event["risk_reason"]?.stringValue?.contains("credential_leaked") == true, "\(event)")
+            #expect(claims["sub_id"] == ["format": "iss_sub", "iss": "airlock-dev", "sub": "alice"])
+        }
+        let changes = try await FlowSteps.events(fixture).filter { $0["type"] == "airlock.risk.level_changed" }
+        #expect(changes.count == 1)
+        #expect(changes.first?["data"]?["current_level"] == "HIGH" && changes.first?["subject"] == "alice")
+    }
 }

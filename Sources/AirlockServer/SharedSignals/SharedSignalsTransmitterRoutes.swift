@@ -138,17 +138,25 @@ struct SharedSignalsTransmitterRoutes {
         let maximum = try body.int("maxEvents").map { Int(clamping: $0) }
         if let maximum, maximum < 0 { throw RequestBody.invalid("`maxEvents` must not be negative") }
         let immediately = try body.bool("returnImmediately") ?? false
-        let acknowledged = try body.strings("ack", maxCount: SharedSignalsStreams.maximumPollEvents, maxLength: 64) ?? []
+        // Any strings: one that names no SET of the stream acknowledges nothing.
+        var acknowledged: [String] = []
+        if let value = body.fields["ack"], !value.isNull {
+            guard let items = value.arrayValue, items.count <= SharedSignalsStreams.maximumPollEvents,
+                  items.allSatisfy({ ($0.stringValue?.unicodeScalars.count ?? 65) <= 64 })
+            else { throw RequestBody.invalid("`ack` must be at most 1000 jti strings of at most 64 characters") }
+            acknowledged = items.compactMap(\.stringValue)
+        }
         var failed: [String: String] = [:]
         if let errors = body.fields["setErrs"], !errors.isNull {
             guard case .object(let members) = errors, members.count <= SharedSignalsStreams.maximumPollEvents else {
                 throw RequestBody.invalid("`setErrs` must be an object of jti to {err, description}")
             }
             for (jti, value) in members {
-                guard jti.utf8.count <= 64, let code = value["err"]?.stringValue else {
+                guard let code = value["err"]?.stringValue else {
                     throw RequestBody.invalid("`setErrs` must be an object of jti to {err, description}")
                 }
-                failed[jti] = String(code.prefix(64))
+                // A jti longer than Airlock's names no SET of the stream: nothing to mark.
+                if jti.utf8.count <= 64 { failed[jti] = String(code.prefix(64)) }
             }
         }
         var result = try await streams.poll(
@@ -192,8 +200,24 @@ struct SharedSignalsTransmitterRoutes {
         return .object(fields)
     }
 
-    /// What a stream body asks for.
+    /// What a stream body asks for. The fields Airlock sets itself are ignored, but only when of their type.
     static func ask(_ body: RequestBody) throws -> StreamAsk {
+        for key in ["stream_id", "iss"] where body.fields[key].map({ $0.stringValue == nil }) ?? false {
+            throw RequestBody.invalid("`\(key)` must be a string")
+        }
+        for key in ["events_supported", "events_delivered"] {
+            guard let value = body.fields[key] else { continue }
+            guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) else {
+                throw RequestBody.invalid("`\(key)` must be an array of strings")
+            }
+        }
+        for key in ["min_verification_interval", "inactivity_timeout"] {
+            guard let value = body.fields[key] else { continue }
+            guard case .int = value else { throw RequestBody.invalid("`\(key)` must be an integer") }
+        }
+        if let delivery = body.fields["delivery"], delivery.objectValue == nil {
+            throw RequestBody.invalid("`delivery` must be an object")
+        }
         var ask = StreamAsk()
         if let delivery = try body.object("delivery", allowed: deliveryFields) {
             ask.deliveryMethod = try delivery.string("method", required: true, maxLength: 64)
