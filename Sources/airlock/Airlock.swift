@@ -11,6 +11,6 @@ struct Airlock: AsyncParsableCommand {
             PolicyCommand.self, TokenCommand.self,
             LoginCommand.self, RequestCommand.self, PendingCommand.self, ApproveCommand.self, DenyCommand.self,
             CredsCommand.self, ExecCommand.self, CredentialsCommand.self, RenewCommand.self, RevokeCommand.self, LeasesCommand.self,
-            WebhooksCommand.self, SignalCommand.self, BenchCommand.self]
+            WebhooksCommand.self, SignalCommand.self, SharedSignalsCommand.self, BenchCommand.self]
     )
 }
