@@ -151,14 +151,19 @@ public struct WebhookDeliveryStore: Sendable {
     public func delivered(_ deliveries: [Int64], endpoint: UUID, logger: Logger) async throws {
         guard !deliveries.isEmpty else { return }
         let now = clock.now()
+        // The endpoint's row first, then its deliveries: the order every writer of both keeps (``failed``, the
+        // removal of an endpoint), so that two of them never wait for each other (a deadlock, seen by the fuzzer
+        // when an endpoint was deleted while a delivery to it failed).
         try await database.client.query(
             """
-            WITH done AS (
-                UPDATE webhook_deliveries SET status = 'delivered', delivered_at = \(now), attempts = attempts + 1,
-                    last_status_code = NULL, last_error = NULL
-                WHERE id = ANY(\(deliveries)::int8[]) AND status = 'pending'
+            WITH endpoint AS (
+                UPDATE webhook_endpoints SET failures = 0, failing_since = NULL, next_attempt_at = NULL
+                WHERE id = \(endpoint)
+                RETURNING id
             )
-            UPDATE webhook_endpoints SET failures = 0, failing_since = NULL, next_attempt_at = NULL WHERE id = \(endpoint)
+            UPDATE webhook_deliveries SET status = 'delivered', delivered_at = \(now), attempts = attempts + 1,
+                last_status_code = NULL, last_error = NULL
+            WHERE id = ANY(\(deliveries)::int8[]) AND status = 'pending' AND endpoint_id IN (SELECT id FROM endpoint)
             """, logger: logger)
     }
 
@@ -171,6 +176,9 @@ public struct WebhookDeliveryStore: Sendable {
         let (code, error) = Self.describe(response)
         let webhook = endpoint.id.uuidString.lowercased()
         try await database.client.withTransaction(logger: logger) { connection in
+            // The endpoint's row first, then its deliveries (see ``delivered``).
+            try await connection.query(
+                "SELECT 1 FROM webhook_endpoints WHERE id = \(endpoint.id) FOR NO KEY UPDATE", logger: logger)
             try await connection.query(
                 """
                 UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = \(code), last_error = \(error)
