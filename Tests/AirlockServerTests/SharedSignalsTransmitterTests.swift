@@ -96,6 +96,26 @@ struct SharedSignalsTransmitterTests {
                 #expect(try await Self.eventually {
                     try await FlowSteps.events(fixtureB).filter { $0["type"] == "airlock.ssf.received" }.count >= 4
                 }, "B received the verification, the issuance and the revocation's two SETs")
+
+                // Paused: what happens meanwhile is kept, and goes out, in order, once the stream is enabled again.
+                let paused = try await clientA.call(.post, "/ssf/status", token: manager, body: """
+                    {"stream_id": "\(stream)", "status": "paused", "reason": "B upgrades"}
+                    """)
+                #expect(paused.json["status"] == "paused", "\(paused.json)")
+                let held = try await test.issue(clientA, token: alice, ttl: 1800)
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await FlowSteps.events(fixtureB).filter { $0["type"] == "airlock.ssf.received" }.count == 4)
+                _ = try await clientA.call(.post, "/ssf/status", token: manager, body: """
+                    {"stream_id": "\(stream)", "status": "enabled"}
+                    """)
+                #expect(try await Self.eventually {
+                    try await FlowSteps.events(fixtureB).filter { $0["type"] == "airlock.ssf.received" }.count >= 7
+                }, "B received stream-updated (paused), the held issuance, stream-updated (enabled)")
+                let resumed = try await FlowSteps.events(fixtureB).filter { $0["type"] == "airlock.ssf.received" }
+                    .dropFirst(4).map { $0["data"]?["event"]?.stringValue ?? "" }
+                #expect(resumed == [SharedSignalEvent.streamUpdated.rawValue, Self.changed,
+                                    SharedSignalEvent.streamUpdated.rawValue], "\(resumed)")
+                _ = held
                 return (stream, issued.lease)
             }
         }
@@ -108,7 +128,7 @@ struct SharedSignalsTransmitterTests {
         #expect(sessionRevoked["principal"] == "alice" && sessionRevoked["outcome"] == "signal")
         #expect(sessionRevoked["transmitter"] == .string(Self.issuer) && sessionRevoked["txn"] == .string(revocationID))
         let changes = received.filter { $0["data"]?["event"] == .string(Self.changed) }
-        #expect(changes.count == 2)
+        #expect(changes.count == 3, "created, revoked, and the one held while the stream was paused")
         #expect(changes.allSatisfy { $0["data"]?["principal"] == "alice" })
         #expect(received.contains { $0["data"]?["jti"] == .string(revocationID.lowercased() + "-1") })
         // On A: the stream's creation audited without its authorization header; nothing holds the token.
