@@ -68,7 +68,10 @@ import Testing
         for id in flakyLeases {
             let state = try await lease(id, in: broker)
             let revokedAt = try #require(state.revokedAt)
-            #expect(revokedAt.timeIntervalSince(returnedAt) < 15, "revoked \(revokedAt.timeIntervalSince(returnedAt)) s after the target returned")
+            // The retry after the return comes within the backoff's cap (10 s); the first attempt after an outage may
+            // still fail while the provider's pool re-establishes its connection, and the next comes within the cap
+            // again: 18.8 s and 20.0 s were seen on a loaded 2-core run. Two caps and the attempts: 25 s.
+            #expect(revokedAt.timeIntervalSince(returnedAt) < 25, "revoked \(revokedAt.timeIntervalSince(returnedAt)) s after the target returned")
             // Every failed attempt is in the audit log, at severity high; the last attempt succeeded.
             let audited = failures.filter { $0.subject == id }
             #expect(audited.count == state.attempts - 1, "\(audited.count) failures audited for \(state.attempts) attempts")
