@@ -198,18 +198,7 @@ public struct SharedSignalsStreams: Sendable {
             return (.poll, nil)
         case SharedSignalsStream.Delivery.pushMethod:
             guard let url = ask.endpointURL else { throw .invalidInput("a push stream needs `delivery.endpoint_url`") }
-            let destination: WebhookDestination
-            do {
-                destination = try WebhookDestination(parsing: url, allowsLoopbackHTTP: addressPolicy.allowsLoopback)
-            } catch {
-                throw .invalidInput(error.message)
-            }
-            if let address = destination.literalAddress, let refusal = addressPolicy.refusal(for: address) {
-                throw .invalidInput("refused endpoint address: \(refusal)")
-            }
-            if destination.host == "localhost" && !addressPolicy.allowsLoopback {
-                throw .invalidInput("refused endpoint address: `localhost` is loopback; pushes go to loopback only in development mode")
-            }
+            let destination = try Webhooks.destination(url, policy: addressPolicy, of: "pushes")
             if let header = ask.authorizationHeader {
                 guard !header.isEmpty, header.utf8.count <= 4096,
                       header.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F })

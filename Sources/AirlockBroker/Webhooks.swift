@@ -147,20 +147,30 @@ public struct Webhooks: Sendable {
         return event
     }
 
-    /// The checks of a new endpoint; the endpoint to store (no key yet).
-    public func validate(_ ask: NewWebhook, by actor: String) throws(BrokerError) -> WebhookEndpoint {
+    /// `url` as a destination Airlock may post to under `policy` (an absolute https url, http on loopback only in
+    /// development mode, no refused address), or why not; `what` names the posts in messages ("webhooks").
+    static func destination(
+        _ url: String, policy: WebhookAddressPolicy, of what: String
+    ) throws(BrokerError) -> WebhookDestination {
         let destination: WebhookDestination
         do {
-            destination = try WebhookDestination(parsing: ask.url, allowsLoopbackHTTP: addressPolicy.allowsLoopback)
+            destination = try WebhookDestination(parsing: url, allowsLoopbackHTTP: policy.allowsLoopback)
         } catch {
             throw .invalidInput(error.message)
         }
-        if let address = destination.literalAddress, let refusal = addressPolicy.refusal(for: address) {
-            throw .invalidInput("refused webhook address: \(refusal)")
+        if let address = destination.literalAddress, let refusal = policy.refusal(for: address) {
+            throw .invalidInput("refused \(what) address: \(refusal)")
         }
-        if destination.host == "localhost" && !addressPolicy.allowsLoopback {
-            throw .invalidInput("refused webhook address: `localhost` is loopback; webhooks go to loopback only in development mode")
+        if destination.host == "localhost" && !policy.allowsLoopback {
+            throw .invalidInput(
+                "refused \(what) address: `localhost` is loopback; \(what) go to loopback only in development mode")
         }
+        return destination
+    }
+
+    /// The checks of a new endpoint; the endpoint to store (no key yet).
+    public func validate(_ ask: NewWebhook, by actor: String) throws(BrokerError) -> WebhookEndpoint {
+        let destination = try Self.destination(ask.url, policy: addressPolicy, of: "webhooks")
         guard ask.description.unicodeScalars.count <= Self.maximumDescriptionLength,
               !ask.description.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalidInput(
