@@ -38,6 +38,8 @@ public struct SharedSignalsStreams: Sendable {
     let deliveries: WebhookDeliveryStore
     public let transmitter: SharedSignalsTransmitter
     let addressPolicy: WebhookAddressPolicy
+    /// The time polled SETs are issued at.
+    let clock: any WallClock
 
     /// The most streams one principal may have.
     public static let maximumStreamsPerOwner = 20
@@ -48,8 +50,9 @@ public struct SharedSignalsStreams: Sendable {
 
     public init(
         store: SharedSignalsStreamStore, deliveries: WebhookDeliveryStore, transmitter: SharedSignalsTransmitter,
-        addressPolicy: WebhookAddressPolicy
+        addressPolicy: WebhookAddressPolicy, clock: any WallClock = SystemWallClock()
     ) {
+        self.clock = clock
         self.store = store
         self.deliveries = deliveries
         self.transmitter = transmitter
@@ -72,7 +75,7 @@ public struct SharedSignalsStreams: Sendable {
         }
         let (delivery, authorization) = try validateDelivery(ask)
         let requested = try Self.validateEvents(ask.eventsRequested ?? [])
-        let now = Date()
+        let now = clock.now()
         let stream = SharedSignalsStream(
             id: UUID(), owner: caller.id, audience: try validateAudience(ask.audience, delivery: delivery, owner: caller.id),
             delivery: delivery, eventsRequested: requested, eventsDelivered: SharedSignalsStream.delivered(from: requested),
@@ -180,7 +183,9 @@ public struct SharedSignalsStreams: Sendable {
         var sets: [String: String] = [:]
         for delivery in waiting.prefix(limit) {
             let event = try JSONValue.parse(Data(delivery.body))
-            guard let token = try transmitter.token(of: event, part: delivery.part, audience: stream.audience) else {
+            guard let token = try transmitter.token(
+                of: event, part: delivery.part, audience: stream.audience, issuedAt: clock.now())
+            else {
                 continue
             }
             sets[SharedSignalsTransmitter.jti(eventID: delivery.eventID.uuidString, part: delivery.part)] = token

@@ -162,7 +162,9 @@ public final class WebhookDispatcher: Sendable {
             throw SharedSignalsDeliveryError("this broker has no Shared Signals transmitter key; the stream waits")
         }
         let event = try JSONValue.parse(Data(delivery.body))
-        guard let token = try transmitter.token(of: event, part: delivery.part, audience: claimed.audience) else {
+        guard let token = try transmitter.token(
+            of: event, part: delivery.part, audience: claimed.audience, issuedAt: clock.now())
+        else {
             throw SharedSignalsDeliveryError("event \(delivery.sequence) part \(delivery.part) is no SET")
         }
         let authorization = claimed.signingKeys.first.map { String(decoding: $0, as: UTF8.self) }

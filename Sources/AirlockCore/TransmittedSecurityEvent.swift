@@ -1,8 +1,9 @@
 import Foundation
 
 /// Airlock as a Shared Signals transmitter: which audit events become which Security Event Tokens, and the SETs
-/// themselves. A SET is a function of its audit event, its part and its stream — `jti` from the event's id and the
-/// part, `iat` the event's time — so a retried delivery is the very same token.
+/// themselves. A SET's `jti` comes from its audit event's id and its part, so a retried delivery carries the same
+/// `jti` (a receiver that saw it refuses it as a replay, and nothing is counted twice); `iat` is when it is sent, so a
+/// stream that was paused for a day is not refused as too old; `event_timestamp` says when the change happened.
 public struct SharedSignalsTransmitter: Sendable {
     /// The transmitter's issuer: the `iss` of every SET, and the base of its endpoints' URLs.
     public let issuer: String
@@ -35,7 +36,7 @@ public struct SharedSignalsTransmitter: Sendable {
 
     /// The unsigned claims of the SET that part `part` of `auditEvent` (a CloudEvent as stored) becomes for a stream
     /// with `audience`; nil when that part is not one (the table above).
-    public func claims(of auditEvent: JSONValue, part: Int, audience: [String]) -> JSONValue? {
+    public func claims(of auditEvent: JSONValue, part: Int, audience: [String], issuedAt: Date) -> JSONValue? {
         guard let type = auditEvent["type"]?.stringValue, let id = auditEvent["id"]?.stringValue,
               let event = Self.parts.first(where: { $0.auditType == type && $0.part == part })?.event
         else { return nil }
@@ -83,14 +84,14 @@ public struct SharedSignalsTransmitter: Sendable {
         }
         return .object([
             "iss": .string(issuer), "aud": audience.count == 1 ? .string(audience[0]) : .array(audience.map { .string($0) }),
-            "iat": .int(seconds), "jti": .string(Self.jti(eventID: id, part: part)), "txn": .string(id),
+            "iat": .int(Int64(issuedAt.timeIntervalSince1970.rounded(.down))), "jti": .string(Self.jti(eventID: id, part: part)), "txn": .string(id),
             "sub_id": subject, "events": .object([event.rawValue: .object(payload)]),
         ])
     }
 
-    /// The SET of part `part` of `auditEvent`, signed; nil when that part is not one.
-    public func token(of auditEvent: JSONValue, part: Int, audience: [String]) throws -> String? {
-        guard let claims = claims(of: auditEvent, part: part, audience: audience) else { return nil }
+    /// The SET of part `part` of `auditEvent`, issued at `issuedAt` and signed; nil when that part is not one.
+    public func token(of auditEvent: JSONValue, part: Int, audience: [String], issuedAt: Date) throws -> String? {
+        guard let claims = claims(of: auditEvent, part: part, audience: audience, issuedAt: issuedAt) else { return nil }
         return try signer.sign(claims)
     }
 

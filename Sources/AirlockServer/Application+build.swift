@@ -172,7 +172,8 @@ struct BrokerParts {
                 streams: SharedSignalsStreams(
                     store: SharedSignalsStreamStore(
                         database: database, auditLog: auditLog, keys: dataKeys, clock: config.clock),
-                    deliveries: deliveryStore, transmitter: transmitter, addressPolicy: settings.webhookAddresses),
+                    deliveries: deliveryStore, transmitter: transmitter, addressPolicy: settings.webhookAddresses,
+                    clock: config.clock),
                 settings: transmitterSettings)
                 .register(on: router)
         }

@@ -133,7 +133,8 @@ struct SecurityEventTokenVerifier: Sendable {
         do {
             _ = try await key.collection.verify(token, as: AnyClaims.self)
         } catch {
-            throw SETRefusal(.invalidKey, "the SET's signature does not verify with its transmitter's key `\(kid)`")
+            throw SETRefusal(
+                .invalidKey, "the SET's signature does not verify with its transmitter's key `\(Self.bounded(kid, 64))`")
         }
 
         // Signed by the transmitter: now its claims.
