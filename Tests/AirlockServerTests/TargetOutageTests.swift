@@ -25,7 +25,9 @@ import Testing
         let (flakyLeases, healthyLease, returnedAt) = try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
             var flakyLeases: [String] = []
-            for _ in 0..<2 { flakyLeases.append(try await client.issueReadonly(alice, resource: "flaky-db", ttl: 8)) }
+            // 20 s: on a loaded 2-core run, issuing took long enough that an 8 s lease had expired (and been revoked)
+            // before the target went down. The target stays down 60 s: still at least two attempts after expiry.
+            for _ in 0..<2 { flakyLeases.append(try await client.issueReadonly(alice, resource: "flaky-db", ttl: 20)) }
             proxy.set(.down)  // open connections cut, new ones closed at once: the target is gone (before expiry)
             let wentDown = ContinuousClock.now
             let healthyLease = try await client.issueReadonly(alice, resource: "orders-db", ttl: 10)
