@@ -50,7 +50,8 @@ struct SharedSignalsConfigurationTests {
 
     @Test("mistakes are refused, each naming what is wrong", arguments: [
         (#"{"transmitters": [], "extra": 1}"#, "unknown field `extra`"),
-        (transmitter(#", "audience": "x""#), "unknown field `audience`"),
+        (transmitter(#", "audience": 5"#), "`audience` in transmitters[0] must be a string"),
+        (transmitter(#", "aud": "x""#), "unknown field `aud`"),
         (transmitter(#", "jwks_url": "http://idp.test/keys""#), "exactly one of `jwks_file` and `jwks_url`"),
         (#"{"transmitters": [{"issuer": "https://idp.test", "jwks_url": "http://idp.test/keys", "audiences": ["a"], "authorization_token_file": "idp.token"}]}"#,
          "must be an https url"),
@@ -65,6 +66,10 @@ struct SharedSignalsConfigurationTests {
          "at least one non-empty audience"),
         (#"{"transmitters": [{"issuer": "https://idp.test", "jwks_file": "idp.jwks", "audiences": ["a"], "authorization_token_file": "missing.token"}]}"#,
          "cannot read `authorization_token_file`"),
+        (#"{"transmitters": [{"issuer": "https://idp.test", "jwks_file": "idp.jwks", "audiences": ["a"]}]}"#,
+         "exactly one of `authorization_token_file` and `authorization_token`"),
+        (#"{"transmitters": [{"issuer": "https://idp.test", "jwks_file": "idp.jwks", "audience": "a", "authorization_token": "short"}]}"#,
+         "at least 32 bytes"),
         ("[1]", "must be an object"),
         ("{", "as json"),
     ])
@@ -85,6 +90,15 @@ struct SharedSignalsConfigurationTests {
         }
         #expect(error.message.contains("at least 32 bytes"))
         #expect(!error.message.contains("short-secret-123"))
+    }
+
+    @Test("the names of the issue and of SSF metadata are read too: audience, authorization_token, jwks_uri")
+    func aliases() throws {
+        let token = String(repeating: "b2", count: 32)
+        let configuration = try Self.load(#"{"transmitters": [{"issuer": "https://idp.test", "jwks_uri": "https://idp.test/keys", "audience": "https://airlock.test/ssf", "authorization_token": "\#(token)"}]}"#).get()
+        let transmitter = try #require(configuration.transmitters.first)
+        #expect(transmitter.audiences == ["https://airlock.test/ssf"] && transmitter.authorizationToken == token)
+        #expect(transmitter.jwks == .url(try #require(URL(string: "https://idp.test/keys"))))
     }
 
     @Test("the same issuer twice is refused")

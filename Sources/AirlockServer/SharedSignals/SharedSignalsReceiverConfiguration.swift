@@ -103,7 +103,9 @@ public struct SharedSignalsReceiverConfiguration: Sendable {
                 throw ConfigurationFileError("transmitters[\(index)] needs `issuer`")
             }
             let jwks: IssuerConfiguration.KeySource
-            switch (try reader.string("jwks_file"), try reader.string("jwks_url")) {
+            var url = try reader.string("jwks_url")
+            if url == nil { url = try reader.string("jwks_uri") }  // as SSF metadata names it
+            switch (try reader.string("jwks_file"), url) {
             case (let file?, nil): jwks = .file(resolve(file))
             case (nil, let text?):
                 guard let url = URL(string: text) else {
@@ -113,19 +115,26 @@ public struct SharedSignalsReceiverConfiguration: Sendable {
             default:
                 throw ConfigurationFileError("transmitter `\(issuer)` needs exactly one of `jwks_file` and `jwks_url`")
             }
-            guard let tokenFile = try reader.string("authorization_token_file") else {
-                throw ConfigurationFileError("transmitter `\(issuer)` needs `authorization_token_file`")
-            }
+            // The token from its own file (recommended), or inline in this file (which must then be kept as secret).
             let token: String
-            do {
-                token = String(decoding: try Data(contentsOf: URL(fileURLWithPath: resolve(tokenFile))), as: UTF8.self)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                throw ConfigurationFileError("transmitter `\(issuer)`: cannot read `authorization_token_file`")
+            switch (try reader.string("authorization_token_file"), try reader.string("authorization_token")) {
+            case (let tokenFile?, nil):
+                do {
+                    token = String(decoding: try Data(contentsOf: URL(fileURLWithPath: resolve(tokenFile))), as: UTF8.self)
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                } catch {
+                    throw ConfigurationFileError("transmitter `\(issuer)`: cannot read `authorization_token_file`")
+                }
+            case (nil, let inline?):
+                token = inline
+            default:
+                throw ConfigurationFileError(
+                    "transmitter `\(issuer)` needs exactly one of `authorization_token_file` and `authorization_token`")
             }
+            var audiences = try reader.strings("audiences") ?? []
+            if let audience = try reader.string("audience") { audiences.append(audience) }
             var transmitter = TransmitterConfiguration(
-                issuer: issuer, jwks: jwks, audiences: try reader.strings("audiences") ?? [],
-                authorizationToken: token)
+                issuer: issuer, jwks: jwks, audiences: audiences, authorizationToken: token)
             transmitter.subjectIssuer = try reader.string("subject_issuer")
             transmitter.emailIsSubject = try reader.bool("email_is_subject") ?? false
             if let age = try reader.integer("max_age_seconds") { transmitter.maximumAgeSeconds = Int(age) }
