@@ -169,7 +169,7 @@ public final class WebhookDispatcher: Sendable {
         }
         let authorization = claimed.signingKeys.first.map { String(decoding: $0, as: UTF8.self) }
         return OutgoingWebhook(
-            url: endpoint.url, id: TransmittedSecurityEventJTI.jti(delivery), timestamp: 0, signature: "",
+            url: endpoint.url, id: SharedSignalsTransmitter.jti(eventID: delivery.eventID.uuidString, part: delivery.part), timestamp: 0, signature: "",
             body: Array(token.utf8), kind: .securityEvent(authorization: authorization))
     }
 
@@ -222,10 +222,4 @@ public final class WebhookDispatcher: Sendable {
 struct SharedSignalsDeliveryError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-private enum TransmittedSecurityEventJTI {
-    static func jti(_ delivery: PendingWebhookDelivery) -> String {
-        SharedSignalsTransmitter.jti(eventID: delivery.eventID.uuidString, part: delivery.part)
-    }
 }

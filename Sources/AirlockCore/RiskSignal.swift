@@ -37,16 +37,7 @@ public struct RiskAssessment: Sendable, Hashable {
     public var anomaly: AnomalyAlert?
     /// The principal's risk level by this score, and the level they had before it, when the risk engine judged them
     /// (nil: no judgement, nothing changes). A request that moves it records `airlock.risk.level_changed`.
-    public var level: (current: RiskLevel, previous: RiskLevel)? {
-        get { levelPair.map { ($0.current, $0.previous) } }
-        set { levelPair = newValue.map { LevelPair(current: $0.current, previous: $0.previous) } }
-    }
-    private var levelPair: LevelPair?
-
-    private struct LevelPair: Sendable, Hashable {
-        var current: RiskLevel
-        var previous: RiskLevel
-    }
+    public var level: (current: RiskLevel, previous: RiskLevel)?
 
     /// The score of `signals`: their weights summed, at most 100; the signals heaviest first (then by name).
     public init(signals: [RiskSignal]) {

@@ -59,9 +59,6 @@ public struct SecurityEventSigner: Sendable {
         privateKey = key
     }
 
-    /// The PEM of the private key (written once by `airlock dev` into its state directory, mode 0600).
-    public var privateKeyPEM: String { privateKey.pemRepresentation }
-
     /// `claims` as a compact JWS: header `{"alg": "RS256", "kid", "typ": "secevent+jwt"}`, RS256 signature.
     public func sign(_ claims: JSONValue) throws -> String {
         let header: JSONValue = ["alg": "RS256", "kid": .string(keyID), "typ": "secevent+jwt"]
@@ -76,4 +73,12 @@ public struct SecurityEventSignerError: Error, CustomStringConvertible, Sendable
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension SecurityEventSigner: CustomStringConvertible, CustomReflectable {
+    /// The key by its id: never the private key.
+    public var description: String { "RS256 key \(keyID)" }
+
+    /// Only the key id, so `dump` cannot reach the private key.
+    public var customMirror: Mirror { Mirror(self, children: ["keyID": keyID], displayStyle: .struct) }
 }

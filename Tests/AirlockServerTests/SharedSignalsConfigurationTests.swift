@@ -101,6 +101,20 @@ struct SharedSignalsConfigurationTests {
         #expect(transmitter.jwks == .url(try #require(URL(string: "https://idp.test/keys"))))
     }
 
+    @Test("printing or dumping a transmitter, or the signing key, never shows the token or the private key")
+    func neverPrinted() throws {
+        let configuration = try Self.load(Self.transmitter()).get()
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for text in ["\(configuration)", String(reflecting: configuration), dumped] {
+            #expect(!text.contains(Self.token) && text.contains("https://idp.test"), "\(text)")
+        }
+        let signer = try SecurityEventSigner.generate()
+        var key = ""
+        dump(signer, to: &key)
+        #expect(!key.contains("PRIVATE") && key.contains(signer.keyID) && "\(signer)" == "RS256 key \(signer.keyID)")
+    }
+
     @Test("the same issuer twice is refused")
     func twice() throws {
         let entry = #"{"issuer": "https://idp.test", "jwks_file": "idp.jwks", "audiences": ["a"], "authorization_token_file": "idp.token"}"#

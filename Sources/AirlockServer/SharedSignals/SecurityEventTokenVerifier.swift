@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import Foundation
 import JWTKit
@@ -134,7 +135,7 @@ struct SecurityEventTokenVerifier: Sendable {
             _ = try await key.collection.verify(token, as: AnyClaims.self)
         } catch {
             throw SETRefusal(
-                .invalidKey, "the SET's signature does not verify with its transmitter's key `\(Self.bounded(kid, 64))`")
+                .invalidKey, "the SET's signature does not verify with its transmitter's key `\(BrokerError.shown(kid))`")
         }
 
         // Signed by the transmitter: now its claims.
@@ -210,7 +211,7 @@ struct SecurityEventTokenVerifier: Sendable {
         switch subject {
         case .issuerSubject(let named, let id):
             guard let login = auth.issuers.first(where: { Principal.sameID($0.issuer, named) }) else {
-                return .failure(Unmapped(message: "issuer `\(Self.bounded(named, 200))` signs no logins here"))
+                return .failure(Unmapped(message: "issuer `\(BrokerError.shown(named))` signs no logins here"))
             }
             issuer = login.issuer
             sub = id
@@ -222,7 +223,7 @@ struct SecurityEventTokenVerifier: Sendable {
             let named = transmitter.subjectIssuer ?? transmitter.issuer
             guard let login = auth.issuers.first(where: { Principal.sameID($0.issuer, named) }) else {
                 return .failure(Unmapped(
-                    message: "the transmitter's subject issuer `\(Self.bounded(named, 200))` signs no logins here"))
+                    message: "the transmitter's subject issuer `\(BrokerError.shown(named))` signs no logins here"))
             }
             issuer = login.issuer
             sub = id
@@ -265,7 +266,7 @@ struct SecurityEventTokenVerifier: Sendable {
             if case .object(let inner) = user, inner["format"]?.stringValue == "complex" { break }
             return subject(user)
         default:
-            return .failure(Unmapped(message: "subject format `\(bounded(format, 40))` is not one airlock maps"))
+            return .failure(Unmapped(message: "subject format `\(BrokerError.shown(format))` is not one airlock maps"))
         }
         return .failure(Unmapped(message: "the `\(format)` subject lacks its members"))
     }
@@ -281,7 +282,8 @@ struct SecurityEventTokenVerifier: Sendable {
         }
     }
 
-    /// `text` cut to `limit` characters.
+    /// `text` cut to `limit` characters, for the SET's values Airlock keeps (messages show input with
+    /// ``BrokerError/shown(_:)``).
     static func bounded(_ text: String, _ limit: Int) -> String {
         text.count <= limit ? text : String(text.prefix(limit)) + "…"
     }

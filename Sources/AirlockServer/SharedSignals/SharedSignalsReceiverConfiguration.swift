@@ -304,3 +304,22 @@ public struct ConfigurationFileError: Error, CustomStringConvertible, Sendable, 
 
     public var description: String { message }
 }
+
+extension TransmitterConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The transmitter without its authorization token, so no log line or message that prints it can show it.
+    public var description: String {
+        "transmitter \(issuer) (audiences \(audiences.joined(separator: ", ")), authorization token …(redacted))"
+    }
+
+    /// The same as ``description``: never the token.
+    public var debugDescription: String { description }
+
+    /// Everything but the token, so `dump` cannot reveal it.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "issuer": issuer, "audiences": audiences, "subjectIssuer": subjectIssuer as Any,
+            "emailIsSubject": emailIsSubject, "maximumAgeSeconds": maximumAgeSeconds,
+            "authorizationTokenBytes": authorizationToken.utf8.count,
+        ], displayStyle: .struct)
+    }
+}
