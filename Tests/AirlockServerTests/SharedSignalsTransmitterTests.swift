@@ -241,6 +241,15 @@ struct SharedSignalsTransmitterTests {
             #expect(try await client.call(.get, "/ssf/streams?stream_id=\(stream)", token: admin).status == .ok)
             #expect(try await client.call(.get, "/ssf/streams", token: reader).json.arrayValue?.count == 1)
             #expect(try await client.call(.delete, "/ssf/streams?stream_id=\(stream)", token: reader).status == .forbidden)
+            // A push URL's path and query (where a receiver may keep a secret) are its owner's to see.
+            let push = try await client.call(.post, "/ssf/streams", token: mine, body: """
+                {"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://receiver.test/ssf?key=s3cret"}}
+                """)
+            let pushID = try #require(push.json["stream_id"]?.stringValue, "\(push.json)")
+            #expect(push.json["delivery"]?["endpoint_url"] == "https://receiver.test/ssf?key=s3cret")
+            let seen = try await client.call(.get, "/ssf/streams?stream_id=\(pushID)", token: reader).json
+            #expect(seen["delivery"]?["endpoint_url"] == "https://receiver.test:443/…", "\(seen)")
+            #expect(try await client.call(.delete, "/ssf/streams?stream_id=\(pushID)", token: mine).status == .noContent)
             // Hostile input changes nothing.
             for bad in [
                 #"{"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "http://10.0.0.1/receive"}}"#,

@@ -76,10 +76,11 @@ struct SharedSignalsTransmitterRoutes {
     func read(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
         let caller = try Self.require(context, manage: false)
         if let text = request.uri.queryParameters.get("stream_id") {
-            return JSONResponse.make(streamJSON(try await streams.get(try Self.id(text), by: caller, logger: context.logger)))
+            let stream = try await streams.get(try Self.id(text), by: caller, logger: context.logger)
+            return JSONResponse.make(streamJSON(stream, for: caller))
         }
         let all = try await streams.list(by: caller, logger: context.logger)
-        return JSONResponse.make(.array(all.map(streamJSON)))
+        return JSONResponse.make(.array(all.map { streamJSON($0, for: caller) }))
     }
 
     func update(_ request: Request, _ context: AirlockRequestContext, replacing: Bool) async throws -> Response {
@@ -175,11 +176,15 @@ struct SharedSignalsTransmitterRoutes {
     /// How long a poll without `returnImmediately` waits for a SET.
     static let longPoll: Duration = .seconds(10)
 
-    /// A stream's configuration as SSF 1.0 §8.1.1 shows it (never its authorization header).
-    func streamJSON(_ stream: SharedSignalsStream) -> JSONValue {
+    /// A stream's configuration as SSF 1.0 §8.1.1 shows it, never its authorization header. A reader who is neither
+    /// its owner nor an admin (an `ssf.read` token) sees only the origin of a push URL: a receiver may keep a secret in
+    /// its URL's path or query, as webhook receivers do (the audit log shows only the origin too).
+    func streamJSON(_ stream: SharedSignalsStream, for caller: Principal? = nil) -> JSONValue {
         var delivery: [String: JSONValue] = ["method": .string(stream.delivery.method)]
         switch stream.delivery {
-        case .push(let url): delivery["endpoint_url"] = .string(url)
+        case .push(let url):
+            let whole = caller.map { $0.id == stream.owner || $0.has(scope: ApiTokenScope.admin.rawValue) } ?? true
+            delivery["endpoint_url"] = .string(whole ? url : WebhookDestination.origin(of: url))
         case .poll: delivery["endpoint_url"] = .string(settings.url(Self.pollPrefix + Self.text(stream.id)))
         }
         var fields: [String: JSONValue] = [
