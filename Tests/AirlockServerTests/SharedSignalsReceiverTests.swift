@@ -178,6 +178,10 @@ struct SharedSignalsReceiverTests {
             ("no events", try transmitter.sign(edited { $0["events"] = nil }), transmitter.token,
              "application/secevent+jwt", "invalid_request"),
             ("not a JWS", "hello", transmitter.token, "application/secevent+jwt", "invalid_request"),
+            ("larger than 64 KiB", String(repeating: "a", count: 70_000), transmitter.token, "application/secevent+jwt",
+             "invalid_request"),
+            ("a media type with parameters, but another type", valid, transmitter.token,
+             "application/jwt; charset=utf-8", "invalid_request"),
             ("a tampered payload", String(valid.split(separator: ".")[0]) + "."
                 + TestTransmitter.base64URL(edited { $0["sub_id"] = TestTransmitter.issuerSubject("airlock-dev", "bob") }
                     .canonicalBytes()) + "." + String(valid.split(separator: ".")[2]),
