@@ -11,7 +11,8 @@ public struct RiskBaselineStore: Sendable {
     public let database: Database
     public let logger: Logger
 
-    /// At most this many peers are counted per request (the people seen in the principal's groups).
+    /// At most this many peers are counted per request (the people seen in the principal's groups); the baseline
+    /// function of migration 0023 counts up to the same number.
     public static let peerLimit = 1000
 
     public init(database: Database, logger: Logger) {
@@ -114,42 +115,15 @@ public struct RiskBaselineStore: Sendable {
     }
 }
 
-/// The baseline read, prepared once per connection (it runs before every decision): planning it each time cost as
-/// much as running it (about 0.5 ms each). Every part is one index range (migration 0019): the hours of the week are
-/// at most 13 weekly rows, of which it sums the total and the request's hour; the peers with this access are the
-/// range of `risk_group_grants` for the principal's groups and the resource; the repeated activations an index of
-/// issued requests. Written so that the generic plan PostgreSQL may settle on after a few executions keeps to them.
+/// The baseline read: one call of `airlock_risk_baseline` (migration 0023), prepared once per connection. The function
+/// holds the statement, so that its plan is made once per connection too: sent as a prepared statement of its own, it
+/// was planned again on every execution (PostgreSQL never preferred its generic plan), and planning it cost more than
+/// running it. Every part is one index range (migration 0019): the hours of the week are at most 13 weekly rows, of
+/// which it sums the total and the request's hour; the peers with this access are the range of `risk_group_grants`
+/// for the principal's groups and the resource; the repeated activations an index of issued requests.
 struct RiskBaselineQuery: PostgresPreparedStatement {
-    static let name = "airlock_risk_baseline_v4"
-    static let sql = """
-        SELECT b.first_request_at, coalesce(b.requests, 0), coalesce(b.denial_streak, 0), b.highest_sensitivity,
-            b.risk_level,
-            h.total, h.at_hour, n.network::text, n.last_seen_at,
-            EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = $1 AND g.resource_id = $2),
-            (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.created_at > $3),
-            (SELECT count(*) FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
-                                   WHERE m.group_name = ANY($9::text[]) AND m.principal_id <> $1
-                                   LIMIT \(RiskBaselineStore.peerLimit)) AS peer)::int8,
-            (SELECT count(*) FROM (SELECT DISTINCT gg.principal_id FROM risk_group_grants gg
-                                   WHERE gg.group_name = ANY($9::text[]) AND gg.resource_id = $2
-                                     AND gg.principal_id <> $1
-                                   LIMIT \(RiskBaselineStore.peerLimit)) AS holder)::int8,
-            (SELECT count(*) FROM access_requests r WHERE r.principal_id = $1 AND r.resource_id = $2
-             AND r.role = $6 AND r.created_at > $4 AND r.status = 'issued'),
-            coalesce((SELECT jsonb_agg(jsonb_build_object(
-                          'id', s.id, 'signal', s.signal, 'severity', s.severity, 'source', s.source,
-                          'received_at', extract(epoch FROM s.received_at),
-                          'expires_at', extract(epoch FROM s.expires_at)) ORDER BY s.received_at, s.id)
-                      FROM risk_signals s WHERE s.principal_id = $1 AND s.withdrawn_at IS NULL
-                        AND s.expires_at > $5 AND s.received_at <= $5), '[]')::text
-        FROM (SELECT 1) AS one
-        LEFT JOIN risk_baselines b ON b.principal_id = $1
-        CROSS JOIN LATERAL (
-            SELECT coalesce(sum(w.requests), 0)::int8 AS total, coalesce(sum(w.by_hour[$10 + 1]), 0)::int8 AS at_hour
-            FROM risk_hour_weeks w WHERE w.principal_id = $1 AND w.week >= $7::timestamptz::date
-        ) AS h
-        LEFT JOIN risk_networks n ON n.principal_id = $1 AND n.network = airlock_risk_network($8::text::inet)
-        """
+    static let name = "airlock_risk_baseline_v5"
+    static let sql = "SELECT * FROM airlock_risk_baseline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     typealias Row = (
         Date?, Int64, Int32, Int32?, String?, Int64, Int64, String?, Date?, Bool, Int64, Int64, Int64, Int64, String
     )

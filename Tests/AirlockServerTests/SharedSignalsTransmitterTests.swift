@@ -196,7 +196,12 @@ struct SharedSignalsTransmitterTests {
             let again = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: """
                 {"returnImmediately": true}
                 """)
-            #expect(again.json["sets"]?[jti] == value)
+            // The same SET: its `jti` and claims, except `iat`, which says when it was sent (a second may have passed).
+            let resent = try #require(again.json["sets"]?[jti]?.stringValue)
+            var resentClaims = try #require(TestTransmitter.verifiedClaims(of: resent, jwks: jwks.json)).objectValue ?? [:]
+            var firstClaims = claims.objectValue ?? [:]
+            #expect(resentClaims.removeValue(forKey: "iat") != nil && firstClaims.removeValue(forKey: "iat") != nil)
+            #expect(resentClaims == firstClaims && !firstClaims.isEmpty)
             let acked = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: """
                 {"returnImmediately": true, "ack": ["\(jti)"]}
                 """)
