@@ -100,6 +100,16 @@ public struct AccessDecider: Sendable {
     /// The policy input for `principal` asking `ask` of `resource` now. Without `ttl`, the policy grants its cap
     /// (renewals ask this way).
     public func input(principal: Principal, resource: Resource, ask: Ask, includingTTL: Bool = true) async -> AccessInput {
+        var input = attributes(principal: principal, resource: resource, ask: ask, includingTTL: includingTTL)
+        let assessment = await risk.assess(principal: principal, resource: resource, ask: ask)
+        input.risk = ["score": .int(assessment.score), "signals": .array(assessment.names.map { .string($0) })]
+        input.assessment = assessment
+        return input
+    }
+
+    /// The principal, resource and request attributes of ``input(principal:resource:ask:includingTTL:)``, at risk
+    /// score 0 without signals (no risk is assessed).
+    func attributes(principal: Principal, resource: Resource, ask: Ask, includingTTL: Bool) -> AccessInput {
         var who: [String: JSONValue] = [
             "id": .string(principal.id), "kind": .string(principal.kind.rawValue),
             "groups": .array(principal.groups.map { .string($0) }), "on_call": .bool(principal.onCall),
@@ -125,11 +135,9 @@ public struct AccessDecider: Sendable {
         if includingTTL { how["ttl"] = .int(ask.ttlSeconds) }
         if let ticket = ask.ticket { how["ticket"] = .string(ticket) }
         if let ip = ask.sourceIP { how["source_ip"] = .string(ip) }
-        let assessment = await risk.assess(principal: principal, resource: resource, ask: ask)
         return AccessInput(
-            principal: who, resource: what, request: how,
-            risk: ["score": .int(assessment.score), "signals": .array(assessment.names.map { .string($0) })],
-            assessment: assessment)
+            principal: who, resource: what, request: how, risk: ["score": .int(0), "signals": .array([])],
+            assessment: .none)
     }
 
     private static let weekdays = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]

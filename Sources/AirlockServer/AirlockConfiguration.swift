@@ -35,6 +35,8 @@ public struct AirlockConfiguration: Sendable {
     /// Airlock as a Shared Signals transmitter (`ssf.transmitter.issuer` and `ssf.transmitter.signing_key_file`);
     /// nil (the default): it transmits nothing and serves no `/.well-known/ssf-configuration`.
     public var sharedSignalsTransmitter: SharedSignalsTransmitterSettings?
+    /// The approver console, when `console.public_url` is set (or `airlock dev` serves it).
+    public var console: ConsoleSettings?
     /// The Shared Signals transmitters whose events `POST /ssf/receive` takes (`ssf.receiver.config_file`); none by
     /// default (every pushed SET is then `authentication_failed`).
     public var sharedSignalsReceiver = SharedSignalsReceiverConfiguration()
@@ -135,6 +137,7 @@ public struct AirlockConfiguration: Sendable {
             }
         }
         try configuration.loadSharedSignalsTransmitter(reader: &reader)
+        try configuration.loadConsole(reader: &reader)
         if let path = try reader.string("ssf.receiver.config_file") {
             do { configuration.sharedSignalsReceiver = try SharedSignalsReceiverConfiguration.load(fromFile: path) } catch {
                 throw ConfigurationError(key: "ssf.receiver.config_file", message: "\(error)")

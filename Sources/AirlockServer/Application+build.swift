@@ -126,7 +126,10 @@ struct BrokerParts {
         router.add(middleware: RateLimitMiddleware(
             limiter: RateLimiter(limit: settings.addressRateLimit, clock: config.rateLimitClock),
             key: .sourceAddress(trustedProxies: auth.trustedProxies)))
-        router.add(middleware: AuthenticationMiddleware(authenticator: authenticator))
+        router.add(middleware: AuthenticationMiddleware(
+            authenticator: authenticator,
+            exemptPaths: AuthenticationMiddleware<AirlockRequestContext>.defaultExemptPaths
+                .union(config.devIssuer != nil && settings.console != nil ? DevSignInRoutes.paths : [])))
         router.add(middleware: RateLimitMiddleware(
             limiter: RateLimiter(limit: settings.principalRateLimit, clock: config.rateLimitClock), key: .principal))
         HealthRoutes(readiness: readiness, metrics: config.metrics).register(on: router)
@@ -195,6 +198,20 @@ struct BrokerParts {
                 sink: sink, readiness: readiness, fallback: .seconds(5))
         }
         if let devIssuer = config.devIssuer { DevRoutes(issuer: devIssuer).register(on: router) }
+        if let console = settings.console {
+            let sessions = ConsoleSessions(
+                store: ConsoleSessionStore(database: database, clock: config.clock, logger: logger), settings: console,
+                clock: config.clock)
+            ConsoleAssets.register(on: router)
+            ConsoleSignIn(sessions: sessions, authenticator: authenticator, logger: logger).register(on: router)
+            ConsolePages(
+                sessions: sessions, requests: accessRequests, issuance: issuance, leases: leases,
+                audit: AuditFeed(database: database, logger: logger), trustedProxies: auth.trustedProxies, logger: logger)
+                .register(on: router)
+            if let devIssuer = config.devIssuer {
+                DevSignInRoutes(issuer: devIssuer, console: console, clock: config.clock).register(on: router)
+            }
+        }
         router.add(middleware: MethodNotAllowedMiddleware(router: router))  // last: it sees only unmatched requests
 
         self.router = router

@@ -34,4 +34,28 @@ public struct AuditFeed: Sendable {
         }
         return events
     }
+
+    /// Up to `limit` chained events before sequence `before` (all when nil), newest first: only of `type` (as
+    /// ``page(after:type:limit:)``) and only those whose stored event contains `text` (any case), when given.
+    public func search(text: String?, type: String?, before: Int64?, limit: Int) async throws -> [JSONValue] {
+        let limit = max(1, min(limit, 500))
+        let prefix = type.map { $0.hasSuffix(".") ? $0 + "%" : $0 }
+        let needle = text.map { $0.lowercased() }
+        let rows = try await database.client.query("""
+            SELECT sequence, prevhash, hash, event FROM audit_events
+            WHERE sequence IS NOT NULL AND (\(before)::int8 IS NULL OR sequence < \(before))
+              AND (\(prefix)::text IS NULL OR type LIKE \(prefix))
+              AND (\(needle)::text IS NULL OR strpos(lower(event), \(needle)) > 0)
+            ORDER BY sequence DESC LIMIT \(limit)
+            """, logger: logger)
+        var events: [JSONValue] = []
+        for try await (sequence, prevhash, hash, event) in rows.decode((Int64, String, String, String).self) {
+            guard case .object(var fields) = try JSONValue.parse(Data(event.utf8)) else { continue }
+            fields["sequence"] = .int(sequence)
+            fields["prevhash"] = .string(prevhash)
+            fields["hash"] = .string(hash)
+            events.append(.object(fields))
+        }
+        return events
+    }
 }

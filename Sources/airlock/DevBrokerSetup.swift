@@ -38,6 +38,8 @@ struct DevBrokerSetup {
         // Development transmits Shared Signals too, signed with a key of its own (production never invents one).
         settings.sharedSignalsTransmitter = SharedSignalsTransmitterSettings(
             issuer: "http://127.0.0.1:\(port)", signer: try SecurityEventSigner.generate())
+        // Development serves the approver console, signing people in with the dev issuer's own sign-in page.
+        settings.console = DevBrokerSetup.console(port: port)
         let migrations = try loadMigrations(settings)
         _ = try await Database.withDatabase(brokerURL, logger: logger) { database in
             try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
@@ -61,5 +63,17 @@ struct DevBrokerSetup {
             return try await tokens.create(
                 name: "dev-admin", scopes: ["admin", "auditor"], actor: "airlock dev", logger: logger).token
         }
+    }
+
+    /// The console of `airlock dev` on `port`: the dev issuer's sign-in page as its OpenID Connect provider (client
+    /// `airlock`, the dev tokens' audience); `airlock-admins` act as admins, `auditors` read the audit log.
+    static func console(port: Int) -> ConsoleSettings {
+        let base = "http://127.0.0.1:\(port)"
+        var console = ConsoleSettings(
+            publicURL: base, issuer: DevIssuer.issuer, clientID: DevIssuer.audience,
+            authorizationEndpoint: base + "/v1/dev/authorize", tokenEndpoint: base + "/v1/dev/token")
+        console.adminGroups = ["airlock-admins"]
+        console.auditorGroups = ["auditors"]
+        return console
     }
 }

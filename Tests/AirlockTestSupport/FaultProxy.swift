@@ -20,12 +20,12 @@ public final class FaultProxy: Sendable {
 
     /// The port it listens on, on 127.0.0.1.
     public let port: Int
-    private let upstreamPort: Int
     private let listener: Int32
     private let state = Mutex(State())
 
     private struct State {
         var mode = Mode.forward
+        var upstreamPort = 0
         var open: Set<Int32> = []
         var closedByClient = 0
         var accepted = 0
@@ -33,9 +33,10 @@ public final class FaultProxy: Sendable {
         var pairs: [Pair] = []
     }
 
-    /// Starts a proxy to `127.0.0.1:upstreamPort`.
-    public init(upstreamPort: Int) throws {
-        self.upstreamPort = upstreamPort
+    /// Starts a proxy to `127.0.0.1:upstreamPort` (0: to a port given later by ``forward(toPort:)``; until then
+    /// every connection is refused).
+    public init(upstreamPort: Int = 0) throws {
+        state.withLock { $0.upstreamPort = upstreamPort }
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw ProxyError("socket: \(errno)") }
         var on: Int32 = 1
@@ -56,6 +57,11 @@ public final class FaultProxy: Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
+    }
+
+    /// Where new connections go from now on: `127.0.0.1:port`.
+    public func forward(toPort port: Int) {
+        state.withLock { $0.upstreamPort = port }
     }
 
     /// What it does with traffic from now on. `down` also cuts every open connection.
@@ -114,7 +120,7 @@ public final class FaultProxy: Sendable {
                 continue
             }
             let upstream = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = Self.loopback(port: upstreamPort)
+            var address = Self.loopback(port: state.withLock { $0.upstreamPort })
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -47,6 +47,33 @@ public struct Authenticator: Sendable {
         }
     }
 
+    /// The person an OpenID Connect ID token from `issuer` signs in (the console's sign-in): verified as every JWT is
+    /// (signature, `exp`, `nbf`, `iat`, `aud`), then from `issuer` exactly, for a person (not a workload issuer),
+    /// and answering the sign-in's `nonce` (compared in constant time). Refusals are 401s, as for bearer tokens.
+    public func signIn(idToken token: String, issuer: String, nonce: String) async throws(APIError) -> Principal {
+        let principal: Principal
+        do {
+            guard !token.hasPrefix(ApiTokenFormat.Prefix.airlock.rawValue), !ApiTokenFormat.looksLikeToken(token) else {
+                throw AuthFailure.malformedToken
+            }
+            principal = try await verifier.verify(token)
+        } catch let failure as AuthFailure {
+            logger.debug("console sign-in refused", metadata: ["code": "\(failure.code)"])
+            throw failure.apiError
+        } catch {
+            throw APIError(.internalServerError, code: "internal_error", message: "internal error; see the broker log")
+        }
+        guard case .jwt(let signer) = principal.credential, signer == issuer, principal.kind == .user else {
+            throw APIError(.unauthorized, code: "unknown_issuer", message: "the ID token is not from the console's issuer")
+        }
+        guard let claimed = UnverifiedJWT(token)?.claims.nonce,
+              ConstantTime.equals(Array(claimed.utf8), Array(nonce.utf8))
+        else {
+            throw APIError(.unauthorized, code: "invalid_nonce", message: "the ID token does not answer this sign-in (nonce)")
+        }
+        return principal
+    }
+
     /// The token of `Bearer TOKEN`: `missing_token` when there is no header or no token, `malformed_token` for
     /// another scheme or a token with spaces or control characters.
     static func bearerToken(_ header: String?) throws(AuthFailure) -> String {

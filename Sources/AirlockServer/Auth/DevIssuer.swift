@@ -65,17 +65,18 @@ public struct DevIssuer: Sendable {
 
     /// A signed token for `user`: issuer `airlock-dev` (or `airlock-dev-workload` with `service`), audience
     /// `airlock`, valid for `ttl` seconds; with `mfa`, `amr: ["mfa"]` and `auth_time` now; with `manager`, that
-    /// claim (the manager's user name, which becomes `principal.manager`).
+    /// claim (the manager's user name, which becomes `principal.manager`); with `nonce`, that claim (an ID token for
+    /// the console's sign-in).
     public func issueToken(
         user: String, groups: [String] = [], mfa: Bool = false, onCall: Bool = false, service: Bool = false,
-        email: String? = nil, manager: String? = nil, ttl: TimeInterval = 8 * 3600
+        email: String? = nil, manager: String? = nil, ttl: TimeInterval = 8 * 3600, nonce: String? = nil
     ) async throws -> String {
         let now = clock.now().timeIntervalSince1970.rounded(.down)
         let claims = TokenClaims(
             issuer: service ? Self.workloadIssuer : Self.issuer, subject: user, audiences: [Self.audience],
             expiresAt: now + ttl, notBefore: now, issuedAt: now, authTime: mfa ? now : nil,
             authenticationMethods: mfa ? ["mfa"] : [], groups: groups, email: email, onCall: onCall,
-            manager: manager)
+            manager: manager, nonce: nonce)
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: privateKey, kid: JWKIdentifier(string: kid))
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))

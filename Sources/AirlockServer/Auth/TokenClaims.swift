@@ -30,13 +30,15 @@ public struct TokenClaims: JWTPayload, Equatable {
     public var onCall: Bool?
     /// `manager`: the subject of the principal's manager, in the token issuer's own subject space.
     public var manager: String?
+    /// `nonce`: an ID token's answer to the sign-in that asked for it (OpenID Connect Core §3.1.2.1).
+    public var nonce: String?
 
     /// Creates claims.
     public init(
         issuer: String? = nil, subject: String? = nil, audiences: [String] = [], expiresAt: Double? = nil,
         notBefore: Double? = nil, issuedAt: Double? = nil, authTime: Double? = nil,
         authenticationMethods: [String] = [], groups: [String] = [], email: String? = nil, onCall: Bool? = nil,
-        manager: String? = nil
+        manager: String? = nil, nonce: String? = nil
     ) {
         self.issuer = issuer
         self.subject = subject
@@ -50,12 +52,13 @@ public struct TokenClaims: JWTPayload, Equatable {
         self.email = email
         self.onCall = onCall
         self.manager = manager
+        self.nonce = nonce
     }
 
     enum CodingKeys: String, CodingKey {
         case issuer = "iss", subject = "sub", audiences = "aud", expiresAt = "exp", notBefore = "nbf"
         case issuedAt = "iat", authTime = "auth_time", authenticationMethods = "amr", groups, email
-        case onCall = "on_call", manager
+        case onCall = "on_call", manager, nonce
     }
 
     /// Decodes claims from a JWT payload object.
@@ -73,6 +76,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         email = try container.decodeIfPresent(String.self, forKey: .email)
         onCall = try container.decodeIfPresent(Bool.self, forKey: .onCall)
         manager = try container.decodeIfPresent(String.self, forKey: .manager)
+        nonce = try? container.decodeIfPresent(String.self, forKey: .nonce)
     }
 
     /// Encodes the claims (for the dev issuer); integral times as integers.
@@ -94,6 +98,7 @@ public struct TokenClaims: JWTPayload, Equatable {
         try container.encodeIfPresent(email, forKey: .email)
         try container.encodeIfPresent(onCall, forKey: .onCall)
         try container.encodeIfPresent(manager, forKey: .manager)
+        try container.encodeIfPresent(nonce, forKey: .nonce)
     }
 
     /// Does nothing: ``JWTVerifier`` checks `exp`, `nbf`, `iat` and `aud` against its own clock and skew.
