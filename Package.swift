@@ -174,6 +174,7 @@ let package = Package(
             dependencies: [
                 "AirlockLocalCluster", "AirlockStore", "AirlockTestSupport",
                 "AirlockCore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

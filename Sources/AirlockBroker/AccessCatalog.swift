@@ -13,16 +13,18 @@ public struct OfferedAccess: Sendable, Hashable {
 extension AccessRequests {
     /// What the active policy could ever grant `principal`: every resource and role of the catalog for which some
     /// permit or approval rule applies in the best case — a second factor just proven, at 10:00 on a Tuesday in the
-    /// broker's time zone, at risk score 0 without signals, without a TTL (the rule's cap) and without break-glass.
+    /// broker's time zone, at risk score 0 without signals, without a TTL (the rule's cap) and without break-glass,
+    /// asked from `sourceIP` (where the person is now: a rule on the network decides on the real address).
     /// What is denied even then is not offered; what is offered may still be denied now (the ask says why).
-    public func offered(to principal: Principal) throws -> [OfferedAccess] {
+    public func offered(to principal: Principal, from sourceIP: String?) throws -> [OfferedAccess] {
         try principal.requireActingAsPrincipal()
         var offered: [OfferedAccess] = []
         for resource in decider.catalog.resources.sorted(by: { $0.id < $1.id }) {
             for role in resource.roles.keys.sorted() {
                 var input = decider.attributes(
                     principal: principal, resource: resource,
-                    ask: Ask(resource: resource.id, role: role, ttlSeconds: 0, reason: "catalog"), includingTTL: false)
+                    ask: Ask(resource: resource.id, role: role, ttlSeconds: 0, reason: "catalog", sourceIP: sourceIP),
+                    includingTTL: false)
                 if principal.kind == .user { input.principal["mfa_age"] = .int(0) }
                 input.request["hour"] = .int(10)
                 input.request["weekday"] = .string("tue")

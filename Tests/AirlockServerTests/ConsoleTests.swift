@@ -54,6 +54,8 @@ struct ConsoleTests {
                         && policy.contains("default-src 'none'") && !policy.contains("unsafe-inline"))
                 #expect(answer.headers[.cacheControl] == "no-store")
                 #expect(answer.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                // Not no-referrer: under it the browser's own forms carry `Origin: null` and are refused.
+                #expect(answer.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin")
                 #expect(!Self.hasInlineScriptOrStyle(answer.text), "\(page) has inline script or style")
             }
             #expect(!logs.text.contains(browser.session) && !logs.text.contains(browser.csrf))
@@ -106,7 +108,11 @@ struct ConsoleTests {
             var crossSite = alice.cookie
             crossSite[HTTPField.Name("Sec-Fetch-Site")!] = "cross-site"
             let fromSite = try await client.console(.post, "/console/ask", headers: crossSite, form: ask + [("csrf", alice.csrf)])
-            for refused in [missing, foreign, fromElsewhere, fromSite] {
+            // An opaque origin (a sandboxed frame, a `data:` page) is not the console's either.
+            var opaque = alice.cookie
+            opaque[HTTPField.Name("Origin")!] = "null"
+            let fromNowhere = try await client.console(.post, "/console/ask", headers: opaque, form: ask + [("csrf", alice.csrf)])
+            for refused in [missing, foreign, fromElsewhere, fromSite, fromNowhere] {
                 #expect(refused.status == .forbidden, "\(refused.text)")
             }
             let token = try await fixture.flow.token("alice", groups: ["sre"], mfa: true)

@@ -57,7 +57,7 @@ enum ConsoleHTML {
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="referrer" content="no-referrer">
+            <meta name="referrer" content="same-origin">
             <title>\(escape(title)) · Airlock</title>
             <link rel="stylesheet" href="/console/assets/console.css">
             <script src="/console/assets/console.js" defer></script>
@@ -126,7 +126,9 @@ enum ConsoleHeaders {
         HTTPField.Name("Pragma")!: "no-cache",
         HTTPField.Name("X-Content-Type-Options")!: "nosniff",
         HTTPField.Name("X-Frame-Options")!: "DENY",
-        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        // Not `no-referrer`: under it a browser sends `Origin: null` with the console's own forms, which the origin
+        // check must refuse. `same-origin` sends the console's origin to the console and nothing to anyone else.
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
         HTTPField.Name("Cross-Origin-Opener-Policy")!: "same-origin",
         HTTPField.Name("Permissions-Policy")!: "camera=(), microphone=(), geolocation=()",
     ]

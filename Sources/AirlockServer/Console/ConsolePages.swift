@@ -21,7 +21,9 @@ struct ConsolePages: Sendable {
     let logger: Logger
 
     func register(on router: Router<AirlockRequestContext>) {
-        router.get("console") { request, context in await page(request, context) { try await ask($0) } }
+        router.get("console") { request, context in
+            await page(request, context) { try await ask($0, from: sourceIP(request, context)) }
+        }
         router.post("console/ask") { request, context in
             await change(request, context, allowed: ["resource_role", "ttl_minutes", "reason", "ticket"]) {
                 try await asked($0, $1, request, context)
@@ -138,8 +140,8 @@ struct ConsolePages: Sendable {
 
     // MARK: - Ask
 
-    func ask(_ viewer: ConsoleViewer, notice: String = "") async throws -> Response {
-        let offered = try requests.offered(to: viewer.principal)
+    func ask(_ viewer: ConsoleViewer, from sourceIP: String?, notice: String = "") async throws -> Response {
+        let offered = try requests.offered(to: viewer.principal, from: sourceIP)
         let options = offered.map { item in
             let value = ConsoleHTML.escape(item.resource.id + " " + item.role)
             let label = ConsoleHTML.escape("\(item.resource.id) (\(item.resource.env)) — \(item.role)")
