@@ -15,6 +15,7 @@ struct DevBanner: Sendable {
         if json {
             let object: [String: Any] = [
                 "broker_url": brokerURL,
+                "console_url": brokerURL + "/console",
                 "admin_token": adminToken,
                 "database_url": databaseURL,
                 "target_database_url": targetDatabaseURL,
@@ -34,6 +35,8 @@ struct DevBanner: Sendable {
         Airlock is running in dev mode.
 
           broker           \(brokerURL)
+          console          \(brokerURL)/console   (sign in as anyone: alice/sre, bob/backend, carol/db-owners,
+                           an admin in airlock-admins, an auditor in auditors; Docs/console.md)
           broker database  \(databaseURL)
           demo target      \(targetDatabaseURL)
                            (superuser, for inspection; also orders_staging)

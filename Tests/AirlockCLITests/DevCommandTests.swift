@@ -22,6 +22,7 @@ struct DevCommandTests {
         let details = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         let brokerURL = try #require(details["broker_url"] as? String)
         #expect(brokerURL == "http://127.0.0.1:\(port)")
+        #expect(details["console_url"] as? String == "http://127.0.0.1:\(port)/console")
         #expect((details["database_url"] as? String)?.hasSuffix("/airlock?sslmode=disable") == true)
         #expect((details["target_database_url"] as? String)?.hasSuffix("/orders?sslmode=disable") == true)
         #expect(details.keys.contains("admin_token"))

@@ -83,6 +83,7 @@ enum ConsoleAssets {
         table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; }
         caption { text-align: left; font-weight: 600; padding: .3rem 0; }
         th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #8883; vertical-align: top; }
+        td code { overflow-wrap: anywhere; }
         label { display: block; margin: .5rem 0 .15rem; font-weight: 600; }
         input, select, textarea, button { font: inherit; }
         input[type=text], input[type=number], input[type=search], select, textarea { width: min(34rem, 100%);
