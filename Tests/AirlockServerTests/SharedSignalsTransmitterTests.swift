@@ -209,6 +209,63 @@ struct SharedSignalsTransmitterTests {
         }
     }
 
+    @Test("a SET polled but not acknowledged is still there after the broker restarts; acknowledged, it is gone for good",
+          .timeLimit(.minutes(3)))
+    func pollSurvivesRestart() async throws {
+        let signer = try SecurityEventSigner.generate()
+        let fixture = try await AccessFlowFixture.make()
+        let config = Self.transmitting(fixture, signer: signer)
+        let alice = try await fixture.token("alice", groups: ["sre"], mfa: true)
+        let manager = try await Self.token(fixture, scopes: ["ssf.manage"])
+        let test = LeaseRevocationTests()
+        let poll = #"{"returnImmediately": true, "maxEvents": 10}"#
+
+        // First broker: a poll stream, a credential issued, its SET polled once and not acknowledged.
+        let (stream, jti, first) = try await buildApplication(config: config).test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let created = try await client.call(.post, "/ssf/streams", token: manager, body: """
+                {"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["\(Self.changed)"]}
+                """)
+            let stream = try #require(created.json["stream_id"]?.stringValue, "\(created.json)")
+            _ = try await test.issue(client, token: alice, ttl: 1800)
+            var sets: [String: JSONValue] = [:]
+            #expect(try await Self.eventually {
+                sets = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: poll).json["sets"]?
+                    .objectValue ?? [:]
+                return !sets.isEmpty
+            })
+            let (jti, token) = try #require(sets.first)
+            return (stream, jti, try #require(token.stringValue))
+        }
+
+        // A new broker process on the same database (the first one is gone): the same SET is still served.
+        let jwks = try await buildApplication(config: config).test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let jwks = try await client.call(.get, "/ssf/jwks", token: nil).json
+            let again = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: poll)
+            #expect(again.json["sets"]?.objectValue?.keys.sorted() == [jti], "\(again.json)")
+            let resent = try #require(again.json["sets"]?[jti]?.stringValue)
+            var resentClaims = try #require(TestTransmitter.verifiedClaims(of: resent, jwks: jwks)).objectValue ?? [:]
+            var firstClaims = try #require(TestTransmitter.verifiedClaims(of: first, jwks: jwks)).objectValue ?? [:]
+            resentClaims.removeValue(forKey: "iat")
+            firstClaims.removeValue(forKey: "iat")
+            #expect(resentClaims == firstClaims && firstClaims["jti"] == .string(jti))
+            let acked = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: """
+                {"returnImmediately": true, "ack": ["\(jti)"]}
+                """)
+            #expect(acked.json["sets"] == .object([:]) && acked.json["moreAvailable"] == false, "\(acked.json)")
+            return jwks
+        }
+        #expect(jwks["keys"]?[0]?["kid"] == .string(signer.keyID))
+
+        // And after another restart, the acknowledged SET does not come back.
+        try await buildApplication(config: config).test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let after = try await client.call(.post, "/ssf/poll/\(stream)", token: manager, body: poll)
+            #expect(after.status == .ok && after.json["sets"] == .object([:]), "\(after.json)")
+        }
+    }
+
     @Test("who may manage streams: ssf.manage creates and acts on its own only, ssf.read reads every one, other scopes and no token are refused",
           .timeLimit(.minutes(3)))
     func authorization() async throws {
