@@ -42,15 +42,30 @@ public struct RequestView: Sendable {
     public var context: ApproverContext?
 }
 
+/// How recent an approver's second factor must be for them to approve access to a resource of one of
+/// `environments` (`resource.env`): the settings `approvals.mfa_max_age_seconds` and `approvals.mfa_environments`.
+public struct ApprovalMFARequirement: Sendable, Hashable {
+    public var maximumAgeSeconds: Int64
+    public var environments: Set<String>
+
+    public init(maximumAgeSeconds: Int64, environments: Set<String> = ["prod"]) {
+        self.maximumAgeSeconds = maximumAgeSeconds
+        self.environments = environments
+    }
+}
+
 /// Asking, deciding and reviewing: records asks with their decision and audit events (one statement), answers
 /// what-if questions, and takes approvers' verdicts.
 public struct AccessRequests: Sendable {
     public let decider: AccessDecider
     public let store: AccessRequestStore
+    /// A second factor an approver must have proven recently to approve access to some environments; nil: none.
+    public let approvalMFA: ApprovalMFARequirement?
 
-    public init(decider: AccessDecider, store: AccessRequestStore) {
+    public init(decider: AccessDecider, store: AccessRequestStore, approvalMFA: ApprovalMFARequirement? = nil) {
         self.decider = decider
         self.store = store
+        self.approvalMFA = approvalMFA
     }
 
     /// Checks and decides `ask` for `principal` and records the request with its audit events.
@@ -139,6 +154,10 @@ public struct AccessRequests: Sendable {
                 "`\(BrokerError.shown(reviewer.id))` is not among the approvers of this request: only members of its "
                     + "approving groups and the people its rules name may review it")
         }
+        // Checked before the store is touched, so a refusal records nothing.
+        if verdict == .approve, let refusal = freshMFARefusal(resourceID: seen.resourceID, approver: reviewer) {
+            throw refusal
+        }
         do {
             return try await view(try await store.review(
                 id, by: reviewer, verdict: verdict, comment: comment, reliedOn: reliedOn))
@@ -147,6 +166,18 @@ public struct AccessRequests: Sendable {
         } catch let error as StoreError where error.code == "not_found" {
             throw BrokerError.notFound("no such access request")
         }
+    }
+
+    /// Why `approver` may not approve access to `resourceID` for want of a recent second factor, if that is so:
+    /// a session alone (a stolen laptop, a token copied from it) must not be enough to let someone into production.
+    /// Services approving (`including services`) have no second factor and are not asked for one.
+    public func freshMFARefusal(resourceID: String, approver: Principal) -> BrokerError? {
+        guard let approvalMFA, approver.kind == .user, let environment = decider.catalog[resourceID]?.env,
+              approvalMFA.environments.contains(environment)
+        else { return nil }
+        if let age = approver.mfaAgeSeconds, age <= approvalMFA.maximumAgeSeconds { return nil }
+        return .freshMFARequired(
+            environment: environment, maximumSeconds: approvalMFA.maximumAgeSeconds, ageSeconds: approver.mfaAgeSeconds)
     }
 
     func view(_ record: AccessRequestRecord) async throws -> RequestView {

@@ -40,6 +40,9 @@ public enum BrokerError: Error, Sendable, Hashable {
     case renewalFailed(String)
     /// What is asked does not fit the thing's current state (a paused stream verified, a push stream polled).
     case conflict(String)
+    /// Approving access to this environment needs a second factor proven within `maximumSeconds`; the approver's
+    /// is `ageSeconds` old, or their sign-in shows none (nil).
+    case freshMFARequired(environment: String, maximumSeconds: Int64, ageSeconds: Int64?)
 
     /// One lowercase line for the caller.
     public var message: String {
@@ -56,6 +59,20 @@ public enum BrokerError: Error, Sendable, Hashable {
         case .invalidTTL(let maximum): "`ttl_seconds` must be between 1 and \(maximum)"
         case .policyDenied(let refusal): refusal.message
         case .issuanceFailed(let message, _): message
+        case .freshMFARequired(let environment, let maximum, let age):
+            "approving access to `\(environment)` needs a second factor within \(Self.duration(maximum)); "
+                + (age.map { "yours was \(Self.duration($0)) ago" } ?? "your sign-in shows none")
+                + ": sign in again with your second factor, then approve"
+        }
+    }
+
+    /// `seconds` as a person reads it: 45s, 15m, 2h, 2h 5m, 3d.
+    static func duration(_ seconds: Int64) -> String {
+        switch seconds {
+        case ..<60: "\(seconds)s"
+        case ..<3600: "\(seconds / 60)m"
+        case ..<86400: seconds % 3600 / 60 == 0 ? "\(seconds / 3600)h" : "\(seconds / 3600)h \(seconds % 3600 / 60)m"
+        default: "\(seconds / 86400)d"
         }
     }
 

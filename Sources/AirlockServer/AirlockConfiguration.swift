@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockCore
 import AirlockRisk
 import AirlockPolicy
@@ -40,6 +41,9 @@ public struct AirlockConfiguration: Sendable {
     /// The Shared Signals transmitters whose events `POST /ssf/receive` takes (`ssf.receiver.config_file`); none by
     /// default (every pushed SET is then `authentication_failed`).
     public var sharedSignalsReceiver = SharedSignalsReceiverConfiguration()
+    /// A second factor approvers must have proven recently to approve access to some environments
+    /// (`approvals.mfa_max_age_seconds`, `approvals.mfa_environments`); nil (the default): no such requirement.
+    public var approvalMFA: ApprovalMFARequirement?
     /// The longest TTL anyone may ask for (`requests.max_ttl_seconds`, default 24 h).
     public var maximumTTLSeconds: Int64 = 86_400
     /// The time zone of `request.hour` and `request.weekday`.
@@ -143,6 +147,20 @@ public struct AirlockConfiguration: Sendable {
                 throw ConfigurationError(key: "ssf.receiver.config_file", message: "\(error)")
             }
         }
+        let approvalEnvironments = try reader.list("approvals.mfa_environments")
+        if let age = try reader.int("approvals.mfa_max_age_seconds", in: 60...86_400) {
+            var requirement = ApprovalMFARequirement(maximumAgeSeconds: Int64(age))
+            if let approvalEnvironments {
+                guard !approvalEnvironments.isEmpty, approvalEnvironments.allSatisfy(Self.isEnvironmentName) else {
+                    throw reader.invalid("approvals.mfa_environments")
+                }
+                requirement.environments = Set(approvalEnvironments)
+            }
+            configuration.approvalMFA = requirement
+        } else if approvalEnvironments != nil {
+            throw ConfigurationError(
+                key: "approvals.mfa_environments", message: "needs approvals.mfa_max_age_seconds (how recent the second factor must be)")
+        }
         if let ttl = try reader.int("requests.max_ttl_seconds", in: 60...2_592_000) {
             configuration.maximumTTLSeconds = Int64(ttl)
         }
@@ -245,6 +263,12 @@ public struct AirlockConfiguration: Sendable {
         } catch {
             throw ConfigurationError(key: key, message: error.message)
         }
+    }
+
+    /// A `resource.env` as `approvals.mfa_environments` names it: 1 to 64 of a-z, 0-9, `_` and `-`.
+    static func isEnvironmentName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2D }
     }
 
     private static func loadKeyRing(

@@ -89,7 +89,7 @@ struct BrokerParts {
             catalog: catalog, policies: policies, maximumTTLSeconds: settings.maximumTTLSeconds,
             risk: riskAssessor(settings, database: database, clock: config.clock, logger: logger),
             clock: config.clock, timeZone: settings.timeZone, logger: logger)
-        let accessRequests = AccessRequests(decider: decider, store: requests)
+        let accessRequests = AccessRequests(decider: decider, store: requests, approvalMFA: settings.approvalMFA)
         // This process in `broker_instances`: the token listener registers it; revocation claims and issuing leases
         // record it, so that other brokers take over at once when it dies.
         let brokerID = UUID()

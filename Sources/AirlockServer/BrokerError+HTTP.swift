@@ -32,6 +32,10 @@ extension APIError {
             self.init(atTarget ? .badGateway : .internalServerError, code: "issuance_failed", message: message)
         case .renewalFailed: self.init(.badGateway, code: "renewal_failed", message: message)
         case .conflict: self.init(.conflict, code: "conflict", message: message)
+        case .freshMFARequired(_, let maximum, let age):
+            var details: [String: JSONValue] = ["mfa_max_age_seconds": .int(maximum)]
+            if let age { details["mfa_age_seconds"] = .int(age) }
+            self.init(.forbidden, code: "fresh_mfa_required", message: message, details: details)
         }
     }
 }

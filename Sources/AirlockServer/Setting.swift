@@ -40,6 +40,8 @@ public struct Setting: Sendable {
         Setting("console.admin_groups", expected: "a list of groups whose members act as admins in the console (revoke-all, every lease, the audit log)"),
         Setting("console.auditor_groups", expected: "a list of groups whose members read the audit log in the console"),
         Setting("console.session_ttl_seconds", expected: "an integer from 300 to 604800: how long a console session lasts"),
+        Setting("approvals.mfa_max_age_seconds", expected: "an integer from 60 to 86400: approving access to a resource of approvals.mfa_environments needs a second factor at most this old"),
+        Setting("approvals.mfa_environments", expected: "a list of resource environments (`env` in resources.json: a-z, 0-9, _ and -) whose approvals need a recent second factor; default prod"),
         Setting("requests.max_ttl_seconds", expected: "an integer from 60 to 2592000"),
         Setting("requests.time_zone", expected: "a time zone identifier such as UTC or Europe/Berlin"),
         Setting("keys.master_key_file", expected: "a path to a file holding a key from `airlock keys generate`"),

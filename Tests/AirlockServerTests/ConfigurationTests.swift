@@ -1,3 +1,4 @@
+import AirlockBroker
 import AirlockServer
 import AirlockTestSupport
 import Foundation
@@ -234,5 +235,28 @@ struct ConfigurationTests {
 
         let loaded = try AirlockConfiguration.load(file: nil, environment: ["AIRLOCK_DATABASE_URL": "postgres://u@h/d"])
         #expect(try loaded.requireDatabaseURL().database == "d")
+    }
+}
+
+@Suite
+struct ApprovalMFAConfigurationTests {
+    @Test("approvals.mfa_max_age_seconds with its environments (prod by default); out-of-range ages, bad environment names, and environments without an age are refused")
+    func approvalMFASettings() throws {
+        let plain = try AirlockConfiguration.load(file: nil, environment: [:])
+        #expect(plain.approvalMFA == nil)
+        let defaults = try AirlockConfiguration.load(file: nil, environment: ["AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "900"])
+        #expect(defaults.approvalMFA == ApprovalMFARequirement(maximumAgeSeconds: 900, environments: ["prod"]))
+        let named = try AirlockConfiguration.load(file: nil, environment: [
+            "AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "600", "AIRLOCK_APPROVALS_MFA_ENVIRONMENTS": "prod,pci-prod",
+        ])
+        #expect(named.approvalMFA == ApprovalMFARequirement(maximumAgeSeconds: 600, environments: ["prod", "pci-prod"]))
+        for bad: [String: String] in [
+            ["AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "59"],
+            ["AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "86401"],
+            ["AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "900", "AIRLOCK_APPROVALS_MFA_ENVIRONMENTS": "Prod"],
+            ["AIRLOCK_APPROVALS_MFA_ENVIRONMENTS": "prod"],
+        ] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try AirlockConfiguration.load(file: nil, environment: bad) }
+        }
     }
 }

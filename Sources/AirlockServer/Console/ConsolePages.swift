@@ -400,7 +400,9 @@ struct ConsolePages: Sendable {
         if viewer.principal.owns(record.principalID) {
             decisionForm = "<p class=\"muted\">You asked for this: someone else must approve it.</p>"
         } else {
-            decisionForm = """
+            let reauthentication = requests.freshMFARefusal(resourceID: record.resourceID, approver: viewer.principal)
+                .map { Self.reauthenticationPrompt($0, returnTo: "/console/approvals") } ?? ""
+            decisionForm = reauthentication + """
                 <form method="post" action="/console/requests/\(id)/approve">\(ConsoleHTML.csrfField(viewer.csrfToken))
                 <label for="comment-\(id)">Comment</label>
                 <textarea id="comment-\(id)" name="comment" rows="2" maxlength="1024"></textarea>
@@ -445,11 +447,28 @@ struct ConsolePages: Sendable {
         return ConsoleHTML.response(ConsoleHTML.page(title: "Request", viewer: viewer, current: "", body: body))
     }
 
+    /// The notice that an approval needs a second factor proven again, with the way to prove it: a sign-in that asks
+    /// the identity provider to authenticate the person now (`fresh=1`), coming back to `returnTo`.
+    static func reauthenticationPrompt(_ refusal: BrokerError, returnTo: String) -> String {
+        let signIn = "/console/signin?fresh=1&return_to=" + ConsoleSignIn.formEncode([("", returnTo)]).dropFirst()
+        return ConsoleHTML.notice(refusal.message.prefix(1).uppercased() + refusal.message.dropFirst() + ".", kind: "info")
+            + "<p><a class=\"reauthenticate\" href=\"\(ConsoleHTML.escape(signIn))\">Sign in again with your second factor</a></p>"
+    }
+
     func review(
         _ viewer: ConsoleViewer, _ form: ConsoleForm, _ context: AirlockRequestContext, _ verdict: AccessRequestState.Verdict
     ) async throws -> Response {
         let comment = form.fields["comment"]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        let view = try await requests.review(try Self.id(context), by: viewer.principal, verdict: verdict, comment: comment)
+        let id = try Self.id(context)
+        let view: RequestView
+        do {
+            view = try await requests.review(id, by: viewer.principal, verdict: verdict, comment: comment)
+        } catch let refusal as BrokerError {
+            guard case .freshMFARequired = refusal else { throw refusal }
+            let html = ConsoleHTML.page(title: "Prove your second factor", viewer: viewer, current: "/console/approvals",
+                body: Self.reauthenticationPrompt(refusal, returnTo: "/console/approvals"))
+            return ConsoleHTML.response(html, status: .forbidden)
+        }
         let record = view.record
         return try await queue(viewer, notice: ConsoleHTML.notice(
             "You \(verdict == .approve ? "approved" : "denied") \(record.principalID)'s request for \(record.resourceID) \(record.role); it is now \(record.status.rawValue).",
