@@ -30,6 +30,29 @@ public enum AlertRouting {
         return (.info, notify)
     }
 
+    /// The routing of the events that ask people to decide a request (`airlock.access.approval_needed` when it
+    /// starts waiting, `.approval_reminder` after `approvals.reminder_after_seconds`): the policy's `notify` channels
+    /// and one channel per approver the request waits for — each group by its name (`db-owners`), each named person
+    /// as `user:ID` — so an endpoint subscribed to `db-owners` hears what db-owners must decide. `info`; `critical`
+    /// and ``security`` for break-glass.
+    public static func approvalNeeded(
+        notify: [String], waitingFor: ApproversWaitedFor, breakGlass: Bool
+    ) -> (severity: Severity, channels: [String]) {
+        var channels = notify
+        for channel in waitingFor.channels where !channels.contains(channel) { channels.append(channel) }
+        return breakGlass ? (.critical, adding(security, to: channels)) : (.info, channels)
+    }
+
+    /// The routing of `airlock.access.approval_escalated`: nobody decided within `approvals.escalation_after_seconds`,
+    /// so the escalation group (`approvals.escalation_group`, the on-call say) hears of it beside the approvers:
+    /// `medium`.
+    public static func approvalEscalated(
+        notify: [String], waitingFor: ApproversWaitedFor, escalationGroup: String
+    ) -> (severity: Severity, channels: [String]) {
+        let routed = approvalNeeded(notify: notify, waitingFor: waitingFor, breakGlass: false)
+        return (.medium, adding(escalationGroup, to: routed.channels))
+    }
+
     /// The routing of `airlock.credential.revoked`: `high` and ``security`` when the kill switch ended the lease,
     /// else `info`.
     public static func credentialRevoked(reason: String) -> (severity: Severity, channels: [String]) {

@@ -44,6 +44,9 @@ public struct AirlockConfiguration: Sendable {
     /// A second factor approvers must have proven recently to approve access to some environments
     /// (`approvals.mfa_max_age_seconds`, `approvals.mfa_environments`); nil (the default): no such requirement.
     public var approvalMFA: ApprovalMFARequirement?
+    /// Reminders and escalation of requests waiting for approval (`approvals.reminder_after_seconds`,
+    /// `approvals.escalation_after_seconds`, `approvals.escalation_group`).
+    public var approvalNudges = ApprovalNudges()
     /// The longest TTL anyone may ask for (`requests.max_ttl_seconds`, default 24 h).
     public var maximumTTLSeconds: Int64 = 86_400
     /// The time zone of `request.hour` and `request.weekday`.
@@ -161,6 +164,17 @@ public struct AirlockConfiguration: Sendable {
             throw ConfigurationError(
                 key: "approvals.mfa_environments", message: "needs approvals.mfa_max_age_seconds (how recent the second factor must be)")
         }
+        if let reminder = try reader.int("approvals.reminder_after_seconds", in: 0...604_800) {
+            guard reminder == 0 || reminder >= 60 else { throw reader.invalid("approvals.reminder_after_seconds") }
+            configuration.approvalNudges.reminderAfterSeconds = reminder == 0 ? nil : Int64(reminder)
+        }
+        if let escalation = try reader.int("approvals.escalation_after_seconds", in: 60...2_592_000) {
+            configuration.approvalNudges.escalationAfterSeconds = Int64(escalation)
+        }
+        if let group = try reader.string("approvals.escalation_group") {
+            guard Self.isGroupName(group) else { throw reader.invalid("approvals.escalation_group") }
+            configuration.approvalNudges.escalationGroup = group
+        }
         if let ttl = try reader.int("requests.max_ttl_seconds", in: 60...2_592_000) {
             configuration.maximumTTLSeconds = Int64(ttl)
         }
@@ -263,6 +277,12 @@ public struct AirlockConfiguration: Sendable {
         } catch {
             throw ConfigurationError(key: key, message: error.message)
         }
+    }
+
+    /// A group as `approvals.escalation_group` names it (it is also the escalation's alert channel): 1 to 128
+    /// printable ASCII characters without spaces or commas.
+    static func isGroupName(_ name: String) -> Bool {
+        (1...128).contains(name.utf8.count) && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x2C }
     }
 
     /// A `resource.env` as `approvals.mfa_environments` names it: 1 to 64 of a-z, 0-9, `_` and `-`.

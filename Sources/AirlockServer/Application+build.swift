@@ -229,6 +229,10 @@ struct BrokerParts {
             PeriodicSweep(name: "request expiry", readiness: readiness, interval: .seconds(5), logger: logger) {
                 try await requests.expireDue(limit: 100).count == 100
             },
+            PeriodicSweep(name: "approval reminders", readiness: readiness, interval: .seconds(5), logger: logger) {
+                let nudged = try await requests.nudgeDue(settings.approvalNudges, limit: 100)
+                return nudged.reminded.count + nudged.escalated.count == 100
+            },
             PeriodicSweep(
                 name: "continuous evaluation", readiness: readiness, interval: settings.reevaluationInterval,
                 logger: logger

@@ -237,6 +237,34 @@ struct AuditFacts {
             data: data)
     }
 
+    /// An event that asks people to decide the request (`airlock.access.approval_needed`, `.approval_reminder`,
+    /// `.approval_escalated` with `escalationGroup`): whom it waits for (`approver_groups`, `approver_users`), why
+    /// it was asked, and until when it can be decided, routed to the channels of those approvers.
+    func approvalEvent(
+        _ type: String, waitingFor: ApproversWaitedFor, reason: String, decisionDeadline: Date?, ttl: Int64,
+        escalationGroup: String? = nil
+    ) -> NewAuditEvent {
+        var data: [String: JSONValue] = [
+            "request_id": .string(id.uuidString.lowercased()), "principal": .string(principal),
+            "resource": .string(resource), "role": .string(role), "decision": .string(decision.outcome.rawValue),
+            "rules": .array(decision.rules.map { .string($0) }), "reason": .string(reason),
+            "requested_ttl_seconds": .int(ttl),
+            "approver_groups": .array(waitingFor.groups.map { .string($0) }),
+            "approver_users": .array(waitingFor.users.map { .string($0) }),
+        ]
+        if let decisionDeadline { data["decision_deadline"] = .string(AuditTime.format(decisionDeadline)) }
+        let routing: (severity: Severity, channels: [String])
+        if let escalationGroup {
+            data["escalated_to"] = .string(escalationGroup)
+            routing = AlertRouting.approvalEscalated(notify: decision.notify, waitingFor: waitingFor, escalationGroup: escalationGroup)
+        } else {
+            routing = AlertRouting.approvalNeeded(notify: decision.notify, waitingFor: waitingFor, breakGlass: breakGlass)
+        }
+        return NewAuditEvent(
+            type: type, subject: id.uuidString.lowercased(), severity: routing.severity, channels: routing.channels,
+            data: data)
+    }
+
     /// The event that follows a transition's action, if any.
     func event(for action: AccessRequestState.Action, ttl: Int?) -> NewAuditEvent? {
         switch action {

@@ -84,6 +84,13 @@ public struct AccessRequestStore: Sendable {
             "risk": risk.json,
         ]))]
         if let event = facts.event(for: action, ttl: granted) { events.append(auditLog.stamp(event)) }
+        if state.status == .pendingApproval {
+            let waitingFor = ApproversWaitedFor(
+                ApprovalMatcher.progress(state.approvalRules, approvers: [], requester: request.principal.id))
+            events.append(auditLog.stamp(facts.approvalEvent(
+                "airlock.access.approval_needed", waitingFor: waitingFor, reason: request.ask.reason,
+                decisionDeadline: state.decisionDeadline, ttl: request.ask.ttlSeconds)))
+        }
         if let anomaly = risk.anomaly {
             events.append(auditLog.stamp(Self.anomalyEvent(anomaly, risk: risk, request: id, of: request)))
         }

@@ -1,4 +1,5 @@
 import AirlockBroker
+import AirlockStore
 import AirlockServer
 import AirlockTestSupport
 import Foundation
@@ -255,6 +256,24 @@ struct ApprovalMFAConfigurationTests {
             ["AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "86401"],
             ["AIRLOCK_APPROVALS_MFA_MAX_AGE_SECONDS": "900", "AIRLOCK_APPROVALS_MFA_ENVIRONMENTS": "Prod"],
             ["AIRLOCK_APPROVALS_MFA_ENVIRONMENTS": "prod"],
+        ] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try AirlockConfiguration.load(file: nil, environment: bad) }
+        }
+    }
+
+    @Test("approval reminders (15 minutes by default, 0 for never) and escalation (only with a group); bad values refused")
+    func approvalNudgeSettings() throws {
+        let plain = try AirlockConfiguration.load(file: nil, environment: [:])
+        #expect(plain.approvalNudges == ApprovalNudges(reminderAfterSeconds: 900, escalationAfterSeconds: 3600, escalationGroup: nil))
+        let set = try AirlockConfiguration.load(file: nil, environment: [
+            "AIRLOCK_APPROVALS_REMINDER_AFTER_SECONDS": "0", "AIRLOCK_APPROVALS_ESCALATION_AFTER_SECONDS": "600",
+            "AIRLOCK_APPROVALS_ESCALATION_GROUP": "oncall",
+        ])
+        #expect(set.approvalNudges == ApprovalNudges(reminderAfterSeconds: nil, escalationAfterSeconds: 600, escalationGroup: "oncall"))
+        for bad: [String: String] in [
+            ["AIRLOCK_APPROVALS_REMINDER_AFTER_SECONDS": "30"],
+            ["AIRLOCK_APPROVALS_ESCALATION_AFTER_SECONDS": "59"],
+            ["AIRLOCK_APPROVALS_ESCALATION_GROUP": "on call"],
         ] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try AirlockConfiguration.load(file: nil, environment: bad) }
         }

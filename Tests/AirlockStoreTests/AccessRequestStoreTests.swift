@@ -80,7 +80,8 @@ struct AccessRequestStoreTests {
             #expect(try await store.list(reviewableBy: Principal(id: "eve", kind: .user, groups: ["dev"])).items.isEmpty)
 
             #expect(try await events(database) == [
-                "airlock.access.requested", "airlock.access.requested", "airlock.access.denied",
+                "airlock.access.requested", "airlock.access.approval_needed", "airlock.access.requested",
+                "airlock.access.denied",
             ])
             let leaked = try await Support.count(
                 "SELECT count(*) FROM resources WHERE (resources.*)::text LIKE '%never-stored-secret%'", in: database)
@@ -110,7 +111,8 @@ struct AccessRequestStoreTests {
             #expect(approved.reviews.first?.comment == "ok")
             #expect(await Self.code { _ = try await store.review(id, by: Principal(id: "x", kind: .user, groups: ["security"]), verdict: .deny) } == "request_closed")
             #expect(try await events(database) == [
-                "airlock.access.requested", "airlock.access.reviewed", "airlock.access.reviewed", "airlock.access.approved",
+                "airlock.access.requested", "airlock.access.approval_needed", "airlock.access.reviewed",
+                "airlock.access.reviewed", "airlock.access.approved",
             ])
             #expect(try await store.knownMembers(of: ["db-owners"]) == ["db-owners": ["alice", "dave"]])
 
@@ -118,6 +120,66 @@ struct AccessRequestStoreTests {
             let denied = try await store.review(second, by: Principal(id: "sam", kind: .user, groups: ["security"]), verdict: .deny)
             #expect(denied.status == .denied && denied.closedAt != nil)
             #expect(try await events(database).last == "airlock.access.denied")
+        }
+    }
+
+    @Test("a waiting request tells its approvers at once (their channels), reminds them after the delay and escalates after the other, each once and only while it waits (test clock)")
+    func remindersAndEscalation() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let store = store(database, clock: clock)
+            let nudges = ApprovalNudges(reminderAfterSeconds: 900, escalationAfterSeconds: 1800, escalationGroup: "oncall")
+            let waiting = try await create(store).id
+            clock.advance(60)
+            let decided = try await create(store).id
+
+            // At once: whom it waits for, on their channels beside the policy's.
+            let needed = try #require(try await AuditReader.events(in: database).first { $0.type == "airlock.access.approval_needed" })
+            let data = try #require(try JSONValue.parse(Data(needed.event.utf8))["data"])
+            #expect(data["approver_groups"] == ["db-owners", "security"] && data["approver_users"] == [])
+            #expect(data["channels"] == ["db-owners", "security"] && data["severity"] == "info", "\(data)")
+            #expect(data["reason"] == "INC-4411" && data["decision_deadline"] != nil)
+
+            // Not yet due; then the first request's reminder, once.
+            clock.advance(600)
+            #expect(try await store.nudgeDue(nudges) == .init())
+            clock.advance(240)  // the first has waited 900 s, the second 840 s
+            #expect(try await store.nudgeDue(nudges) == .init(reminded: [waiting]))
+            #expect(try await store.nudgeDue(nudges) == .init())
+
+            // One db-owner approves the first; the other is decided (denied), so it is never reminded.
+            _ = try await store.review(waiting, by: Principal(id: "alice", kind: .user, groups: ["db-owners"]), verdict: .approve)
+            _ = try await store.review(decided, by: Principal(id: "sam", kind: .user, groups: ["security"]), verdict: .deny)
+            clock.advance(900)  // the first has waited 1800 s
+            #expect(try await store.nudgeDue(nudges) == .init(escalated: [waiting]))
+            #expect(try await store.nudgeDue(nudges) == .init())
+            let escalated = try #require(try await AuditReader.events(in: database).first { $0.type == "airlock.access.approval_escalated" })
+            let escalation = try #require(try JSONValue.parse(Data(escalated.event.utf8))["data"])
+            // Still waiting for one more db-owner and for security; the on-call hears of it.
+            #expect(escalation["approver_groups"] == ["db-owners", "security"] && escalation["escalated_to"] == "oncall")
+            #expect(escalation["channels"] == ["db-owners", "oncall", "security"] && escalation["severity"] == "medium")
+
+            // Past its decision deadline nothing more is sent; the expiry sweep closes it.
+            clock.advance(3600)
+            #expect(try await store.nudgeDue(nudges) == .init())
+            let types = try await events(database)
+            #expect(types.filter { $0 == "airlock.access.approval_reminder" }.count == 1)
+            #expect(types.filter { $0 == "airlock.access.approval_escalated" }.count == 1)
+            #expect(types.filter { $0 == "airlock.access.approval_needed" }.count == 2)
+        }
+    }
+
+    @Test("an escalation due together with the reminder is one event; with no reminder and no escalation group nothing is sent")
+    func escalationAloneAndNothing() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start)
+            let store = store(database, clock: clock)
+            let id = try await create(store).id
+            clock.advance(2000)
+            #expect(try await store.nudgeDue(ApprovalNudges(reminderAfterSeconds: nil, escalationAfterSeconds: 3600, escalationGroup: nil)) == .init())
+            #expect(try await store.nudgeDue(ApprovalNudges(reminderAfterSeconds: 900, escalationAfterSeconds: 1800, escalationGroup: "oncall")) == .init(escalated: [id]))
+            #expect(try await store.nudgeDue(ApprovalNudges(reminderAfterSeconds: 900, escalationAfterSeconds: 1800, escalationGroup: "oncall")) == .init())
+            #expect(try await events(database).filter { $0 == "airlock.access.approval_reminder" }.isEmpty)
         }
     }
 
