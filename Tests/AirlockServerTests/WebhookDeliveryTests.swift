@@ -224,7 +224,10 @@ struct WebhookDeliveryTests {
                         .post, "/v1/webhooks/\(id)/replay", token: fixture.adminToken,
                         body: #"{"from_sequence": \#(first)}"#)
                     #expect(again.json["queued"]?.intValue == 3, "\(again.json)")
-                    #expect(try await Self.eventually(30) { receiver.received.count == 6 })
+                    // At least once: on a loaded machine an attempt that timed out is sent again, so count ids.
+                    #expect(try await Self.eventually(30) {
+                        Dictionary(grouping: receiver.received, by: \.id).values.filter { $0.count >= 2 }.count == 3
+                    }, "\(receiver.received.map(\.id))")
                     #expect(Set(receiver.received.map(\.id)).count == 3)
 
                     // The test event reaches this endpoint alone, whatever its filters.

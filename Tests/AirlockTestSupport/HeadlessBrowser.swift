@@ -277,16 +277,15 @@ public struct BrowserPage: Sendable {
         connection.messages(of: session)
     }
 
-    /// Runs `action` and waits for the next load event of this tab.
+    /// Runs `action` and waits until a new document has replaced the current one and finished loading. The current
+    /// document is marked first: a load event alone could be the previous page's, still loading its script when the
+    /// action began.
     func waitingForLoad(_ action: () async throws -> Void) async throws {
-        let waiter = connection.expect("Page.loadEventFired", session: session)
-        do {
-            try await action()
-        } catch {
-            connection.forget(waiter)
-            throw error
-        }
-        _ = try await connection.wait(for: waiter, timeout: Self.patience)
+        let mark = UUID().uuidString
+        _ = try? await evaluate("window.__airlockPage = \(Self.literal(mark))")
+        try await action()
+        try await waitFor(
+            "window.__airlockPage !== \(Self.literal(mark)) && document.readyState === 'complete'", timeout: Self.patience)
     }
 
     /// `text` as a JavaScript string literal.
@@ -347,11 +346,9 @@ public struct BrowserError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The DevTools protocol on two pipes: NUL-terminated JSON messages, replies matched to commands by id, events kept
-/// for whoever waits on them, console output kept per tab.
+/// The DevTools protocol on two pipes: NUL-terminated JSON messages, replies matched to commands by id, console
+/// output kept per tab.
 final class DevToolsConnection: Sendable {
-    struct Waiter: Hashable, Sendable { let id: Int }
-
     private enum Outcome {
         case waiting(CheckedContinuation<BrowserJSON, any Error>?)
         case done(Result<BrowserJSON, BrowserError>)
@@ -360,8 +357,6 @@ final class DevToolsConnection: Sendable {
     private struct State {
         var nextID = 1
         var replies: [Int: Outcome] = [:]
-        var expected: [Int: (method: String, session: String?)] = [:]
-        var events: [Int: Outcome] = [:]
         var messages: [String: [String]] = [:]
         var closed: BrowserError?
     }
@@ -418,36 +413,6 @@ final class DevToolsConnection: Sendable {
         }
         if let error = reply["error"] { throw BrowserError("\(method): \(error)") }
         return reply["result"] ?? .null
-    }
-
-    /// Starts listening for the next `method` event of `session`, before the action that causes it.
-    func expect(_ method: String, session: String?) -> Waiter {
-        state.withLock { state in
-            defer { state.nextID += 1 }
-            state.expected[state.nextID] = (method, session)
-            state.events[state.nextID] = .waiting(nil)
-            return Waiter(id: state.nextID)
-        }
-    }
-
-    func forget(_ waiter: Waiter) {
-        state.withLock { state in
-            state.expected.removeValue(forKey: waiter.id)
-            state.events.removeValue(forKey: waiter.id)
-        }
-    }
-
-    /// The event's parameters, once it has come.
-    func wait(for waiter: Waiter, timeout: Duration) async throws -> BrowserJSON {
-        let method = state.withLock { $0.expected[waiter.id]?.method } ?? "event"
-        return try await awaitOutcome(timeout: timeout, describedAs: method) { state, continuation in
-            Self.install(&state.events[waiter.id], continuation)
-        } expire: { state, error in
-            Self.finish(&state.events[waiter.id], .failure(error))
-        } cleanUp: { state in
-            state.expected.removeValue(forKey: waiter.id)
-            state.events.removeValue(forKey: waiter.id)
-        }
     }
 
     private func awaitOutcome(
@@ -510,7 +475,6 @@ final class DevToolsConnection: Sendable {
             let gone = BrowserError("the browser closed its DevTools pipe")
             state.closed = gone
             for id in state.replies.keys { Self.finish(&state.replies[id], .failure(gone)) }
-            for id in state.events.keys { Self.finish(&state.events[id], .failure(gone)) }
         }
     }
 
@@ -525,9 +489,6 @@ final class DevToolsConnection: Sendable {
         state.withLock { state in
             if let session, let line = Self.consoleLine(method, parameters) {
                 state.messages[session, default: []].append(line)
-            }
-            for (id, expected) in state.expected where expected.method == method && expected.session == session {
-                Self.finish(&state.events[id], .success(parameters))
             }
         }
     }
