@@ -24,15 +24,7 @@ public struct AuditFeed: Sendable {
             WHERE sequence > \(after) AND (\(prefix)::text IS NULL OR type LIKE \(prefix))
             ORDER BY sequence LIMIT \(limit)
             """, logger: logger)
-        var events: [JSONValue] = []
-        for try await (sequence, prevhash, hash, event) in rows.decode((Int64, String, String, String).self) {
-            guard case .object(var fields) = try JSONValue.parse(Data(event.utf8)) else { continue }
-            fields["sequence"] = .int(sequence)
-            fields["prevhash"] = .string(prevhash)
-            fields["hash"] = .string(hash)
-            events.append(.object(fields))
-        }
-        return events
+        return try await Self.chained(rows)
     }
 
     /// Up to `limit` chained events before sequence `before` (all when nil), newest first: only of `type` (as
@@ -48,6 +40,11 @@ public struct AuditFeed: Sendable {
               AND (\(needle)::text IS NULL OR strpos(lower(event), \(needle)) > 0)
             ORDER BY sequence DESC LIMIT \(limit)
             """, logger: logger)
+        return try await Self.chained(rows)
+    }
+
+    /// Rows of `sequence, prevhash, hash, event` as events with their chain attributes.
+    static func chained(_ rows: QueryRows) async throws -> [JSONValue] {
         var events: [JSONValue] = []
         for try await (sequence, prevhash, hash, event) in rows.decode((Int64, String, String, String).self) {
             guard case .object(var fields) = try JSONValue.parse(Data(event.utf8)) else { continue }
