@@ -164,11 +164,11 @@ public struct AirlockConfiguration: Sendable {
             throw ConfigurationError(
                 key: "approvals.mfa_environments", message: "needs approvals.mfa_max_age_seconds (how recent the second factor must be)")
         }
-        if let reminder = try reader.int("approvals.reminder_after_seconds", in: 0...604_800) {
+        if let reminder = try reader.int("approvals.reminder_after_seconds", in: 0...3599) {
             guard reminder == 0 || reminder >= 60 else { throw reader.invalid("approvals.reminder_after_seconds") }
             configuration.approvalNudges.reminderAfterSeconds = reminder == 0 ? nil : Int64(reminder)
         }
-        if let escalation = try reader.int("approvals.escalation_after_seconds", in: 60...2_592_000) {
+        if let escalation = try reader.int("approvals.escalation_after_seconds", in: 60...3599) {
             configuration.approvalNudges.escalationAfterSeconds = Int64(escalation)
         }
         if let group = try reader.string("approvals.escalation_group") {

@@ -2,7 +2,8 @@ import AirlockCore
 import Foundation
 import PostgresNIO
 
-/// When a waiting request's approvers are reminded, and when it is escalated (`approvals.*`).
+/// When a waiting request's approvers are reminded, and when it is escalated (`approvals.*`). Both fall inside the
+/// request's decision window (an hour): a request past it is expired, not reminded.
 public struct ApprovalNudges: Sendable, Hashable {
     /// How long a request waits before its approvers are reminded (once); nil: never.
     public var reminderAfterSeconds: Int64?
@@ -11,7 +12,7 @@ public struct ApprovalNudges: Sendable, Hashable {
     /// The group (alert channel) escalations go to; no escalation without one.
     public var escalationGroup: String?
 
-    public init(reminderAfterSeconds: Int64? = 900, escalationAfterSeconds: Int64? = 3600, escalationGroup: String? = nil) {
+    public init(reminderAfterSeconds: Int64? = 900, escalationAfterSeconds: Int64? = 1800, escalationGroup: String? = nil) {
         self.reminderAfterSeconds = reminderAfterSeconds
         self.escalationAfterSeconds = escalationAfterSeconds
         self.escalationGroup = escalationGroup

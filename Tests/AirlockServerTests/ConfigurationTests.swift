@@ -264,7 +264,7 @@ struct ApprovalMFAConfigurationTests {
     @Test("approval reminders (15 minutes by default, 0 for never) and escalation (only with a group); bad values refused")
     func approvalNudgeSettings() throws {
         let plain = try AirlockConfiguration.load(file: nil, environment: [:])
-        #expect(plain.approvalNudges == ApprovalNudges(reminderAfterSeconds: 900, escalationAfterSeconds: 3600, escalationGroup: nil))
+        #expect(plain.approvalNudges == ApprovalNudges(reminderAfterSeconds: 900, escalationAfterSeconds: 1800, escalationGroup: nil))
         let set = try AirlockConfiguration.load(file: nil, environment: [
             "AIRLOCK_APPROVALS_REMINDER_AFTER_SECONDS": "0", "AIRLOCK_APPROVALS_ESCALATION_AFTER_SECONDS": "600",
             "AIRLOCK_APPROVALS_ESCALATION_GROUP": "oncall",
@@ -273,6 +273,8 @@ struct ApprovalMFAConfigurationTests {
         for bad: [String: String] in [
             ["AIRLOCK_APPROVALS_REMINDER_AFTER_SECONDS": "30"],
             ["AIRLOCK_APPROVALS_ESCALATION_AFTER_SECONDS": "59"],
+            ["AIRLOCK_APPROVALS_ESCALATION_AFTER_SECONDS": "3600"],
+            ["AIRLOCK_APPROVALS_REMINDER_AFTER_SECONDS": "3600"],
             ["AIRLOCK_APPROVALS_ESCALATION_GROUP": "on call"],
         ] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try AirlockConfiguration.load(file: nil, environment: bad) }
