@@ -209,6 +209,50 @@ struct SharedSignalsTransmitterTests {
         }
     }
 
+    @Test("stream configuration: PATCH changes only what it names, PUT replaces the whole, GET reads it back, DELETE removes it",
+          .timeLimit(.minutes(3)))
+    func updateReplaceDelete() async throws {
+        let fixture = try await AccessFlowFixture.make()
+        let app = try buildApplication(config: Self.transmitting(fixture, signer: try SecurityEventSigner.generate()))
+        let manager = try await Self.token(fixture, scopes: ["ssf.manage"])
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let created = try await client.call(.post, "/ssf/streams", token: manager, body: """
+                {"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["\(Self.changed)"]}
+                """)
+            let id = try #require(created.json["stream_id"]?.stringValue, "\(created.json)")
+            #expect(created.json["events_delivered"] == [.string(Self.changed)])
+            #expect(created.json["events_supported"]?.arrayValue?.contains(.string(Self.revoked)) == true)
+
+            // PATCH: the events and a description; the delivery stays.
+            let patched = try await client.call(.patch, "/ssf/streams", token: manager, body: """
+                {"stream_id": "\(id)", "events_requested": ["\(Self.revoked)", "\(Self.changed)"], "description": "SOC"}
+                """)
+            #expect(patched.status == .ok, "\(patched.json)")
+            #expect(Set(patched.json["events_delivered"]?.arrayValue ?? []) == [.string(Self.revoked), .string(Self.changed)])
+            #expect(patched.json["description"] == "SOC" && patched.json["delivery"]?["method"] == "urn:ietf:rfc:8936")
+
+            // PUT: the whole configuration; what it leaves out is gone.
+            let replaced = try await client.call(.put, "/ssf/streams", token: manager, body: """
+                {"stream_id": "\(id)", "delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": ["\(Self.revoked)"]}
+                """)
+            #expect(replaced.status == .ok, "\(replaced.json)")
+            #expect(replaced.json["events_requested"] == [.string(Self.revoked)] && replaced.json["description"] == nil)
+            let read = try await client.call(.get, "/ssf/streams?stream_id=\(id)", token: manager)
+            #expect(read.json["events_delivered"] == [.string(Self.revoked)] && read.json["description"] == nil, "\(read.json)")
+
+            // An unknown field changes nothing.
+            let unknown = try await client.call(.patch, "/ssf/streams", token: manager, body: """
+                {"stream_id": "\(id)", "owner": "someone-else"}
+                """)
+            #expect(unknown.status == .badRequest)
+
+            let deleted = try await client.call(.delete, "/ssf/streams?stream_id=\(id)", token: manager)
+            #expect(deleted.status == .noContent)
+            #expect(try await client.call(.get, "/ssf/streams?stream_id=\(id)", token: manager).status == .notFound)
+        }
+    }
+
     @Test("a SET polled but not acknowledged is still there after the broker restarts; acknowledged, it is gone for good",
           .timeLimit(.minutes(3)))
     func pollSurvivesRestart() async throws {
