@@ -134,10 +134,10 @@ extension KeyEncryptionKey: CustomStringConvertible, CustomDebugStringConvertibl
 }
 
 /// Unpadded base64url (RFC 4648 §5), strict.
-enum Base64URL {
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count * 4 + 2) / 3)
         var index = 0
@@ -156,7 +156,7 @@ enum Base64URL {
     }
 
     /// Decodes unpadded base64url; `nil` on any character outside the alphabet or an impossible length.
-    static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+    public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         guard text.count % 4 != 1 else { return nil }
         var output: [UInt8] = []
         var buffer: UInt32 = 0

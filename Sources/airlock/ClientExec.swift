@@ -9,9 +9,9 @@ import Darwin
 /// Picking up a credential and running a command with it: the secret goes into the child's environment
 /// only, never into the parent's output or environment.
 enum ClientExec {
-    /// `GET /v1/access-requests/{id}/credentials`: mints the credential (once).
+    /// `GET /v1/access-requests/{id}/credentials`: mints the credential (once), sealed to this process's key.
     static func pickUp(_ client: ClientHTTP, id: String) async throws -> ClientHTTP.Reply {
-        try await client.get("/v1/access-requests/\(pathSegment(id))/credentials")
+        try await client.sealedCredential("GET", "/v1/access-requests/\(pathSegment(id))/credentials")
     }
 
     /// Prints a picked-up credential the way `creds` does.

@@ -46,6 +46,30 @@ struct ClientHTTP: Sendable {
         try await send("GET", path, body: nil)
     }
 
+    /// `method path` asking for the credential in the answer sealed to a key made for this request alone
+    /// (``CredentialSeal``), and the answer opened: the secret crosses proxies and logs only sealed.
+    func sealedCredential(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> Reply {
+        let opener = try CredentialSeal.Opener()
+        let reply = try await send(method, path, body: body, headers: opener.headers)
+        let answer = try reply.json()
+        guard let sealed = answer["sealed"] else {
+            throw ClientError("the broker at \(address) did not seal the credential (it may predate sealed delivery)")
+        }
+        guard let lease = answer["lease_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
+            throw ClientError("the broker's sealed answer names no lease")
+        }
+        let plaintext: Data
+        do {
+            plaintext = try opener.open(sealed, lease: lease)
+        } catch {
+            throw ClientError("\(error.description)")
+        }
+        guard (try? JSONValue.parse(plaintext))?["lease_id"] == answer["lease_id"] else {
+            throw ClientError("the sealed credential is for another lease than the answer says")
+        }
+        return Reply(status: reply.status, body: plaintext)
+    }
+
     /// Every page of a `{items, next_cursor}` list at `path` (which already has a query), up to `cap` items; with
     /// the raw pages for `--json` (one page is printed as it came).
     func allPages(_ path: String, cap: Int = 10_000) async throws -> (items: [JSONValue], json: String) {
@@ -69,13 +93,16 @@ struct ClientHTTP: Sendable {
     }
 
     /// Sends one request; a non-2xx answer becomes a ``ClientError``.
-    func send(_ method: String, _ path: String, body: JSONValue?) async throws -> Reply {
+    func send(
+        _ method: String, _ path: String, body: JSONValue?, headers: [(name: String, value: String)] = []
+    ) async throws -> Reply {
         guard let url = URL(string: address + path) else { throw ClientError("cannot build a URL for `\(path)`") }
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.timeoutInterval = 30
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        for header in headers { request.setValue(header.value, forHTTPHeaderField: header.name) }
         if let body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = body.canonicalData()

@@ -44,7 +44,7 @@ struct CredentialsCommand: AsyncParsableCommand {
                 "ttl_seconds": .int(try ClientOutput.parseDuration(ttl)),
             ]
             if let reason { body["reason"] = .string(reason) }
-            let reply = try await options.client().post("/v1/credentials", .object(body))
+            let reply = try await options.client().sealedCredential("POST", "/v1/credentials", body: .object(body))
             guard !command.isEmpty else {
                 try ClientExec.show(reply, format: format, json: options.json)
                 return

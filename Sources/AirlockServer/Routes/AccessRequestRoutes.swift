@@ -22,9 +22,10 @@ struct AccessRequestRoutes {
         group.post(":id/approve") { request, context in try await review(request, context, verdict: .approve) }
         group.post(":id/deny") { request, context in try await review(request, context, verdict: .deny) }
         group.get(":id/credentials") { request, context in
+            let recipient = try CredentialSealing.recipient(of: request)
             let issued = try await issuance.pickUp(
                 try requestID(context), by: try context.requirePrincipal(), sourceIP: sourceIP(request, context))
-            return JSONResponse.secret(.object(Self.fields(issued)))
+            return try CredentialSealing.answer(Self.fields(issued), lease: issued.credential.leaseID, sealedTo: recipient)
         }
     }
 

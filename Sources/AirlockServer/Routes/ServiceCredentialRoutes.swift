@@ -18,11 +18,13 @@ struct ServiceCredentialRoutes {
 
     func issue(_ request: Request, _ context: AirlockRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
+        let recipient = try CredentialSealing.recipient(of: request)
         let body = try await RequestBody.read(request, allowed: ["resource", "role", "ttl_seconds", "reason", "ticket"])
         let ask = try AccessRequestRoutes.ask(body, reasonRequired: false, sourceIP: routes.sourceIP(request, context))
         let issued = try await routes.issuance.issueNow(ask, by: principal)
         var fields = AccessRequestRoutes.fields(issued)
         fields["access_request_id"] = JSONResponse.id(issued.accessRequestID)
-        return JSONResponse.secret(.object(fields), status: .created)
+        return try CredentialSealing.answer(
+            fields, lease: issued.credential.leaseID, sealedTo: recipient, status: .created)
     }
 }
