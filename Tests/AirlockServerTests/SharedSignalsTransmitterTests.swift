@@ -33,9 +33,10 @@ struct SharedSignalsTransmitterTests {
         }
     }
 
-    /// Waits (at most 10 s) until `condition` holds.
+    /// Waits (at most 30 s: two brokers and a receiver share two cores with the rest of the suite) until `condition`
+    /// holds.
     static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<200 {
+        for _ in 0..<600 {
             if try await condition() { return true }
             try await Task.sleep(for: .milliseconds(50))
         }
