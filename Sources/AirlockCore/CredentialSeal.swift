@@ -9,6 +9,10 @@ import Foundation
 /// On the wire: the caller sends `Airlock-Seal-Suite: X-Wing-SHA256-AES256GCM` and `Airlock-Seal-Key:` its raw
 /// public key in base64url; the answer carries `sealed: {suite, enc, ciphertext}` (base64url) in place of the secret.
 public enum CredentialSeal {
+    /// The request headers that ask for a sealed credential: the suite's name, and the caller's public key.
+    public static let suiteHeader = "Airlock-Seal-Suite"
+    public static let keyHeader = "Airlock-Seal-Key"
+
     /// The one suite offered, by the name the caller gives.
     public static let suite = "X-Wing-SHA256-AES256GCM"
     static let ciphersuite = HPKE.Ciphersuite.XWingMLKEM768X25519_SHA256_AES_GCM_256
@@ -71,7 +75,7 @@ public enum CredentialSeal {
 
         /// `Airlock-Seal-Suite` and `Airlock-Seal-Key`.
         public var headers: [(name: String, value: String)] {
-            [("Airlock-Seal-Suite", suite), ("Airlock-Seal-Key", Base64URL.encode(Array(privateKey.publicKey.rawRepresentation)))]
+            [(suiteHeader, suite), (keyHeader, Base64URL.encode(Array(privateKey.publicKey.rawRepresentation)))]
         }
 
         /// The plaintext of a `sealed` answer `{suite, enc, ciphertext}` for `lease`.

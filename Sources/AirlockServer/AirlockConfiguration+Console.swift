@@ -34,6 +34,19 @@ public struct ConsoleSettings: Sendable {
         self.tokenEndpoint = tokenEndpoint
     }
 
+    /// The console of `airlock dev` served at `publicURL` (`http://127.0.0.1:PORT`): the dev issuer's own sign-in
+    /// page as its OpenID Connect provider (client `airlock`, the dev tokens' audience); `airlock-admins` act as
+    /// admins, `auditors` read the audit log.
+    public static func devSignIn(publicURL: String) -> ConsoleSettings {
+        let base = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        var console = ConsoleSettings(
+            publicURL: base, issuer: DevIssuer.issuer, clientID: DevIssuer.audience,
+            authorizationEndpoint: base + "/v1/dev/authorize", tokenEndpoint: base + "/v1/dev/token")
+        console.adminGroups = ["airlock-admins"]
+        console.auditorGroups = ["auditors"]
+        return console
+    }
+
     /// `/console/callback` under ``publicURL``.
     public var redirectURI: String { publicURL + "/console/callback" }
 

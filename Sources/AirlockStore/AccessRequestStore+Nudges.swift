@@ -82,10 +82,11 @@ extension AccessRequestStore {
                         on: connection, logger: logger)
                     nudged.reminded.append(id)
                 }
+                // Every claimed row is due for one or the other; after an escalation no reminder follows.
                 try await connection.query("""
                     UPDATE access_requests
-                    SET reminded_at = CASE WHEN \(remind || escalate) THEN coalesce(reminded_at, \(now)) ELSE reminded_at END,
-                        escalated_at = CASE WHEN \(escalate) THEN \(now) ELSE escalated_at END
+                    SET reminded_at = coalesce(reminded_at, \(now)),
+                        escalated_at = coalesce(\(escalate ? now : nil)::timestamptz, escalated_at)
                     WHERE id = \(id)
                     """, logger: logger)
             }

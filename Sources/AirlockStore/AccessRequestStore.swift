@@ -250,7 +250,7 @@ public struct AccessRequestStore: Sendable {
         return record
     }
 
-    func reviews(of id: UUID, on connection: PostgresConnection) async throws -> [AccessReview] {
+    private func reviews(of id: UUID, on connection: PostgresConnection) async throws -> [AccessReview] {
         let rows = try await connection.query("""
             SELECT approver_id, approver_kind, groups, verdict, comment, created_at FROM approvals
             WHERE request_id = \(id) ORDER BY created_at, id

@@ -65,15 +65,8 @@ struct DevBrokerSetup {
         }
     }
 
-    /// The console of `airlock dev` on `port`: the dev issuer's sign-in page as its OpenID Connect provider (client
-    /// `airlock`, the dev tokens' audience); `airlock-admins` act as admins, `auditors` read the audit log.
+    /// The console of `airlock dev` on `port` (``ConsoleSettings/devSignIn(publicURL:)``).
     static func console(port: Int) -> ConsoleSettings {
-        let base = "http://127.0.0.1:\(port)"
-        var console = ConsoleSettings(
-            publicURL: base, issuer: DevIssuer.issuer, clientID: DevIssuer.audience,
-            authorizationEndpoint: base + "/v1/dev/authorize", tokenEndpoint: base + "/v1/dev/token")
-        console.adminGroups = ["airlock-admins"]
-        console.auditorGroups = ["auditors"]
-        return console
+        ConsoleSettings.devSignIn(publicURL: "http://127.0.0.1:\(port)")
     }
 }

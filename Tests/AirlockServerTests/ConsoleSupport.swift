@@ -25,14 +25,7 @@ struct ConsoleFixture {
         let flow = try await AccessFlowFixture.make(policies: policies)
         var config = flow.config
         let proxy = try FaultProxy()
-        let port = proxy.port
-        let base = "http://127.0.0.1:\(port)"
-        var console = ConsoleSettings(
-            publicURL: base, issuer: DevIssuer.issuer, clientID: DevIssuer.audience,
-            authorizationEndpoint: base + "/v1/dev/authorize", tokenEndpoint: base + "/v1/dev/token")
-        console.adminGroups = ["airlock-admins"]
-        console.auditorGroups = ["auditors"]
-        config.settings.console = console
+        config.settings.console = ConsoleSettings.devSignIn(publicURL: "http://127.0.0.1:\(proxy.port)")
         return ConsoleFixture(flow: flow, config: config, proxy: proxy)
     }
 

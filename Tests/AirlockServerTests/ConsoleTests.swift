@@ -161,6 +161,41 @@ struct ConsoleTests {
         }
     }
 
+    @Test("someone else's request is not found: its page, its pickup, its approval by a non-approver; it is not in their status poll; hostile ids are not found",
+          .timeLimit(.minutes(3)))
+    func otherPeoplesRequests() async throws {
+        let fixture = try await ConsoleFixture.make()
+        defer { fixture.proxy.stop() }
+        let app = try buildApplication(config: fixture.config)
+        try await app.test(.live) { client in
+            try await fixture.ready(client)
+            let alice = try await client.signIn("alice", groups: ["sre"])
+            let asked = try await client.console(.post, "/console/ask", headers: alice.cookie, form: [
+                ("resource_role", "orders-db readonly"), ("ttl_minutes", "30"), ("reason", "INC-7"), ("csrf", alice.csrf),
+            ])
+            let action = try #require(asked.text.range(of: #"/console/requests/[0-9a-f-]{36}"#, options: .regularExpression))
+            let page = String(asked.text[action])
+            let id = String(page.dropFirst("/console/requests/".count))
+
+            let mallory = try await client.signIn("mallory", groups: ["backend"])
+            #expect(try await client.console(.get, page, headers: mallory.cookie).status == .notFound)
+            let pickup = try await client.console(.post, page + "/pickup", headers: mallory.cookie, form: [("csrf", mallory.csrf)])
+            #expect(pickup.status == .notFound && !pickup.text.contains("password"))
+            let approve = try await client.console(.post, page + "/approve", headers: mallory.cookie, form: [("csrf", mallory.csrf)])
+            #expect(approve.status == .notFound || approve.status == .forbidden, "\(approve.status)")
+            let status = try await client.console(.get, "/console/status.json", headers: mallory.cookie)
+            #expect(status.status == .ok && !status.text.contains(id))
+            for hostile in ["/console/requests/..%2F..%2Fv1%2Ftokens", "/console/requests/%00", "/console/requests/"
+                                + String(repeating: "a", count: 5000), "/console/requests/\(id.uppercased())x"] {
+                let answer = try await client.console(.get, hostile, headers: mallory.cookie)
+                #expect(answer.status == .notFound, "\(hostile.prefix(60)): \(answer.status)")
+            }
+            // Alice's own request is still hers to pick up: nothing above touched it.
+            let hers = try await client.console(.post, page + "/pickup", headers: alice.cookie, form: [("csrf", alice.csrf)])
+            #expect(hers.status == .ok, "\(hers.text)")
+        }
+    }
+
     /// The value shown for `field` on the credential page.
     static func secret(_ field: String, in html: String) -> String? {
         guard let label = html.range(of: "<dt>\(field)</dt>"),

@@ -253,8 +253,17 @@ struct ConsolePages: Sendable {
 
     // MARK: - My requests and leases
 
-    func mine(_ viewer: ConsoleViewer, notice: String = "") async throws -> Response {
+    /// The viewer's latest 50 requests and their own leases (up to 100): what *My requests* shows and its status
+    /// poll refreshes.
+    func holdings(of viewer: ConsoleViewer) async throws -> (requests: [AccessRequestRecord], leases: [LeaseRecord]) {
         let recent = try await requests.store.recent(of: viewer.principal.id, limit: 50)
+        let owned = try await leases.list(for: viewer.principal, limit: 100).items
+            .filter { viewer.principal.owns($0.principalID) }
+        return (recent, owned)
+    }
+
+    func mine(_ viewer: ConsoleViewer, notice: String = "") async throws -> Response {
+        let (recent, owned) = try await holdings(of: viewer)
         let rows = recent.map { record -> String in
             let id = record.id.uuidString.lowercased()
             var actions = ""
@@ -268,8 +277,6 @@ struct ConsolePages: Sendable {
                 <td>\(actions)</td></tr>
                 """
         }.joined()
-        let owned = try await leases.list(for: viewer.principal, limit: 100).items
-            .filter { viewer.principal.owns($0.principalID) }
         let leaseRows = owned.map { lease -> String in
             let id = lease.id.uuidString.lowercased()
             let live = lease.status == .active
@@ -311,9 +318,7 @@ struct ConsolePages: Sendable {
             guard let viewer = try await sessions.viewer(request) else {
                 return Response(status: .unauthorized, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{}")))
             }
-            let recent = try await requests.store.recent(of: viewer.principal.id, limit: 50)
-            let owned = try await leases.list(for: viewer.principal, limit: 100).items
-                .filter { viewer.principal.owns($0.principalID) }
+            let (recent, owned) = try await holdings(of: viewer)
             let body = JSONValue.object([
                 "requests": .object(Dictionary(uniqueKeysWithValues: recent.map {
                     ($0.id.uuidString.lowercased(), JSONValue.string($0.status.rawValue))

@@ -8,8 +8,8 @@ import Hummingbird
 /// Credentials sealed to the caller's key (`Airlock-Seal-Suite`, `Airlock-Seal-Key`; ``CredentialSeal``): read
 /// before anything is issued, so a bad key refuses the request and mints nothing; applied to the answer after.
 struct CredentialSealing {
-    static let suiteHeader = HTTPField.Name("Airlock-Seal-Suite")!
-    static let keyHeader = HTTPField.Name("Airlock-Seal-Key")!
+    static let suiteHeader = HTTPField.Name(CredentialSeal.suiteHeader)!
+    static let keyHeader = HTTPField.Name(CredentialSeal.keyHeader)!
 
     /// The key `request` asks its credential to be sealed to; nil when it asks for none. Refused (400) when only
     /// one of the two headers is sent, a header is given twice, the suite is not supported or the key is not one.

@@ -91,11 +91,7 @@ struct DevSignInRoutes: Sendable {
     func authorize(_ request: Request) async -> Response {
         do {
             let form = try await ConsoleForm.read(request, allowed: Set(Self.parameterNames + ["user", "groups", "mfa"]))
-            let checked = AuthorizationRequest.check(form.fields, console: console)
-            guard case .success(let authorization) = checked else {
-                if case .failure(let refusal) = checked { throw refusal }
-                throw ConsoleRefusal(.badRequest, "invalid authorization request")
-            }
+            let authorization = try AuthorizationRequest.check(form.fields, console: console).get()
             guard let user = form.text("user"), Self.isName(Substring(user)) else {
                 throw ConsoleRefusal(.unprocessableContent, "A user name is letters, digits and . _ @ - (at most 64).")
             }
