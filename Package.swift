@@ -104,6 +104,21 @@ let package = Package(
         .target(name: "AirlockLocalCluster"),
         /// Risk: the signals of a request judged against the principal's own history (issue 15).
         .target(name: "AirlockRisk", dependencies: ["AirlockCore", "AirlockPolicy"]),
+        /// `airlock agent`: credentials kept fresh for long-running services (renewal, successors with overlap,
+        /// sealed delivery), handed over in files or to the application it runs; its own health and metrics.
+        /// A client of the broker's HTTP API: imports no adapter and no server module.
+        .target(
+            name: "AirlockAgent",
+            dependencies: [
+                "AirlockCore",
+                "AirlockPolicy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         /// The HTTP API: Hummingbird routes, configuration, health, metrics.
         .target(
             name: "AirlockServer",
@@ -132,6 +147,7 @@ let package = Package(
         .executableTarget(
             name: "airlock",
             dependencies: [
+                "AirlockAgent",
                 "AirlockAudit",
                 "AirlockCore",
                 "AirlockPolicy",
@@ -145,6 +161,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -165,6 +182,7 @@ let package = Package(
         ),
         .target(name: "AirlockTestRandom", path: "Tests/AirlockTestRandom"),
         .testTarget(name: "AirlockRiskTests", dependencies: ["AirlockRisk", "AirlockCore", "AirlockPolicy"]),
+        .testTarget(name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockCore", "AirlockTestSupport"]),
         .testTarget(
             name: "AirlockLocalClusterTests",
             dependencies: ["AirlockLocalCluster"]
@@ -213,6 +231,7 @@ let package = Package(
             dependencies: [
                 "AirlockPolicy", "AirlockBroker", "AirlockPostgres", "AirlockAudit",
                 "AirlockServer", "AirlockStore", "AirlockTestSupport", "AirlockCore", "AirlockLocalCluster", "AirlockRisk",
+                "AirlockAgent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

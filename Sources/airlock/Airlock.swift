@@ -10,7 +10,7 @@ struct Airlock: AsyncParsableCommand {
         subcommands: [ServeCommand.self, DevCommand.self, MigrateCommand.self, KeysCommand.self, AuditCommand.self,
             PolicyCommand.self, TokenCommand.self,
             LoginCommand.self, RequestCommand.self, PendingCommand.self, ApproveCommand.self, DenyCommand.self,
-            CredsCommand.self, ExecCommand.self, CredentialsCommand.self, RenewCommand.self, RevokeCommand.self, LeasesCommand.self,
+            CredsCommand.self, ExecCommand.self, CredentialsCommand.self, AgentCommand.self, RenewCommand.self, RevokeCommand.self, LeasesCommand.self,
             WebhooksCommand.self, SignalCommand.self, SharedSignalsCommand.self, BenchCommand.self]
     )
 }

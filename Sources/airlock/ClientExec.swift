@@ -1,3 +1,4 @@
+import AirlockAgent
 import AirlockCore
 import Foundation
 #if canImport(Glibc)
@@ -28,16 +29,11 @@ enum ClientExec {
     /// The child's environment: the parent's without `AIRLOCK_TOKEN` and without any variable libpq reads
     /// (every name starting with `PG`: `PGHOSTADDR`, `PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`, `PGPASSFILE`,
     /// `PGOPTIONS`, `PGSSLMODE`, ... could send the credential elsewhere or change the connection), then exactly
-    /// the credential's variables (for a PostgreSQL login, `PGSSLMODE` is always the broker's `sslmode`).
+    /// the credential's variables (for a PostgreSQL login, `PGSSLMODE` is the broker's `sslmode`).
     static func childEnvironment(parent: [String: String], credential: JSONValue) -> [String: String] {
-        var environment = parent.filter { $0.key != "AIRLOCK_TOKEN" && !$0.key.hasPrefix("PG") }
-        let variables = ClientOutput.environment(credential)
-        for (key, value) in variables { environment[key] = value }
-        if environment["PGUSER"] != nil, environment["PGSSLMODE"] == nil,
-           let mode = credential["dsn"]?.stringValue.flatMap(ClientOutput.sslMode) {
-            environment["PGSSLMODE"] = mode
-        }
-        return environment
+        ApplicationEnvironment.make(
+            parent: parent.filter { $0.key != "AIRLOCK_TOKEN" },
+            credentials: DeliveredCredential(credential).map { [("", $0)] } ?? [])
     }
 
     /// Runs `command` with the credential's variables (``childEnvironment(parent:credential:)``) and returns its

@@ -1,3 +1,4 @@
+import AirlockAgent
 import AirlockCore
 import Foundation
 #if canImport(FoundationNetworking)
@@ -36,7 +37,7 @@ struct ClientHTTP: Sendable {
     /// Refuses an address that is not http(s), and plain http to anything but a loopback host: the token would
     /// cross the network in clear text.
     init(address: String, token: String) throws {
-        let base = try BrokerAddress(address)
+        let base = try BrokerAddress.checked(address)
         self.address = address
         self.base = base.url
         self.token = token
@@ -190,43 +191,6 @@ private final class RedirectRefusal: NSObject, URLSessionTaskDelegate, Sendable 
     }
 }
 
-/// A broker address the client may send a token to: an http(s) URL with a host, and https unless the host is a
-/// loopback address (`127.0.0.0/8`, `::1`, `localhost`). `origin` identifies it for binding a stored token.
-struct BrokerAddress: Equatable {
-    let url: URL
-    /// `scheme://host:port/path` in lower case with the default port filled in and no trailing slash.
-    let origin: String
-
-    init(_ text: String) throws {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = url.host?.lowercased(), !host.isEmpty,
-              url.user == nil, url.password == nil else {
-            throw ClientError("--addr `\(TerminalText.escaped(text))` is not an http(s) URL such as \(ClientOptions.defaultAddress)")
-        }
-        if scheme == "http", !Self.isLoopback(host) {
-            throw ClientError(
-                "refusing to send your token to \(TerminalText.escaped(text)) over plain http: use https "
-                    + "(plain http is allowed only to a loopback address such as 127.0.0.1)")
-        }
-        let port = url.port ?? (scheme == "https" ? 443 : 80)
-        var path = url.path
-        while path.hasSuffix("/") { path.removeLast() }
-        self.url = url
-        self.origin = "\(scheme)://\(host):\(port)\(path)"
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare == "localhost" || bare == "::1" || bare == "0:0:0:0:0:0:0:1" { return true }
-        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts.allSatisfy({ part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
-                && (UInt8(part) != nil)
-        }) else { return false }
-        return parts[0] == "127"
-    }
-}
-
 /// Percent-encodes one path segment (an id the user typed): every byte of its UTF-8 but `A-Z a-z 0-9 - _ ~`, so
 /// `/`, `:`, `%`, `?`, `#`, non-ASCII letters and dots (no `..` segment to resolve) reach the broker as part of the
 /// segment (`repo:org/app` is sent as `repo%3Aorg%2Fapp`; the broker decodes it).
@@ -242,4 +206,15 @@ func pathSegment(_ text: String) -> String {
         }
     }
     return encoded
+}
+
+extension BrokerAddress {
+    /// The address, or the reason it is refused as a ``ClientError`` naming `--addr`.
+    static func checked(_ text: String) throws -> BrokerAddress {
+        do {
+            return try BrokerAddress(text)
+        } catch {
+            throw ClientError("--addr \(error.description)")
+        }
+    }
 }

@@ -1,3 +1,5 @@
+import AirlockCore
+import AirlockAgent
 import ArgumentParser
 import Foundation
 #if canImport(Glibc)
@@ -39,7 +41,7 @@ struct ClientOptions: ParsableArguments {
         if let token = try TokenFile.read() {
             let issuedFor = TokenFile.storedAddress() ?? Self.defaultAddress
             let bound = (try? BrokerAddress(issuedFor))?.origin
-            guard let bound, bound == (try BrokerAddress(address)).origin else {
+            guard let bound, bound == (try BrokerAddress.checked(address)).origin else {
                 throw ClientError(
                     "the stored token was issued for \(TerminalText.escaped(issuedFor)), not \(TerminalText.escaped(address)): "
                         + "log in to that broker (`airlock login --addr URL ...`) or pass --token / AIRLOCK_TOKEN")
@@ -54,7 +56,7 @@ struct ClientOptions: ParsableArguments {
     /// An HTTP client for the broker, with the caller's token.
     func client() throws -> ClientHTTP {
         let address = brokerAddress
-        _ = try BrokerAddress(address)
+        _ = try BrokerAddress.checked(address)
         let token = try resolveToken(for: address)
         return try ClientHTTP(address: address, token: token)
     }

@@ -128,27 +128,9 @@ enum ClientOutput {
         }
     }
 
-    /// The environment a credential gives a command, in a stable order.
+    /// The environment a credential gives a command, in a stable order (``DeliveredCredential/environment``).
     static func environment(_ credential: JSONValue) -> [(key: String, value: String)] {
-        if credential["kind"]?.stringValue == "token" {
-            return [("AIRLOCK_CREDENTIAL_TOKEN", credential["token"]?.stringValue ?? "")]
-        }
-        var port = credential["port"]?.stringValue ?? ""
-        if let number = credential["port"]?.intValue { port = String(number) }
-        var variables: [(key: String, value: String)] = [
-            ("PGHOST", credential["host"]?.stringValue ?? ""), ("PGPORT", port),
-            ("PGDATABASE", credential["database"]?.stringValue ?? ""),
-            ("PGUSER", credential["username"]?.stringValue ?? ""),
-            ("PGPASSWORD", credential["password"]?.stringValue ?? ""),
-        ]
-        if let dsn = credential["dsn"]?.stringValue, sslMode(dsn) == "disable" {
-            variables.append(("PGSSLMODE", "disable"))
-        }
-        return variables
-    }
-
-    static func sslMode(_ dsn: String) -> String? {
-        URLComponents(string: dsn)?.queryItems?.first { $0.name == "sslmode" }?.value
+        DeliveredCredential(credential)?.environment ?? []
     }
 
     /// POSIX shell single quoting: `it's` → `'it'\''s'`.

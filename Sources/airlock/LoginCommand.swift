@@ -1,3 +1,4 @@
+import AirlockAgent
 import AirlockCore
 import AirlockServer
 import ArgumentParser
@@ -82,7 +83,7 @@ struct LoginCommand: AsyncParsableCommand {
                 return
             }
             let address = ClientOptions.resolveAddress(addr)
-            _ = try BrokerAddress(address)
+            _ = try BrokerAddress.checked(address)
             let path = try TokenFile.store(value, address: address)
             let principal = subject.map { DevIssuer.principalID(user: $0, service: service) }
             // The manager's id as the broker maps the claim: qualified by the token's issuer, as `sub` is.

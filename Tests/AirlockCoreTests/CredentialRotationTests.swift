@@ -17,12 +17,13 @@ struct CredentialRotationTests {
         var rotation = CredentialRotation()
         #expect(rotation.apply(.tick(now: Self.at(0), jitter: 0)) == [.issue])
         let first = Self.lease(0, 300)
-        #expect(rotation.apply(.issued(first, at: Self.at(0))) == [.handOver(first)])
+        #expect(rotation.apply(.issued(first, asked: Self.at(300), at: Self.at(0))) == [.handOver(first)])
         #expect(rotation.apply(.tick(now: Self.at(1), jitter: 0)) == [.sleep(until: Self.at(200))])
         // +1 jitter: 5 % of 300 s later.
         #expect(rotation.apply(.tick(now: Self.at(1), jitter: 1)) == [.sleep(until: Self.at(215))])
         #expect(rotation.apply(.tick(now: Self.at(200), jitter: 0)) == [.renew(first.id)])
-        #expect(rotation.apply(.renewed(expiresAt: Self.at(500), at: Self.at(200))) == [])
+        #expect(rotation.apply(.renewed(expiresAt: Self.at(500), asked: Self.at(500), at: Self.at(200))) == [])
+        #expect(!rotation.needsSuccessor)
         // The new period runs 200 → 500: two thirds of it is at 400.
         #expect(rotation.apply(.tick(now: Self.at(201), jitter: 0)) == [.sleep(until: Self.at(400))])
     }
@@ -31,11 +32,11 @@ struct CredentialRotationTests {
     func successorWithOverlap() {
         var rotation = CredentialRotation()
         let first = Self.lease(0, 300)
-        _ = rotation.apply(.issued(first, at: Self.at(0)))
+        _ = rotation.apply(.issued(first, asked: first.expiresAt, at: Self.at(0)))
         #expect(rotation.apply(.tick(now: Self.at(200), jitter: 0)) == [.renew(first.id)])
-        #expect(rotation.apply(.renewed(expiresAt: Self.at(300), at: Self.at(200))) == [.issue])
+        #expect(rotation.apply(.renewed(expiresAt: Self.at(300), asked: Self.at(500), at: Self.at(200))) == [.issue])
         let second = Self.lease(201, 501)
-        #expect(rotation.apply(.issued(second, at: Self.at(201))) == [.handOver(second)])
+        #expect(rotation.apply(.issued(second, asked: Self.at(501), at: Self.at(201))) == [.handOver(second)])
         #expect(rotation.superseded == [first.id: Self.at(231)])
         // The next wake is the old one's revocation, well before the new one's renewal.
         #expect(rotation.apply(.tick(now: Self.at(202), jitter: 0)) == [.sleep(until: Self.at(231))])
@@ -49,11 +50,12 @@ struct CredentialRotationTests {
     func refusalsAreReported() {
         var rotation = CredentialRotation()
         let first = Self.lease(0, 600)
-        _ = rotation.apply(.issued(first, at: Self.at(0)))
+        _ = rotation.apply(.issued(first, asked: first.expiresAt, at: Self.at(0)))
         let refused = rotation.apply(.renewalRefused(reason: "policy_denied", at: Self.at(400)))
         #expect(refused == [.report("renewal refused: policy_denied; asking for a new credential", urgent: false), .issue])
         let noSuccessor = rotation.apply(.issueRefused(reason: "policy_denied", at: Self.at(401)))
-        #expect(noSuccessor.count == 1)
+        #expect(noSuccessor.count == 2)
+        #expect(noSuccessor.last == .tellApplication(.refused(reason: "policy_denied", endsAt: Self.at(600))))
         guard case .report(let text, let urgent)? = noSuccessor.first else {
             Issue.record("not a report: \(noSuccessor)")
             return
@@ -68,16 +70,22 @@ struct CredentialRotationTests {
             return
         }
         #expect(late)
-        // Past its end with no successor: reported, and asked for again.
+        // Past its end with no successor: reported, the application told once, and asked for again after the backoff.
         #expect(rotation.apply(.tick(now: Self.at(600), jitter: 0))
-                == [.report("the credential ended before a successor was handed over", urgent: true), .issue])
+                == [.report("the credential ended before a successor was handed over", urgent: true),
+                    .tellApplication(.ended(reason: "it expired")), .issue])
+        #expect(rotation.current == nil)
+        #expect(rotation.apply(.issueRefused(reason: "policy_denied", at: Self.at(601)))
+                == [.report("a new credential was refused: policy_denied", urgent: true),
+                    .tellApplication(.refused(reason: "policy_denied", endsAt: nil))])
+        #expect(rotation.apply(.tick(now: Self.at(661), jitter: 0)) == [.issue])
     }
 
     @Test("while the broker is away: backoff doubling to a minute, quiet until the credential nears its end, then urgent")
     func backoffWhileTheBrokerIsAway() {
         var rotation = CredentialRotation()
         let first = Self.lease(0, 600)
-        _ = rotation.apply(.issued(first, at: Self.at(0)))
+        _ = rotation.apply(.issued(first, asked: first.expiresAt, at: Self.at(0)))
         #expect(rotation.apply(.brokerUnreachable(at: Self.at(400))) == [.sleep(until: Self.at(401))])
         #expect(rotation.apply(.tick(now: Self.at(400.5), jitter: 0)) == [.sleep(until: Self.at(401))])
         #expect(rotation.apply(.brokerUnreachable(at: Self.at(401))) == [.sleep(until: Self.at(403))])
@@ -92,8 +100,55 @@ struct CredentialRotationTests {
         #expect(urgent && text.contains("10 attempts"))
         // Back: the renewal goes through and the count starts again.
         #expect(rotation.apply(.tick(now: Self.at(570), jitter: 0)) == [.renew(first.id)])
-        #expect(rotation.apply(.renewed(expiresAt: Self.at(1200), at: Self.at(570))) == [])
+        #expect(rotation.apply(.renewed(expiresAt: Self.at(1200), asked: Self.at(1200), at: Self.at(570))) == [])
         #expect(rotation.failures == 0)
+    }
+}
+
+extension CredentialRotationTests {
+    @Test("a renewal that gives less than asked makes the period the last: the successor comes at two thirds, or earlier so that grace and lead fit before the end, and the old one is revoked by its end at the latest")
+    func cappedRenewalMakesTheLastPeriod() {
+        var settings = CredentialRotation.Settings()
+        settings.graceSeconds = 30
+        settings.leadSeconds = 10
+        var rotation = CredentialRotation(settings: settings)
+        let first = Self.lease(0, 300)
+        _ = rotation.apply(.issued(first, asked: Self.at(300), at: Self.at(0)))
+        #expect(rotation.apply(.renewed(expiresAt: Self.at(310), asked: Self.at(500), at: Self.at(200))) == [])
+        #expect(rotation.needsSuccessor)
+        // Two thirds of 200 → 310 is 273.3; end − grace − lead is 270: the earlier.
+        #expect(rotation.apply(.tick(now: Self.at(201), jitter: 0)) == [.sleep(until: Self.at(270))])
+        #expect(rotation.apply(.tick(now: Self.at(270), jitter: 0)) == [.issue])
+        let second = Self.lease(290, 590)
+        #expect(rotation.apply(.issued(second, asked: Self.at(590), at: Self.at(290))) == [.handOver(second)])
+        #expect(rotation.superseded == [first.id: Self.at(310)], "grace ends with the old credential at the latest")
+        #expect(!rotation.needsSuccessor)
+        #expect(rotation.held == [second.id, first.id])
+    }
+
+    @Test("a first credential already shorter than asked is the last period at once: no renewal is tried, a successor comes in time")
+    func cappedAtIssue() {
+        var rotation = CredentialRotation()
+        let first = Self.lease(0, 1800)
+        _ = rotation.apply(.issued(first, asked: Self.at(3600), at: Self.at(0)))
+        #expect(rotation.needsSuccessor)
+        #expect(rotation.apply(.tick(now: Self.at(1200), jitter: 0)) == [.issue])
+        // A round trip's slack is not a cap.
+        var other = CredentialRotation()
+        _ = other.apply(.issued(Self.lease(0, 3599.8), asked: Self.at(3600), at: Self.at(0.2)))
+        #expect(!other.needsSuccessor)
+    }
+
+    @Test("the broker says the credential ended (revoked, or a policy change): reported, the application told, a new one asked for")
+    func endedByTheBroker() {
+        var rotation = CredentialRotation()
+        let first = Self.lease(0, 600)
+        _ = rotation.apply(.issued(first, asked: Self.at(600), at: Self.at(0)))
+        let actions = rotation.apply(.ended(reason: "the lease is revoked, not active", at: Self.at(100)))
+        #expect(actions.dropFirst() == [.tellApplication(.ended(reason: "the lease is revoked, not active")), .issue])
+        #expect(rotation.current == nil)
+        // Its end passing later tells nobody again.
+        #expect(rotation.apply(.tick(now: Self.at(700), jitter: 0)) == [.issue])
     }
 }
 
