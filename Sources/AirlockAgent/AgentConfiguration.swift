@@ -95,6 +95,11 @@ public struct AgentConfiguration: Sendable, Hashable {
     public struct ListenAddress: Sendable, Hashable {
         public var host: String
         public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
     }
 
     /// Reads and checks the file at `path`.

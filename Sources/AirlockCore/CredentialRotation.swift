@@ -41,7 +41,8 @@ public struct CredentialRotation: Sendable, Hashable {
         public var graceSeconds: TimeInterval = 30
         /// How long before "end minus grace" a successor is asked for in the last period, for the issue itself.
         public var leadSeconds: TimeInterval = 10
-        /// The first retry after a failure to reach the broker, doubled each time up to ``retryCapSeconds``.
+        /// The first retry after a failure to reach the broker, doubled each time up to ``retryCapSeconds`` and never
+        /// more than a third of the credential's remaining life (but at least this).
         public var retryBaseSeconds: TimeInterval = 1
         public var retryCapSeconds: TimeInterval = 60
         /// Once less than this fraction of the period is left and the broker cannot be reached or refuses, every
@@ -168,7 +169,12 @@ public struct CredentialRotation: Sendable, Hashable {
                     .tellApplication(.ended(reason: reason))] + tick(at, jitter: 0)
         case .brokerUnreachable(let at):
             failures += 1
-            let delay = min(settings.retryCapSeconds, settings.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
+            var delay = min(settings.retryCapSeconds, settings.retryBaseSeconds * pow(2, Double(min(failures - 1, 30))))
+            if let lease = current, lease.expiresAt > at {
+                // Near the end, never wait more than a third of what is left: the attempt that can still save the
+                // credential must come before it ends.
+                delay = min(delay, max(settings.retryBaseSeconds, lease.expiresAt.timeIntervalSince(at) / 3))
+            }
             let until = at.addingTimeInterval(delay)
             notBefore = until
             guard current == nil || isUrgent(at) else { return [.sleep(until: nextWake(until))] }

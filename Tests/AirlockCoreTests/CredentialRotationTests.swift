@@ -91,7 +91,7 @@ struct CredentialRotationTests {
         #expect(rotation.apply(.brokerUnreachable(at: Self.at(401))) == [.sleep(until: Self.at(403))])
         #expect(rotation.apply(.brokerUnreachable(at: Self.at(403))) == [.sleep(until: Self.at(407))])
         for _ in 0..<6 { _ = rotation.apply(.brokerUnreachable(at: Self.at(450))) }
-        #expect(rotation.notBefore == Self.at(510), "capped at a minute")
+        #expect(rotation.notBefore == Self.at(500), "a minute, cut to a third of the 150 s left")
         let late = rotation.apply(.brokerUnreachable(at: Self.at(510)))
         guard case .report(let text, let urgent)? = late.first else {
             Issue.record("not reported: \(late)")
@@ -137,6 +137,24 @@ extension CredentialRotationTests {
         var other = CredentialRotation()
         _ = other.apply(.issued(Self.lease(0, 3599.8), asked: Self.at(3600), at: Self.at(0.2)))
         #expect(!other.needsSuccessor)
+    }
+
+    @Test("near the end the backoff never waits more than a third of what is left, so an attempt still comes before the end")
+    func backoffShrinksNearTheEnd() {
+        var rotation = CredentialRotation()
+        _ = rotation.apply(.issued(Self.lease(0, 30), asked: Self.at(30), at: Self.at(0)))
+        #expect(rotation.apply(.brokerUnreachable(at: Self.at(20))) == [.sleep(until: Self.at(21))])
+        #expect(rotation.apply(.brokerUnreachable(at: Self.at(21))) == [.sleep(until: Self.at(23))])
+        // 4 s would be the doubling; 7 s are left: a third is 2.33 s.
+        #expect(rotation.apply(.brokerUnreachable(at: Self.at(23))) == [.sleep(until: Self.at(23 + 7.0 / 3))])
+        // In the last sixth (after 25 s): urgent, and at least the base delay.
+        let late = rotation.apply(.brokerUnreachable(at: Self.at(29.5)))
+        #expect(late.last == .sleep(until: Self.at(30.5)))
+        guard case .report(_, let urgent)? = late.first else {
+            Issue.record("not reported: \(late)")
+            return
+        }
+        #expect(urgent)
     }
 
     @Test("the broker says the credential ended (revoked, or a policy change): reported, the application told, a new one asked for")
