@@ -3,6 +3,7 @@ import AirlockPolicy
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -57,21 +58,10 @@ public final class Agent: Sendable {
         logger.info("agent started", metadata: [
             "broker": "\(configuration.broker)", "credentials": "\(configuration.credentials.map(\.name).joined(separator: ","))",
         ])
-        enum Ending: Sendable { case shutdown, applicationExited(Int32), statusServerFailed }
+        let statusServer = try await startStatusServer()
+        enum Ending: Sendable { case shutdown, applicationExited(Int32) }
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
             for keeper in keepers { group.addTask { await keeper.run(); return nil } }
-            if let listen = configuration.listen {
-                group.addTask { [self] in
-                    do {
-                        try await serveStatus(host: listen.host, port: listen.port)
-                        return nil
-                    } catch {
-                        if Task.isCancelled { return nil }
-                        logger.critical("cannot serve /healthz and /metrics", metadata: ["error": "\(error)"])
-                        return .statusServerFailed
-                    }
-                }
-            }
             group.addTask { await shutdown(); return .shutdown }
             if let application {
                 group.addTask { [handover] in
@@ -102,11 +92,11 @@ public final class Agent: Sendable {
         case .applicationExited(let code):
             exitStatus = code
             logger.info("the application exited; agent stopping", metadata: ["status": "\(code)"])
-        case .statusServerFailed: exitStatus = 1
         }
         if let application { await application.stop(timeout: configuration.stopTimeoutSeconds) }
         for keeper in keepers { await keeper.release(revoke: configuration.revokeOnExit) }
         await broker.shutdown()
+        await statusServer?.stop()
         logger.info("agent stopped", metadata: ["revoked": "\(configuration.revokeOnExit)"])
         return exitStatus
     }
@@ -149,7 +139,9 @@ public final class Agent: Sendable {
 
     static func duration(_ seconds: Int64) -> String { DurationText.format(seconds) }
 
-    private func serveStatus(host: String, port: Int) async throws {
+    /// Starts `/healthz` and `/metrics` when configured, and waits until they listen: a port in use fails the start.
+    private func startStatusServer() async throws -> StatusServer? {
+        guard let listen = configuration.listen else { return nil }
         let router = Router()
         let status = self.status
         router.get("healthz") { _, _ -> Response in
@@ -166,16 +158,53 @@ public final class Agent: Sendable {
         var quiet = logger
         quiet.logLevel = .warning
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "airlock-agent"),
+            router: router,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "airlock-agent"),
             onServerRunning: { [listening] channel in
-                listening.port.withLock { $0 = channel.localAddress?.port ?? port }
+                listening.port.withLock { $0 = channel.localAddress?.port ?? listen.port }
             },
             logger: quiet)
-        try await app.run()
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: quiet))
+        let task = Task { [listening] in
+            do {
+                try await group.run()
+                listening.failure.withLock { $0 = $0 ?? "it stopped" }
+            } catch {
+                listening.failure.withLock { $0 = "\(error)" }
+                throw error
+            }
+        }
+        while statusPort == nil {
+            if let failure = listening.failure.withLock({ $0 }) {
+                throw AgentStartFailure(description: "cannot serve /healthz and /metrics on \(listen.host):\(listen.port): \(failure)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        logger.info("serving /healthz and /metrics", metadata: ["address": "\(listen.host):\(statusPort ?? 0)"])
+        return StatusServer(group: group, task: task)
+    }
+
+}
+
+/// The status server, stopped gracefully at the agent's end.
+struct StatusServer: Sendable {
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
     }
 }
 
-/// The status server's port once it listens (a class: a `Mutex` cannot be captured by the server's closure).
+/// The agent could not start.
+public struct AgentStartFailure: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+/// The status server's port once it listens, or why it stopped (a class: a `Mutex` cannot be captured by the
+/// server's closures).
 private final class PortBox: Sendable {
     let port = Mutex<Int?>(nil)
+    let failure = Mutex<String?>(nil)
 }
