@@ -7,6 +7,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Synchronization
+import UnixSignals
 import Testing
 
 /// `airlock agent` end to end, on the real clock: a PostgreSQL session pool kept busy through rotations with no
@@ -94,4 +95,148 @@ final class LastSeen: Sendable {
     }
 
     func at(_ name: String) -> Date? { table.withLock { $0[name] } }
+}
+
+/// The agent when things go wrong: the broker away for part of a lease, a policy that stops granting.
+@Suite(.serialized)
+struct AgentFaultTests {
+    @Test("the broker is down at renewal time: retries with backoff, an urgent alert as the end nears, and the same credential renewed once it is back, never lapsing",
+          .timeLimit(.minutes(3)))
+    func brokerOutage() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (_, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        let proxy = try FaultProxy()
+        defer { proxy.stop() }
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            proxy.forward(toPort: try #require(client.port))
+            let configuration = try fixture.configuration(
+                brokerPort: proxy.port, tokenFile: tokenFile, name: "batch", ttl: "30s")
+            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+            #expect(try await RunningAgent.wait(upTo: 30) { fixture.handedOver("batch") != nil })
+            let first = try #require(fixture.handedOver("batch"))
+            proxy.set(.down)
+            let alerted = try await RunningAgent.wait(upTo: 40) {
+                fixture.agentLogs.all.contains { $0.hasPrefix("critical") && $0.contains("the broker cannot be reached") }
+            }
+            #expect(alerted, "\(fixture.agentLogs.text)")
+            let down = try #require(running.agent.status.credential("batch"))
+            #expect((down.failures["unreachable"] ?? 0) >= 2 && down.renewed == 0, "\(down)")
+            #expect(Date() < first.expiresAt, "alerted before the end")
+            let health = try await running.fetch("/healthz")
+            #expect(health.status == 200, "still valid while the broker is away: \(health.body)")
+            proxy.set(.forward)
+            #expect(try await RunningAgent.wait(upTo: 15) { (running.agent.status.credential("batch")?.renewed ?? 0) >= 1 })
+            let after = try #require(running.agent.status.credential("batch"))
+            #expect(after.leaseID == first.leaseID, "the same credential, renewed")
+            #expect((after.expiresAt ?? .distantPast) > first.expiresAt)
+            #expect(try await fixture.existingRoles([try #require(first.username)]) == [first.username!])
+            running.stop()
+            #expect(try await running.finished() == 0)
+            #expect(try await fixture.existingRoles([first.username!]).isEmpty)
+        }
+    }
+
+    @Test("a policy change that refuses the credential: reported, the application told (status file, on_change command), the secret files removed, /healthz failing",
+          .timeLimit(.minutes(3)))
+    func policyChangeRefuses() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (_, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        let events = fixture.path("events")
+        // Keeps SIGHUP handled in this process for the whole test, whatever the brokers do.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        _ = hangups
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let configuration = try fixture.configuration(
+                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "batch", ttl: "4s",
+                onChange: #"{"command": ["/bin/sh", "-c", "echo \"$AIRLOCK_AGENT_EVENT $AIRLOCK_CREDENTIAL_NAME\" >> \#(events)"]}"#)
+            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+            #expect(try await RunningAgent.wait(upTo: 30) { fixture.status("batch")?["state"] == "active" })
+            let first = try #require(fixture.handedOver("batch"))
+
+            let directory = try #require(fixture.config.settings.policiesDirectory)
+            try Data((AgentFixture.policies + """
+
+                forbid "no-batch-today" when "batch" in principal.groups;
+                """).utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("main.airlock"))
+            kill(getpid(), SIGHUP)
+
+            let told = try await RunningAgent.wait(upTo: 30) {
+                let lines = (try? String(contentsOfFile: events, encoding: .utf8)) ?? ""
+                return lines.contains("refused batch") && fixture.status("batch")?["state"] != "active"
+                    && !FileManager.default.fileExists(atPath: fixture.path("batch.env"))
+            }
+            #expect(told, "events: \((try? String(contentsOfFile: events, encoding: .utf8)) ?? "none"); status: \(String(describing: fixture.status("batch")))")
+            let status = try #require(fixture.status("batch"))
+            #expect(["refused", "ended"].contains(status["state"]?.stringValue ?? ""))
+            #expect(status["message"]?.stringValue?.contains("no-batch-today") == true
+                    || status["message"]?.stringValue?.contains("policy") == true, "\(status)")
+            #expect(fixture.agentLogs.all.contains { $0.contains("refused") && ($0.hasPrefix("critical") || $0.hasPrefix("error")) })
+            let lines = try String(contentsOfFile: events, encoding: .utf8)
+            #expect(lines.hasPrefix("rotated batch\n"), "\(lines)")
+            #expect(try await fixture.existingRoles([try #require(first.username)]).isEmpty, "the broker ended the login")
+            let health = try await running.fetch("/healthz")
+            #expect(health.status == 503, "\(health)")
+            running.stop()
+            #expect(try await running.finished() == 0)
+        }
+    }
+}
+
+/// `airlock agent -- COMMAND`: the application runs with the credential in its environment only, is restarted on
+/// each rotation, and is stopped before the credential is revoked; when it exits, so does the agent.
+@Suite(.serialized)
+struct AgentApplicationTests {
+    @Test("restarted with each new login; no token or stray libpq variable reaches it; stopped, then revoked, at shutdown",
+          .timeLimit(.minutes(3)))
+    func restartedOnRotation() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (token, tokenFile) = try await fixture.tokenFile("orders-app", groups: ["apps"])
+        let out = fixture.path("started")
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let configuration = try fixture.configuration(
+                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "orders", ttl: "3s")
+            let agent = try Agent(
+                configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent"),
+                environment: ["PATH": "/usr/bin:/bin", "AIRLOCK_TOKEN": token, "PGPASSFILE": "/tmp/evil"])
+            let script = #"echo "$$ $PGUSER ${AIRLOCK_TOKEN:-no-token} ${PGPASSFILE:-no-passfile} $PGSSLMODE" >> \#(out); exec sleep 60"#
+            let running = RunningAgent(agent, command: ["/bin/sh", "-c", script])
+            let restarted = try await RunningAgent.wait(upTo: 45) {
+                ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").count >= 3
+            }
+            let lines = ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            #expect(restarted, "\(lines)")
+            let fields = lines.map { $0.split(separator: " ").map(String.init) }
+            #expect(fields.allSatisfy { $0.count == 5 && $0[2] == "no-token" && $0[3] == "no-passfile" && $0[4] == "disable" }, "\(lines)")
+            #expect(Set(fields.map { $0[1] }).count == lines.count, "a new login each start: \(lines)")
+            running.stop()
+            #expect(try await running.finished() == 0)
+            let last = try #require(fields.last.flatMap { Int32($0[0]) })
+            #expect(kill(last, 0) != 0, "the application is stopped")
+            #expect(try await fixture.existingRoles(fields.map { $0[1] }).isEmpty)
+        }
+    }
+
+    @Test("the application exits by itself with 3: the agent revokes and exits with 3")
+    func exitsWithTheApplication() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (token, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let configuration = try fixture.configuration(
+                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "batch", ttl: "1h")
+            let running = RunningAgent(
+                try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")),
+                command: ["/bin/sh", "-c", #"psql_user="$PGUSER"; test -n "$psql_user" && exit 3"#])
+            #expect(try await running.finished() == 3)
+            let leases = try await client.call(.get, "/v1/leases", token: token).json["items"]?.arrayValue ?? []
+            #expect(leases.count == 1 && leases.first?["status"] == "revoked", "\(leases)")
+        }
+    }
 }
