@@ -8,6 +8,8 @@ struct DevBanner: Sendable {
     /// The dev admin token (`alk_...`, scopes admin and auditor): printed once, for this throwaway broker.
     let adminToken: String
     let stateDirectory: String
+    /// The `airlock agent` walkthrough's configuration (``DevAgentExample``).
+    let agentConfiguration: String
     let keep: Bool
     let policies: String
 
@@ -20,6 +22,7 @@ struct DevBanner: Sendable {
                 "database_url": databaseURL,
                 "target_database_url": targetDatabaseURL,
                 "state_dir": stateDirectory,
+                "agent_config": agentConfiguration,
             ]
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
@@ -55,6 +58,9 @@ struct DevBanner: Sendable {
           swift run airlock leases                      # then: airlock renew ID --ttl 1h, airlock revoke ID
           swift run airlock login --dev ci-orders --groups ci --service
           swift run airlock credentials payments-api --role read --ttl 10m   # an alkc_ token in one call
+          swift run airlock agent --config \(agentConfiguration) --dry-run
+          swift run airlock agent --config \(agentConfiguration) --log-format text -- sleep 3600
+                           # a service's login kept fresh, in files beside it and in the command's PG* (Docs/agent.md)
           swift run airlock audit tail --token <the admin token>
           swift run airlock webhooks add http://127.0.0.1:9000/ --token <the admin token>   # alerts: Docs/alerts.md
           curl -s \(brokerURL)/readyz

@@ -77,11 +77,13 @@ struct DevCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         setup.config.metrics = registry
+        let agentConfiguration = try await DevAgentExample.write(
+            state: state.directory, brokerURL: "http://127.0.0.1:\(port)", issuer: setup.issuer)
         let banner = DevBanner(
             brokerURL: "http://127.0.0.1:\(port)",
             databaseURL: cluster.url(database: DemoData.brokerDatabase),
             targetDatabaseURL: cluster.url(database: "orders"),
-            adminToken: adminToken, stateDirectory: state.directory.path, keep: keep,
+            adminToken: adminToken, stateDirectory: state.directory.path, agentConfiguration: agentConfiguration, keep: keep,
             policies: "\(policies.policies.rules.count) rules from \(policies.directory)")
         let json = self.json
         setup.config.onServerRunning = { _ in

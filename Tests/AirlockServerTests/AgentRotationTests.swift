@@ -240,3 +240,48 @@ struct AgentApplicationTests {
         }
     }
 }
+
+/// `airlock agent --dry-run`: the policy's decision for each credential, the token and the files checked, nothing
+/// issued.
+@Suite(.serialized)
+struct AgentDryRunTests {
+    @Test("a permit passes; a deny, an unknown resource, an unwritable directory and a refused token fail; nothing is issued")
+    func dryRun() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (token, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
+            let good = try fixture.configuration(brokerPort: port, tokenFile: tokenFile, name: "batch", ttl: "30m")
+            var lines: [String] = []
+            #expect(await (try Agent(configuration: good, logger: fixture.agentLogs.logger())).dryRun { lines.append($0) })
+            #expect(lines == ["batch: orders-db as readonly for 30m: permit (rules: batch-readonly), at most 30m per credential"], "\(lines)")
+
+            let text = """
+                {"broker": "http://127.0.0.1:\(port)", "auth": {"token_file": "\(tokenFile)"},
+                 "credentials": [
+                   {"name": "write", "resource": "orders-db", "role": "readwrite", "ttl": "10m", "env_prefix": "W_"},
+                   {"name": "nowhere", "resource": "no-such-db", "role": "readonly", "ttl": "10m", "env_prefix": "N_",
+                    "outputs": [{"format": "env", "path": "/nonexistent-airlock-dir/x.env"}]},
+                   {"name": "read", "resource": "orders-db", "role": "readonly", "ttl": "10m"}]}
+                """
+            let bad = try AgentConfiguration.parse(Data(text.utf8), path: "agent.json")
+            lines = []
+            #expect(await !(try Agent(configuration: bad, logger: fixture.agentLogs.logger())).dryRun { lines.append($0) })
+            #expect(lines.count == 4, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("write: orders-db as readwrite for 10m: deny") }, "\(lines)")
+            #expect(lines.contains("nowhere: cannot write `/nonexistent-airlock-dir/x.env`: its directory is missing or not writable"))
+            #expect(lines.contains { $0.hasPrefix("nowhere: ") && $0.contains("unknown_resource") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("read: orders-db as readonly for 10m: permit") })
+
+            try CredentialFiles.write("not-a-token\n", to: tokenFile)
+            lines = []
+            #expect(await !(try Agent(configuration: good, logger: fixture.agentLogs.logger())).dryRun { lines.append($0) })
+            #expect(lines.count == 1 && lines[0].hasPrefix("batch: ") && lines[0].contains("malformed_token"), "\(lines)")
+            let leases = try await client.call(.get, "/v1/leases", token: token).json["items"]?.arrayValue
+            #expect(leases == [], "nothing issued")
+            #expect(!lines.joined().contains(token))
+        }
+    }
+}
