@@ -30,6 +30,30 @@ struct DevCommandTests {
 
         #expect(try await Self.waitForStatus(200, url: "\(brokerURL)/readyz", upTo: .seconds(30)))
 
+        // The agent walkthrough: its configuration checks out against this broker, and the agent keeps a login.
+        let agentConfiguration = try #require(details["agent_config"] as? String)
+        #expect(agentConfiguration.hasPrefix(stateDir.path))
+        let dryRun = try await AirlockBinary.run(["agent", "--config", agentConfiguration, "--dry-run"], limit: .seconds(60))
+        #expect(dryRun.status == 0 && dryRun.output.contains("orders: orders-staging as readonly for 5m: permit"),
+                "\(dryRun.output) \(dryRun.errors)")
+        let agentDirectory = (agentConfiguration as NSString).deletingLastPathComponent
+        let agent = try AirlockBinary.start(["agent", "--config", agentConfiguration, "--", "sh", "-c",
+                                             "echo \"$PGUSER\" > \(agentDirectory)/started; exec sleep 60"])
+        defer { agent.kill() }
+        let started = agentDirectory + "/started"
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: started) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let login = (try? String(contentsOfFile: started, encoding: .utf8)) ?? ""
+        #expect(login.hasPrefix("airlock_readonly_"), "\(agent.errors)")
+        let env = (try? String(contentsOfFile: agentDirectory + "/orders.env", encoding: .utf8)) ?? ""
+        #expect(env.contains("PGUSER=\(login.trimmingCharacters(in: .whitespacesAndNewlines))"))
+        agent.process.terminate()
+        #expect(try await agent.wait(upTo: .seconds(30)) == 0, "\(agent.errors)")
+        #expect(!FileManager.default.fileExists(atPath: agentDirectory + "/orders.env"), "removed when the agent stops")
+        #expect(agent.errors.contains("credential revoked at shutdown"))
+
         let second = try await AirlockBinary.run(["dev", "--port", "\(port)"], limit: .seconds(30))
         #expect(second.status != nil && second.status != 0)
         #expect(second.errors.contains("already running on port \(port)"))
