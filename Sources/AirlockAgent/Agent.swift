@@ -36,7 +36,8 @@ public final class Agent: Sendable {
         broker = AgentBroker(
             address: try BrokerAddress(configuration.broker), authentication: configuration.authentication,
             environment: environment)
-        handover = Handover(configuration: configuration, environment: environment, clock: clock, logger: logger)
+        handover = Handover(
+            configuration: configuration, environment: environment, clock: clock, status: status, logger: logger)
     }
 
     /// The port `/healthz` and `/metrics` are served on, once they are (for a configured port 0).

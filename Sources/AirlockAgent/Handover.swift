@@ -10,14 +10,19 @@ actor Handover: CredentialRecipient {
     private let environment: [String: String]
     private let clock: any WallClock
     private let logger: Logger
+    private let status: AgentStatus
     private var application: ApplicationProcess?
     private var applicationStarted = false
     /// What each credential holds now.
     private var held: [String: DeliveredCredential] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    init(configuration: AgentConfiguration, environment: [String: String], clock: any WallClock, logger: Logger) {
+    init(
+        configuration: AgentConfiguration, environment: [String: String], clock: any WallClock, status: AgentStatus,
+        logger: Logger
+    ) {
         self.configuration = configuration
+        self.status = status
         self.environment = environment
         self.clock = clock
         self.logger = logger
@@ -40,6 +45,10 @@ actor Handover: CredentialRecipient {
                     ?? CredentialFiles.status(name: name, state: .active, credential: credential, message: nil, at: clock.now())
                 try CredentialFiles.write(text, to: output.path)
             } catch {
+                status.update(name) {
+                    $0.failures["output", default: 0] += 1
+                    $0.lastProblem = error.description
+                }
                 logger.critical("cannot hand the credential over in a file", metadata: [
                     "credential": "\(name)", "error": "\(error.description)",
                 ])

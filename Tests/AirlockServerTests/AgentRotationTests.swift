@@ -186,6 +186,60 @@ struct AgentFaultTests {
     }
 }
 
+extension AgentFaultTests {
+    @Test("the token file is read before every call: a token written after the agent started (a projection arriving late, a rotated token) is used at once",
+          .timeLimit(.minutes(2)))
+    func tokenFileReadAgain() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (token, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        try CredentialFiles.write("not-yet\n", to: tokenFile)
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let configuration = try fixture.configuration(
+                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "batch", ttl: "10m")
+            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+            #expect(try await RunningAgent.wait(upTo: 20) {
+                (running.agent.status.credential("batch")?.failures["unauthorized"] ?? 0) >= 1
+            })
+            #expect(fixture.handedOver("batch") == nil)
+            try CredentialFiles.write(token + "\n", to: tokenFile)
+            #expect(try await RunningAgent.wait(upTo: 20) { fixture.handedOver("batch") != nil })
+            running.stop()
+            #expect(try await running.finished() == 0)
+            #expect(!fixture.agentLogs.text.contains(token))
+        }
+    }
+
+    @Test("an alk_ service token in an environment variable authenticates the agent as that service, with its groups")
+    func serviceTokenFromTheEnvironment() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let service = try await TestDatabase.withExisting(try #require(fixture.config.settings.databaseURL)) { database in
+            try await ApiTokenStore(database: database, auditLog: AuditLog(source: "/airlock/test"))
+                .create(name: "nightly-export", scopes: ["service"], groups: ["batch"], logger: TestDatabase.logger).token
+        }
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let text = """
+                {"broker": "http://127.0.0.1:\(try #require(client.port))", "auth": {"token_env": "EXPORT_AIRLOCK_TOKEN"},
+                 "credentials": [{"name": "export", "resource": "orders-db", "role": "readonly", "ttl": "10m",
+                                  "outputs": [{"format": "dsn", "path": "\(fixture.path("export.dsn"))"}]}]}
+                """
+            let configuration = try AgentConfiguration.parse(Data(text.utf8), path: "agent.json")
+            let running = RunningAgent(try Agent(
+                configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent"),
+                environment: ["EXPORT_AIRLOCK_TOKEN": service]))
+            #expect(try await RunningAgent.wait(upTo: 20) { FileManager.default.fileExists(atPath: fixture.path("export.dsn")) })
+            let dsn = try String(contentsOfFile: fixture.path("export.dsn"), encoding: .utf8)
+            #expect(dsn.hasPrefix("postgres"), "\(dsn.prefix(12))")
+            running.stop()
+            #expect(try await running.finished() == 0)
+            #expect(!fixture.agentLogs.text.contains(service))
+        }
+    }
+}
+
 /// `airlock agent -- COMMAND`: the application runs with the credential in its environment only, is restarted on
 /// each rotation, and is stopped before the credential is revoked; when it exits, so does the agent.
 @Suite(.serialized)
@@ -219,6 +273,33 @@ struct AgentApplicationTests {
             let last = try #require(fields.last.flatMap { Int32($0[0]) })
             #expect(kill(last, 0) != 0, "the application is stopped")
             #expect(try await fixture.existingRoles(fields.map { $0[1] }).isEmpty)
+        }
+    }
+
+    @Test("on_rotation signal: the application keeps running and gets SIGHUP on each rotation", .timeLimit(.minutes(2)))
+    func signalledOnRotation() async throws {
+        let fixture = try await AgentFixture.make()
+        let app = try buildApplication(config: fixture.config)
+        let (_, tokenFile) = try await fixture.tokenFile("orders-app", groups: ["apps"])
+        let out = fixture.path("hangups")
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let configuration = try fixture.configuration(
+                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "orders", ttl: "3s",
+                extra: #", "application": {"on_rotation": "signal", "signal": "SIGHUP"}"#)
+            let script = #"echo "start $$" >> \#(out); trap 'echo "hup $$" >> \#(out)' HUP; while :; do sleep 0.1; done"#
+            let running = RunningAgent(
+                try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")),
+                command: ["/bin/sh", "-c", script])
+            let signalled = try await RunningAgent.wait(upTo: 45) {
+                ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").components(separatedBy: "hup").count >= 3
+            }
+            let lines = ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            #expect(signalled, "\(lines)")
+            #expect(lines.filter { $0.hasPrefix("start") }.count == 1, "never restarted: \(lines)")
+            #expect(Set(lines.compactMap { $0.split(separator: " ").last }).count == 1, "one process: \(lines)")
+            running.stop()
+            #expect(try await running.finished() == 0)
         }
     }
 
