@@ -34,6 +34,22 @@ public final class ApplicationProcess: Sendable {
 
     /// Starts the command with `environment` (the whole environment it gets).
     public func start(environment: [String: String]) throws(Failure) {
+        let pid = try Self.spawn(command, environment: environment)
+        let generation = generations.add(1, ordering: .relaxed).newValue
+        state.withLock { $0 = Running(pid: pid, stopping: false, generation: generation) }
+        let sink = exitSink
+        let child = pid
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            let signalNumber = status & 0x7f
+            sink.yield((generation, signalNumber == 0 ? (status >> 8) & 0xff : 128 + signalNumber))
+        }
+    }
+
+    /// Starts `command` (looked up in `PATH`) with exactly `environment`, every signal at its default disposition
+    /// and none blocked, whatever the caller ignores or blocks; its process id.
+    public static func spawn(_ command: [String], environment: [String: String]) throws(Failure) -> pid_t {
         guard let program = command.first else { throw Failure(description: "no command given after `--`") }
         let arguments = command.map { strdup($0) }
         let variables = environment.map { strdup("\($0.key)=\($0.value)") }
@@ -57,16 +73,7 @@ public final class ApplicationProcess: Sendable {
         guard spawned == 0 else {
             throw Failure(description: "cannot run `\(program)`: \(String(cString: strerror(spawned)))")
         }
-        let generation = generations.add(1, ordering: .relaxed).newValue
-        state.withLock { $0 = Running(pid: pid, stopping: false, generation: generation) }
-        let sink = exitSink
-        let child = pid
-        Thread.detachNewThread {
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-            let signalNumber = status & 0x7f
-            sink.yield((generation, signalNumber == 0 ? (status >> 8) & 0xff : 128 + signalNumber))
-        }
+        return pid
     }
 
     /// The process id of the running command, if any.

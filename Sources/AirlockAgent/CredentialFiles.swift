@@ -70,15 +70,7 @@ public enum CredentialFiles {
         guard descriptor >= 0 else {
             throw Failure(description: "cannot write `\(path)`: \(String(cString: strerror(errno)))")
         }
-        var failed = fchmod(descriptor, 0o600) != 0
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while !failed && offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { failed = true } else { offset += count }
-        }
-        if !failed && fsync(descriptor) != 0 { failed = true }
+        let failed = !SecretFile.writePrivately(descriptor, Array(text.utf8))
         close(descriptor)
         guard !failed, rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))

@@ -13,18 +13,25 @@ extension SecretFile {
             let reason = errno == EEXIST ? "it already exists (remove it first)" : String(cString: strerror(errno))
             throw SecretFileError(code: SecretFileError.unreadableCode, path: path, message: "cannot create `\(path)`: \(reason)")
         }
-        var failed = fchmod(descriptor, 0o600) != 0
-        var offset = 0
-        while !failed && offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { failed = true } else { offset += count }
-        }
-        if !failed && fsync(descriptor) != 0 { failed = true }
+        let failed = !writePrivately(descriptor, bytes)
         close(descriptor)
         if failed {
             unlink(path)
             throw SecretFileError(code: SecretFileError.unreadableCode, path: path, message: "cannot write `\(path)`")
         }
+    }
+
+    /// Makes the open file `descriptor` mode 0600 (whatever the umask made it), writes all of `bytes` and syncs it;
+    /// false when any step fails. The descriptor stays open.
+    public static func writePrivately(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
+        guard fchmod(descriptor, 0o600) == 0 else { return false }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return false }
+            offset += count
+        }
+        return fsync(descriptor) == 0
     }
 }

@@ -39,28 +39,7 @@ enum ClientExec {
     /// Runs `command` with the credential's variables (``childEnvironment(parent:credential:)``) and returns its
     /// exit status (128 + signal when a signal ended it).
     static func run(_ command: [String], credential: JSONValue) throws -> Int32 {
-        guard let program = command.first else { throw ClientError("no command given after `--`") }
         let environment = childEnvironment(parent: ProcessInfo.processInfo.environment, credential: credential)
-        let arguments = command.map { strdup($0) }
-        let variables = environment.map { strdup("\($0.key)=\($0.value)") }
-        defer {
-            arguments.forEach { free($0) }
-            variables.forEach { free($0) }
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGQUIT)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
         // Like system(3): while the child runs, Ctrl-C is the child's to handle; the parent waits for it.
         let previousInterrupt = signal(SIGINT, SIG_IGN)
         let previousQuit = signal(SIGQUIT, SIG_IGN)
@@ -69,13 +48,13 @@ enum ClientExec {
             signal(SIGQUIT, previousQuit)
         }
         fflush(nil)
-        var pid = pid_t()
-        let argv = arguments + [nil]
-        let envp = variables + [nil]
-        let spawned = posix_spawnp(&pid, program, nil, &attributes, argv, envp)
-        guard spawned == 0 else {
-            throw ClientError("cannot run `\(program)`: \(String(cString: strerror(spawned)))", exitCode: 127)
+        let pid: pid_t
+        do {
+            pid = try ApplicationProcess.spawn(command, environment: environment)
+        } catch {
+            throw ClientError(error.description, exitCode: command.isEmpty ? 1 : 127)
         }
+        let program = command[0]
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw ClientError("lost track of `\(program)`: \(String(cString: strerror(errno)))") }

@@ -109,19 +109,10 @@ enum TokenFile {
             }
         }
         _ = chmod(directory, 0o700)
-        let temporary = "\(path).tmp-\(getpid())"
-        unlink(temporary)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw ClientError("cannot write `\(temporary)`: \(String(cString: strerror(errno)))")
-        }
-        let data = Data((text + "\n").utf8)
-        let written = data.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress, buffer.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == data.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw ClientError("cannot write `\(path)`")
+        do {
+            try CredentialFiles.write(text + "\n", to: path)
+        } catch {
+            throw ClientError(error.description)
         }
         return path
     }

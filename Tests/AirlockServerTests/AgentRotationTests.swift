@@ -18,13 +18,14 @@ struct AgentRotationTests {
           .timeLimit(.minutes(3)))
     func sessionPoolThroughThreeRotations() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (token, tokenFile) = try await fixture.tokenFile("orders-app", groups: ["apps"])
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let configuration = try fixture.configuration(
-                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "orders", ttl: "3s")
-            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+                brokerPort: port, tokenFile: tokenFile, name: "orders", ttl: "3s")
+            let running = try fixture.agent(configuration)
             let pool = BusyPool(file: fixture.path("orders.json"), target: fixture.flow.target)
             let pooling = Task { await pool.run(size: 3) }
 
@@ -104,25 +105,27 @@ struct AgentFaultTests {
           .timeLimit(.minutes(3)))
     func brokerOutage() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (_, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
         let proxy = try FaultProxy()
         defer { proxy.stop() }
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
-            proxy.forward(toPort: try #require(client.port))
+            let port = try #require(client.port)
+            proxy.forward(toPort: port)
             let configuration = try fixture.configuration(
                 brokerPort: proxy.port, tokenFile: tokenFile, name: "batch", ttl: "30s")
-            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+            let running = try fixture.agent(configuration)
             #expect(try await RunningAgent.wait(upTo: 30) { fixture.handedOver("batch") != nil })
             let first = try #require(fixture.handedOver("batch"))
             proxy.set(.down)
             let alerted = try await RunningAgent.wait(upTo: 40) {
-                fixture.agentLogs.all.contains { $0.hasPrefix("critical") && $0.contains("the broker cannot be reached") }
+                (running.agent.status.credential("batch")?.failures["unreachable"] ?? 0) >= 2
+                    && fixture.agentLogs.all.contains { $0.hasPrefix("critical") && $0.contains("the broker cannot be reached") }
             }
             #expect(alerted, "\(fixture.agentLogs.text)")
             let down = try #require(running.agent.status.credential("batch"))
-            #expect((down.failures["unreachable"] ?? 0) >= 2 && down.renewed == 0, "\(down)")
+            #expect((down.failures["unreachable"] ?? 0) >= 2 && down.renewed == 0, "\(down) \(fixture.agentLogs.text)")
             #expect(Date() < first.expiresAt, "alerted before the end")
             let health = try await running.fetch("/healthz")
             #expect(health.status == 200, "still valid while the broker is away: \(health.body)")
@@ -142,22 +145,23 @@ struct AgentFaultTests {
           .timeLimit(.minutes(3)))
     func policyChangeRefuses() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (_, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
         let events = fixture.path("events")
         // Keeps SIGHUP handled in this process for the whole test, whatever the brokers do.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         _ = hangups
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let configuration = try fixture.configuration(
-                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "batch", ttl: "4s",
+                brokerPort: port, tokenFile: tokenFile, name: "batch", ttl: "4s",
                 onChange: #"{"command": ["/bin/sh", "-c", "echo \"$AIRLOCK_AGENT_EVENT $AIRLOCK_CREDENTIAL_NAME\" >> \#(events)"]}"#)
-            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+            let running = try fixture.agent(configuration)
             #expect(try await RunningAgent.wait(upTo: 30) { fixture.status("batch")?["state"] == "active" })
             let first = try #require(fixture.handedOver("batch"))
 
-            let directory = try #require(fixture.config.settings.policiesDirectory)
+            let directory = fixture.config.settings.policiesDirectory
             try Data((AgentFixture.policies + """
 
                 forbid "no-batch-today" when "batch" in principal.groups;
@@ -191,14 +195,15 @@ extension AgentFaultTests {
           .timeLimit(.minutes(2)))
     func tokenFileReadAgain() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (token, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
         try CredentialFiles.write("not-yet\n", to: tokenFile)
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let configuration = try fixture.configuration(
-                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "batch", ttl: "10m")
-            let running = RunningAgent(try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")))
+                brokerPort: port, tokenFile: tokenFile, name: "batch", ttl: "10m")
+            let running = try fixture.agent(configuration)
             #expect(try await RunningAgent.wait(upTo: 20) {
                 (running.agent.status.credential("batch")?.failures["unauthorized"] ?? 0) >= 1
             })
@@ -214,22 +219,21 @@ extension AgentFaultTests {
     @Test("an alk_ service token in an environment variable authenticates the agent as that service, with its groups")
     func serviceTokenFromTheEnvironment() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let service = try await TestDatabase.withExisting(try #require(fixture.config.settings.databaseURL)) { database in
             try await ApiTokenStore(database: database, auditLog: AuditLog(source: "/airlock/test"))
                 .create(name: "nightly-export", scopes: ["service"], groups: ["batch"], logger: TestDatabase.logger).token
         }
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let text = """
-                {"broker": "http://127.0.0.1:\(try #require(client.port))", "auth": {"token_env": "EXPORT_AIRLOCK_TOKEN"},
+                {"broker": "http://127.0.0.1:\(port)", "auth": {"token_env": "EXPORT_AIRLOCK_TOKEN"},
                  "credentials": [{"name": "export", "resource": "orders-db", "role": "readonly", "ttl": "10m",
                                   "outputs": [{"format": "dsn", "path": "\(fixture.path("export.dsn"))"}]}]}
                 """
             let configuration = try AgentConfiguration.parse(Data(text.utf8), path: "agent.json")
-            let running = RunningAgent(try Agent(
-                configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent"),
-                environment: ["EXPORT_AIRLOCK_TOKEN": service]))
+            let running = try fixture.agent(configuration, environment: ["EXPORT_AIRLOCK_TOKEN": service])
             #expect(try await RunningAgent.wait(upTo: 20) { FileManager.default.fileExists(atPath: fixture.path("export.dsn")) })
             let dsn = try String(contentsOfFile: fixture.path("export.dsn"), encoding: .utf8)
             #expect(dsn.hasPrefix("postgres"), "\(dsn.prefix(12))")
@@ -248,18 +252,17 @@ struct AgentApplicationTests {
           .timeLimit(.minutes(3)))
     func restartedOnRotation() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (token, tokenFile) = try await fixture.tokenFile("orders-app", groups: ["apps"])
         let out = fixture.path("started")
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let configuration = try fixture.configuration(
-                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "orders", ttl: "3s")
-            let agent = try Agent(
-                configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent"),
-                environment: ["PATH": "/usr/bin:/bin", "AIRLOCK_TOKEN": token, "PGPASSFILE": "/tmp/evil"])
+                brokerPort: port, tokenFile: tokenFile, name: "orders", ttl: "3s")
+            let environment = ["PATH": "/usr/bin:/bin", "AIRLOCK_TOKEN": token, "PGPASSFILE": "/tmp/evil"]
             let script = #"echo "$$ $PGUSER ${AIRLOCK_TOKEN:-no-token} ${PGPASSFILE:-no-passfile} $PGSSLMODE" >> \#(out); exec sleep 60"#
-            let running = RunningAgent(agent, command: ["/bin/sh", "-c", script])
+            let running = try fixture.agent(configuration, environment: environment, command: ["/bin/sh", "-c", script])
             let restarted = try await RunningAgent.wait(upTo: 45) {
                 ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").count >= 3
             }
@@ -279,18 +282,17 @@ struct AgentApplicationTests {
     @Test("on_rotation signal: the application keeps running and gets SIGHUP on each rotation", .timeLimit(.minutes(2)))
     func signalledOnRotation() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (_, tokenFile) = try await fixture.tokenFile("orders-app", groups: ["apps"])
         let out = fixture.path("hangups")
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let configuration = try fixture.configuration(
-                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "orders", ttl: "3s",
+                brokerPort: port, tokenFile: tokenFile, name: "orders", ttl: "3s",
                 extra: #", "application": {"on_rotation": "signal", "signal": "SIGHUP"}"#)
             let script = #"echo "start $$" >> \#(out); trap 'echo "hup $$" >> \#(out)' HUP; while :; do sleep 0.1; done"#
-            let running = RunningAgent(
-                try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")),
-                command: ["/bin/sh", "-c", script])
+            let running = try fixture.agent(configuration, command: ["/bin/sh", "-c", script])
             let signalled = try await RunningAgent.wait(upTo: 45) {
                 ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").components(separatedBy: "hup").count >= 3
             }
@@ -306,15 +308,14 @@ struct AgentApplicationTests {
     @Test("the application exits by itself with 3: the agent revokes and exits with 3")
     func exitsWithTheApplication() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (token, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
             let configuration = try fixture.configuration(
-                brokerPort: try #require(client.port), tokenFile: tokenFile, name: "batch", ttl: "1h")
-            let running = RunningAgent(
-                try Agent(configuration: configuration, logger: fixture.agentLogs.logger(label: "airlock.agent")),
-                command: ["/bin/sh", "-c", #"psql_user="$PGUSER"; test -n "$psql_user" && exit 3"#])
+                brokerPort: port, tokenFile: tokenFile, name: "batch", ttl: "1h")
+            let running = try fixture.agent(configuration, command: ["/bin/sh", "-c", #"psql_user="$PGUSER"; test -n "$psql_user" && exit 3"#])
             #expect(try await running.finished() == 3)
             let leases = try await client.call(.get, "/v1/leases", token: token).json["items"]?.arrayValue ?? []
             #expect(leases.count == 1 && leases.first?["status"] == "revoked", "\(leases)")
@@ -329,8 +330,8 @@ struct AgentDryRunTests {
     @Test("a permit passes; a deny, an unknown resource, an unwritable directory and a refused token fail; nothing is issued")
     func dryRun() async throws {
         let fixture = try await AgentFixture.make()
-        let app = try buildApplication(config: fixture.config)
         let (token, tokenFile) = try await fixture.tokenFile("nightly-batch", groups: ["batch"])
+        let app = try buildApplication(config: fixture.config)
         try await app.test(.live) { client in
             try await ServerSupport.waitUntilReady(client)
             let port = try #require(client.port)

@@ -4,6 +4,8 @@ import AirlockPostgres
 import AirlockServer
 import AirlockStore
 import AirlockTestSupport
+import Hummingbird
+import HummingbirdTesting
 import Foundation
 import Logging
 import PostgresNIO
@@ -30,28 +32,31 @@ struct AgentFixture {
     let flow: AccessFlowFixture
     let config: ServerConfiguration
     let directory: TemporaryDirectory
-    let brokerLogs = CapturedLogs()
-    let agentLogs = CapturedLogs()
+    /// The broker's log lines, and the agent's.
+    let brokerLogs: CapturedLogs
+    let agentLogs: CapturedLogs
 
     static func make() async throws -> AgentFixture {
         let flow = try await AccessFlowFixture.make(policies: policies)
-        let fixture = AgentFixture(flow: flow, config: flow.config, directory: try TemporaryDirectory())
-        return fixture.withBrokerLogs()
-    }
-
-    private func withBrokerLogs() -> AgentFixture {
-        var config = self.config
+        let brokerLogs = CapturedLogs()
+        var config = flow.config
         config.logger = brokerLogs.logger()
-        return AgentFixture(flow: flow, config: config, directory: directory)
-    }
-
-    private init(flow: AccessFlowFixture, config: ServerConfiguration, directory: TemporaryDirectory) {
-        self.flow = flow
-        self.config = config
-        self.directory = directory
+        return AgentFixture(
+            flow: flow, config: config, directory: try TemporaryDirectory(), brokerLogs: brokerLogs,
+            agentLogs: CapturedLogs())
     }
 
     func path(_ name: String) -> String { directory.url.appendingPathComponent(name).path }
+
+    /// Starts an agent with `configuration`, logging into ``agentLogs``.
+    func agent(
+        _ configuration: AgentConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment,
+        command: [String] = []
+    ) throws -> RunningAgent {
+        RunningAgent(
+            try Agent(configuration: configuration, logger: agentLogs.logger(label: "airlock.agent"), environment: environment),
+            command: command)
+    }
 
     /// A workload token for `service` in `groups`, written to a token file of its own; the token and the file's path.
     func tokenFile(_ service: String, groups: [String]) async throws -> (token: String, path: String) {
