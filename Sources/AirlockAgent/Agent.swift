@@ -85,6 +85,7 @@ public final class Agent: Sendable {
                 }
             }
             group.cancelAll()
+            await handover.close()
             return ending
         }
         var exitStatus: Int32 = 0

@@ -16,6 +16,8 @@ actor Handover: CredentialRecipient {
     /// What each credential holds now.
     private var held: [String: DeliveredCredential] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Set at shutdown: nobody waits for credentials any more.
+    private var closed = false
 
     init(
         configuration: AgentConfiguration, environment: [String: String], clock: any WallClock, status: AgentStatus,
@@ -122,10 +124,17 @@ actor Handover: CredentialRecipient {
         }
     }
 
-    /// Waits until every configured credential has been handed over once.
+    /// Waits until every configured credential has been handed over once, or the agent stops (``close()``).
     func waitUntilEveryCredentialIsHeld() async {
-        if held.count == configuration.credentials.count { return }
+        if closed || held.count == configuration.credentials.count { return }
         await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// The agent stops: whoever waits for credentials stops waiting.
+    func close() {
+        closed = true
+        waiters.forEach { $0.resume() }
+        waiters = []
     }
 
     func startApplication() throws(ApplicationProcess.Failure) {

@@ -305,6 +305,28 @@ struct AgentApplicationTests {
         }
     }
 
+    @Test("stopped while the policy refuses the first credential: the agent returns at once and the command never ran",
+          .timeLimit(.minutes(2)))
+    func stoppedBeforeAnyCredential() async throws {
+        let fixture = try await AgentFixture.make()
+        let (_, tokenFile) = try await fixture.tokenFile("stranger", groups: ["nobody"])
+        let out = fixture.path("ran")
+        let app = try buildApplication(config: fixture.config)
+        try await app.test(.live) { client in
+            try await ServerSupport.waitUntilReady(client)
+            let port = try #require(client.port)
+            let configuration = try fixture.configuration(brokerPort: port, tokenFile: tokenFile, name: "orders", ttl: "1h")
+            let running = try fixture.agent(configuration, command: ["/bin/sh", "-c", "touch \(out)"])
+            #expect(try await RunningAgent.wait(upTo: 20) { fixture.status("orders")?["state"] == "refused" })
+            let started = Date()
+            running.stop()
+            #expect(try await running.finished() == 0)
+            #expect(Date().timeIntervalSince(started) < 5)
+            #expect(!FileManager.default.fileExists(atPath: out))
+            #expect(fixture.status("orders")?["state"] == "stopped")
+        }
+    }
+
     @Test("the application exits by itself with 3: the agent revokes and exits with 3")
     func exitsWithTheApplication() async throws {
         let fixture = try await AgentFixture.make()
