@@ -47,8 +47,7 @@ actor CredentialKeeper {
     /// clock jump or a suspended machine is noticed.
     func run() async {
         while !Task.isCancelled {
-            var jitterSource = SystemRandomNumberGenerator()
-            var queue = rotation.apply(.tick(now: clock.now(), jitter: Double.random(in: -1...1, using: &jitterSource)))
+            var queue = rotation.apply(.tick(now: clock.now(), jitter: periodJitter()))
             var wake: Date?
             while !queue.isEmpty, !Task.isCancelled {
                 let action = queue.removeFirst()
@@ -62,6 +61,18 @@ actor CredentialKeeper {
             let delay = (wake ?? clock.now()).timeIntervalSince(clock.now())
             try? await Task.sleep(for: .milliseconds(Int64(min(60, max(0.02, delay)) * 1000)))
         }
+    }
+
+    /// The jitter of the current period: drawn once per period (from the CSPRNG), so that looking again does not
+    /// move the renewal point.
+    private var jitter: (period: CredentialRotation.Lease?, value: Double) = (nil, 0)
+
+    private func periodJitter() -> Double {
+        if jitter.period != rotation.current || jitter.period == nil {
+            var generator = SystemRandomNumberGenerator()
+            jitter = (rotation.current, Double.random(in: -1...1, using: &generator))
+        }
+        return jitter.value
     }
 
     /// Whether a credential is handed over now.

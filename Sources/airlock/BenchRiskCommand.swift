@@ -38,6 +38,9 @@ struct BenchRiskCommand: AsyncParsableCommand {
     @Flag(help: "Print the results as one JSON object instead of the text.")
     var json = false
 
+    @Option(help: "After the run, keep the cluster up this many seconds and print the bench database's URL (psql, EXPLAIN).")
+    var hold: Int = 0
+
     func validate() throws {
         guard (1...1_000_000).contains(principals) else { throw ValidationError("--principals must be between 1 and 1000000") }
         guard (1...10_000).contains(groupSize) else { throw ValidationError("--group-size must be between 1 and 10000") }
@@ -52,6 +55,7 @@ struct BenchRiskCommand: AsyncParsableCommand {
         let migrations = try loadMigrations(settings)
         let state = try DevState.make(nil)
         let principals = self.principals, groupSize = self.groupSize, history = self.history, requests = self.requests
+        let hold = self.hold
         let lags: [Double]
         var reads: [Double] = []
         var floor: (pooled: [Double], held: [Double]) = ([], [])
@@ -67,7 +71,12 @@ struct BenchRiskCommand: AsyncParsableCommand {
                     let (lags, reads) = try await Self.measure(
                         database, principals: principals, groupSize: groupSize, requests: requests, logger: logger)
                     benchNote("timing the round trip alone: a prepared SELECT 1, \(requests) times two ways")
-                    return (lags, reads, try await Self.floor(database, requests: requests, logger: logger))
+                    let floor = try await Self.floor(database, requests: requests, logger: logger)
+                    if hold > 0 {
+                        benchNote("holding the cluster \(hold) s: \(cluster.url(database: "airlock_bench"))")
+                        try await Task.sleep(for: .seconds(hold))
+                    }
+                    return (lags, reads, floor)
                 }
             }
         } catch {
