@@ -183,7 +183,14 @@ let package = Package(
         ),
         .target(name: "AirlockTestRandom", path: "Tests/AirlockTestRandom"),
         .testTarget(name: "AirlockRiskTests", dependencies: ["AirlockRisk", "AirlockCore", "AirlockPolicy"]),
-        .testTarget(name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockCore", "AirlockTestSupport"]),
+        .testTarget(
+            name: "AirlockAgentTests",
+            dependencies: [
+                "AirlockAgent", "AirlockCore", "AirlockTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(
             name: "AirlockLocalClusterTests",
             dependencies: ["AirlockLocalCluster"]

@@ -150,8 +150,10 @@ public final class AgentBroker: Sendable {
         do {
             let response = try await client.execute(request, timeout: .seconds(30))
             status = Int(response.status.code)
-            let buffer = try await response.body.collect(upTo: 64 * 1024)
+            let buffer = try await response.body.collect(upTo: Self.largestAnswer)
             data = Data(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw .rejected(code: "answer_too_large", message: "the broker's answer is larger than 64 KiB")
         } catch {
             throw .unreachable("cannot reach the broker at \(address.origin): \(Self.describe(error))")
         }
@@ -173,6 +175,9 @@ public final class AgentBroker: Sendable {
         default: throw .rejected(code: code, message: message)
         }
     }
+
+    /// No answer of the broker is larger (its own request bodies are capped at 64 KiB too).
+    static let largestAnswer = 64 * 1024
 
     private static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {

@@ -68,6 +68,20 @@ public struct AgentConfiguration: Sendable, Hashable {
         public var environmentPrefix: String
         public var outputs: [Output]
         public var onChange: ChangeHook?
+
+        public init(
+            name: String, resource: String, role: String, ttlSeconds: Int64, reason: String, environmentPrefix: String = "",
+            outputs: [Output] = [], onChange: ChangeHook? = nil
+        ) {
+            self.name = name
+            self.resource = resource
+            self.role = role
+            self.ttlSeconds = ttlSeconds
+            self.reason = reason
+            self.environmentPrefix = environmentPrefix
+            self.outputs = outputs
+            self.onChange = onChange
+        }
     }
 
     /// What `airlock agent -- COMMAND` does to the command when a credential is rotated.
