@@ -27,8 +27,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Flag(help: "Check the configuration, the token and the policy's decision for each credential; issue nothing.")
     var dryRun = false
 
-    @Option(help: "Log format: json or text.")
-    var logFormat: String = "json"
+    @Option(help: "Log format: json or text (default: text on a terminal, else json).")
+    var logFormat: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -37,7 +37,9 @@ struct AgentCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
+        if let logFormat, !["json", "text"].contains(logFormat) {
+            throw ValidationError("--log-format must be json or text")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -72,7 +74,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     private func bootstrapLogging() -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        let json = logFormat == "json"
+        let json = (logFormat ?? (isatty(STDERR_FILENO) != 0 ? "text" : "json")) == "json"
         LoggingSystem.bootstrap { label in
             if json {
                 var handler = JSONLogHandler(label: label)

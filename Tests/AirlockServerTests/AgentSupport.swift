@@ -22,7 +22,7 @@ struct AgentFixture {
 
         permit "apps-short"
           when principal.kind == "service" and "apps" in principal.groups and request.role == "readonly"
-          ttl <= 6s;
+          ttl <= 8s;
 
         permit "batch-readonly"
           when principal.kind == "service" and "batch" in principal.groups and request.role == "readonly"
