@@ -56,6 +56,17 @@ struct RiskBaselineTests {
             let bob = try await store.baseline(Self.query(Self.bob, ip: nil, at: clock.now()))
             #expect(bob.peers == 1 && bob.peersWithAccess == 1 && bob.resourcesUsed.isEmpty)
 
+            // Erin is in both groups and gets the access: dave, also in both, counts her once among his peers
+            // (alice, carol, erin) and once among those with the access (alice, erin).
+            let erin = Principal(id: "erin", kind: .user, groups: ["docs", "sales"])
+            #expect(try await broker.requests.ask(Self.ask(from: "10.9.9.9"), by: erin).status == .approved)
+            let dave = try await store.baseline(Self.query(
+                Principal(id: "dave", kind: .user, groups: ["docs", "sales"]), ip: nil, at: clock.now()))
+            #expect(dave.peers == 3 && dave.peersWithAccess == 2, "\(dave.peers) \(dave.peersWithAccess)")
+            // In one group: the same counts as through the duplicate-removing path.
+            let docsOnly = try await store.baseline(Self.query(Self.bob, ip: nil, at: clock.now()))
+            #expect(docsOnly.peers == 2 && docsOnly.peersWithAccess == 2, "\(docsOnly.peers) \(docsOnly.peersWithAccess)")
+
             let assessor = BaselineRiskAssessor(
                 store: store, scorer: RiskScorer(timeZone: TimeZone(identifier: "UTC")!), clock: clock,
                 logger: TestDatabase.logger)
