@@ -64,21 +64,14 @@ public final class AgentBroker: Sendable {
             "ttl_seconds": .int(credential.ttlSeconds), "reason": .string(credential.reason),
         ]
         let answer = try await call(.POST, "/v1/credentials", body: body, headers: opener.headers)
-        guard let sealed = answer["sealed"] else {
-            throw .rejected(code: "not_sealed", message: "the broker did not seal the credential (it may predate sealed delivery)")
-        }
-        guard let lease = answer["lease_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
-            throw .rejected(code: "no_lease", message: "the broker's sealed answer names no lease")
-        }
-        let plaintext: Data
+        let opened: JSONValue
         do {
-            plaintext = try opener.open(sealed, lease: lease)
+            opened = try opener.openAnswer(answer).json
         } catch {
             throw .rejected(code: error.code.rawValue, message: error.description)
         }
-        guard let json = try? JSONValue.parse(plaintext), let delivered = DeliveredCredential(json),
-              delivered.leaseID == lease else {
-            throw .rejected(code: "not_a_credential", message: "the sealed answer is not a credential for lease \(lease)")
+        guard let delivered = DeliveredCredential(opened) else {
+            throw .rejected(code: "not_a_credential", message: "the sealed answer is not a credential")
         }
         return delivered
     }
@@ -135,7 +128,7 @@ public final class AgentBroker: Sendable {
     private func call(
         _ method: HTTPMethod, _ path: String, body: JSONValue?, headers: [(name: String, value: String)] = []
     ) async throws(Failure) -> JSONValue {
-        var request = HTTPClientRequest(url: address.url.absoluteString.trimmingSuffix("/") + path)
+        var request = HTTPClientRequest(url: address.base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(try token())")
         request.headers.add(name: "Accept", value: "application/json")
@@ -189,11 +182,5 @@ public final class AgentBroker: Sendable {
             }
         }
         return String(String(describing: error).prefix(200))
-    }
-}
-
-extension String {
-    func trimmingSuffix(_ suffix: String) -> String {
-        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }

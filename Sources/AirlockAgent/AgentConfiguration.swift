@@ -269,7 +269,7 @@ private struct Reader {
         let reason = try string(fields, "reason", at: dotted, required: false) ?? "airlock agent: \(name)"
         guard !reason.isEmpty, reason.utf8.count <= 1024 else { throw fail("`\(dotted)reason` must be 1 to 1024 bytes") }
         let prefix = try string(fields, "env_prefix", at: dotted, required: false) ?? ""
-        guard prefix.isEmpty || prefix.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") })
+        guard prefix.isEmpty || Self.isPlain(prefix, also: "_")
                 && !prefix.hasPrefix("PG") && prefix.first?.isNumber != true else {
             throw fail("`\(dotted)env_prefix` `\(prefix)` must be letters, digits and `_`, not starting with a digit or `PG`")
         }
@@ -332,8 +332,15 @@ private struct Reader {
         return number
     }
 
+    /// Whether `text` is ASCII letters, digits and the characters of `also` only.
+    static func isPlain(_ text: String, also: String) -> Bool {
+        text.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || also.unicodeScalars.contains($0))
+        }
+    }
+
     static func isName(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 64
-            && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
+            && isPlain(text, also: "-_.")
     }
 }

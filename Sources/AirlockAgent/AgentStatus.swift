@@ -7,7 +7,6 @@ import Synchronization
 public final class AgentStatus: Sendable {
     public struct Credential: Sendable, Hashable {
         public var leaseID: UUID?
-        public var username: String?
         public var expiresAt: Date?
         public var issued = 0
         public var renewed = 0

@@ -15,6 +15,11 @@ public struct BrokerAddress: Equatable, Sendable {
     public let url: URL
     /// `scheme://host:port/path` in lower case with the default port filled in and no trailing slash.
     public let origin: String
+    /// The URL as given, without a trailing slash: what API paths are appended to.
+    public var base: String {
+        let text = url.absoluteString
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
 
     public init(_ text: String) throws(Refusal) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
@@ -22,7 +27,7 @@ public struct BrokerAddress: Equatable, Sendable {
               url.user == nil, url.password == nil, url.query == nil, url.fragment == nil else {
             throw Refusal(description: "`\(TerminalText.escaped(text))` is not an http(s) URL such as \(Self.example)")
         }
-        if scheme == "http", !Self.isLoopback(host) {
+        if scheme == "http", !LoopbackHost.contains(host) {
             throw Refusal(description:
                 "refusing to send your token to \(TerminalText.escaped(text)) over plain http: use https "
                     + "(plain http is allowed only to a loopback address such as 127.0.0.1)")
@@ -32,17 +37,5 @@ public struct BrokerAddress: Equatable, Sendable {
         while path.hasSuffix("/") { path.removeLast() }
         self.url = url
         self.origin = "\(scheme)://\(host):\(port)\(path)"
-    }
-
-    /// `127.0.0.0/8`, `::1` or `localhost`.
-    public static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare == "localhost" || bare == "::1" || bare == "0:0:0:0:0:0:0:1" { return true }
-        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts.allSatisfy({ part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
-                && (UInt8(part) != nil)
-        }) else { return false }
-        return parts[0] == "127"
     }
 }

@@ -47,15 +47,16 @@ public enum CredentialFiles {
     }
 
     /// A `status` file's text: no secret, only the state, the lease, the login's name and when it ends.
+    /// `expiresAt` is when the credential ends now (after renewals), by default its expiry at issue.
     public static func status(
-        name: String, state: State, credential: DeliveredCredential?, message: String?, at: Date
+        name: String, state: State, credential: DeliveredCredential?, expiresAt: Date? = nil, message: String?, at: Date
     ) -> String {
         var object: [String: JSONValue] = [
             "name": .string(name), "state": .string(state.rawValue), "updated_at": .string(AuditTime.format(at)),
         ]
         if let credential {
             object["lease_id"] = .string(credential.leaseID.uuidString.lowercased())
-            object["expires_at"] = .string(AuditTime.format(credential.expiresAt))
+            object["expires_at"] = .string(AuditTime.format(expiresAt ?? credential.expiresAt))
             if let username = credential.username { object["username"] = .string(username) }
         }
         if let message { object["message"] = .string(message) }

@@ -6,8 +6,8 @@ import Logging
 protocol CredentialRecipient: Sendable {
     /// `credential` replaces what `name` held.
     func handOver(_ name: String, _ credential: DeliveredCredential) async
-    /// Something the application must know: a refusal, or the end of what it holds (`current`, if any).
-    func tell(_ name: String, _ notice: CredentialRotation.Notice, current: DeliveredCredential?) async
+    /// Something the application must know: a refusal, or the end of what it holds.
+    func tell(_ name: String, _ notice: CredentialRotation.Notice) async
     /// The agent stopped holding `name` (revoked at shutdown, or left to expire).
     func released(_ name: String, revoked: Bool) async
 }
@@ -23,9 +23,7 @@ actor CredentialKeeper {
     private let status: AgentStatus
     private let clock: any WallClock
     private let logger: Logger
-    /// The credential handed over last (the secret lives here and in the files only).
-    private var current: DeliveredCredential?
-    /// An issued credential on its way to the hand-over.
+    /// An issued credential on its way to the hand-over (then the recipient holds it).
     private var pending: DeliveredCredential?
 
     init(
@@ -75,9 +73,6 @@ actor CredentialKeeper {
         return jitter.value
     }
 
-    /// Whether a credential is handed over now.
-    var holdsCredential: Bool { current != nil }
-
     /// Gives back what is held: revokes it (when `revoke`) and tells the recipient. Call after ``run()`` ended.
     func release(revoke: Bool) async {
         var revoked = true
@@ -95,7 +90,6 @@ actor CredentialKeeper {
                 }
             }
         }
-        current = nil
         status.update(credential.name) { $0.expiresAt = nil; $0.leaseID = nil }
         await recipient.released(credential.name, revoked: revoke && revoked)
     }
@@ -130,14 +124,12 @@ actor CredentialKeeper {
         case .handOver(let lease):
             guard let handed = pending, handed.leaseID == lease.id else { return [] }
             pending = nil
-            current = handed
             syncStatus()
             await recipient.handOver(credential.name, handed)
             logger.info("credential handed over", metadata: metadata(handed))
             return []
         case .tellApplication(let notice):
-            if case .ended = notice { current = nil }
-            await recipient.tell(credential.name, notice, current: current)
+            await recipient.tell(credential.name, notice)
             return []
         case .revoke(let id):
             do {
@@ -195,11 +187,9 @@ actor CredentialKeeper {
 
     private func syncStatus() {
         let lease = rotation.current
-        let held = current
         status.update(credential.name) {
             $0.leaseID = lease?.id
             $0.expiresAt = lease?.expiresAt
-            $0.username = held?.username
         }
     }
 

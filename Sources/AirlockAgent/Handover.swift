@@ -78,13 +78,15 @@ actor Handover: CredentialRecipient {
         }
     }
 
-    func tell(_ name: String, _ notice: CredentialRotation.Notice, current: DeliveredCredential?) async {
+    func tell(_ name: String, _ notice: CredentialRotation.Notice) async {
         guard let configured = self.credential(name) else { return }
         let state: CredentialFiles.State
         let message: String
+        var ends: Date?
         switch notice {
         case .refused(let reason, let endsAt):
             state = .refused
+            ends = endsAt
             message = "the broker refused a new credential: \(reason)"
                 + (endsAt.map { "; the current one ends at \(AuditTime.format($0))" } ?? "")
         case .ended(let reason):
@@ -92,8 +94,10 @@ actor Handover: CredentialRecipient {
             message = "the credential has ended: \(reason)"
             held[name] = nil
         }
-        writeStatus(configured, state: state, credential: current, message: message, removingSecrets: state == .ended)
-        await runHook(configured, event: state.rawValue, expiresAt: current?.expiresAt)
+        let current = held[name]
+        writeStatus(configured, state: state, credential: current, expiresAt: ends, message: message,
+                    removingSecrets: state == .ended)
+        await runHook(configured, event: state.rawValue, expiresAt: ends ?? current?.expiresAt)
     }
 
     func released(_ name: String, revoked: Bool) async {
@@ -106,14 +110,15 @@ actor Handover: CredentialRecipient {
 
     private func writeStatus(
         _ configured: AgentConfiguration.Credential, state: CredentialFiles.State, credential: DeliveredCredential?,
-        message: String, removingSecrets: Bool
+        expiresAt: Date? = nil, message: String, removingSecrets: Bool
     ) {
         for output in configured.outputs {
             if output.format == .status {
                 do {
                     try CredentialFiles.write(
-                        CredentialFiles.status(name: configured.name, state: state, credential: credential, message: message,
-                                               at: clock.now()),
+                        CredentialFiles.status(
+                            name: configured.name, state: state, credential: credential, expiresAt: expiresAt,
+                            message: message, at: clock.now()),
                         to: output.path)
                 } catch {
                     logger.error("cannot write the status file", metadata: ["error": "\(error.description)"])
@@ -152,13 +157,19 @@ actor Handover: CredentialRecipient {
     /// The application's environment: the agent's, without its token and any libpq variable, with each
     /// credential's variables (prefixed by its `env_prefix`).
     func applicationEnvironment() -> [String: String] {
-        var tokenVariables: Set<String> = ["AIRLOCK_TOKEN"]
-        if case .tokenEnvironment(let name) = configuration.authentication { tokenVariables.insert(name) }
-        return ApplicationEnvironment.make(
-            parent: environment.filter { !tokenVariables.contains($0.key) },
+        ApplicationEnvironment.make(
+            parent: environmentWithoutToken,
             credentials: configuration.credentials.compactMap { configured in
                 held[configured.name].map { (configured.environmentPrefix, $0) }
             })
+    }
+
+    /// The agent's environment without any token: `AIRLOCK_TOKEN` and the `auth.token_env` variable. What the
+    /// application and the hooks start from.
+    private var environmentWithoutToken: [String: String] {
+        var tokenVariables: Set<String> = ["AIRLOCK_TOKEN"]
+        if case .tokenEnvironment(let name) = configuration.authentication { tokenVariables.insert(name) }
+        return environment.filter { !tokenVariables.contains($0.key) }
     }
 
     /// Runs the credential's hook: its command (no shell, with the event in its environment, no secret), or its
@@ -177,8 +188,7 @@ actor Handover: CredentialRecipient {
                 logger.error("cannot signal the application", metadata: ["pid": "\(pid)", "error": "\(String(cString: strerror(errno)))"])
             }
         case .command(let command):
-            var variables = environment.filter { $0.key != "AIRLOCK_TOKEN" }
-            if case .tokenEnvironment(let name) = configuration.authentication { variables[name] = nil }
+            var variables = environmentWithoutToken
             variables["AIRLOCK_AGENT_EVENT"] = event
             variables["AIRLOCK_CREDENTIAL_NAME"] = configured.name
             if let expiresAt { variables["AIRLOCK_CREDENTIAL_EXPIRES_AT"] = AuditTime.format(expiresAt) }

@@ -20,7 +20,11 @@ public enum CredentialSeal {
 
     /// Why a seal could not be made or opened, in a user's words.
     public struct Failure: Error, Sendable, Hashable, CustomStringConvertible {
-        public enum Code: String, Sendable { case unsupportedSuite = "unsupported_seal_suite", invalidKey = "invalid_seal_key", cannotOpen = "cannot_open_seal" }
+        public enum Code: String, Sendable {
+            case unsupportedSuite = "unsupported_seal_suite", invalidKey = "invalid_seal_key", cannotOpen = "cannot_open_seal"
+            /// The answer holds the secret in clear, or no lease: a broker that predates sealing, or something else.
+            case notSealed = "not_sealed"
+        }
         public let code: Code
         public let description: String
     }
@@ -88,6 +92,22 @@ public enum CredentialSeal {
             else { throw Failure(code: .cannotOpen, description: "the sealed credential is malformed") }
             return try CredentialSeal.open(
                 encapsulatedKey: Data(encapsulatedKey), ciphertext: Data(ciphertext), with: privateKey, lease: lease)
+        }
+
+        /// The whole credential answer of a broker (`{kind, expires_at, lease_id, sealed}`), opened: the plaintext is
+        /// the answer it would have given in clear, for the lease the answer names and no other.
+        public func openAnswer(_ answer: JSONValue) throws(Failure) -> (plaintext: Data, json: JSONValue) {
+            guard let sealed = answer["sealed"] else {
+                throw Failure(code: .notSealed, description: "the broker did not seal the credential (it may predate sealed delivery)")
+            }
+            guard let lease = answer["lease_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
+                throw Failure(code: .notSealed, description: "the broker's sealed answer names no lease")
+            }
+            let plaintext = try open(sealed, lease: lease)
+            guard let json = try? JSONValue.parse(plaintext), json["lease_id"] == answer["lease_id"] else {
+                throw Failure(code: .cannotOpen, description: "the sealed credential is for another lease than the answer says")
+            }
+            return (plaintext, json)
         }
     }
 

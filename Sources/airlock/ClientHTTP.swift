@@ -52,23 +52,14 @@ struct ClientHTTP: Sendable {
     func sealedCredential(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> Reply {
         let opener = try CredentialSeal.Opener()
         let reply = try await send(method, path, body: body, headers: opener.headers)
-        let answer = try reply.json()
-        guard let sealed = answer["sealed"] else {
-            throw ClientError("the broker at \(address) did not seal the credential (it may predate sealed delivery)")
-        }
-        guard let lease = answer["lease_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
-            throw ClientError("the broker's sealed answer names no lease")
-        }
-        let plaintext: Data
         do {
-            plaintext = try opener.open(sealed, lease: lease)
-        } catch {
-            throw ClientError("\(error.description)")
+            let opened = try opener.openAnswer(try reply.json())
+            return Reply(status: reply.status, body: opened.plaintext)
+        } catch let error as CredentialSeal.Failure where error.code == .notSealed {
+            throw ClientError("\(error.description) (the broker at \(address))")
+        } catch let error as CredentialSeal.Failure {
+            throw ClientError(error.description)
         }
-        guard (try? JSONValue.parse(plaintext))?["lease_id"] == answer["lease_id"] else {
-            throw ClientError("the sealed credential is for another lease than the answer says")
-        }
-        return Reply(status: reply.status, body: plaintext)
     }
 
     /// Every page of a `{items, next_cursor}` list at `path` (which already has a query), up to `cap` items; with

@@ -47,6 +47,11 @@ struct CredentialFilesTests {
         #expect(json["state"] == "refused" && json["username"] == "alk_orders_x1" && json["message"] == "policy_denied")
         #expect(json["lease_id"]?.stringValue == Self.lease.uuidString.lowercased())
         #expect(!text.contains("pa:ss") && !text.contains("pass@"))
+        // After renewals the end is the renewed one, not the one at issue.
+        let renewed = try JSONValue.parse(CredentialFiles.status(
+            name: "orders", state: .refused, credential: Self.login, expiresAt: Date(timeIntervalSince1970: 1_900_000_600),
+            message: nil, at: Date(timeIntervalSince1970: 1_899_999_000)))
+        #expect(renewed["expires_at"] == .string(AuditTime.format(Date(timeIntervalSince1970: 1_900_000_600))))
     }
 
     @Test("written with mode 0600 whatever the umask, replacing the old file in one step, leaving no temporary file")
