@@ -41,11 +41,13 @@ struct DevCommandTests {
                                              "echo \"$PGUSER\" > \(agentDirectory)/started; exec sleep 60"])
         defer { agent.kill() }
         let started = agentDirectory + "/started"
+        // The shell creates the file before it writes the line: wait for the whole line.
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: started) {
+        var login = ""
+        while ContinuousClock.now < deadline, !login.hasSuffix("\n") {
             try await Task.sleep(for: .milliseconds(100))
+            login = (try? String(contentsOfFile: started, encoding: .utf8)) ?? ""
         }
-        let login = (try? String(contentsOfFile: started, encoding: .utf8)) ?? ""
         #expect(login.hasPrefix("airlock_readonly_"), "\(agent.errors)")
         let env = (try? String(contentsOfFile: agentDirectory + "/orders.env", encoding: .utf8)) ?? ""
         #expect(env.contains("PGUSER=\(login.trimmingCharacters(in: .whitespacesAndNewlines))"))
