@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Reads a principal's risk baseline (migrations 0015 and 0019, kept by trigger in the transaction of each request and
+/// Reads a principal's risk baseline (migrations 0015, 0019 and 0027, kept by trigger in the transaction of each request and
 /// decision) in one round trip, every part from an index: the counters, the window's requests and those at the
 /// request's hour of the week, the request's network, whether the resource was granted before, the requests in the
 /// burst window, and the peers.
@@ -118,9 +118,10 @@ public struct RiskBaselineStore: Sendable {
 /// The baseline read: one call of `airlock_risk_baseline` (migration 0023), prepared once per connection. The function
 /// holds the statement, so that its plan is made once per connection too: sent as a prepared statement of its own, it
 /// was planned again on every execution (PostgreSQL never preferred its generic plan), and planning it cost more than
-/// running it. Every part is one index range (migration 0019): the hours of the week are at most 13 weekly rows, of
-/// which it sums the total and the request's hour; the peers with this access are the range of `risk_group_grants`
-/// for the principal's groups and the resource; the repeated activations an index of issued requests.
+/// running it. Every part is one index range (migration 0019): the hours of the week are one row of totals (0027), less
+/// the weekly rows before the window that a principal who has not asked since still has; the peers with this access
+/// are the range of `risk_group_grants` for the principal's groups and the resource; the repeated activations an index
+/// of issued requests.
 struct RiskBaselineQuery: PostgresPreparedStatement {
     static let name = "airlock_risk_baseline_v5"
     static let sql = "SELECT * FROM airlock_risk_baseline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"

@@ -128,6 +128,8 @@ struct BenchRiskCommand: AsyncParsableCommand {
                          FROM generate_series(0, 167) AS slot ORDER BY slot)
             FROM generate_series(0, \(count) - 1) AS p, generate_series(0, 12) AS w
             """, logger: logger)
+        // Each principal's totals of those weeks, as the recording trigger would have kept them (migration 0027).
+        try await database.client.query("SELECT airlock_risk_hour_totals_rebuild()", logger: logger)
         try await database.client.query("""
             INSERT INTO risk_networks (principal_id, network, last_seen_at)
             SELECT 'bench-' || p, ('10.' || (p % 250) || '.' || n || '.0/24')::cidr, now() - n * interval '3 days'

@@ -130,6 +130,73 @@ struct RiskBaselineTests {
         }
     }
 
+    @Test("the hours' window: totals in one row, less the weeks before the window; weeks leave the totals once, whichever replica removes them")
+    func hoursWindow() async throws {
+        try await TestDatabase.withDatabase { database in
+            let clock = TestClock(Self.start.addingTimeInterval(-120 * 86_400))  // a Thursday, 08:00
+            let first = try await ProviderSeamTests.broker(database, clock: clock)
+            for index in 0..<3 {
+                _ = try await first.requests.ask(Self.ask(from: "10.0.0.\(index)"), by: ProviderSeamTests.alice)
+            }
+            clock.advance(70 * 86_400)  // 50 days before the start, a Thursday
+            for index in 0..<2 {
+                _ = try await first.requests.ask(Self.ask(from: "10.0.1.\(index)"), by: ProviderSeamTests.alice)
+            }
+            clock.advance(50 * 86_400)  // the start: Friday 08:00
+            let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
+            func hours(days: Double) async throws -> (total: Int, thursday: Int, friday: Int) {
+                var query = Self.query(ProviderSeamTests.alice, ip: nil, at: clock.now())
+                query.hoursSince = clock.now().addingTimeInterval(-days * 86_400)
+                query.hourOfWeek = 3 * 24 + 8
+                let thursday = try await store.baseline(query).hourOfWeek
+                query.hourOfWeek = 4 * 24 + 8
+                let friday = try await store.baseline(query).hourOfWeek
+                return (thursday.total, thursday[3 * 24 + 8], friday[4 * 24 + 8])
+            }
+            // Alice has not asked since: the week 120 days back is still kept, and left out of the 90 days' read.
+            #expect(try await hours(days: 90) == (2, 2, 0))
+            #expect(try await hours(days: 200) == (5, 5, 0))
+            #expect(try await hours(days: 30) == (0, 0, 0))
+
+            // Two brokers record at once; each recording removes the weeks older than 13 (the one 120 days back).
+            try await TestDatabase.withExisting(database.url) { other in
+                let second = try await ProviderSeamTests.broker(other, clock: clock)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for broker in [first, second] {
+                        for index in 0..<3 {
+                            group.addTask {
+                                for request in 0..<5 {
+                                    _ = try await broker.requests.ask(
+                                        Self.ask(from: "10.\(index).\(request).9"), by: ProviderSeamTests.alice)
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(try await hours(days: 90) == (32, 2, 30))
+            #expect(try await hours(days: 200) == (32, 2, 30))
+            #expect(try await hours(days: 30) == (30, 0, 30))
+            // The totals' row is exactly the sum of the weeks kept, and the old week is gone.
+            let kept = try await database.client.query("""
+                SELECT t.requests, t.by_hour[3 * 24 + 9], t.by_hour[4 * 24 + 9],
+                       (SELECT sum(c) FROM unnest(t.by_hour) AS c)::int8,
+                       (SELECT sum(w.requests) FROM risk_hour_weeks w WHERE w.principal_id = t.principal_id)::int8,
+                       (SELECT count(*) FROM risk_hour_weeks w WHERE w.principal_id = t.principal_id)
+                FROM risk_hour_totals t WHERE t.principal_id = 'alice'
+                """, logger: TestDatabase.logger)
+            var rows = 0
+            for try await (requests, thursday, friday, slots, weeks, weekRows) in kept.decode(
+                (Int32, Int32, Int32, Int64, Int64, Int64).self
+            ) {
+                rows += 1
+                #expect(requests == 32 && thursday == 2 && friday == 30 && slots == 32 && weeks == 32 && weekRows == 2)
+            }
+            #expect(rows == 1)
+        }
+    }
+
     @Test("a membership and a grant of one principal added at once: the peers' table gets the pair (the second waits for the first)")
     func peersUnderConcurrency() async throws {
         try await TestDatabase.withDatabase { database in

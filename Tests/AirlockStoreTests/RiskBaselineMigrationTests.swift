@@ -3,8 +3,8 @@ import AirlockTestSupport
 import Foundation
 import Testing
 
-/// Migration 0019 moves the hours of the week into weekly rows and builds the peers' table from what 0015 kept: a
-/// broker upgraded in place scores its principals as before.
+/// Migration 0019 moves the hours of the week into weekly rows and builds the peers' table from what 0015 kept, and
+/// 0027 sums each principal's weekly rows into one: a broker upgraded in place scores its principals as before.
 struct RiskBaselineMigrationTests {
     let logger = TestDatabase.logger
 
@@ -52,6 +52,35 @@ struct RiskBaselineMigrationTests {
             #expect(pairs == [
                 "docs notes alice", "docs notes bob", "docs orders-db alice", "sre notes alice", "sre orders-db alice",
             ])
+        }
+    }
+
+    @Test("weekly hours recorded before 0027 become each principal's totals")
+    func hourTotalsCarriedOver() async throws {
+        let all = try Migration.load(from: TestDatabase.migrationsDirectory)
+        try await TestDatabase.withDatabase(migrated: false) { database in
+            try await MigrationRunner(migrations: all.filter { $0.version < 27 }).migrate(database, logger: logger)
+            try await database.client.query("""
+                INSERT INTO risk_hour_weeks (principal_id, week, requests, by_hour)
+                SELECT principal_id, week::date, requests, array(
+                    SELECT CASE slot WHEN first_slot THEN requests - 1 WHEN 168 THEN 1 ELSE 0 END
+                    FROM generate_series(1, 168) AS slot ORDER BY slot)
+                FROM (VALUES ('alice', '2026-11-23', 4, 34), ('alice', '2026-11-30', 9, 34), ('bob', '2026-11-30', 7, 101))
+                    AS w(principal_id, week, requests, first_slot)
+                """, logger: logger)
+            try await MigrationRunner(migrations: all).migrate(database, logger: logger)
+            let totals = try await database.client.query("""
+                SELECT principal_id, requests, by_hour[34], by_hour[101], by_hour[168], cardinality(by_hour),
+                       (SELECT sum(c) FROM unnest(by_hour) AS c)::int4
+                FROM risk_hour_totals ORDER BY principal_id
+                """, logger: logger)
+            var rows: [String] = []
+            for try await (principal, requests, tuesday, thursday, last, slots, sum) in totals.decode(
+                (String, Int32, Int32, Int32, Int32, Int32, Int32).self
+            ) {
+                rows.append("\(principal) \(requests) [\(tuesday) \(thursday) \(last)] \(slots) \(sum)")
+            }
+            #expect(rows == ["alice 13 [11 0 2] 168 13", "bob 7 [0 6 1] 168 7"])
         }
     }
 }

@@ -1,0 +1,160 @@
+-- The hours of the week read from one row (issue 15, "≤ 1 ms p99 including its database reads").
+--
+-- The score reads, for the last 13 weeks, how many requests a principal made and how many of them at the request's
+-- hour of the week. Since 0019 it summed up to 13 weekly rows of `risk_hour_weeks` (about 700 bytes each) for that:
+-- 16 buffers per request, and for 10,000 principals a table of 106 MB, beyond the default shared buffers, so a
+-- random principal's weeks were often read from outside them (`airlock bench risk --hold`, `EXPLAIN (ANALYZE,
+-- BUFFERS)`). Now `risk_hour_totals` keeps, per principal, the sum of all their weekly rows, in the transaction that
+-- records the request (as the weekly rows are); the read takes that one row and subtracts the weekly rows older than
+-- the window, which exist only for a principal who has not asked since they left it (the recording removes them). The
+-- answers are the same: the sum of the kept weeks from the window's start.
+--
+-- Exact with several replicas: each request's trigger increments its principal's row under its row lock, and
+-- subtracts only the weeks its own `DELETE` removed.
+
+CREATE TABLE risk_hour_totals (
+    principal_id  text PRIMARY KEY,
+    requests      integer NOT NULL,
+    -- 168 counts, as `risk_hour_weeks.by_hour`: element 1 is Monday 00:00–01:00 in the broker's time zone.
+    by_hour       integer[] NOT NULL CHECK (cardinality(by_hour) = 168 AND array_lower(by_hour, 1) = 1)
+);
+
+-- Rebuilds every principal's totals from their weekly rows (this migration, and `airlock bench risk` after writing
+-- weekly rows directly).
+CREATE FUNCTION airlock_risk_hour_totals_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM risk_hour_totals;
+    INSERT INTO risk_hour_totals (principal_id, requests, by_hour)
+    SELECT w.principal_id, w.requests, h.by_hour
+    FROM (SELECT principal_id, sum(requests)::integer AS requests FROM risk_hour_weeks GROUP BY principal_id) AS w
+    CROSS JOIN LATERAL (
+        SELECT array_agg(s.total ORDER BY s.slot_number) AS by_hour
+        FROM (SELECT u.slot_number, sum(u.count)::integer AS total
+              FROM risk_hour_weeks x, unnest(x.by_hour) WITH ORDINALITY AS u(count, slot_number)
+              WHERE x.principal_id = w.principal_id GROUP BY u.slot_number) AS s
+    ) AS h;
+$$;
+
+SELECT airlock_risk_hour_totals_rebuild();
+
+-- As in 0019, with the totals kept beside the weekly rows.
+CREATE OR REPLACE FUNCTION airlock_risk_request_recorded() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    request_weekday integer := array_position(ARRAY['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+                                      NEW.evaluation_input -> 'request' ->> 'weekday') - 1;
+    request_hour    integer := (NEW.evaluation_input -> 'request' ->> 'hour')::integer;
+    request_week    date := date_trunc('week', NEW.created_at)::date;
+    slot            integer;
+    first_of_week   integer[];
+    gone            record;
+BEGIN
+    INSERT INTO risk_baselines (principal_id, first_request_at, requests)
+    VALUES (NEW.principal_id, NEW.created_at, 1)
+    ON CONFLICT (principal_id) DO UPDATE SET requests = risk_baselines.requests + 1;
+
+    IF request_weekday IS NOT NULL AND request_hour BETWEEN 0 AND 23 THEN
+        slot := request_weekday * 24 + request_hour + 1;
+        first_of_week := array_fill(0, ARRAY[168]);
+        first_of_week[slot] := 1;
+        INSERT INTO risk_hour_weeks (principal_id, week, requests, by_hour)
+        VALUES (NEW.principal_id, request_week, 1, first_of_week)
+        ON CONFLICT (principal_id, week) DO UPDATE
+            SET requests = risk_hour_weeks.requests + 1, by_hour[slot] = risk_hour_weeks.by_hour[slot] + 1;
+        INSERT INTO risk_hour_totals (principal_id, requests, by_hour)
+        VALUES (NEW.principal_id, 1, first_of_week)
+        ON CONFLICT (principal_id) DO UPDATE
+            SET requests = risk_hour_totals.requests + 1, by_hour[slot] = risk_hour_totals.by_hour[slot] + 1;
+        -- The totals' row is locked now (until commit): the weeks that leave are subtracted exactly once, by the
+        -- transaction that deleted them (`RETURNING` gives only the rows this statement removed).
+        FOR gone IN DELETE FROM risk_hour_weeks WHERE principal_id = NEW.principal_id AND week < request_week - 91
+                    RETURNING risk_hour_weeks.requests, risk_hour_weeks.by_hour LOOP
+            UPDATE risk_hour_totals t
+            SET requests = t.requests - gone.requests,
+                by_hour = (SELECT array_agg(total - left_out ORDER BY slot_number)
+                           FROM unnest(t.by_hour, gone.by_hour) WITH ORDINALITY AS u(total, left_out, slot_number))
+            WHERE t.principal_id = NEW.principal_id;
+        END LOOP;
+    END IF;
+
+    IF NEW.source_ip IS NOT NULL THEN
+        INSERT INTO risk_networks (principal_id, network, last_seen_at)
+        VALUES (NEW.principal_id, airlock_risk_network(NEW.source_ip), NEW.created_at)
+        ON CONFLICT (principal_id, network)
+            DO UPDATE SET last_seen_at = greatest(risk_networks.last_seen_at, EXCLUDED.last_seen_at);
+        DELETE FROM risk_networks WHERE principal_id = NEW.principal_id AND network IN (
+            SELECT network FROM risk_networks WHERE principal_id = NEW.principal_id
+            ORDER BY last_seen_at DESC OFFSET 64);
+    END IF;
+
+    IF NEW.principal_kind = 'user' THEN
+        INSERT INTO risk_group_members (group_name, principal_id, last_seen_at)
+        SELECT DISTINCT g, NEW.principal_id, NEW.created_at
+        FROM jsonb_array_elements_text(coalesce(NEW.evaluation_input -> 'principal' -> 'groups', '[]')) AS g
+        ON CONFLICT (group_name, principal_id)
+            DO UPDATE SET last_seen_at = greatest(risk_group_members.last_seen_at, EXCLUDED.last_seen_at);
+    END IF;
+
+    PERFORM airlock_risk_status(NEW, NEW.status, NEW.created_at);
+    RETURN NULL;
+END;
+$$;
+
+-- As in 0026, with the hours from the totals' row, less the weeks before the window.
+CREATE OR REPLACE FUNCTION airlock_risk_baseline(
+    principal text, resource text, burst_since timestamptz, activations_since timestamptz, at timestamptz,
+    requested_role text, hours_since timestamptz, source_ip text, principal_groups text[], hour_of_week integer)
+RETURNS TABLE (
+    first_request_at timestamptz, requests bigint, denial_streak integer, highest_sensitivity integer,
+    risk_level text, hour_total bigint, at_hour bigint, network text, network_last_seen_at timestamptz,
+    resource_used boolean, recent_requests bigint, peers bigint, peers_with_access bigint, activations bigint,
+    active_signals text)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT b.first_request_at, coalesce(b.requests, 0)::int8, coalesce(b.denial_streak, 0)::int4,
+        b.highest_sensitivity, b.risk_level,
+        coalesce(t.requests, 0) - before_window.requests, coalesce(t.by_hour[hour_of_week + 1], 0) - before_window.at_hour,
+        n.network::text, n.last_seen_at,
+        EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = principal AND g.resource_id = resource),
+        (SELECT count(*) FROM access_requests r WHERE r.principal_id = principal AND r.created_at > burst_since),
+        CASE WHEN cardinality(principal_groups) = 1 THEN
+            (SELECT count(*) FROM (SELECT 1 FROM risk_group_members m
+                                   WHERE m.group_name = principal_groups[1] AND m.principal_id <> principal
+                                   LIMIT 1000) AS peer)
+        ELSE
+            (SELECT count(*) FROM (SELECT DISTINCT m.principal_id FROM risk_group_members m
+                                   WHERE m.group_name = ANY(principal_groups) AND m.principal_id <> principal
+                                   LIMIT 1000) AS peer)
+        END::int8,
+        CASE WHEN cardinality(principal_groups) = 1 THEN
+            (SELECT count(*) FROM (SELECT 1 FROM risk_group_grants gg
+                                   WHERE gg.group_name = principal_groups[1] AND gg.resource_id = resource
+                                     AND gg.principal_id <> principal
+                                   LIMIT 1000) AS holder)
+        ELSE
+            (SELECT count(*) FROM (SELECT DISTINCT gg.principal_id FROM risk_group_grants gg
+                                   WHERE gg.group_name = ANY(principal_groups) AND gg.resource_id = resource
+                                     AND gg.principal_id <> principal
+                                   LIMIT 1000) AS holder)
+        END::int8,
+        (SELECT count(*) FROM access_requests r WHERE r.principal_id = principal AND r.resource_id = resource
+         AND r.role = requested_role AND r.created_at > activations_since AND r.status = 'issued'),
+        CASE WHEN NOT EXISTS (SELECT 1 FROM risk_signals s WHERE s.principal_id = principal AND s.withdrawn_at IS NULL
+                                AND s.expires_at > at AND s.received_at <= at) THEN '[]'
+        ELSE coalesce((SELECT jsonb_agg(jsonb_build_object(
+                      'id', s.id, 'signal', s.signal, 'severity', s.severity, 'source', s.source,
+                      'received_at', extract(epoch FROM s.received_at),
+                      'expires_at', extract(epoch FROM s.expires_at)) ORDER BY s.received_at, s.id)
+                  FROM risk_signals s WHERE s.principal_id = principal AND s.withdrawn_at IS NULL
+                    AND s.expires_at > at AND s.received_at <= at), '[]')::text END
+    FROM (SELECT 1) AS one
+    LEFT JOIN risk_baselines b ON b.principal_id = principal
+    LEFT JOIN risk_hour_totals t ON t.principal_id = principal
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(w.requests), 0)::int8 AS requests, coalesce(sum(w.by_hour[hour_of_week + 1]), 0)::int8 AS at_hour
+        FROM risk_hour_weeks w WHERE w.principal_id = principal AND w.week < hours_since::date
+    ) AS before_window
+    LEFT JOIN risk_networks n ON n.principal_id = principal AND n.network = airlock_risk_network(source_ip::inet);
+END;
+$$;
