@@ -21,6 +21,9 @@ import Synchronization
 /// `body` and still waits for it (or for the close), so the caller never returns while its statement may still
 /// commit.
 ///
+/// With `onEventLoop`, that task prefers the connection's event loop (``EventLoopExecutor``): for bodies that only run
+/// statements on `connection` and never block.
+///
 /// Cost: `body` runs in one task of its own (the caller must be able to return while it hangs). The close is
 /// watched by ``ConnectionWatch``, one `closeFuture` callback per connection for its whole life, shared by every
 /// call on it; a call only adds itself to, and removes itself from, its connection's set of calls in flight. (Issue
@@ -28,7 +31,7 @@ import Synchronization
 /// more than the lookups most calls make.)
 @discardableResult
 func whileOpen<T: Sendable>(
-    _ connection: PostgresConnection, grace: Duration = .seconds(2),
+    _ connection: PostgresConnection, grace: Duration = .seconds(2), onEventLoop: Bool = false,
     _ body: @escaping @Sendable (PostgresConnection) async throws -> T
 ) async throws -> T {
     let race = ConnectionRace<T>()
@@ -37,7 +40,7 @@ func whileOpen<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             race.begin(continuation)
-            let work = Task {
+            let work = Task(executorPreference: onEventLoop ? EventLoopExecutor(connection.eventLoop) : nil) {
                 do {
                     race.finish(.success(try await body(connection)))
                 } catch {

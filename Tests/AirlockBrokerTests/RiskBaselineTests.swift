@@ -78,6 +78,12 @@ struct RiskBaselineTests {
             #expect(usual == .none, "\(usual)")
             let elsewhere = await assessor.assess(principal: mfa, resource: resource, ask: Self.ask(from: "203.0.113.5"))
             #expect(elsewhere.names.contains("new_source_ip"), "\(elsewhere)")
+
+            // IPv6 is judged by its /64 in the database as in the scorer; no address, no network.
+            _ = try await broker.requests.ask(Self.ask(from: "2001:db8:1:2:aaaa::1"), by: ProviderSeamTests.alice)
+            let v6 = try await store.baseline(Self.query(ProviderSeamTests.alice, ip: "2001:db8:1:2:bbbb::9", at: clock.now()))
+            #expect(v6.networks == ["2001:db8:1:2::/64": clock.now()], "\(v6.networks)")
+            #expect(try await store.baseline(Self.query(ProviderSeamTests.alice, ip: nil, at: clock.now())).networks.isEmpty)
         }
     }
 
