@@ -98,7 +98,8 @@ public struct RiskBaselineStore: Sendable {
 
     /// The active signals as the baseline statement aggregates them.
     static func signals(_ text: String, principal: String) -> [ExternalSignal] {
-        guard let items = try? JSONValue.parse(text).arrayValue else { return [] }
+        // Almost every request: nothing active, and nothing to parse.
+        guard text != "[]", let items = try? JSONValue.parse(text).arrayValue else { return [] }
         return items.compactMap { item in
             func time(_ key: String) -> Date? {
                 (item[key]?.doubleValue ?? item[key]?.intValue.map(Double.init)).map(Date.init(timeIntervalSince1970:))
