@@ -12,8 +12,8 @@ public struct ApproverContext: Sendable, Hashable {
         public var ttlSeconds: Int?
     }
 
-    /// People seen in the requester's groups (at most ``RiskBaselineStore/peerLimit``, as the risk score counts
-    /// them), and how many of them were ever granted this resource.
+    /// People seen in the requester's groups (at most ``RiskBaselineStore/peerLimit``, the first by name, as the risk
+    /// score counts them), and how many of those were ever granted this resource.
     public var peers: Int
     public var peersWithAccess: Int
     /// Whether the requester was never granted this resource before.
@@ -31,17 +31,11 @@ extension AccessRequestStore {
                 SELECT coalesce(array(SELECT jsonb_array_elements_text(r.evaluation_input->'principal'->'groups')),
                                 '{}') AS groups
                 FROM access_requests r WHERE r.id = \(record.id)
-            ), peer AS (
-                SELECT DISTINCT m.principal_id FROM risk_group_members m, requester
-                WHERE m.group_name = ANY(requester.groups) AND m.principal_id <> \(record.principalID)
-                LIMIT \(RiskBaselineStore.peerLimit)
-            ), holder AS (
-                SELECT DISTINCT gg.principal_id FROM risk_group_grants gg, requester
-                WHERE gg.group_name = ANY(requester.groups) AND gg.resource_id = \(record.resourceID)
-                  AND gg.principal_id <> \(record.principalID)
-                LIMIT \(RiskBaselineStore.peerLimit)
+            ), counted AS (
+                SELECT airlock_risk_peer_counts(\(record.principalID), requester.groups, \(record.resourceID)) AS counts
+                FROM requester
             )
-            SELECT (SELECT count(*) FROM peer)::int8, (SELECT count(*) FROM holder)::int8,
+            SELECT coalesce((SELECT counts[1] FROM counted), 0)::int8, coalesce((SELECT counts[2] FROM counted), 0)::int8,
                    EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = \(record.principalID)
                            AND g.resource_id = \(record.resourceID)),
                    coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'role', u.role,

@@ -11,8 +11,9 @@ public struct RiskBaselineStore: Sendable {
     public let database: Database
     public let logger: Logger
 
-    /// At most this many peers are counted per request (the people seen in the principal's groups); the baseline
-    /// function of migration 0023 counts up to the same number.
+    /// At most this many peers are counted per request (the people seen in the principal's groups, the first by
+    /// name), and the holders of the resource among them; the baseline function (migration 0027) counts up to the
+    /// same number.
     public static let peerLimit = 1000
 
     public init(database: Database, logger: Logger) {

@@ -203,6 +203,43 @@ struct RiskBaselineTests {
         }
     }
 
+    @Test("in a group of more than 1000 the holders are counted among the peers counted, so the share is of the same people")
+    func largeGroup() async throws {
+        try await TestDatabase.withDatabase { database in
+            // 2,500 people in `everyone`, every twelfth of them granted `notes` (209 of 2,500: about 8 %); `ops`
+            // shares p0001 with it and adds two more.
+            try await database.client.query("""
+                INSERT INTO risk_group_members (group_name, principal_id, last_seen_at)
+                SELECT 'everyone', 'p' || lpad(n::text, 4, '0'), now() FROM generate_series(0, 2499) AS n
+                UNION ALL SELECT 'ops', principal, now() FROM unnest(ARRAY['p0001', 'p3000', 'p3001']) AS principal
+                """, logger: TestDatabase.logger)
+            try await database.client.query("""
+                INSERT INTO risk_grants (principal_id, resource_id, grants, last_granted_at)
+                SELECT 'p' || lpad(n::text, 4, '0'), 'notes', 1, now() FROM generate_series(0, 2499, 12) AS n
+                """, logger: TestDatabase.logger)
+            let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
+            let at = Self.start
+            for groups in [["everyone"], ["everyone", "ops"]] {
+                let asker = Principal(id: "zoe", kind: .user, groups: groups)
+                let baseline = try await store.baseline(Self.query(asker, ip: nil, at: at))
+                // The first 1,000 by name (p0000–p0999), of whom p0000, p0012, … p0996 hold it: 84.
+                #expect(baseline.peers == 1000 && baseline.peersWithAccess == 84, "\(groups): \(baseline.peers) \(baseline.peersWithAccess)")
+                let assessment = RiskScorer(timeZone: TimeZone(identifier: "UTC")!).assess(
+                    RiskFacts(principalKind: .user, mfaAgeSeconds: 60, resource: "notes", sensitivity: 1, sourceIP: nil,
+                              breakGlass: false, at: at),
+                    baseline: baseline)
+                #expect(assessment.names.contains("peer_outlier"), "\(assessment)")
+            }
+            // A member counts the others only.
+            let member = try await store.baseline(Self.query(
+                Principal(id: "p0500", kind: .user, groups: ["everyone"]), ip: nil, at: at))
+            #expect(member.peers == 1000 && member.peersWithAccess == 84)
+            let small = try await store.baseline(Self.query(
+                Principal(id: "p3000", kind: .user, groups: ["ops"]), ip: nil, at: at))
+            #expect(small.peers == 2 && small.peersWithAccess == 0)
+        }
+    }
+
     @Test("a membership and a grant of one principal added at once: the peers' table gets the pair (the second waits for the first)")
     func peersUnderConcurrency() async throws {
         try await TestDatabase.withDatabase { database in
