@@ -203,7 +203,7 @@ struct RiskBaselineTests {
         }
     }
 
-    @Test("in a group of more than 1000 the holders are counted among the peers counted, so the share is of the same people")
+    @Test("a group of 2,500: one group is counted exactly from its totals; several are counted up to 1000, the holders among those counted")
     func largeGroup() async throws {
         try await TestDatabase.withDatabase { database in
             // 2,500 people in `everyone`, every twelfth of them granted `notes` (209 of 2,500: about 8 %); `ops`
@@ -219,24 +219,85 @@ struct RiskBaselineTests {
                 """, logger: TestDatabase.logger)
             let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
             let at = Self.start
-            for groups in [["everyone"], ["everyone", "ops"]] {
-                let asker = Principal(id: "zoe", kind: .user, groups: groups)
-                let baseline = try await store.baseline(Self.query(asker, ip: nil, at: at))
-                // The first 1,000 by name (p0000–p0999), of whom p0000, p0012, … p0996 hold it: 84.
-                #expect(baseline.peers == 1000 && baseline.peersWithAccess == 84, "\(groups): \(baseline.peers) \(baseline.peersWithAccess)")
-                let assessment = RiskScorer(timeZone: TimeZone(identifier: "UTC")!).assess(
-                    RiskFacts(principalKind: .user, mfaAgeSeconds: 60, resource: "notes", sensitivity: 1, sourceIP: nil,
-                              breakGlass: false, at: at),
-                    baseline: baseline)
-                #expect(assessment.names.contains("peer_outlier"), "\(assessment)")
-            }
-            // A member counts the others only.
+            let scorer = RiskScorer(timeZone: TimeZone(identifier: "UTC")!)
+            let facts = RiskFacts(
+                principalKind: .user, mfaAgeSeconds: 60, resource: "notes", sensitivity: 1, sourceIP: nil,
+                breakGlass: false, at: at)
+            // One group: everyone counted, exactly.
+            let one = try await store.baseline(Self.query(Principal(id: "zoe", kind: .user, groups: ["everyone"]), ip: nil, at: at))
+            #expect(one.peers == 2500 && one.peersWithAccess == 209, "\(one.peers) \(one.peersWithAccess)")
+            #expect(scorer.assess(facts, baseline: one).names.contains("peer_outlier"))
+            // Several: the first 1,000 by name (p0000–p0999), of whom p0000, p0012, … p0996 hold it: 84.
+            let several = try await store.baseline(Self.query(
+                Principal(id: "zoe", kind: .user, groups: ["everyone", "ops"]), ip: nil, at: at))
+            #expect(several.peers == 1000 && several.peersWithAccess == 84, "\(several.peers) \(several.peersWithAccess)")
+            #expect(scorer.assess(facts, baseline: several).names.contains("peer_outlier"))
+            // A member counts the others only; a holder too.
             let member = try await store.baseline(Self.query(
                 Principal(id: "p0500", kind: .user, groups: ["everyone"]), ip: nil, at: at))
-            #expect(member.peers == 1000 && member.peersWithAccess == 84)
+            #expect(member.peers == 2499 && member.peersWithAccess == 209)
+            let holder = try await store.baseline(Self.query(
+                Principal(id: "p0012", kind: .user, groups: ["everyone"]), ip: nil, at: at))
+            #expect(holder.peers == 2499 && holder.peersWithAccess == 208)
             let small = try await store.baseline(Self.query(
                 Principal(id: "p3000", kind: .user, groups: ["ops"]), ip: nil, at: at))
             #expect(small.peers == 2 && small.peersWithAccess == 0)
+            // The totals were folded as they grew: a few rows per group, not one per member.
+            let rows = try await database.client.query(
+                "SELECT count(*) FROM risk_group_member_counts WHERE group_name = 'everyone'", logger: TestDatabase.logger)
+            for try await count in rows.decode(Int64.self) { #expect(count < 10, "\(count)") }
+        }
+    }
+
+    @Test("two brokers adding members and holders to one group at once: its totals stay exact, and stay few rows")
+    func groupTotalsUnderConcurrency() async throws {
+        try await TestDatabase.withDatabase { database in
+            try await TestDatabase.withExisting(database.url) { other in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (side, pool) in [("a", database), ("b", other)] {
+                        for task in 0..<4 {
+                            group.addTask {
+                                for index in 0..<40 {
+                                    let principal = "\(side)\(task)-\(index)"
+                                    // One transaction per new member, as a request records one: a member, and
+                                    // for every other one a holder.
+                                    try await pool.client.withTransaction(logger: TestDatabase.logger) { connection in
+                                        try await connection.query("""
+                                            INSERT INTO risk_group_members (group_name, principal_id, last_seen_at)
+                                            VALUES ('crowd', \(principal), now())
+                                            """, logger: TestDatabase.logger)
+                                        if index % 2 == 0 {
+                                            try await connection.query("""
+                                                INSERT INTO risk_group_grants (group_name, resource_id, principal_id)
+                                                VALUES ('crowd', 'notes', \(principal))
+                                                """, logger: TestDatabase.logger)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            let totals = try await database.client.query("""
+                SELECT (SELECT sum(members) FROM risk_group_member_counts WHERE group_name = 'crowd')::int8,
+                       (SELECT count(*) FROM risk_group_members WHERE group_name = 'crowd'),
+                       (SELECT sum(holders) FROM risk_group_holder_counts WHERE group_name = 'crowd')::int8,
+                       (SELECT count(*) FROM risk_group_grants WHERE group_name = 'crowd'),
+                       (SELECT count(*) FROM risk_group_member_counts WHERE group_name = 'crowd'),
+                       (SELECT count(*) FROM risk_group_holder_counts WHERE group_name = 'crowd')
+                """, logger: TestDatabase.logger)
+            for try await (members, memberRows, holders, holderRows, memberChanges, holderChanges) in totals.decode(
+                (Int64, Int64, Int64, Int64, Int64, Int64).self
+            ) {
+                #expect(members == 320 && memberRows == 320 && holders == 160 && holderRows == 160)
+                #expect(memberChanges < 20 && holderChanges < 20, "\(memberChanges) \(holderChanges)")
+            }
+            let store = RiskBaselineStore(database: database, logger: TestDatabase.logger)
+            let newcomer = try await store.baseline(Self.query(
+                Principal(id: "new", kind: .user, groups: ["crowd"]), ip: nil, at: Self.start))
+            #expect(newcomer.peers == 320 && newcomer.peersWithAccess == 160)
         }
     }
 

@@ -83,4 +83,34 @@ struct RiskBaselineMigrationTests {
             #expect(rows == ["alice 13 [11 0 2] 168 13", "bob 7 [0 6 1] 168 7"])
         }
     }
+
+    @Test("peers recorded before 0028 are counted in its totals")
+    func groupTotalsCarriedOver() async throws {
+        let all = try Migration.load(from: TestDatabase.migrationsDirectory)
+        try await TestDatabase.withDatabase(migrated: false) { database in
+            try await MigrationRunner(migrations: all.filter { $0.version < 28 }).migrate(database, logger: logger)
+            try await database.client.query("""
+                INSERT INTO risk_group_members (group_name, principal_id, last_seen_at)
+                VALUES ('sre', 'alice', now()), ('sre', 'bob', now()), ('sre', 'carol', now()), ('docs', 'bob', now())
+                """, logger: logger)
+            try await database.client.query("""
+                INSERT INTO risk_grants (principal_id, resource_id, grants, last_granted_at)
+                VALUES ('alice', 'orders-db', 3, now()), ('bob', 'orders-db', 1, now()), ('bob', 'notes', 2, now())
+                """, logger: logger)
+            try await MigrationRunner(migrations: all).migrate(database, logger: logger)
+            let totals = try await database.client.query("""
+                SELECT 'members ' || group_name || ' ' || sum(members) FROM risk_group_member_counts GROUP BY group_name
+                UNION ALL
+                SELECT 'holders ' || group_name || ' ' || resource_id || ' ' || sum(holders)
+                FROM risk_group_holder_counts GROUP BY group_name, resource_id
+                ORDER BY 1
+                """, logger: logger)
+            var rows: [String] = []
+            for try await row in totals.decode(String.self) { rows.append(row) }
+            #expect(rows == [
+                "holders docs notes 1", "holders docs orders-db 1", "holders sre notes 1", "holders sre orders-db 2",
+                "members docs 1", "members sre 3",
+            ])
+        }
+    }
 }
