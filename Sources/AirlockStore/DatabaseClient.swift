@@ -34,19 +34,6 @@ public struct DatabaseClient: Service {
         }
     }
 
-    /// Runs one statement's `body` on a leased connection, on that connection's event loop (``EventLoopExecutor``):
-    /// writing the statement and collecting its rows then need no thread hop, about 0.1 ms less per call at the
-    /// median in `airlock bench risk` (interleaved with the same calls off the loop, 2026-12-07). Only for ``query``
-    /// and ``execute``, whose bodies do nothing but talk to the connection; `withConnection` and `withTransaction`
-    /// run callers' code, which stays off the event loop.
-    private func withStatement<Result: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        try await pool.withConnection { connection in
-            try await whileOpen(connection, onEventLoop: true, body)
-        }
-    }
-
     /// Runs `body` in a transaction on a leased connection (postgres-nio's `withTransaction`: `BEGIN`, then
     /// `COMMIT`, or `ROLLBACK` and a `PostgresTransactionError` when `body` throws).
     @discardableResult
@@ -67,22 +54,31 @@ public struct DatabaseClient: Service {
         _ query: PostgresQuery, logger: Logger? = nil, file: String = #fileID, line: Int = #line
     ) async throws -> QueryRows {
         let logger = logger ?? Self.quiet
-        return try await withStatement { connection in
+        return try await withConnection { connection in
             QueryRows(try await connection.query(query, logger: logger, file: file, line: line).collect())
         }
     }
 
     /// Runs a prepared statement (prepared on each connection at first use) and returns all its rows.
+    ///
+    /// With `onEventLoop`, the statement is written and its rows collected on the connection's event loop
+    /// (``EventLoopExecutor``): no thread hop between Swift's executor and the loop, about 0.1 ms less per call at the
+    /// median in `airlock bench risk` (interleaved with the same calls off the loop, 2026-12-07). For small,
+    /// latency-critical reads only (the risk baseline, one row): decoding runs on the loop, and holds up every other
+    /// channel of that loop meanwhile.
     public func execute<Statement: PostgresPreparedStatement>(
-        _ statement: Statement, logger: Logger? = nil, file: String = #fileID, line: Int = #line
+        _ statement: Statement, logger: Logger? = nil, onEventLoop: Bool = false, file: String = #fileID,
+        line: Int = #line
     ) async throws -> BufferedRows<Statement.Row> where Statement.Row: Sendable {
         let logger = logger ?? Self.quiet
-        return try await withStatement { connection in
-            var rows: [Statement.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) {
-                rows.append(row)
+        return try await pool.withConnection { connection in
+            try await whileOpen(connection, onEventLoop: onEventLoop) { connection in
+                var rows: [Statement.Row] = []
+                for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) {
+                    rows.append(row)
+                }
+                return BufferedRows(rows)
             }
-            return BufferedRows(rows)
         }
     }
 

@@ -4,9 +4,9 @@ import NIOCore
 /// connection it talks to, so writing a statement and resuming on its answer need no hop between Swift's global
 /// executor and the event loop's thread (two thread wake-ups per statement fewer).
 ///
-/// Only for work that never blocks: whatever runs here holds up every other channel of that loop while it runs.
-/// ``DatabaseClient`` uses it for single statements, whose work on the loop is writing the statement and collecting
-/// its rows.
+/// Only for work that never blocks and is short: whatever runs here holds up every other channel of that loop while it
+/// runs. ``DatabaseClient/execute(_:logger:onEventLoop:file:line:)`` uses it on request, for the risk baseline's read
+/// (one row): writing the statement and collecting its row.
 final class EventLoopExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 

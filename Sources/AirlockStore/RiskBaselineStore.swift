@@ -70,7 +70,8 @@ public struct RiskBaselineStore: Sendable {
         let rows = try await database.client.execute(RiskBaselineQuery(
             principal: query.principal, resource: query.resource, burstSince: burstSince,
             activationsSince: query.activationsSince, at: query.at, role: query.role, hoursSince: query.hoursSince,
-            sourceIP: query.sourceIP, groups: query.groups, hourOfWeek: query.hourOfWeek), logger: logger)
+            sourceIP: query.sourceIP, groups: query.groups, hourOfWeek: query.hourOfWeek),
+            logger: logger, onEventLoop: true)  // one small row, on every decision's path
         var baseline = PrincipalBaseline.newcomer
         var signals: [ExternalSignal] = []
         for row in rows.rows {

@@ -3,11 +3,19 @@ import AirlockTestSupport
 import PostgresNIO
 import Testing
 
-/// Single statements run on their connection's event loop (no hop between Swift's executor and the loop per call);
-/// callers' own code, in `withConnection` and `withTransaction`, never does.
+/// A statement asked to run on its connection's event loop does (no hop between Swift's executor and the loop per
+/// call); callers' own code, in `withConnection` and `withTransaction`, never does.
 @Suite(.timeLimit(.minutes(2)))
 struct StatementExecutorTests {
     let logger = TestDatabase.logger
+
+    struct Seven: PostgresPreparedStatement {
+        static let name = "airlock_test_seven"
+        static let sql = "SELECT 7::int4"
+        typealias Row = Int32
+        func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Int32.self) }
+    }
 
     @Test("a statement's body runs on its connection's event loop; a caller's body does not")
     func placement() async throws {
@@ -26,11 +34,11 @@ struct StatementExecutorTests {
             }
             #expect(try await database.client.withConnection { $0.eventLoop.inEventLoop } == false)
             #expect(try await database.client.withTransaction(logger: logger) { $0.eventLoop.inEventLoop } == false)
-            // The store's own calls still answer (they take the loop's path).
-            let rows = try await database.client.query("SELECT 7::int4", logger: logger)
-            var seen: [Int32] = []
-            for try await value in rows.decode(Int32.self) { seen.append(value) }
-            #expect(seen == [7])
+            // A prepared statement answers the same either way.
+            for onEventLoop in [true, false] {
+                let rows = try await database.client.execute(Seven(), logger: logger, onEventLoop: onEventLoop)
+                #expect(rows.rows == [7])
+            }
         }
     }
 }
