@@ -208,7 +208,7 @@ struct BenchRiskCommand: AsyncParsableCommand {
 
 extension BenchRiskCommand {
     /// The floor under the score: the same number of round trips of a prepared `SELECT 1`, through the pool and the
-    /// connection watch as every store call goes (`DatabaseClient.execute`), then on one connection held throughout
+    /// connection watch on the connection's event loop as the baseline read goes (`DatabaseClient.execute`), then on one connection held throughout
     /// (no lease, no watch per call). What the score costs above the first is its statement and its decoding; what
     /// the first costs above the second is the broker's path to a connection.
     static func floor(
@@ -221,7 +221,7 @@ extension BenchRiskCommand {
         pooled.reserveCapacity(requests)
         for index in 0..<(requests + 200) {
             let started = ContinuousClock.now
-            _ = try await database.client.execute(SelectOne(), logger: logger)
+            _ = try await database.client.execute(SelectOne(), logger: logger, onEventLoop: true)
             if index >= 200 { pooled.append(seconds(started.duration(to: .now))) }
         }
         let held = try await database.client.withConnection { connection in
