@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Reads a principal's risk baseline (migrations 0015, 0019, 0027 and 0028, kept by trigger in the transaction of each
+/// Reads a principal's risk baseline (migrations 0015, 0019 and 0027, kept by trigger in the transaction of each
 /// request and decision) in one round trip, every part from an index: the counters, the window's requests and those
 /// at the request's hour of the week, the request's network, whether the resource was granted before, the requests in
 /// the burst window, and the peers.
@@ -13,7 +13,7 @@ public struct RiskBaselineStore: Sendable {
 
     /// For a principal in several groups, at most this many peers are counted per request (the people seen in those
     /// groups, the first by name), and the holders of the resource among them (`airlock_risk_peer_counts`, migration
-    /// 0028). In one group they are counted exactly, from the group's running totals.
+    /// 0027). In one group they are counted exactly, from the group's running totals.
     public static let peerLimit = 1000
 
     public init(database: Database, logger: Logger) {
@@ -123,7 +123,7 @@ public struct RiskBaselineStore: Sendable {
 /// was planned again on every execution (PostgreSQL never preferred its generic plan), and planning it cost more than
 /// running it. Every part is one index range (migration 0019): the hours of the week are one row of totals (0027), less
 /// the weekly rows before the window that a principal who has not asked since still has; the peers, and those with
-/// this access, a group's running totals (0028); the repeated activations an index of issued requests.
+/// this access, a group's running totals (0027); the repeated activations an index of issued requests.
 struct RiskBaselineQuery: PostgresPreparedStatement {
     static let name = "airlock_risk_baseline_v5"
     static let sql = "SELECT * FROM airlock_risk_baseline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"

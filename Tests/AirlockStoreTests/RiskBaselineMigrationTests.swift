@@ -84,11 +84,11 @@ struct RiskBaselineMigrationTests {
         }
     }
 
-    @Test("peers recorded before 0028 are counted in its totals")
+    @Test("peers recorded before 0027 are counted in its groups' totals")
     func groupTotalsCarriedOver() async throws {
         let all = try Migration.load(from: TestDatabase.migrationsDirectory)
         try await TestDatabase.withDatabase(migrated: false) { database in
-            try await MigrationRunner(migrations: all.filter { $0.version < 28 }).migrate(database, logger: logger)
+            try await MigrationRunner(migrations: all.filter { $0.version < 27 }).migrate(database, logger: logger)
             try await database.client.query("""
                 INSERT INTO risk_group_members (group_name, principal_id, last_seen_at)
                 VALUES ('sre', 'alice', now()), ('sre', 'bob', now()), ('sre', 'carol', now()), ('docs', 'bob', now())
