@@ -196,28 +196,25 @@ BEGIN
 END;
 $$;
 
+-- A membership (or a holder, below) added counts +1 for its group, one removed -1.
 CREATE FUNCTION airlock_risk_member_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed risk_group_members := CASE TG_OP WHEN 'INSERT' THEN NEW ELSE OLD END;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO risk_group_member_counts (group_name, members) VALUES (NEW.group_name, 1);
-        PERFORM airlock_risk_member_counts_fold(NEW.group_name);
-    ELSE
-        INSERT INTO risk_group_member_counts (group_name, members) VALUES (OLD.group_name, -1);
-        PERFORM airlock_risk_member_counts_fold(OLD.group_name);
-    END IF;
+    INSERT INTO risk_group_member_counts (group_name, members)
+    VALUES (changed.group_name, CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END);
+    PERFORM airlock_risk_member_counts_fold(changed.group_name);
     RETURN NULL;
 END;
 $$;
 
 CREATE FUNCTION airlock_risk_holder_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed risk_group_grants := CASE TG_OP WHEN 'INSERT' THEN NEW ELSE OLD END;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO risk_group_holder_counts (group_name, resource_id, holders) VALUES (NEW.group_name, NEW.resource_id, 1);
-        PERFORM airlock_risk_holder_counts_fold(NEW.group_name, NEW.resource_id);
-    ELSE
-        INSERT INTO risk_group_holder_counts (group_name, resource_id, holders) VALUES (OLD.group_name, OLD.resource_id, -1);
-        PERFORM airlock_risk_holder_counts_fold(OLD.group_name, OLD.resource_id);
-    END IF;
+    INSERT INTO risk_group_holder_counts (group_name, resource_id, holders)
+    VALUES (changed.group_name, changed.resource_id, CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END);
+    PERFORM airlock_risk_holder_counts_fold(changed.group_name, changed.resource_id);
     RETURN NULL;
 END;
 $$;
@@ -232,10 +229,11 @@ CREATE TRIGGER risk_group_grants_counted
 
 -- The parts of the read that run only for some principals, each planned on its first call in a connection.
 
--- The peers in `principal_groups`: in one group, exactly, from its totals; in several, each counted once, up to 1000; and how many of those counted hold `resource`
--- ({peers, holders}). When there are more than 1000, the holders are counted among the 1000 peers counted, so that the
--- share `peer_outlier` judges is a share of the same people. For the score's several-groups case, and for what
--- approvers see (`AccessRequestStore.approverContext`).
+-- The peers in `principal_groups`, and how many of them hold `resource` ({peers, holders}): in one group, exactly,
+-- from its totals (as `airlock_risk_baseline` counts them inline); in several, each person once, up to 1000, and when
+-- there are more than 1000 the holders among the 1000 peers counted, so that the share `peer_outlier` judges is a
+-- share of the same people. For the score's several-groups case, and for what approvers see
+-- (`AccessRequestStore.approverContext`).
 CREATE FUNCTION airlock_risk_peer_counts(principal text, principal_groups text[], resource text) RETURNS bigint[]
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -311,13 +309,12 @@ BEGIN
     RETURN QUERY
     SELECT b.first_request_at, coalesce(b.requests, 0)::int8, coalesce(b.denial_streak, 0)::int4,
         b.highest_sensitivity, b.risk_level,
-        coalesce(t.requests, 0)::int8 - CASE WHEN old_weeks.kept
-            THEN (airlock_risk_hours_before(principal, hours_since, hour_of_week))[1] ELSE 0 END,
-        coalesce(t.by_hour[hour_of_week + 1], 0)::int8 - CASE WHEN old_weeks.kept
-            THEN (airlock_risk_hours_before(principal, hours_since, hour_of_week))[2] ELSE 0 END,
+        coalesce(t.requests, 0)::int8 - before_window.counts[1],
+        coalesce(t.by_hour[hour_of_week + 1], 0)::int8 - before_window.counts[2],
         n.network::text, n.last_seen_at,
         EXISTS (SELECT 1 FROM risk_grants g WHERE g.principal_id = principal AND g.resource_id = resource),
         (SELECT count(*) FROM access_requests r WHERE r.principal_id = principal AND r.created_at > burst_since),
+        -- One group: the same counts as `airlock_risk_peer_counts` gives, inline on this path (a call costs more).
         CASE WHEN cardinality(principal_groups) = 1 THEN
             coalesce((SELECT sum(c.members) FROM risk_group_member_counts c WHERE c.group_name = principal_groups[1]), 0)
             - (EXISTS (SELECT 1 FROM risk_group_members m
@@ -334,8 +331,12 @@ BEGIN
         CASE WHEN EXISTS (SELECT 1 FROM risk_signals s WHERE s.principal_id = principal AND s.withdrawn_at IS NULL
                           AND s.expires_at > at AND s.received_at <= at)
             THEN airlock_risk_active_signals(principal, at) ELSE '[]' END
-    FROM (SELECT EXISTS (SELECT 1 FROM risk_hour_weeks w
-                         WHERE w.principal_id = principal AND w.week < hours_since::date) AS kept) AS old_weeks
+    -- The weeks kept from before the window, summed by a function that runs only when there are any (`OFFSET 0`
+    -- keeps it one call).
+    FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM risk_hour_weeks w
+                                   WHERE w.principal_id = principal AND w.week < hours_since::date)
+                      THEN airlock_risk_hours_before(principal, hours_since, hour_of_week) ELSE '{0, 0}' END AS counts
+          OFFSET 0) AS before_window
     LEFT JOIN risk_baselines b ON b.principal_id = principal
     LEFT JOIN risk_hour_totals t ON t.principal_id = principal
     LEFT JOIN risk_networks n ON n.principal_id = principal AND n.network = airlock_risk_network(source_ip::inet)

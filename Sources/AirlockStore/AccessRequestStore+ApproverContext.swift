@@ -12,8 +12,9 @@ public struct ApproverContext: Sendable, Hashable {
         public var ttlSeconds: Int?
     }
 
-    /// People seen in the requester's groups (at most ``RiskBaselineStore/peerLimit``, the first by name, as the risk
-    /// score counts them), and how many of those were ever granted this resource.
+    /// People seen in the requester's groups, and how many of those were ever granted this resource, counted as the
+    /// risk score counts them (`airlock_risk_peer_counts`: exactly in one group; in several, up to 1,000 people, the
+    /// first by name, and the holders among them).
     public var peers: Int
     public var peersWithAccess: Int
     /// Whether the requester was never granted this resource before.

@@ -29,8 +29,15 @@ public struct DatabaseClient: Service {
     public func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        try await leased(onEventLoop: false, body)
+    }
+
+    /// Runs `body` on a leased connection through ``whileOpen(_:grace:onEventLoop:_:)``.
+    private func leased<Result: Sendable>(
+        onEventLoop: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         try await pool.withConnection { connection in
-            try await whileOpen(connection, body)
+            try await whileOpen(connection, onEventLoop: onEventLoop, body)
         }
     }
 
@@ -71,14 +78,12 @@ public struct DatabaseClient: Service {
         line: Int = #line
     ) async throws -> BufferedRows<Statement.Row> where Statement.Row: Sendable {
         let logger = logger ?? Self.quiet
-        return try await pool.withConnection { connection in
-            try await whileOpen(connection, onEventLoop: onEventLoop) { connection in
-                var rows: [Statement.Row] = []
-                for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) {
-                    rows.append(row)
-                }
-                return BufferedRows(rows)
+        return try await leased(onEventLoop: onEventLoop) { connection in
+            var rows: [Statement.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) {
+                rows.append(row)
             }
+            return BufferedRows(rows)
         }
     }
 

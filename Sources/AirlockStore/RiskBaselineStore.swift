@@ -11,11 +11,6 @@ public struct RiskBaselineStore: Sendable {
     public let database: Database
     public let logger: Logger
 
-    /// For a principal in several groups, at most this many peers are counted per request (the people seen in those
-    /// groups, the first by name), and the holders of the resource among them (`airlock_risk_peer_counts`, migration
-    /// 0027). In one group they are counted exactly, from the group's running totals.
-    public static let peerLimit = 1000
-
     public init(database: Database, logger: Logger) {
         self.database = database
         self.logger = logger
@@ -118,12 +113,13 @@ public struct RiskBaselineStore: Sendable {
     }
 }
 
-/// The baseline read: one call of `airlock_risk_baseline` (migration 0023), prepared once per connection. The function
-/// holds the statement, so that its plan is made once per connection too: sent as a prepared statement of its own, it
-/// was planned again on every execution (PostgreSQL never preferred its generic plan), and planning it cost more than
-/// running it. Every part is one index range (migration 0019): the hours of the week are one row of totals (0027), less
-/// the weekly rows before the window that a principal who has not asked since still has; the peers, and those with
-/// this access, a group's running totals (0027); the repeated activations an index of issued requests.
+/// The baseline read: one call of `airlock_risk_baseline` (migration 0023, as 0027 left it), prepared once per
+/// connection. The function holds the statement, so that its plan is made once per connection too: sent as a prepared
+/// statement of its own, it was planned again on every execution (PostgreSQL never preferred its generic plan), and
+/// planning it cost more than running it. Every part is one index range: the hours of the week are one row of totals,
+/// less the weekly rows before the window that a principal who has not asked since still has; the peers, and those
+/// with this access, a group's running totals (in several groups, up to 1000 people counted once each); the repeated
+/// activations an index of issued requests.
 struct RiskBaselineQuery: PostgresPreparedStatement {
     static let name = "airlock_risk_baseline_v5"
     static let sql = "SELECT * FROM airlock_risk_baseline($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"

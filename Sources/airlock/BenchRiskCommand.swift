@@ -208,8 +208,8 @@ struct BenchRiskCommand: AsyncParsableCommand {
 
 extension BenchRiskCommand {
     /// The floor under the score: the same number of round trips of a prepared `SELECT 1`, through the pool and the
-    /// connection watch on the connection's event loop as the baseline read goes (`DatabaseClient.execute`), then on one connection held throughout
-    /// (no lease, no watch per call). What the score costs above the first is its statement and its decoding; what
+    /// connection watch on the connection's event loop as the baseline read goes (`DatabaseClient.execute`), then on
+    /// one connection held throughout (no lease, no watch per call). What the score costs above the first is its statement and its decoding; what
     /// the first costs above the second is the broker's path to a connection.
     static func floor(
         _ database: Database, requests: Int, logger: Logger
