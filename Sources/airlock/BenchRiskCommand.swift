@@ -46,6 +46,7 @@ struct BenchRiskCommand: AsyncParsableCommand {
         guard (1...10_000).contains(groupSize) else { throw ValidationError("--group-size must be between 1 and 10000") }
         guard (0...1_000).contains(history) else { throw ValidationError("--history must be between 0 and 1000") }
         guard (1...1_000_000).contains(requests) else { throw ValidationError("--requests must be between 1 and 1000000") }
+        guard (0...86_400).contains(hold) else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
     }
 
     func run() async throws {
